@@ -1,0 +1,1 @@
+//! Wix REST types and calls.
