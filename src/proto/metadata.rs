@@ -1,0 +1,150 @@
+//! The `Upload-Metadata` header.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::{Error, Result};
+
+/// Key/value pairs sent as `Upload-Metadata` on creation.
+///
+/// Keys are checked (non-empty ASCII without spaces or commas); values are base64-encoded.
+/// `Debug` shows the keys only: values may be secrets (Wix's `token`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    pairs: Vec<(String, String)>,
+}
+
+impl Metadata {
+    /// No metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) `key`.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Result<Self> {
+        self.insert(key, value)?;
+        Ok(self)
+    }
+
+    /// Adds (or replaces) `key`.
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) -> Result<()> {
+        validate_key(key)?;
+        let value = value.into();
+        match self.pairs.iter_mut().find(|(k, _)| k == key) {
+            Some(pair) => pair.1 = value,
+            None => self.pairs.push((key.to_owned(), value)),
+        }
+        Ok(())
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The header value: `key base64(value)` pairs joined by commas (an empty value is sent bare).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            if !v.is_empty() {
+                out.push(' ');
+                out.push_str(&STANDARD.encode(v));
+            }
+        }
+        out
+    }
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "metadata key {key:?} must be non-empty ASCII without spaces or commas"
+        )))
+    }
+}
+
+impl std::fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.pairs.iter().map(|(k, _)| k)).finish()
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for Result<Metadata> {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Self {
+        let mut m = Metadata::new();
+        for (k, v) in iter {
+            m.insert(k, v)?;
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_values_in_base64_in_order() {
+        let m = Metadata::new()
+            .with("filename", "world_domination_plan.pdf")
+            .unwrap()
+            .with("is_confidential", "")
+            .unwrap();
+        assert_eq!(
+            m.encode(),
+            "filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential"
+        );
+    }
+
+    #[test]
+    fn unicode_and_separators_in_values_survive() {
+        let m = Metadata::new().with("filename", "a b,&?/ü.txt").unwrap();
+        let enc = m.encode();
+        let value = enc.strip_prefix("filename ").unwrap();
+        assert_eq!(STANDARD.decode(value).unwrap(), "a b,&?/ü.txt".as_bytes());
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        for key in ["", "a b", "a,b", "ü", "a\n"] {
+            assert!(matches!(Metadata::new().with(key, "v"), Err(Error::InvalidInput(_))), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn insert_replaces() {
+        let m = Metadata::new().with("k", "1").unwrap().with("k", "2").unwrap();
+        assert_eq!(m.get("k"), Some("2"));
+        assert_eq!(m.iter().count(), 1);
+    }
+
+    #[test]
+    fn debug_hides_values() {
+        let m = Metadata::new().with("token", "SECRET-TOKEN").unwrap();
+        let dbg = format!("{m:?}");
+        assert!(dbg.contains("token") && !dbg.contains("SECRET"), "{dbg}");
+    }
+}

@@ -1,0 +1,152 @@
+//! When to try a failed request again.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The delays between attempts: one retry per entry.
+///
+/// The default is Wix's documented example, `[0, 3000, 5000, 10000, 20000]` ms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    delays: Vec<Duration>,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::from_millis(&[0, 3000, 5000, 10000, 20000])
+    }
+}
+
+impl RetryPolicy {
+    /// Retries after each of `delays`, in order.
+    pub fn new(delays: Vec<Duration>) -> Self {
+        Self {
+            delays,
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+
+    /// Retries after each of `delays` milliseconds.
+    pub fn from_millis(delays: &[u64]) -> Self {
+        Self::new(delays.iter().map(|ms| Duration::from_millis(*ms)).collect())
+    }
+
+    /// Never retries.
+    pub fn none() -> Self {
+        Self::new(Vec::new())
+    }
+
+    /// Caps how long a server's `Retry-After` may make us wait (default 300 s).
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// The delays.
+    pub fn delays(&self) -> &[Duration] {
+        &self.delays
+    }
+}
+
+/// Counts failures of one upload; the count restarts whenever the server's offset advances.
+#[derive(Clone, Debug, Default)]
+pub struct RetryState {
+    failures: usize,
+    offset: u64,
+}
+
+impl RetryState {
+    /// A fresh count.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a failure with the server at `offset`; `Some(delay)` means wait that long and
+    /// try again, `None` means give up.
+    pub fn on_failure(&mut self, policy: &RetryPolicy, err: &Error, offset: u64) -> Option<Duration> {
+        if offset > self.offset {
+            self.offset = offset;
+            self.failures = 0;
+        }
+        if !err.is_retryable() {
+            return None;
+        }
+        let delay = *policy.delays.get(self.failures)?;
+        self.failures += 1;
+        let asked = err.retry_after().unwrap_or_default().min(policy.max_retry_after);
+        Some(delay.max(asked))
+    }
+
+    /// Attempts made at the current offset: failures plus the one under way.
+    pub fn attempts(&self) -> u32 {
+        u32::try_from(self.failures + 1).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, retry_after: Option<u64>) -> Error {
+        Error::Status {
+            status: code,
+            method: "PATCH",
+            url: "u".into(),
+            wix: None,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn follows_the_delays_then_gives_up() {
+        let p = RetryPolicy::from_millis(&[0, 10, 20]);
+        let mut s = RetryState::new();
+        let e = status(503, None);
+        let got: Vec<_> = (0..4).map(|_| s.on_failure(&p, &e, 0)).collect();
+        let ms = |v| Some(Duration::from_millis(v));
+        assert_eq!(got, vec![ms(0), ms(10), ms(20), None]);
+        assert_eq!(s.attempts(), 4);
+    }
+
+    #[test]
+    fn progress_resets_the_count() {
+        let p = RetryPolicy::from_millis(&[5]);
+        let mut s = RetryState::new();
+        let e = status(500, None);
+        assert!(s.on_failure(&p, &e, 0).is_some());
+        assert!(s.on_failure(&p, &e, 0).is_none());
+        assert!(s.on_failure(&p, &e, 100).is_some());
+        assert!(s.on_failure(&p, &e, 100).is_none());
+    }
+
+    #[test]
+    fn only_retryable_errors_are_retried() {
+        let p = RetryPolicy::default();
+        let mut s = RetryState::new();
+        for code in [400, 401, 403, 404, 410, 413, 415, 460] {
+            assert_eq!(s.on_failure(&p, &status(code, None), 0), None, "{code}");
+        }
+        for code in [423, 429, 500, 502, 503, 504] {
+            assert!(RetryState::new().on_failure(&p, &status(code, None), 0).is_some(), "{code}");
+        }
+        let mismatch = Error::OffsetMismatch { expected: 1, actual: Some(0) };
+        assert!(RetryState::new().on_failure(&p, &mismatch, 0).is_some());
+        assert!(RetryState::new().on_failure(&p, &Error::Aborted, 0).is_none());
+        assert!(RetryState::new().on_failure(&p, &Error::Protocol("x".into()), 0).is_none());
+    }
+
+    #[test]
+    fn retry_after_wins_when_longer_and_is_capped() {
+        let p = RetryPolicy::from_millis(&[1000, 1000]).max_retry_after(Duration::from_secs(60));
+        let mut s = RetryState::new();
+        assert_eq!(s.on_failure(&p, &status(429, Some(7)), 0), Some(Duration::from_secs(7)));
+        assert_eq!(s.on_failure(&p, &status(429, Some(3600)), 0), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn no_policy_never_retries() {
+        assert_eq!(RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None), 0), None);
+    }
+}

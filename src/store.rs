@@ -1,0 +1,298 @@
+//! Where resumable state lives between calls and processes.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// What is remembered of one upload.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The key: the source's fingerprint and the creation URL.
+    pub key: String,
+    /// The creation URL the upload was made at.
+    pub endpoint: String,
+    /// The upload's URL.
+    pub upload_url: String,
+    /// Total bytes.
+    pub length: u64,
+    /// The last offset the server acknowledged.
+    pub offset: u64,
+    /// When the upload was created, in seconds since the Unix epoch.
+    pub created_at: u64,
+    /// The server's `Upload-Expires`, in seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+    /// The metadata the upload was created with (it may hold the upload token).
+    pub metadata: Vec<(String, Secret)>,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("upload_url", &self.upload_url)
+            .field("length", &self.length)
+            .field("offset", &self.offset)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps [`Record`]s by key.
+pub trait StateStore: Send + Sync {
+    /// The record under `key`, if any.
+    fn load(&self, key: &str) -> Result<Option<Record>>;
+    /// Saves `record` under its key, replacing what was there.
+    fn save(&self, record: &Record) -> Result<()>;
+    /// Forgets `key` (no error when absent).
+    fn remove(&self, key: &str) -> Result<()>;
+}
+
+/// Records in memory: they last as long as the store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<String, Record>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
+        // A panic elsewhere while holding the lock leaves a usable map.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn load(&self, key: &str) -> Result<Option<Record>> {
+        Ok(self.map().get(key).cloned())
+    }
+
+    fn save(&self, record: &Record) -> Result<()> {
+        self.map().insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        self.map().remove(key);
+        Ok(())
+    }
+}
+
+/// One JSON file per upload in a directory (created `0700`; files `0600`, written atomically).
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    dir: PathBuf,
+}
+
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl DirStore {
+    /// Uses `dir`, creating it (mode `0700`) when missing.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
+            .map_err(|e| store_err(&dir, "cannot create the state directory", &e))?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file a key's record lives in.
+    pub fn path_for(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())))
+    }
+}
+
+impl StateStore for DirStore {
+    fn load(&self, key: &str) -> Result<Option<Record>> {
+        let path = self.path_for(key);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store_err(&path, "cannot read", &e)),
+        };
+        check_private(&path)?;
+        match serde_json::from_slice::<Record>(&bytes) {
+            Ok(rec) if rec.key == key => Ok(Some(rec)),
+            // A hash collision: not ours.
+            Ok(_) => Ok(None),
+            Err(e) => {
+                // A damaged record is not trusted: the upload starts over and replaces it.
+                log::warn!("ignoring corrupt state file {}: {e}", path.display());
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+        }
+    }
+
+    fn save(&self, record: &Record) -> Result<()> {
+        let path = self.path_for(&record.key);
+        let tmp = self.dir.join(format!(
+            ".{:016x}.{}.{}.tmp",
+            fnv1a(record.key.as_bytes()),
+            std::process::id(),
+            TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let json = serde_json::to_vec(record).map_err(|e| Error::Store(e.to_string()))?;
+        let write = || -> std::io::Result<()> {
+            let mut opts = fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_err(&path, "cannot write", &e)
+        })
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        let path = self.path_for(key);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(store_err(&path, "cannot remove", &e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+// Records can hold upload tokens: a file others can read is refused, not trusted.
+fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path).map_err(|e| store_err(path, "cannot stat", &e))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Store(format!(
+                "refusing {}: mode {mode:o} lets other users read it (expected 600)",
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+fn store_err(path: &Path, what: &str, e: &std::io::Error) -> Error {
+    Error::Store(format!("{what} {}: {e}", path.display()))
+}
+
+// Stable across processes and Rust versions, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str) -> Record {
+        Record {
+            key: key.into(),
+            endpoint: "http://h/files".into(),
+            upload_url: "http://h/files/1".into(),
+            length: 10,
+            offset: 4,
+            created_at: 1,
+            expires_at: None,
+            metadata: vec![("token".into(), Secret::new("S3CRET"))],
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("wmu-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn memory_round_trip() {
+        let s = MemoryStore::new();
+        assert_eq!(s.load("k").unwrap(), None);
+        s.save(&record("k")).unwrap();
+        assert_eq!(s.load("k").unwrap(), Some(record("k")));
+        s.remove("k").unwrap();
+        assert_eq!(s.load("k").unwrap(), None);
+    }
+
+    #[test]
+    fn dir_round_trip_with_private_modes() {
+        let d = temp_dir("rt");
+        let s = DirStore::new(d.join("nested")).unwrap();
+        s.save(&record("k")).unwrap();
+        s.save(&record("k")).unwrap();
+        assert_eq!(s.load("k").unwrap(), Some(record("k")));
+        assert_eq!(s.load("other").unwrap(), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&s.path_for("k")), 0o600);
+            assert_eq!(mode(s.dir()), 0o700);
+        }
+        // No temp files are left behind.
+        assert_eq!(fs::read_dir(s.dir()).unwrap().count(), 1);
+        s.remove("k").unwrap();
+        s.remove("k").unwrap();
+        assert_eq!(s.load("k").unwrap(), None);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn corrupt_records_are_dropped() {
+        let d = temp_dir("corrupt");
+        let s = DirStore::new(&d).unwrap();
+        s.save(&record("k")).unwrap();
+        let p = s.path_for("k");
+        let full = fs::read(&p).unwrap();
+        fs::write(&p, &full[..full.len() / 2]).unwrap();
+        assert_eq!(s.load("k").unwrap(), None);
+        assert!(!p.exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = temp_dir("perm");
+        let s = DirStore::new(&d).unwrap();
+        s.save(&record("k")).unwrap();
+        fs::set_permissions(s.path_for("k"), fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(s.load("k"), Err(Error::Store(_))));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let dbg = format!("{:?}", record("k"));
+        assert!(!dbg.contains("S3CRET"), "{dbg}");
+    }
+}

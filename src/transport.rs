@@ -1,0 +1,253 @@
+//! The HTTP driver: sends what the protocol asks for with ureq and hands back a
+//! [`ResponseHead`].
+
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use ureq::{Agent, RequestBuilder};
+
+use crate::control::AbortHandle;
+use crate::error::{Error, Result};
+use crate::proto::{Method, ResponseHead};
+
+/// How much of a response body is read: enough for any tus or Wix error body, bounded so a
+/// hostile server cannot make us hold much.
+pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
+
+/// Per-request HTTP settings, applied even to a caller's own agent.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpSettings {
+    pub connect_timeout: Option<Duration>,
+    pub stall_timeout: Option<Duration>,
+    pub user_agent: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// One request: its body, if any, is a reader of exactly `len` bytes.
+pub(crate) struct Exchange<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: &'a [(&'static str, String)],
+    pub body: Option<(&'a mut dyn Read, u64)>,
+    pub body_limit: u64,
+    /// Secrets in `url` to mask in logs and errors.
+    pub secrets: &'a [&'a str],
+}
+
+/// A body reader ended or failed: the marker ureq carries back to us inside an `io::Error`.
+#[derive(Debug)]
+pub(crate) enum BodyStop {
+    Aborted,
+    EndedEarly { at: u64, expected: u64 },
+    Source(io::Error),
+}
+
+impl std::fmt::Display for BodyStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyStop::Aborted => f.write_str("aborted"),
+            BodyStop::EndedEarly { at, expected } => write!(f, "source ended at {at} of {expected} bytes"),
+            BodyStop::Source(e) => write!(f, "source read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyStop {}
+
+/// Wraps a body so it yields exactly `len` bytes or an error (ureq spins on a short body),
+/// stops on abort, and reports how far it got.
+pub(crate) struct BodyReader<'a, R> {
+    inner: R,
+    read: u64,
+    len: u64,
+    abort: Option<&'a AbortHandle>,
+    on_read: &'a mut dyn FnMut(u64),
+}
+
+impl<'a, R: Read> BodyReader<'a, R> {
+    pub(crate) fn new(inner: R, len: u64, abort: Option<&'a AbortHandle>, on_read: &'a mut dyn FnMut(u64)) -> Self {
+        Self {
+            inner,
+            read: 0,
+            len,
+            abort,
+            on_read,
+        }
+    }
+}
+
+impl<R: Read> Read for BodyReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.abort.is_some_and(AbortHandle::is_aborted) {
+            return Err(io::Error::other(BodyStop::Aborted));
+        }
+        let left = self.len - self.read;
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match self.inner.read(&mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(io::Error::other(BodyStop::Source(e))),
+        };
+        if n == 0 {
+            return Err(io::Error::other(BodyStop::EndedEarly {
+                at: self.read,
+                expected: self.len,
+            }));
+        }
+        self.read += n as u64;
+        (self.on_read)(self.read);
+        Ok(n)
+    }
+}
+
+/// Replaces every secret in `s` with `***`.
+pub(crate) fn mask(s: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|x| !x.is_empty())
+        .fold(s.to_owned(), |acc, x| acc.replace(x, "***"))
+}
+
+fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) -> RequestBuilder<B> {
+    for (k, v) in &s.headers {
+        rb = rb.header(k, v);
+    }
+    for (k, v) in ex.headers {
+        rb = rb.header(*k, v);
+    }
+    rb.config()
+        .http_status_as_error(false)
+        // A redirect would turn a PATCH into a GET; tus servers never redirect.
+        .max_redirects(0)
+        .timeout_connect(s.connect_timeout)
+        .timeout_per_read(s.stall_timeout)
+        .timeout_per_write(s.stall_timeout)
+        .timeout_recv_response(s.stall_timeout)
+        .user_agent(s.user_agent.as_str())
+        .build()
+}
+
+/// Sends one request and reads the response head and a bounded body prefix.
+pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<ResponseHead> {
+    let started = Instant::now();
+    let shown_url = mask(ex.url, ex.secrets);
+    let result = match ex.method {
+        Method::Options => prepare(agent.options(ex.url), s, &ex).call(),
+        Method::Head => prepare(agent.head(ex.url), s, &ex).call(),
+        Method::Delete => prepare(agent.delete(ex.url), s, &ex).call(),
+        Method::Post | Method::Patch => {
+            let rb = match ex.method {
+                Method::Post => agent.post(ex.url),
+                _ => agent.patch(ex.url),
+            };
+            let len = ex.body.as_ref().map_or(0, |(_, n)| *n);
+            let rb = prepare(rb, s, &ex).header("Content-Length", len.to_string());
+            match ex.body {
+                Some((reader, _)) => rb.send(ureq::SendBody::from_reader(reader)),
+                None => rb.send(&[][..]),
+            }
+        }
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let err = map_ureq(e, &ex.secrets.iter().copied().collect::<Vec<_>>());
+            log::debug!("{} {shown_url} failed after {:?}: {err}", ex.method.as_str(), started.elapsed());
+            return Err(err);
+        }
+    };
+    let mut head = ResponseHead::new(resp.status().as_u16());
+    for (name, value) in resp.headers() {
+        if let Ok(v) = value.to_str() {
+            head.push_header(name.as_str(), v);
+        }
+    }
+    if ex.method != Method::Head {
+        // Reading to the end lets ureq pool the connection; past the limit it is dropped.
+        let mut body = Vec::new();
+        let read = resp.body_mut().as_reader().take(ex.body_limit).read_to_end(&mut body);
+        if let Err(e) = read {
+            if head.is_success() {
+                return Err(map_io(e));
+            }
+        }
+        head.body = body;
+    }
+    log::debug!(
+        "{} {shown_url} -> {} (Upload-Offset: {}) in {:?}",
+        ex.method.as_str(),
+        head.status,
+        head.header("Upload-Offset").unwrap_or("-"),
+        started.elapsed()
+    );
+    Ok(head)
+}
+
+fn map_io(e: io::Error) -> Error {
+    map_ureq(ureq::Error::Io(e), &[])
+}
+
+/// Turns a ureq error into ours, recovering what our body reader meant.
+pub(crate) fn map_ureq(e: ureq::Error, secrets: &[&str]) -> Error {
+    match e {
+        ureq::Error::Timeout(t) => Error::Timeout(t),
+        ureq::Error::Io(io) => {
+            if io.get_ref().is_some_and(|inner| inner.is::<BodyStop>()) {
+                if let Some(stop) = io.into_inner().and_then(|b| b.downcast::<BodyStop>().ok()) {
+                    return match *stop {
+                        BodyStop::Aborted => Error::Aborted,
+                        BodyStop::EndedEarly { at, expected } => Error::SourceChanged { expected, found: at },
+                        BodyStop::Source(e) => Error::Io(e),
+                    };
+                }
+                return Error::Protocol("lost a body error".into());
+            }
+            if io.kind() == io::ErrorKind::TimedOut {
+                return Error::Timeout(ureq::Timeout::PerRead);
+            }
+            Error::Transport(ureq::Error::Io(io))
+        }
+        ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {}", mask(&uri, secrets))),
+        other => Error::Transport(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_reader_errors_on_short_source() {
+        let mut seen = 0;
+        let mut on = |n| seen = n;
+        let mut r = BodyReader::new(&b"abc"[..], 5, None, &mut on);
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert_eq!(out, b"abc");
+        let mapped = map_io(err);
+        assert!(matches!(mapped, Error::SourceChanged { expected: 5, found: 3 }), "{mapped:?}");
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn body_reader_stops_at_len_and_on_abort() {
+        let mut on = |_| {};
+        let mut r = BodyReader::new(&b"abcdef"[..], 4, None, &mut on);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcd");
+        let abort = AbortHandle::new();
+        abort.abort();
+        let mut on = |_| {};
+        let mut r = BodyReader::new(&b"abcdef"[..], 4, Some(&abort), &mut on);
+        assert!(matches!(map_io(r.read(&mut [0; 4]).unwrap_err()), Error::Aborted));
+    }
+
+    #[test]
+    fn mask_hides_every_secret() {
+        assert_eq!(mask("http://h/u/TOK?f=TOK", &["TOK", ""]), "http://h/u/***?f=***");
+    }
+}

@@ -1,0 +1,457 @@
+//! The blocking uploader: drives [`proto::Upload`](crate::proto::Upload) over HTTP, retries,
+//! and keeps resumable state.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ureq::Agent;
+
+use crate::control::{AbortHandle, Clock, Progress, SystemClock, sleep_unless_aborted};
+use crate::error::{Error, Result};
+use crate::proto::{self, Config, CreationMode, Event, Metadata, RetryPolicy, RetryState, Upload};
+use crate::secret::Secret;
+use crate::source::Source;
+use crate::store::{DirStore, MemoryStore, Record, StateStore};
+use crate::transport::{self, BODY_LIMIT, BodyReader, Exchange, HttpSettings};
+
+/// The chunk a non-seekable source is sent in when no chunk size is set: it is held in memory.
+pub const DEFAULT_STREAM_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
+///
+/// Cheap to share by reference across threads; each call to [`Uploader::upload`] is one upload.
+pub struct Uploader {
+    agent: Agent,
+    http: HttpSettings,
+    proto: Config,
+    retry: RetryPolicy,
+    store: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Uploader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploader")
+            .field("chunk_size", &self.proto.chunk_size)
+            .field("creation", &self.proto.creation)
+            .field("retry", &self.retry)
+            .field("connect_timeout", &self.http.connect_timeout)
+            .field("stall_timeout", &self.http.stall_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Uploader`].
+pub struct UploaderBuilder {
+    agent: Option<Agent>,
+    http: HttpSettings,
+    proto: Config,
+    retry: RetryPolicy,
+    store: Option<Arc<dyn StateStore>>,
+    state_dir: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for UploaderBuilder {
+    fn default() -> Self {
+        Self {
+            agent: None,
+            http: HttpSettings {
+                connect_timeout: Some(Duration::from_secs(10)),
+                stall_timeout: Some(Duration::from_secs(30)),
+                user_agent: format!("wix-media-upload/{}", env!("CARGO_PKG_VERSION")),
+                headers: Vec::new(),
+            },
+            proto: Config::default(),
+            retry: RetryPolicy::default(),
+            store: None,
+            state_dir: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl UploaderBuilder {
+    /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
+    /// one request.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.proto.chunk_size = Some(bytes.max(1));
+        self
+    }
+
+    /// How uploads are created (default [`CreationMode::Auto`]).
+    pub fn creation(mut self, mode: CreationMode) -> Self {
+        self.proto.creation = mode;
+        self
+    }
+
+    /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Connection timeout (default 10 s; `None`: none).
+    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.connect_timeout = t;
+        self
+    }
+
+    /// Longest time without progress reading or writing, or waiting for a response (default 30 s).
+    pub fn stall_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.stall_timeout = t;
+        self
+    }
+
+    /// A header sent with every tus request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.http.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.http.user_agent = ua.into();
+        self
+    }
+
+    /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
+    /// and timeouts are still set per request.
+    pub fn agent(mut self, agent: Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
+
+    /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
+    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Keeps resumable state as files in `dir`, so uploads resume across processes.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The clock used for sleeping between retries and for expiry.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the uploader.
+    pub fn build(self) -> Result<Uploader> {
+        let store: Arc<dyn StateStore> = match (self.store, self.state_dir) {
+            (Some(s), _) => s,
+            (None, Some(dir)) => Arc::new(DirStore::new(dir)?),
+            (None, None) => Arc::new(MemoryStore::new()),
+        };
+        let agent = self.agent.unwrap_or_else(|| {
+            Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .new_agent()
+        });
+        Ok(Uploader {
+            agent,
+            http: self.http,
+            proto: self.proto,
+            retry: self.retry,
+            store,
+            clock: self.clock,
+        })
+    }
+}
+
+/// Per-upload options: metadata, progress, abort.
+#[derive(Default)]
+pub struct UploadOptions<'a> {
+    metadata: Metadata,
+    progress: Option<Box<dyn FnMut(Progress) + 'a>>,
+    abort: Option<AbortHandle>,
+}
+
+impl<'a> UploadOptions<'a> {
+    /// No metadata, no progress, no abort.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `Upload-Metadata` pairs.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Called as bytes go out and as the server acknowledges them.
+    pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Lets another thread stop the upload.
+    pub fn abort(mut self, handle: AbortHandle) -> Self {
+        self.abort = Some(handle);
+        self
+    }
+}
+
+/// A completed upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    /// The upload's URL.
+    pub url: String,
+    /// Bytes uploaded in all.
+    pub size: u64,
+    /// The server's offset when this call resumed an earlier upload, `None` for a new one.
+    pub resumed_from: Option<u64>,
+    /// The metadata the upload was created with: on a resume, the earlier call's.
+    pub metadata: Metadata,
+    /// The key its resumable state is saved under, if any.
+    pub key: Option<String>,
+}
+
+impl Uploader {
+    /// An uploader with default settings.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// Starts a builder.
+    pub fn builder() -> UploaderBuilder {
+        UploaderBuilder::default()
+    }
+
+    /// The agent requests go through (for [`finalize`](crate::wix::finalize) and Wix calls).
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
+    }
+
+    /// Uploads `source` to the tus creation URL `endpoint`, resuming an earlier upload of the same
+    /// source to the same endpoint when the state store has one. Its record is removed on success.
+    pub fn upload(&self, endpoint: &str, source: Source, options: UploadOptions<'_>) -> Result<Uploaded> {
+        let done = self.upload_keep_state(endpoint, source, options)?;
+        if let Some(key) = &done.key {
+            self.store.remove(key)?;
+        }
+        Ok(done)
+    }
+
+    /// Like [`Uploader::upload`] but keeps the record, so a later call (say, after a failed
+    /// finalize) finds the finished upload instead of starting another.
+    pub fn upload_keep_state(&self, endpoint: &str, mut source: Source, options: UploadOptions<'_>) -> Result<Uploaded> {
+        let UploadOptions {
+            metadata,
+            mut progress,
+            abort,
+        } = options;
+        let mut proto_cfg = self.proto.clone();
+        if source.is_stream() && proto_cfg.chunk_size.is_none() {
+            proto_cfg.chunk_size = Some(DEFAULT_STREAM_CHUNK);
+        }
+        let length = source.len();
+        let key = source.key().map(|k| format!("{endpoint}\n{k}"));
+        let now = self.clock.now();
+
+        let mut meta = metadata;
+        let mut from_record = false;
+        let mut up = Upload::new(endpoint, length, &meta, proto_cfg.clone());
+        if let Some(key) = &key {
+            match self.store.load(key)? {
+                Some(rec) if rec.length == length && rec.endpoint == endpoint && !expired(&rec, now) => {
+                    meta = record_metadata(&rec)?;
+                    up = Upload::resume(endpoint, &rec.upload_url, length, &meta, proto_cfg.clone());
+                    from_record = true;
+                    log::debug!("resuming upload at offset {} (saved)", rec.offset);
+                }
+                Some(_) => {
+                    log::info!("saved upload is stale or expired: starting anew");
+                    self.store.remove(key)?;
+                }
+                None => {}
+            }
+        }
+        let secrets: Vec<String> = secret_values(&meta);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+
+        let mut retry = RetryState::new();
+        let mut resumed_from = None;
+        let mut created_at = unix(now);
+        let mut acked_any = false;
+        let mut report = |p: Progress| {
+            if let Some(f) = progress.as_mut() {
+                f(p);
+            }
+        };
+
+        loop {
+            if abort.as_ref().is_some_and(AbortHandle::is_aborted) {
+                return Err(Error::Aborted);
+            }
+            let Some(req) = up.next_request() else { break };
+            let acked = up.offset();
+            let sent = match &req.body {
+                Some(range) => {
+                    source.check_unchanged()?;
+                    let start = range.start;
+                    let len = range.end - range.start;
+                    let mut on_read = |n: u64| {
+                        report(Progress {
+                            sent: start + n,
+                            acked,
+                            total: length,
+                        })
+                    };
+                    let body = source.range(range.clone())?;
+                    let mut reader = BodyReader::new(body, len, abort.as_ref(), &mut on_read);
+                    self.send(&req, Some((&mut reader, len)), &secrets)
+                }
+                None => self.send(&req, None, &secrets),
+            };
+            let outcome = match sent {
+                Ok(resp) => up.handle(&resp, self.clock.now()),
+                Err(e) => {
+                    up.interrupted();
+                    Err(e)
+                }
+            };
+            match outcome {
+                Ok(Event::Created { .. }) => {
+                    created_at = unix(self.clock.now());
+                    self.save(&key, &up, &meta, created_at)?;
+                    acked_any = true;
+                }
+                Ok(Event::Synced { offset }) => {
+                    if from_record && resumed_from.is_none() {
+                        resumed_from = Some(offset);
+                    }
+                    acked_any = true;
+                    report(Progress { sent: offset, acked: offset, total: length });
+                }
+                Ok(Event::Progress { offset }) => {
+                    self.save(&key, &up, &meta, created_at)?;
+                    report(Progress { sent: offset, acked: offset, total: length });
+                }
+                Ok(Event::ChunkSizeLowered { chunk_size }) => {
+                    log::warn!("server refused a body as too large; chunk size now {chunk_size}");
+                }
+                Ok(Event::Discovered) => {}
+                Err(Error::Gone { status }) if from_record && !acked_any => {
+                    log::info!("saved upload is gone (HTTP {status}): starting anew");
+                    if let Some(key) = &key {
+                        self.store.remove(key)?;
+                    }
+                    from_record = false;
+                    up.restart();
+                }
+                Err(e) => {
+                    if matches!(e, Error::Gone { .. }) {
+                        if let Some(key) = &key {
+                            self.store.remove(key)?;
+                        }
+                    }
+                    match retry.on_failure(&self.retry, &e, up.offset()) {
+                        Some(delay) => {
+                            log::warn!(
+                                "{} failed (attempt {}), retrying in {delay:?}: {e}",
+                                req.method.as_str(),
+                                retry.attempts() - 1
+                            );
+                            if !sleep_unless_aborted(&*self.clock, delay, abort.as_ref()) {
+                                return Err(Error::Aborted);
+                            }
+                        }
+                        None if retry.attempts() > 1 && e.is_retryable() => {
+                            return Err(Error::GaveUp {
+                                attempts: retry.attempts(),
+                                last: Box::new(e),
+                            });
+                        }
+                        None => return Err(e),
+                    }
+                }
+            }
+        }
+        source.check_unchanged()?;
+        let url = up
+            .url()
+            .ok_or_else(|| Error::Protocol("upload finished without a URL".into()))?
+            .to_owned();
+        Ok(Uploaded {
+            url,
+            size: length,
+            resumed_from,
+            metadata: meta,
+            key,
+        })
+    }
+
+    fn send(&self, req: &proto::Request, body: Option<(&mut dyn std::io::Read, u64)>, secrets: &[&str]) -> Result<proto::ResponseHead> {
+        transport::send(
+            &self.agent,
+            &self.http,
+            Exchange {
+                method: req.method,
+                url: &req.url,
+                headers: &req.headers,
+                body,
+                body_limit: BODY_LIMIT,
+                secrets,
+            },
+        )
+    }
+
+    fn save(&self, key: &Option<String>, up: &Upload, meta: &Metadata, created_at: u64) -> Result<()> {
+        let (Some(key), Some(url)) = (key, up.url()) else {
+            return Ok(());
+        };
+        self.store.save(&Record {
+            key: key.clone(),
+            endpoint: up.endpoint().to_owned(),
+            upload_url: url.to_owned(),
+            length: up.length(),
+            offset: up.offset(),
+            created_at,
+            expires_at: up.expires().map(unix),
+            metadata: meta.iter().map(|(k, v)| (k.to_owned(), Secret::new(v))).collect(),
+        })
+    }
+
+    pub(crate) fn http(&self) -> &HttpSettings {
+        &self.http
+    }
+}
+
+fn expired(rec: &Record, now: SystemTime) -> bool {
+    rec.expires_at.is_some_and(|at| at <= unix(now))
+}
+
+fn record_metadata(rec: &Record) -> Result<Metadata> {
+    let mut m = Metadata::new();
+    for (k, v) in &rec.metadata {
+        m.insert(k, v.expose())
+            .map_err(|e| Error::Store(format!("saved metadata is invalid: {e}")))?;
+    }
+    Ok(m)
+}
+
+// Metadata values that must never be logged.
+fn secret_values(meta: &Metadata) -> Vec<String> {
+    meta.iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("token"))
+        .map(|(_, v)| v.to_owned())
+        .collect()
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
