@@ -2,4 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod secret;
 pub mod wix;
+
+pub use secret::Secret;

@@ -1,1 +1,4 @@
 //! Wix REST types and calls.
+
+pub mod error_body;
+pub mod types;
