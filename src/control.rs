@@ -62,7 +62,11 @@ pub struct Progress {
 }
 
 // Sleeps in slices so an abort is noticed during long retry waits.
-pub(crate) fn sleep_unless_aborted(clock: &dyn Clock, d: Duration, abort: Option<&AbortHandle>) -> bool {
+pub(crate) fn sleep_unless_aborted(
+    clock: &dyn Clock,
+    d: Duration,
+    abort: Option<&AbortHandle>,
+) -> bool {
     const SLICE: Duration = Duration::from_millis(100);
     let mut left = d;
     loop {

@@ -1,8 +1,45 @@
 //! Blocking, resumable (tus 1.0) uploads to the Wix Media Manager.
+//!
+//! Wix's *Resumable Upload API* hands out `{uploadUrl, uploadToken}`; the file then goes up with
+//! tus to `uploadUrl` and a finalize call turns it into a Media Manager file. This crate does the
+//! upload and the finalize over a blocking [`ureq`] agent: no async runtime.
+//!
+//! - [`Uploader`] streams a [`Source`] (file, seekable reader or plain stream) in one PATCH or in
+//!   chunks, retries what can be retried, and keeps resumable state in a [`StateStore`] so an
+//!   interrupted upload continues where the server stopped, even in another process.
+//! - [`wix::finalize`] is the finalize call; [`Uploader::upload_to_wix`] does both.
+//! - [`proto`] is the tus protocol as pure code, for driving with your own I/O.
+//!
+//! ```no_run
+//! use wix_media_upload::{Source, UploadOptions, Uploader, wix::GenerateUploadUrlResponse};
+//!
+//! // The JSON that Wix's "Generate File Resumable Upload URL" answered.
+//! let json = r#"{"uploadProtocol":"TUS","uploadUrl":"https://upload.wixmp.com/upload/tus","uploadToken":"..."}"#;
+//! let target: GenerateUploadUrlResponse = serde_json::from_str(json)?;
+//! let uploader = Uploader::builder().state_dir("/tmp/wix-upload-state").build()?;
+//! let source = Source::file("photo.jpg")?;
+//! let file = uploader.upload_to_wix(&target, source, "photo.jpg", "image/jpeg", UploadOptions::new())?;
+//! println!("{} is {:?}", file.id.unwrap_or_default(), file.operation_status);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod control;
+mod error;
+pub mod proto;
 pub mod secret;
+mod source;
+pub mod store;
+mod transport;
+mod uploader;
 pub mod wix;
 
+pub use control::{AbortHandle, Clock, Progress, SystemClock};
+pub use error::{Error, Result};
+pub use proto::{CreationMode, Metadata, RetryPolicy};
 pub use secret::Secret;
+pub use source::{ReadSeek, Source};
+pub use store::{DirStore, MemoryStore, Record, StateStore};
+pub use uploader::{DEFAULT_STREAM_CHUNK, UploadOptions, Uploaded, Uploader, UploaderBuilder};
+pub use wix::finalize;

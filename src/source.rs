@@ -55,7 +55,10 @@ impl Source {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(Error::InvalidInput(format!("{} is not a regular file", path.display())));
+            return Err(Error::InvalidInput(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
         }
         let canonical = std::fs::canonicalize(path)?;
         let modified = meta.modified().ok();
@@ -188,7 +191,10 @@ impl StreamBuffer {
         if range.start >= end_held {
             // Skip what the server already has.
             let skip = range.start - end_held;
-            let skipped = io::copy(&mut Read::by_ref(&mut self.reader).take(skip), &mut io::sink())?;
+            let skipped = io::copy(
+                &mut Read::by_ref(&mut self.reader).take(skip),
+                &mut io::sink(),
+            )?;
             if skipped < skip {
                 return Err(Error::SourceChanged {
                     expected: length,
@@ -252,7 +258,13 @@ mod tests {
     fn stream_skips_ahead_and_notices_short_input() {
         let mut s = Source::stream(Cursor::new(b"0123456789".to_vec()), 12);
         assert_eq!(read(&mut s, 5..8).unwrap(), b"567");
-        assert!(matches!(read(&mut s, 8..12), Err(Error::SourceChanged { expected: 12, found: 10 })));
+        assert!(matches!(
+            read(&mut s, 8..12),
+            Err(Error::SourceChanged {
+                expected: 12,
+                found: 10
+            })
+        ));
     }
 
     #[test]
@@ -266,7 +278,13 @@ mod tests {
         assert!(s.key().unwrap().contains("f.bin:5:"));
         s.check_unchanged().unwrap();
         std::fs::write(&path, b"hello world").unwrap();
-        assert!(matches!(s.check_unchanged(), Err(Error::SourceChanged { expected: 5, found: 11 })));
+        assert!(matches!(
+            s.check_unchanged(),
+            Err(Error::SourceChanged {
+                expected: 5,
+                found: 11
+            })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -119,7 +119,8 @@ impl DirStore {
 
     /// The file a key's record lives in.
     pub fn path_for(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())))
+        self.dir
+            .join(format!("{:016x}.json", fnv1a(key.as_bytes())))
     }
 }
 
@@ -173,7 +174,9 @@ impl StateStore for DirStore {
     fn remove(&self, key: &str) -> Result<()> {
         let path = self.path_for(key);
         match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(store_err(&path, "cannot remove", &e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(store_err(&path, "cannot remove", &e))
+            }
             _ => Ok(()),
         }
     }

@@ -46,7 +46,9 @@ impl std::fmt::Display for BodyStop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BodyStop::Aborted => f.write_str("aborted"),
-            BodyStop::EndedEarly { at, expected } => write!(f, "source ended at {at} of {expected} bytes"),
+            BodyStop::EndedEarly { at, expected } => {
+                write!(f, "source ended at {at} of {expected} bytes")
+            }
             BodyStop::Source(e) => write!(f, "source read failed: {e}"),
         }
     }
@@ -65,7 +67,12 @@ pub(crate) struct BodyReader<'a, R> {
 }
 
 impl<'a, R: Read> BodyReader<'a, R> {
-    pub(crate) fn new(inner: R, len: u64, abort: Option<&'a AbortHandle>, on_read: &'a mut dyn FnMut(u64)) -> Self {
+    pub(crate) fn new(
+        inner: R,
+        len: u64,
+        abort: Option<&'a AbortHandle>,
+        on_read: &'a mut dyn FnMut(u64),
+    ) -> Self {
         Self {
             inner,
             read: 0,
@@ -138,9 +145,10 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
         Method::Options => prepare(agent.options(ex.url), s, &ex).call(),
         Method::Head => prepare(agent.head(ex.url), s, &ex).call(),
         Method::Delete => prepare(agent.delete(ex.url), s, &ex).call(),
-        Method::Post | Method::Patch => {
+        Method::Post | Method::Patch | Method::Put => {
             let rb = match ex.method {
                 Method::Post => agent.post(ex.url),
+                Method::Put => agent.put(ex.url),
                 _ => agent.patch(ex.url),
             };
             let len = ex.body.as_ref().map_or(0, |(_, n)| *n);
@@ -155,7 +163,11 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
         Ok(r) => r,
         Err(e) => {
             let err = map_ureq(e, &ex.secrets.iter().copied().collect::<Vec<_>>());
-            log::debug!("{} {shown_url} failed after {:?}: {err}", ex.method.as_str(), started.elapsed());
+            log::debug!(
+                "{} {shown_url} failed after {:?}: {err}",
+                ex.method.as_str(),
+                started.elapsed()
+            );
             return Err(err);
         }
     };
@@ -168,7 +180,11 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
     if ex.method != Method::Head {
         // Reading to the end lets ureq pool the connection; past the limit it is dropped.
         let mut body = Vec::new();
-        let read = resp.body_mut().as_reader().take(ex.body_limit).read_to_end(&mut body);
+        let read = resp
+            .body_mut()
+            .as_reader()
+            .take(ex.body_limit)
+            .read_to_end(&mut body);
         if let Err(e) = read {
             if head.is_success() {
                 return Err(map_io(e));
@@ -199,7 +215,10 @@ pub(crate) fn map_ureq(e: ureq::Error, secrets: &[&str]) -> Error {
                 if let Some(stop) = io.into_inner().and_then(|b| b.downcast::<BodyStop>().ok()) {
                     return match *stop {
                         BodyStop::Aborted => Error::Aborted,
-                        BodyStop::EndedEarly { at, expected } => Error::SourceChanged { expected, found: at },
+                        BodyStop::EndedEarly { at, expected } => Error::SourceChanged {
+                            expected,
+                            found: at,
+                        },
                         BodyStop::Source(e) => Error::Io(e),
                     };
                 }
@@ -228,7 +247,16 @@ mod tests {
         let err = r.read_to_end(&mut out).unwrap_err();
         assert_eq!(out, b"abc");
         let mapped = map_io(err);
-        assert!(matches!(mapped, Error::SourceChanged { expected: 5, found: 3 }), "{mapped:?}");
+        assert!(
+            matches!(
+                mapped,
+                Error::SourceChanged {
+                    expected: 5,
+                    found: 3
+                }
+            ),
+            "{mapped:?}"
+        );
         assert_eq!(seen, 3);
     }
 
@@ -243,11 +271,17 @@ mod tests {
         abort.abort();
         let mut on = |_| {};
         let mut r = BodyReader::new(&b"abcdef"[..], 4, Some(&abort), &mut on);
-        assert!(matches!(map_io(r.read(&mut [0; 4]).unwrap_err()), Error::Aborted));
+        assert!(matches!(
+            map_io(r.read(&mut [0; 4]).unwrap_err()),
+            Error::Aborted
+        ));
     }
 
     #[test]
     fn mask_hides_every_secret() {
-        assert_eq!(mask("http://h/u/TOK?f=TOK", &["TOK", ""]), "http://h/u/***?f=***");
+        assert_eq!(
+            mask("http://h/u/TOK?f=TOK", &["TOK", ""]),
+            "http://h/u/***?f=***"
+        );
     }
 }

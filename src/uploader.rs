@@ -237,7 +237,12 @@ impl Uploader {
 
     /// Uploads `source` to the tus creation URL `endpoint`, resuming an earlier upload of the same
     /// source to the same endpoint when the state store has one. Its record is removed on success.
-    pub fn upload(&self, endpoint: &str, source: Source, options: UploadOptions<'_>) -> Result<Uploaded> {
+    pub fn upload(
+        &self,
+        endpoint: &str,
+        source: Source,
+        options: UploadOptions<'_>,
+    ) -> Result<Uploaded> {
         let done = self.upload_keep_state(endpoint, source, options)?;
         if let Some(key) = &done.key {
             self.store.remove(key)?;
@@ -247,7 +252,12 @@ impl Uploader {
 
     /// Like [`Uploader::upload`] but keeps the record, so a later call (say, after a failed
     /// finalize) finds the finished upload instead of starting another.
-    pub fn upload_keep_state(&self, endpoint: &str, mut source: Source, options: UploadOptions<'_>) -> Result<Uploaded> {
+    pub fn upload_keep_state(
+        &self,
+        endpoint: &str,
+        mut source: Source,
+        options: UploadOptions<'_>,
+    ) -> Result<Uploaded> {
         let UploadOptions {
             metadata,
             mut progress,
@@ -266,9 +276,12 @@ impl Uploader {
         let mut up = Upload::new(endpoint, length, &meta, proto_cfg.clone());
         if let Some(key) = &key {
             match self.store.load(key)? {
-                Some(rec) if rec.length == length && rec.endpoint == endpoint && !expired(&rec, now) => {
+                Some(rec)
+                    if rec.length == length && rec.endpoint == endpoint && !expired(&rec, now) =>
+                {
                     meta = record_metadata(&rec)?;
-                    up = Upload::resume(endpoint, &rec.upload_url, length, &meta, proto_cfg.clone());
+                    up =
+                        Upload::resume(endpoint, &rec.upload_url, length, &meta, proto_cfg.clone());
                     from_record = true;
                     log::debug!("resuming upload at offset {} (saved)", rec.offset);
                 }
@@ -334,11 +347,19 @@ impl Uploader {
                         resumed_from = Some(offset);
                     }
                     acked_any = true;
-                    report(Progress { sent: offset, acked: offset, total: length });
+                    report(Progress {
+                        sent: offset,
+                        acked: offset,
+                        total: length,
+                    });
                 }
                 Ok(Event::Progress { offset }) => {
                     self.save(&key, &up, &meta, created_at)?;
-                    report(Progress { sent: offset, acked: offset, total: length });
+                    report(Progress {
+                        sent: offset,
+                        acked: offset,
+                        total: length,
+                    });
                 }
                 Ok(Event::ChunkSizeLowered { chunk_size }) => {
                     log::warn!("server refused a body as too large; chunk size now {chunk_size}");
@@ -394,7 +415,12 @@ impl Uploader {
         })
     }
 
-    fn send(&self, req: &proto::Request, body: Option<(&mut dyn std::io::Read, u64)>, secrets: &[&str]) -> Result<proto::ResponseHead> {
+    fn send<'a>(
+        &self,
+        req: &'a proto::Request,
+        body: Option<(&'a mut dyn std::io::Read, u64)>,
+        secrets: &'a [&'a str],
+    ) -> Result<proto::ResponseHead> {
         transport::send(
             &self.agent,
             &self.http,
@@ -409,7 +435,13 @@ impl Uploader {
         )
     }
 
-    fn save(&self, key: &Option<String>, up: &Upload, meta: &Metadata, created_at: u64) -> Result<()> {
+    fn save(
+        &self,
+        key: &Option<String>,
+        up: &Upload,
+        meta: &Metadata,
+        created_at: u64,
+    ) -> Result<()> {
         let (Some(key), Some(url)) = (key, up.url()) else {
             return Ok(());
         };
@@ -421,7 +453,10 @@ impl Uploader {
             offset: up.offset(),
             created_at,
             expires_at: up.expires().map(unix),
-            metadata: meta.iter().map(|(k, v)| (k.to_owned(), Secret::new(v))).collect(),
+            metadata: meta
+                .iter()
+                .map(|(k, v)| (k.to_owned(), Secret::new(v)))
+                .collect(),
         })
     }
 

@@ -88,17 +88,9 @@ fn validate_key(key: &str) -> Result<()> {
 
 impl std::fmt::Debug for Metadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.pairs.iter().map(|(k, _)| k)).finish()
-    }
-}
-
-impl<'a> FromIterator<(&'a str, &'a str)> for Result<Metadata> {
-    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Self {
-        let mut m = Metadata::new();
-        for (k, v) in iter {
-            m.insert(k, v)?;
-        }
-        Ok(m)
+        f.debug_set()
+            .entries(self.pairs.iter().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -130,13 +122,20 @@ mod tests {
     #[test]
     fn bad_keys_are_refused() {
         for key in ["", "a b", "a,b", "ü", "a\n"] {
-            assert!(matches!(Metadata::new().with(key, "v"), Err(Error::InvalidInput(_))), "{key:?}");
+            assert!(
+                matches!(Metadata::new().with(key, "v"), Err(Error::InvalidInput(_))),
+                "{key:?}"
+            );
         }
     }
 
     #[test]
     fn insert_replaces() {
-        let m = Metadata::new().with("k", "1").unwrap().with("k", "2").unwrap();
+        let m = Metadata::new()
+            .with("k", "1")
+            .unwrap()
+            .with("k", "2")
+            .unwrap();
         assert_eq!(m.get("k"), Some("2"));
         assert_eq!(m.iter().count(), 1);
     }

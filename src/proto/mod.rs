@@ -30,6 +30,7 @@ mod url;
 pub use metadata::Metadata;
 pub use response::ResponseHead;
 pub use retry::{RetryPolicy, RetryState};
+pub(crate) use upload::status_error;
 pub use upload::{Config, CreationMode, Event, Method, Phase, Request, Upload};
 pub use url::resolve;
 

@@ -106,7 +106,15 @@ mod tests {
 
     #[test]
     fn offsets_are_parsed_strictly() {
-        for bad in ["", "-1", "+5", "1e3", "0x10", "99999999999999999999999", "12 3"] {
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            "1e3",
+            "0x10",
+            "99999999999999999999999",
+            "12 3",
+        ] {
             let r = ResponseHead::new(204).with_header("Upload-Offset", bad);
             assert!(matches!(r.upload_offset(), Some(Err(_))), "{bad:?}");
         }
@@ -118,16 +126,26 @@ mod tests {
         let now = httpdate::parse_http_date("Wed, 25 Nov 2026 08:00:00 GMT").unwrap();
         let secs = ResponseHead::new(429).with_header("Retry-After", "7");
         assert_eq!(secs.retry_after(now), Some(Duration::from_secs(7)));
-        let date = ResponseHead::new(503).with_header("Retry-After", "Wed, 25 Nov 2026 08:00:30 GMT");
+        let date =
+            ResponseHead::new(503).with_header("Retry-After", "Wed, 25 Nov 2026 08:00:30 GMT");
         assert_eq!(date.retry_after(now), Some(Duration::from_secs(30)));
-        let past = ResponseHead::new(503).with_header("Retry-After", "Wed, 25 Nov 2026 07:00:00 GMT");
+        let past =
+            ResponseHead::new(503).with_header("Retry-After", "Wed, 25 Nov 2026 07:00:00 GMT");
         assert_eq!(past.retry_after(now), Some(Duration::ZERO));
-        assert_eq!(ResponseHead::new(503).with_header("Retry-After", "soon").retry_after(now), None);
+        assert_eq!(
+            ResponseHead::new(503)
+                .with_header("Retry-After", "soon")
+                .retry_after(now),
+            None
+        );
     }
 
     #[test]
     fn extensions_are_listed() {
-        let r = ResponseHead::new(204).with_header("Tus-Extension", "creation, creation-with-upload,termination");
+        let r = ResponseHead::new(204).with_header(
+            "Tus-Extension",
+            "creation, creation-with-upload,termination",
+        );
         assert!(r.has_extension("creation-with-upload") && r.has_extension("termination"));
         assert!(!r.has_extension("concatenation"));
     }

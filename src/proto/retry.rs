@@ -65,7 +65,12 @@ impl RetryState {
 
     /// Records a failure with the server at `offset`; `Some(delay)` means wait that long and
     /// try again, `None` means give up.
-    pub fn on_failure(&mut self, policy: &RetryPolicy, err: &Error, offset: u64) -> Option<Duration> {
+    pub fn on_failure(
+        &mut self,
+        policy: &RetryPolicy,
+        err: &Error,
+        offset: u64,
+    ) -> Option<Duration> {
         if offset > self.offset {
             self.offset = offset;
             self.failures = 0;
@@ -75,7 +80,10 @@ impl RetryState {
         }
         let delay = *policy.delays.get(self.failures)?;
         self.failures += 1;
-        let asked = err.retry_after().unwrap_or_default().min(policy.max_retry_after);
+        let asked = err
+            .retry_after()
+            .unwrap_or_default()
+            .min(policy.max_retry_after);
         Some(delay.max(asked))
     }
 
@@ -129,24 +137,49 @@ mod tests {
             assert_eq!(s.on_failure(&p, &status(code, None), 0), None, "{code}");
         }
         for code in [423, 429, 500, 502, 503, 504] {
-            assert!(RetryState::new().on_failure(&p, &status(code, None), 0).is_some(), "{code}");
+            assert!(
+                RetryState::new()
+                    .on_failure(&p, &status(code, None), 0)
+                    .is_some(),
+                "{code}"
+            );
         }
-        let mismatch = Error::OffsetMismatch { expected: 1, actual: Some(0) };
+        let mismatch = Error::OffsetMismatch {
+            expected: 1,
+            actual: Some(0),
+        };
         assert!(RetryState::new().on_failure(&p, &mismatch, 0).is_some());
-        assert!(RetryState::new().on_failure(&p, &Error::Aborted, 0).is_none());
-        assert!(RetryState::new().on_failure(&p, &Error::Protocol("x".into()), 0).is_none());
+        assert!(
+            RetryState::new()
+                .on_failure(&p, &Error::Aborted, 0)
+                .is_none()
+        );
+        assert!(
+            RetryState::new()
+                .on_failure(&p, &Error::Protocol("x".into()), 0)
+                .is_none()
+        );
     }
 
     #[test]
     fn retry_after_wins_when_longer_and_is_capped() {
         let p = RetryPolicy::from_millis(&[1000, 1000]).max_retry_after(Duration::from_secs(60));
         let mut s = RetryState::new();
-        assert_eq!(s.on_failure(&p, &status(429, Some(7)), 0), Some(Duration::from_secs(7)));
-        assert_eq!(s.on_failure(&p, &status(429, Some(3600)), 0), Some(Duration::from_secs(60)));
+        assert_eq!(
+            s.on_failure(&p, &status(429, Some(7)), 0),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            s.on_failure(&p, &status(429, Some(3600)), 0),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn no_policy_never_retries() {
-        assert_eq!(RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None), 0), None);
+        assert_eq!(
+            RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None), 0),
+            None
+        );
     }
 }

@@ -29,6 +29,8 @@ pub enum Method {
     Patch,
     /// Termination.
     Delete,
+    /// Wix's finalize (not tus).
+    Put,
 }
 
 impl Method {
@@ -40,6 +42,7 @@ impl Method {
             Method::Head => "HEAD",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
         }
     }
 }
@@ -181,7 +184,13 @@ impl Upload {
     }
 
     /// An upload that already exists at `url`: it starts with a HEAD.
-    pub fn resume(endpoint: &str, url: &str, length: u64, metadata: &Metadata, config: Config) -> Self {
+    pub fn resume(
+        endpoint: &str,
+        url: &str,
+        length: u64,
+        metadata: &Metadata,
+        config: Config,
+    ) -> Self {
         let mut up = Self::new(endpoint, length, metadata, config);
         up.url = Some(url.to_owned());
         up.phase = Phase::Head;
@@ -260,7 +269,11 @@ impl Upload {
             Phase::Head => (Method::Head, self.url.clone()?, None),
             Phase::Patch => {
                 headers.push(("Upload-Offset", self.offset.to_string()));
-                (Method::Patch, self.url.clone()?, Some(self.body_from(self.offset)))
+                (
+                    Method::Patch,
+                    self.url.clone()?,
+                    Some(self.body_from(self.offset)),
+                )
             }
         };
         if body.is_some() {
@@ -277,7 +290,12 @@ impl Upload {
 
     fn body_from(&self, start: u64) -> Range<u64> {
         let rest = self.length - start;
-        start..start + self.config.chunk_size.map_or(rest, |c| c.clamp(1, rest.max(1)).min(rest))
+        start
+            ..start
+                + self
+                    .config
+                    .chunk_size
+                    .map_or(rest, |c| c.clamp(1, rest.max(1)).min(rest))
     }
 
     /// The request failed without a usable response (connection broke, timeout): how much of
@@ -293,7 +311,9 @@ impl Upload {
     /// `Retry-After`.
     pub fn handle(&mut self, resp: &ResponseHead, now: SystemTime) -> Result<Event> {
         let Some((method, url, body)) = self.in_flight.take() else {
-            return Err(Error::Protocol("a response came with no request outstanding".into()));
+            return Err(Error::Protocol(
+                "a response came with no request outstanding".into(),
+            ));
         };
         let fail = |resp: &ResponseHead| status_error(method, &url, resp, now);
         match method {
@@ -330,10 +350,15 @@ impl Upload {
                     return Err(fail(resp));
                 }
                 let location = resp.header("Location").ok_or_else(|| {
-                    Error::Protocol(format!("creation answered {} without Location", resp.status))
+                    Error::Protocol(format!(
+                        "creation answered {} without Location",
+                        resp.status
+                    ))
                 })?;
                 let upload_url = resolve(&url, location).ok_or_else(|| {
-                    Error::Protocol(format!("creation answered an unusable Location {location:?}"))
+                    Error::Protocol(format!(
+                        "creation answered an unusable Location {location:?}"
+                    ))
                 })?;
                 self.url = Some(upload_url.clone());
                 self.expires = resp.upload_expires().or(self.expires);
@@ -370,7 +395,11 @@ impl Upload {
                     }
                 }
                 let offset = match resp.upload_offset() {
-                    None => return Err(Error::Protocol("HEAD answered without Upload-Offset".into())),
+                    None => {
+                        return Err(Error::Protocol(
+                            "HEAD answered without Upload-Offset".into(),
+                        ));
+                    }
                     Some(offset) => self.check_offset(offset, &(0..self.length))?,
                 };
                 self.expires = resp.upload_expires().or(self.expires);
@@ -397,7 +426,9 @@ impl Upload {
                         let smaller = ((sent.end - sent.start) / 2).max(self.config.min_chunk_size);
                         self.config.chunk_size = Some(smaller);
                         self.phase = Phase::Head;
-                        return Ok(Event::ChunkSizeLowered { chunk_size: smaller });
+                        return Ok(Event::ChunkSizeLowered {
+                            chunk_size: smaller,
+                        });
                     }
                     _ => {
                         // Part of the body may have been stored: re-read the offset first.
@@ -406,7 +437,11 @@ impl Upload {
                     }
                 }
                 let offset = match resp.upload_offset() {
-                    None => return Err(Error::Protocol("PATCH answered without Upload-Offset".into())),
+                    None => {
+                        return Err(Error::Protocol(
+                            "PATCH answered without Upload-Offset".into(),
+                        ));
+                    }
                     Some(offset) => self.check_offset(offset, &sent)?,
                 };
                 if offset == sent.start && sent.end > sent.start {
@@ -419,7 +454,10 @@ impl Upload {
                 self.set_offset(offset);
                 Ok(Event::Progress { offset })
             }
-            Method::Delete => Err(Error::Protocol("DELETE is not part of an upload".into())),
+            Method::Delete | Method::Put => Err(Error::Protocol(format!(
+                "{} is not part of an upload",
+                method.as_str()
+            ))),
         }
     }
 
@@ -474,7 +512,12 @@ fn bad_header(name: &str, raw: &str) -> Error {
 }
 
 /// The error for an unexpected status, with the Wix body and `Retry-After` when present.
-pub(crate) fn status_error(method: Method, url: &str, resp: &ResponseHead, now: SystemTime) -> Error {
+pub(crate) fn status_error(
+    method: Method,
+    url: &str,
+    resp: &ResponseHead,
+    now: SystemTime,
+) -> Error {
     Error::Status {
         status: resp.status,
         method: method.as_str(),
@@ -497,7 +540,11 @@ mod tests {
     }
 
     fn meta() -> Metadata {
-        Metadata::new().with("filename", "a.bin").unwrap().with("token", "T0KEN").unwrap()
+        Metadata::new()
+            .with("filename", "a.bin")
+            .unwrap()
+            .with("token", "T0KEN")
+            .unwrap()
     }
 
     fn cfg(chunk: Option<u64>, creation: CreationMode) -> Config {
@@ -522,18 +569,25 @@ mod tests {
 
     fn created(up: &mut Upload) {
         up.next_request().unwrap();
-        up.handle(&r(201).with_header("Location", UP), now()).unwrap();
+        up.handle(&r(201).with_header("Location", UP), now())
+            .unwrap();
     }
 
     fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-        req.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        req.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn auto_mode_starts_with_options_without_tus_resumable() {
         let mut up = Upload::new(EP, 10, &meta(), Config::default());
         let req = up.next_request().unwrap();
-        assert_eq!((req.method, req.url.as_str(), req.body), (Method::Options, EP, None));
+        assert_eq!(
+            (req.method, req.url.as_str(), req.body),
+            (Method::Options, EP, None)
+        );
         assert!(req.headers.is_empty());
     }
 
@@ -546,8 +600,13 @@ mod tests {
         let post = up.next_request().unwrap();
         assert_eq!((post.method, post.body.clone()), (Method::Post, Some(0..4)));
         assert_eq!(header(&post, "Content-Type"), Some(OFFSET_OCTET_STREAM));
-        let resp = r(201).with_header("Location", "/files/abc").with_header("Upload-Offset", "4");
-        assert_eq!(up.handle(&resp, now()).unwrap(), Event::Created { url: UP.into() });
+        let resp = r(201)
+            .with_header("Location", "/files/abc")
+            .with_header("Upload-Offset", "4");
+        assert_eq!(
+            up.handle(&resp, now()).unwrap(),
+            Event::Created { url: UP.into() }
+        );
         assert_eq!((up.offset(), up.phase()), (4, Phase::Patch));
     }
 
@@ -555,7 +614,8 @@ mod tests {
     fn options_without_the_extension_or_failing_gives_plain_creation() {
         let mut up = Upload::new(EP, 10, &meta(), Config::default());
         up.next_request();
-        up.handle(&r(204).with_header("Tus-Extension", "creation"), now()).unwrap();
+        up.handle(&r(204).with_header("Tus-Extension", "creation"), now())
+            .unwrap();
         assert_eq!(up.next_request().unwrap().body, None);
         let mut up = Upload::new(EP, 10, &meta(), Config::default());
         up.next_request();
@@ -571,7 +631,9 @@ mod tests {
     fn options_max_size_refuses_big_sources() {
         let mut up = Upload::new(EP, 10, &meta(), Config::default());
         up.next_request();
-        let err = up.handle(&r(204).with_header("Tus-Max-Size", "9"), now()).unwrap_err();
+        let err = up
+            .handle(&r(204).with_header("Tus-Max-Size", "9"), now())
+            .unwrap_err();
         assert!(matches!(err, Error::TooLarge { size: 10, max: 9 }));
     }
 
@@ -579,10 +641,13 @@ mod tests {
     fn creation_sends_length_and_metadata() {
         let mut up = plain(10, None);
         let req = up.next_request().unwrap();
-        assert_eq!((req.method, req.body), (Method::Post, None));
+        assert_eq!((req.method, req.body.clone()), (Method::Post, None));
         assert_eq!(header(&req, "Tus-Resumable"), Some("1.0.0"));
         assert_eq!(header(&req, "Upload-Length"), Some("10"));
-        assert_eq!(header(&req, "Upload-Metadata"), Some(meta().encode().as_str()));
+        assert_eq!(
+            header(&req, "Upload-Metadata"),
+            Some(meta().encode().as_str())
+        );
     }
 
     #[test]
@@ -600,7 +665,8 @@ mod tests {
     fn creation_errors_carry_status_and_wix_body() {
         let mut up = plain(10, None);
         up.next_request();
-        let body = r#"{"message":"nope","details":{"applicationError":{"code":"BAD","description":"d"}}}"#;
+        let body =
+            r#"{"message":"nope","details":{"applicationError":{"code":"BAD","description":"d"}}}"#;
         let err = up.handle(&r(400).with_body(body), now()).unwrap_err();
         assert_eq!((err.status(), err.wix_code()), (Some(400), Some("BAD")));
         assert!(!err.is_retryable());
@@ -619,10 +685,16 @@ mod tests {
         let mut up = plain(10, None);
         created(&mut up);
         let req = up.next_request().unwrap();
-        assert_eq!((req.method, req.url.as_str(), req.body.clone()), (Method::Patch, UP, Some(0..10)));
+        assert_eq!(
+            (req.method, req.url.as_str(), req.body.clone()),
+            (Method::Patch, UP, Some(0..10))
+        );
         assert_eq!(header(&req, "Upload-Offset"), Some("0"));
         assert_eq!(header(&req, "Content-Type"), Some(OFFSET_OCTET_STREAM));
-        assert_eq!(up.handle(&offset(204, "10"), now()).unwrap(), Event::Progress { offset: 10 });
+        assert_eq!(
+            up.handle(&offset(204, "10"), now()).unwrap(),
+            Event::Progress { offset: 10 }
+        );
         assert!(up.is_complete());
     }
 
@@ -634,7 +706,8 @@ mod tests {
         while let Some(req) = up.next_request() {
             let body = req.body.clone().unwrap();
             ranges.push(body.clone());
-            up.handle(&offset(204, &body.end.to_string()), now()).unwrap();
+            up.handle(&offset(204, &body.end.to_string()), now())
+                .unwrap();
         }
         assert_eq!(ranges, vec![0..4, 4..8, 8..10]);
     }
@@ -654,7 +727,10 @@ mod tests {
             let mut up = plain(10, None);
             created(&mut up);
             up.next_request();
-            assert!(matches!(up.handle(&offset(204, bad), now()), Err(Error::Protocol(_))), "{bad:?}");
+            assert!(
+                matches!(up.handle(&offset(204, bad), now()), Err(Error::Protocol(_))),
+                "{bad:?}"
+            );
         }
         // Backwards.
         let mut up = plain(10, Some(4));
@@ -662,14 +738,20 @@ mod tests {
         up.next_request();
         up.handle(&offset(204, "4"), now()).unwrap();
         up.next_request();
-        assert!(matches!(up.handle(&offset(204, "2"), now()), Err(Error::Protocol(_))));
+        assert!(matches!(
+            up.handle(&offset(204, "2"), now()),
+            Err(Error::Protocol(_))
+        ));
         // Missing, or no progress at all.
         let mut up = plain(10, None);
         created(&mut up);
         up.next_request();
         assert!(matches!(up.handle(&r(204), now()), Err(Error::Protocol(_))));
         up.next_request();
-        assert!(matches!(up.handle(&offset(204, "0"), now()), Err(Error::Protocol(_))));
+        assert!(matches!(
+            up.handle(&offset(204, "0"), now()),
+            Err(Error::Protocol(_))
+        ));
     }
 
     #[test]
@@ -678,12 +760,21 @@ mod tests {
         created(&mut up);
         up.next_request();
         let err = up.handle(&offset(409, "6"), now()).unwrap_err();
-        assert!(matches!(err, Error::OffsetMismatch { expected: 0, actual: Some(6) }));
+        assert!(matches!(
+            err,
+            Error::OffsetMismatch {
+                expected: 0,
+                actual: Some(6)
+            }
+        ));
         assert!(err.is_retryable());
         let head = up.next_request().unwrap();
         assert_eq!((head.method, head.url.as_str()), (Method::Head, UP));
         let resp = offset(200, "6").with_header("Upload-Length", "10");
-        assert_eq!(up.handle(&resp, now()).unwrap(), Event::Synced { offset: 6 });
+        assert_eq!(
+            up.handle(&resp, now()).unwrap(),
+            Event::Synced { offset: 6 }
+        );
         assert_eq!(up.next_request().unwrap().body, Some(6..10));
     }
 
@@ -702,7 +793,10 @@ mod tests {
         for status in [403, 404, 410] {
             let mut up = Upload::resume(EP, UP, 10, &meta(), Config::default());
             up.next_request();
-            assert!(matches!(up.handle(&r(status), now()), Err(Error::Gone { .. })));
+            assert!(matches!(
+                up.handle(&r(status), now()),
+                Err(Error::Gone { .. })
+            ));
         }
         let mut up = Upload::resume(EP, UP, 10, &meta(), Config::default());
         up.next_request();
@@ -716,7 +810,8 @@ mod tests {
     fn restart_creates_anew() {
         let mut up = Upload::resume(EP, UP, 10, &meta(), cfg(None, CreationMode::Plain));
         up.restart();
-        assert_eq!((up.url(), up.next_request().unwrap().method), (None, Method::Post));
+        assert_eq!(up.url(), None);
+        assert_eq!(up.next_request().unwrap().method, Method::Post);
     }
 
     #[test]
@@ -724,7 +819,9 @@ mod tests {
         let mut up = plain(10, None);
         created(&mut up);
         up.next_request();
-        let err = up.handle(&r(503).with_header("Retry-After", "2"), now()).unwrap_err();
+        let err = up
+            .handle(&r(503).with_header("Retry-After", "2"), now())
+            .unwrap_err();
         assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
         assert_eq!(up.phase(), Phase::Head);
         up.next_request();
@@ -745,7 +842,10 @@ mod tests {
         let mut up = plain(10, None);
         created(&mut up);
         up.next_request();
-        assert!(matches!(up.handle(&r(404), now()), Err(Error::Gone { status: 404 })));
+        assert!(matches!(
+            up.handle(&r(404), now()),
+            Err(Error::Gone { status: 404 })
+        ));
     }
 
     #[test]
@@ -776,7 +876,10 @@ mod tests {
     fn post_413_with_body_retries_without_it() {
         let mut up = Upload::new(EP, 10, &meta(), cfg(None, CreationMode::WithUpload));
         assert_eq!(up.next_request().unwrap().body, Some(0..10));
-        assert!(matches!(up.handle(&r(413), now()), Ok(Event::ChunkSizeLowered { .. })));
+        assert!(matches!(
+            up.handle(&r(413), now()),
+            Ok(Event::ChunkSizeLowered { .. })
+        ));
         assert_eq!(up.next_request().unwrap().body, None);
     }
 
@@ -785,8 +888,13 @@ mod tests {
         let mut up = plain(10, None);
         up.next_request();
         let at = "Wed, 25 Nov 2026 08:00:00 GMT";
-        up.handle(&r(201).with_header("Location", UP).with_header("Upload-Expires", at), now())
-            .unwrap();
+        up.handle(
+            &r(201)
+                .with_header("Location", UP)
+                .with_header("Upload-Expires", at),
+            now(),
+        )
+        .unwrap();
         let t = httpdate::parse_http_date(at).unwrap();
         assert_eq!(up.expires(), Some(t));
         assert!(up.is_expired(t) && !up.is_expired(t - Duration::from_secs(1)));
@@ -802,6 +910,9 @@ mod tests {
     fn debug_hides_metadata() {
         let up = plain(10, None);
         let dbg = format!("{up:?}");
-        assert!(!dbg.contains("T0KEN") && !dbg.contains(&meta().encode()), "{dbg}");
+        assert!(
+            !dbg.contains("T0KEN") && !dbg.contains(&meta().encode()),
+            "{dbg}"
+        );
     }
 }

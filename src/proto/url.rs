@@ -32,7 +32,10 @@ pub fn resolve(base: &str, location: &str) -> Option<String> {
         Some(i) => &path[..=i],
         None => "/",
     };
-    Some(format!("{scheme}://{authority}{}", normalize(&format!("{dir}{location}"))))
+    Some(format!(
+        "{scheme}://{authority}{}",
+        normalize(&format!("{dir}{location}"))
+    ))
 }
 
 fn has_scheme(s: &str) -> bool {
@@ -101,19 +104,31 @@ mod tests {
 
     #[test]
     fn absolute_path_takes_base_authority() {
-        assert_eq!(resolve(BASE, "/files/1").as_deref(), Some("http://h:1080/files/1"));
+        assert_eq!(
+            resolve(BASE, "/files/1").as_deref(),
+            Some("http://h:1080/files/1")
+        );
     }
 
     #[test]
     fn relative_path_replaces_last_segment() {
-        assert_eq!(resolve(BASE, "abc").as_deref(), Some("http://h:1080/upload/abc"));
+        assert_eq!(
+            resolve(BASE, "abc").as_deref(),
+            Some("http://h:1080/upload/abc")
+        );
         assert_eq!(
             resolve("http://h/upload/tus/", "abc").as_deref(),
             Some("http://h/upload/tus/abc")
         );
-        assert_eq!(resolve(BASE, "../x?q=1").as_deref(), Some("http://h:1080/x?q=1"));
+        assert_eq!(
+            resolve(BASE, "../x?q=1").as_deref(),
+            Some("http://h:1080/x?q=1")
+        );
         assert_eq!(resolve("http://h", "abc").as_deref(), Some("http://h/abc"));
-        assert_eq!(resolve("http://h/a?x=/y", "b").as_deref(), Some("http://h/b"));
+        assert_eq!(
+            resolve("http://h/a?x=/y", "b").as_deref(),
+            Some("http://h/b")
+        );
     }
 
     #[test]
