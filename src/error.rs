@@ -22,7 +22,7 @@ pub enum Error {
         /// URL of the failed request, with secrets masked.
         url: String,
         /// The Wix error body, when the server sent one.
-        wix: Option<WixError>,
+        wix: Option<Box<WixError>>,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
     },
@@ -91,7 +91,7 @@ pub enum Error {
     },
 }
 
-fn wix_suffix(wix: &Option<WixError>) -> String {
+fn wix_suffix(wix: &Option<Box<WixError>>) -> String {
     match wix {
         Some(w) => format!(": {w}"),
         None => String::new(),
@@ -133,7 +133,7 @@ impl Error {
     /// The Wix error body, if the server sent one.
     pub fn wix(&self) -> Option<&WixError> {
         match self {
-            Error::Status { wix, .. } => wix.as_ref(),
+            Error::Status { wix, .. } => wix.as_deref(),
             Error::GaveUp { last, .. } => last.wix(),
             _ => None,
         }

@@ -162,7 +162,7 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            let err = map_ureq(e, &ex.secrets.iter().copied().collect::<Vec<_>>());
+            let err = map_ureq(e, ex.secrets);
             log::debug!(
                 "{} {shown_url} failed after {:?}: {err}",
                 ex.method.as_str(),

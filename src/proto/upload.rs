@@ -522,7 +522,7 @@ pub(crate) fn status_error(
         status: resp.status,
         method: method.as_str(),
         url: url.to_owned(),
-        wix: WixError::parse(&resp.body),
+        wix: WixError::parse(&resp.body).map(Box::new),
         retry_after: resp.retry_after(now),
     }
 }
