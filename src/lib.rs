@@ -42,4 +42,4 @@ pub use secret::Secret;
 pub use source::{ReadSeek, Source};
 pub use store::{DirStore, MemoryStore, Record, StateStore};
 pub use uploader::{DEFAULT_STREAM_CHUNK, UploadOptions, Uploaded, Uploader, UploaderBuilder};
-pub use wix::finalize;
+pub use wix::{Credentials, finalize, generate_resumable_upload_url};
