@@ -3,3 +3,6 @@
 #![deny(missing_docs)]
 
 pub mod wix;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
