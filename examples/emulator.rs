@@ -4,7 +4,8 @@
 //! cargo run --example emulator --features emulator -- --port 8080 --dir /tmp/wix-emulator
 //! ```
 //!
-//! Point your code's Wix API base URL at the printed base URL.
+//! Point your code's Wix API base URL at the printed base URL. It stops at end of standard
+//! input; started in the background (where stdin is often `/dev/null`), pass `--until-killed`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,18 +13,24 @@ use std::process::ExitCode;
 
 use wix_media_upload::emulator::EmulatorConfig;
 
-const USAGE: &str = "usage: emulator [--port PORT] [--dir DIR] [--max-body-size BYTES]";
+const USAGE: &str =
+    "usage: emulator [--port PORT] [--dir DIR] [--max-body-size BYTES] [--until-killed]";
 
 fn main() -> ExitCode {
     let mut port: u16 = 0;
     let mut dir = std::env::temp_dir().join("wix-media-upload-emulator");
     let mut max_body: Option<u64> = None;
+    let mut until_killed = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
+            }
+            "--until-killed" => {
+                until_killed = true;
+                continue;
             }
             "--port" | "--dir" | "--max-body-size" => args.next(),
             _ => {
@@ -64,10 +71,18 @@ fn main() -> ExitCode {
     println!("generate URL: {}", emulator.generate_url());
     println!("tus endpoint: {}", emulator.tus_endpoint());
     println!("storing in    {}", dir.display());
+    if until_killed {
+        println!("running until killed (Ctrl-C)");
+        // Killing is safe: state files are replaced atomically and stray bytes past a recorded
+        // offset are dropped on the next start.
+        loop {
+            std::thread::park();
+        }
+    }
     println!("press Ctrl-C or close stdin (Ctrl-D) to stop");
 
-    // Ctrl-C ends the process (the OS frees the port); EOF on stdin stops cleanly. std has no
-    // portable signal handling and this example takes no extra dependencies for it.
+    // EOF on stdin stops cleanly; Ctrl-C ends the process (the OS frees the port). std has no
+    // portable signal handling and this example takes no extra dependency for it.
     let mut sink = [0u8; 1024];
     let mut stdin = std::io::stdin();
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}

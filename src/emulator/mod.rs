@@ -26,6 +26,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Behaviour worth knowing
+//! - Errors carry Wix-shaped JSON bodies (`applicationError` or `validationError`), tus ones
+//!   included; every tus answer has `Tus-Resumable: 1.0.0`.
+//! - MIME types Wix doesn't host (executables, `application/octet-stream`, `text/html`, ...)
+//!   get `UNSUPPORTED_FILE_FORMAT`; `MISMATCH_MIME_TYPE` compares media families (a `.png`
+//!   named `image/jpeg` passes, a `.png` named `video/mp4` does not).
+//! - Creating an upload needs `token` (an issued, not yet finalized upload token) in
+//!   `Upload-Metadata`: missing → 401, unknown or used → 403. A final concatenation inherits
+//!   the partials' token. Finalize uses the newest final upload for the token, else the
+//!   newest plain one.
+//! - A body cut short (client gone) keeps the bytes that arrived, like `@tus/server`, unless
+//!   it carried `Upload-Checksum`. A checksum mismatch (460) keeps nothing.
+//! - Only incomplete uploads expire; `Upload-Expires` is sent while an upload is incomplete.
+//! - Idle kept-alive connections are closed after 5 s, as `@tus/server` does, so clients
+//!   must retry a request that fails on a reused connection
+//!   ([`EmulatorConfig::idle_timeout`] changes it).
+//! - The finalize `filename` query is decoded as a form component: `%XX`, and `+` as space.
+//!
 //! # Why no HTTP server crate
 //! The server is a small HTTP/1.1 loop on `std::net` with `httparse` (already in the tree
 //! through `ureq`) for request heads. `tiny_http` 0.12 (its latest release, from 2022) was
