@@ -900,3 +900,74 @@ fn stop_frees_the_port_and_restart_resumes() {
     drop(emu);
     drop(TcpListener::bind(addr).expect("port is free after drop"));
 }
+
+/// Sends raw bytes on a new connection and returns everything the server answers.
+fn raw_exchange(env: &Env, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(env.emu.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn malformed_requests_get_errors_not_panics() {
+    let env = Env::new("malformed");
+    assert!(raw_exchange(&env, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let mut huge = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 200_000));
+    huge.extend_from_slice(b"\r\n\r\n");
+    assert!(raw_exchange(&env, &huge).starts_with("HTTP/1.1 431"));
+    let bad_len = b"PATCH /upload/tus/x HTTP/1.1\r\nContent-Length: nope\r\n\r\n";
+    assert!(raw_exchange(&env, bad_len).starts_with("HTTP/1.1 400"));
+    let bad_chunk = b"PATCH /upload/tus/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    assert!(!raw_exchange(&env, bad_chunk).is_empty());
+    // Unknown routes and methods answer Wix-shaped errors; the server is still fine.
+    let r = into_resp(
+        env.agent
+            .get(format!("{}/nowhere", env.emu.base_url()))
+            .call(),
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.json()["details"]["applicationError"].is_object());
+    let r = into_resp(env.agent.get(env.emu.generate_url()).call());
+    assert_eq!(r.status, 405);
+    let token = env.token(3);
+    let url = env.new_upload(&token, 3);
+    let bad_meta = into_resp(
+        env.agent
+            .post(env.emu.tus_endpoint())
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", "3")
+            .header("Upload-Metadata", "token %%%")
+            .send_empty(),
+    );
+    assert_eq!(bad_meta.status, 400);
+    let no_offset = into_resp(
+        env.agent
+            .patch(&url)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .send(b"abc".as_slice()),
+    );
+    assert_eq!(no_offset.status, 400);
+}
+
+#[test]
+fn method_override_turns_a_post_into_a_patch() {
+    let env = Env::new("override");
+    let url = env.new_upload(&env.token(3), 3);
+    let r = into_resp(
+        env.agent
+            .post(&url)
+            .header("X-HTTP-Method-Override", "PATCH")
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .send(b"abc".as_slice()),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("Upload-Offset"), Some("3"));
+}
