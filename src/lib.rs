@@ -25,8 +25,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod checksum;
 mod control;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
+mod parallel;
 pub mod proto;
 pub mod secret;
 mod source;
