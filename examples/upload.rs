@@ -54,7 +54,9 @@ fn parse_args() -> Result<Option<Args>, String> {
             "-h" | "--help" => return Ok(None),
             "--endpoint" => a.endpoint = Some(value("--endpoint")?),
             "--chunk-size" => a.chunk_size = Some(number(&value("--chunk-size")?, "--chunk-size")?),
-            "--parallel" => a.parallel = Some(number(&value("--parallel")?, "--parallel")? as usize),
+            "--parallel" => {
+                a.parallel = Some(number(&value("--parallel")?, "--parallel")? as usize)
+            }
             "--state-dir" => a.state_dir = Some(value("--state-dir")?.into()),
             "--timeout" => a.timeout = Some(number(&value("--timeout")?, "--timeout")?),
             "--retry-delays" => {
@@ -79,7 +81,8 @@ fn parse_args() -> Result<Option<Args>, String> {
 }
 
 fn number(s: &str, name: &str) -> Result<u64, String> {
-    s.parse().map_err(|_| format!("{name}: {s:?} is not a whole number"))
+    s.parse()
+        .map_err(|_| format!("{name}: {s:?} is not a whole number"))
 }
 
 fn main() -> ExitCode {
@@ -164,16 +167,22 @@ fn run(args: Args) -> Result<String, String> {
                 "upload: WIX_API_KEY and WIX_SITE_ID are not set: using the built-in emulator at {}",
                 emulator.base_url()
             );
-            let c = Credentials::site("emulator-key", "emulator-site").with_api_base(emulator.base_url());
+            let c = Credentials::site("emulator-key", "emulator-site")
+                .with_api_base(emulator.base_url());
             _emulator = emulator;
             c
         }
-        _ => return Err("set both WIX_API_KEY and WIX_SITE_ID, or neither (to use the emulator)".into()),
+        _ => {
+            return Err(
+                "set both WIX_API_KEY and WIX_SITE_ID, or neither (to use the emulator)".into(),
+            );
+        }
     };
     let request = GenerateUploadUrlRequest::new(mime)
         .file_name(name.as_str())
-        .size_in_bytes(source.len());
-    let target = generate_resumable_upload_url(uploader.agent(), &credentials, &request).map_err(describe)?;
+        .size_in_bytes(source.length().unwrap_or(0));
+    let target = generate_resumable_upload_url(uploader.agent(), &credentials, &request)
+        .map_err(describe)?;
     let descriptor = uploader
         .upload_to_wix(&target, source, &name, mime, options)
         .map_err(describe)?;
@@ -182,7 +191,9 @@ fn run(args: Args) -> Result<String, String> {
 
 // The emulator keeps its uploads in the state dir and reuses its last port, so that a rerun
 // after an interruption finds the upload it left.
-fn start_emulator(state_dir: &std::path::Path) -> Result<wix_media_upload::emulator::Emulator, String> {
+fn start_emulator(
+    state_dir: &std::path::Path,
+) -> Result<wix_media_upload::emulator::Emulator, String> {
     let dir = state_dir.join("emulator");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port_file = dir.join("port");
@@ -217,7 +228,10 @@ fn default_state_dir() -> PathBuf {
 }
 
 fn mime_type(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
@@ -263,7 +277,11 @@ impl Bar {
             return;
         }
         let first = *self.first_sent.get_or_insert(p.sent);
-        let every = if self.tty { Duration::from_millis(100) } else { Duration::from_secs(2) };
+        let every = if self.tty {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(2)
+        };
         let done = p.acked == p.total;
         if !done && self.last.is_some_and(|t| t.elapsed() < every) {
             return;
@@ -271,7 +289,11 @@ impl Bar {
         self.last = Some(Instant::now());
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = p.sent.saturating_sub(first) as f64 / secs;
-        let pct = if p.total == 0 { 100.0 } else { p.sent as f64 * 100.0 / p.total as f64 };
+        let pct = if p.total == 0 {
+            100.0
+        } else {
+            p.sent as f64 * 100.0 / p.total as f64
+        };
         let eta = if rate > 0.0 {
             format!("{:.0}s", p.total.saturating_sub(p.sent) as f64 / rate)
         } else {
@@ -288,7 +310,12 @@ impl Bar {
         if self.tty {
             let width = 30;
             let filled = ((pct / 100.0) * width as f64) as usize;
-            let _ = write!(err, "\r[{}{}] {text}", "#".repeat(filled), ".".repeat(width - filled.min(width)));
+            let _ = write!(
+                err,
+                "\r[{}{}] {text}",
+                "#".repeat(filled),
+                ".".repeat(width - filled.min(width))
+            );
             if done {
                 let _ = writeln!(err);
             }

@@ -40,6 +40,14 @@ pub enum Error {
         /// The server's offset, when it said.
         actual: Option<u64>,
     },
+    /// The server found the body's checksum wrong (460, or 417 from some servers): resent.
+    #[error("checksum mismatch on the body sent at offset {offset} (HTTP {status})")]
+    ChecksumMismatch {
+        /// Where the rejected body started.
+        offset: u64,
+        /// HTTP status code.
+        status: u16,
+    },
     /// The upload no longer exists on the server (HTTP 404, 410 or 403).
     #[error("upload is gone from the server (HTTP {status})")]
     Gone {
@@ -115,7 +123,9 @@ impl Error {
                     | ureq::Error::HostNotFound
                     | ureq::Error::Protocol(_)
             ),
-            Error::Timeout(_) | Error::OffsetMismatch { .. } => true,
+            Error::Timeout(_) | Error::OffsetMismatch { .. } | Error::ChecksumMismatch { .. } => {
+                true
+            }
             _ => false,
         }
     }
@@ -125,6 +135,7 @@ impl Error {
         match self {
             Error::Status { status, .. } | Error::Gone { status } => Some(*status),
             Error::OffsetMismatch { .. } => Some(409),
+            Error::ChecksumMismatch { status, .. } => Some(*status),
             Error::GaveUp { last, .. } => last.status(),
             _ => None,
         }

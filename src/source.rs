@@ -19,7 +19,8 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 /// be sent again.
 pub struct Source {
     kind: Kind,
-    length: u64,
+    // `None`: a stream of unknown length (uploaded with a deferred length).
+    length: Option<u64>,
     key: Option<String>,
 }
 
@@ -72,7 +73,7 @@ impl Source {
                 file,
                 modified,
             },
-            length: meta.len(),
+            length: Some(meta.len()),
             key: Some(key),
         })
     }
@@ -82,13 +83,23 @@ impl Source {
         let length = reader.seek(SeekFrom::End(0))?;
         Ok(Self {
             kind: Kind::Seekable(Box::new(reader)),
-            length,
+            length: Some(length),
             key: None,
         })
     }
 
     /// A reader that cannot seek, holding exactly `length` bytes.
     pub fn stream(reader: impl Read + Send + 'static, length: u64) -> Self {
+        Self::stream_of(reader, Some(length))
+    }
+
+    /// A reader that cannot seek and whose length is unknown: uploaded with tus's
+    /// `creation-defer-length`, the length sent once the reader ends.
+    pub fn stream_unknown_length(reader: impl Read + Send + 'static) -> Self {
+        Self::stream_of(reader, None)
+    }
+
+    fn stream_of(reader: impl Read + Send + 'static, length: Option<u64>) -> Self {
         Self {
             kind: Kind::Stream(StreamBuffer {
                 reader: Box::new(reader),
@@ -107,14 +118,26 @@ impl Source {
         self
     }
 
-    /// The number of bytes.
-    pub fn len(&self) -> u64 {
+    /// The number of bytes, when known.
+    pub fn length(&self) -> Option<u64> {
         self.length
     }
 
-    /// Whether the source is empty.
-    pub fn is_empty(&self) -> bool {
-        self.length == 0
+    /// Opens the same file again (for another connection); `None` for other sources.
+    pub(crate) fn reopen(&self) -> Option<Result<Self>> {
+        match &self.kind {
+            Kind::File { path, .. } => Some(Source::file(path)),
+            _ => None,
+        }
+    }
+
+    /// Reads ahead (streams only) and says how many of up to `max` bytes from `start` exist:
+    /// fewer than `max` means the stream ends there.
+    pub(crate) fn available(&mut self, start: u64, max: u64) -> Result<u64> {
+        match &mut self.kind {
+            Kind::Stream(s) => s.fill(start, max),
+            _ => Ok(self.length.unwrap_or(0).saturating_sub(start).min(max)),
+        }
     }
 
     /// The resume key, if any.
@@ -138,15 +161,9 @@ impl Source {
     pub(crate) fn check_unchanged(&self) -> Result<()> {
         if let Kind::File { file, modified, .. } = &self.kind {
             let meta = file.metadata()?;
-            if meta.len() != self.length {
+            if Some(meta.len()) != self.length || meta.modified().ok() != *modified {
                 return Err(Error::SourceChanged {
-                    expected: self.length,
-                    found: meta.len(),
-                });
-            }
-            if meta.modified().ok() != *modified {
-                return Err(Error::SourceChanged {
-                    expected: self.length,
+                    expected: self.length.unwrap_or(0),
                     found: meta.len(),
                 });
             }
@@ -180,49 +197,62 @@ struct StreamBuffer {
 }
 
 impl StreamBuffer {
-    fn window(&mut self, range: Range<u64>, length: u64) -> Result<&[u8]> {
-        if range.start < self.start {
+    fn fill(&mut self, start: u64, max: u64) -> Result<u64> {
+        self.seek_to(start, None)?;
+        let want = usize::try_from(max)
+            .map_err(|_| Error::InvalidInput("chunk too large for memory".into()))?;
+        if self.buf.len() < want {
+            let missing = (want - self.buf.len()) as u64;
+            self.buf.reserve_exact(want - self.buf.len());
+            Read::by_ref(&mut self.reader)
+                .take(missing)
+                .read_to_end(&mut self.buf)?;
+        }
+        Ok((self.buf.len() as u64).min(max))
+    }
+
+    // Drops buffered bytes before `start`, or skips the reader forward to it.
+    fn seek_to(&mut self, start: u64, length: Option<u64>) -> Result<()> {
+        if start < self.start {
             return Err(Error::InvalidInput(format!(
-                "a stream source cannot go back to offset {} (it holds bytes from {})",
-                range.start, self.start
+                "a stream source cannot go back to offset {start} (it holds bytes from {})",
+                self.start
             )));
         }
         let end_held = self.start + self.buf.len() as u64;
-        if range.start >= end_held {
-            // Skip what the server already has.
-            let skip = range.start - end_held;
+        if start >= end_held {
+            let skip = start - end_held;
             let skipped = io::copy(
                 &mut Read::by_ref(&mut self.reader).take(skip),
                 &mut io::sink(),
             )?;
             if skipped < skip {
                 return Err(Error::SourceChanged {
-                    expected: length,
+                    expected: length.unwrap_or(start),
                     found: end_held + skipped,
                 });
             }
             self.buf.clear();
         } else {
-            let drop = usize::try_from(range.start - self.start).unwrap_or(usize::MAX);
+            let drop = usize::try_from(start - self.start).unwrap_or(usize::MAX);
             self.buf.drain(..drop.min(self.buf.len()));
         }
-        self.start = range.start;
-        let want = usize::try_from(range.end - range.start)
-            .map_err(|_| Error::InvalidInput("chunk too large for memory".into()))?;
-        if self.buf.len() < want {
-            let missing = (want - self.buf.len()) as u64;
-            self.buf.reserve_exact(want - self.buf.len());
-            let got = Read::by_ref(&mut self.reader)
-                .take(missing)
-                .read_to_end(&mut self.buf)?;
-            if (got as u64) < missing {
-                return Err(Error::SourceChanged {
-                    expected: length,
-                    found: self.start + self.buf.len() as u64,
-                });
-            }
+        self.start = start;
+        Ok(())
+    }
+
+    fn window(&mut self, range: Range<u64>, length: Option<u64>) -> Result<&[u8]> {
+        let want = range.end - range.start;
+        self.seek_to(range.start, length)?;
+        let got = self.fill(range.start, want)?;
+        if got < want {
+            return Err(Error::SourceChanged {
+                expected: length.unwrap_or(range.end),
+                found: range.start + got,
+            });
         }
-        Ok(&self.buf[..want])
+        // `got == want` fits in memory: `fill` checked it.
+        Ok(&self.buf[..self.buf.len().min(want as usize)])
     }
 }
 
@@ -240,7 +270,7 @@ mod tests {
     #[test]
     fn seekable_ranges() {
         let mut s = Source::seekable(Cursor::new(b"0123456789".to_vec())).unwrap();
-        assert_eq!(s.len(), 10);
+        assert_eq!(s.length(), Some(10));
         assert_eq!(read(&mut s, 3..6).unwrap(), b"345");
         assert_eq!(read(&mut s, 0..2).unwrap(), b"01");
     }

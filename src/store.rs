@@ -21,8 +21,8 @@ pub struct Record {
     pub endpoint: String,
     /// The upload's URL.
     pub upload_url: String,
-    /// Total bytes.
-    pub length: u64,
+    /// Total bytes (`None` for a stream whose length was not known yet).
+    pub length: Option<u64>,
     /// The last offset the server acknowledged.
     pub offset: u64,
     /// When the upload was created, in seconds since the Unix epoch.
@@ -221,7 +221,7 @@ mod tests {
             key: key.into(),
             endpoint: "http://h/files".into(),
             upload_url: "http://h/files/1".into(),
-            length: 10,
+            length: Some(10),
             offset: 4,
             created_at: 1,
             expires_at: None,

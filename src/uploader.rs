@@ -7,9 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use ureq::Agent;
 
+use crate::checksum;
 use crate::control::{AbortHandle, Clock, Progress, SystemClock, sleep_unless_aborted};
 use crate::error::{Error, Result};
-use crate::proto::{self, Config, CreationMode, Event, Metadata, RetryPolicy, RetryState, Upload};
+use crate::parallel;
+use crate::proto::{
+    self, Config, CreationMode, Event, Metadata, Phase, RetryPolicy, RetryState, Upload,
+};
 use crate::secret::Secret;
 use crate::source::Source;
 use crate::store::{DirStore, MemoryStore, Record, StateStore};
@@ -22,6 +26,7 @@ pub const DEFAULT_STREAM_CHUNK: u64 = 8 * 1024 * 1024;
 ///
 /// Cheap to share by reference across threads; each call to [`Uploader::upload`] is one upload.
 pub struct Uploader {
+    parallel: usize,
     agent: Agent,
     http: HttpSettings,
     proto: Config,
@@ -44,6 +49,7 @@ impl std::fmt::Debug for Uploader {
 
 /// Builds an [`Uploader`].
 pub struct UploaderBuilder {
+    parallel: usize,
     agent: Option<Agent>,
     http: HttpSettings,
     proto: Config,
@@ -56,6 +62,7 @@ pub struct UploaderBuilder {
 impl Default for UploaderBuilder {
     fn default() -> Self {
         Self {
+            parallel: 1,
             agent: None,
             http: HttpSettings {
                 connect_timeout: Some(Duration::from_secs(10)),
@@ -63,7 +70,10 @@ impl Default for UploaderBuilder {
                 user_agent: format!("wix-media-upload/{}", env!("CARGO_PKG_VERSION")),
                 headers: Vec::new(),
             },
-            proto: Config::default(),
+            proto: Config {
+                checksums: checksum::SUPPORTED.to_vec(),
+                ..Config::default()
+            },
             retry: RetryPolicy::default(),
             store: None,
             state_dir: None,
@@ -77,6 +87,24 @@ impl UploaderBuilder {
     /// one request.
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.proto.chunk_size = Some(bytes.max(1));
+        self
+    }
+
+    /// Uploads files over `n` connections at once when the server offers tus concatenation
+    /// (default 1). Each connection sends its own slice of the file as a partial upload.
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
+
+    /// Whether to send `Upload-Checksum` when the server offers a known algorithm (default on
+    /// with the `checksum` feature; it costs a second read of each body).
+    pub fn checksum(mut self, on: bool) -> Self {
+        self.proto.checksums = if on {
+            checksum::SUPPORTED.to_vec()
+        } else {
+            Vec::new()
+        };
         self
     }
 
@@ -156,6 +184,7 @@ impl UploaderBuilder {
                 .new_agent()
         });
         Ok(Uploader {
+            parallel: self.parallel,
             agent,
             http: self.http,
             proto: self.proto,
@@ -172,6 +201,7 @@ pub struct UploadOptions<'a> {
     metadata: Metadata,
     progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     abort: Option<AbortHandle>,
+    terminate_on_abort: bool,
 }
 
 impl<'a> UploadOptions<'a> {
@@ -195,6 +225,13 @@ impl<'a> UploadOptions<'a> {
     /// Lets another thread stop the upload.
     pub fn abort(mut self, handle: AbortHandle) -> Self {
         self.abort = Some(handle);
+        self
+    }
+
+    /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
+    /// of keeping it for a resume.
+    pub fn terminate_on_abort(mut self, yes: bool) -> Self {
+        self.terminate_on_abort = yes;
         self
     }
 }
@@ -262,69 +299,183 @@ impl Uploader {
             metadata,
             mut progress,
             abort,
+            terminate_on_abort,
         } = options;
-        let mut proto_cfg = self.proto.clone();
-        if source.is_stream() && proto_cfg.chunk_size.is_none() {
-            proto_cfg.chunk_size = Some(DEFAULT_STREAM_CHUNK);
-        }
-        let length = source.len();
-        let key = source.key().map(|k| format!("{endpoint}\n{k}"));
-        let now = self.clock.now();
-
-        let mut meta = metadata;
-        let mut from_record = false;
-        let mut up = Upload::new(endpoint, length, &meta, proto_cfg.clone());
-        if let Some(key) = &key {
-            match self.store.load(key)? {
-                Some(rec)
-                    if rec.length == length && rec.endpoint == endpoint && !expired(&rec, now) =>
-                {
-                    meta = record_metadata(&rec)?;
-                    up =
-                        Upload::resume(endpoint, &rec.upload_url, length, &meta, proto_cfg.clone());
-                    from_record = true;
-                    log::debug!("resuming upload at offset {} (saved)", rec.offset);
-                }
-                Some(_) => {
-                    log::info!("saved upload is stale or expired: starting anew");
-                    self.store.remove(key)?;
-                }
-                None => {}
-            }
-        }
-        let secrets: Vec<String> = secret_values(&meta);
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-
-        let mut retry = RetryState::new();
-        let mut resumed_from = None;
-        let mut created_at = unix(now);
-        let mut acked_any = false;
         let mut report = |p: Progress| {
             if let Some(f) = progress.as_mut() {
                 f(p);
             }
         };
+        let key = source.key().map(|k| format!("{endpoint}\n{k}"));
+        if self.parallel > 1 && source.reopen().is_some() {
+            let done = parallel::upload(
+                self,
+                endpoint,
+                &source,
+                &metadata,
+                key.as_deref(),
+                abort.as_ref(),
+                &mut report,
+            )?;
+            if let Some(done) = done {
+                return Ok(done);
+            }
+        }
+        let mut cfg = self.proto.clone();
+        if source.is_stream() && cfg.chunk_size.is_none() {
+            cfg.chunk_size = Some(DEFAULT_STREAM_CHUNK);
+        }
+        let fresh = |meta: &Metadata| match source.length() {
+            Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
+            None => Upload::deferred(endpoint, meta, cfg.clone()),
+        };
+        let mut leg = self.open_leg(endpoint, key, source.length(), metadata, fresh)?;
+        let result = self.drive(&mut leg, &mut source, 0, abort.as_ref(), &mut report);
+        if let (Err(Error::Aborted), true, Some(url)) = (&result, terminate_on_abort, leg.up.url())
+        {
+            self.terminate(url)?;
+            if let Some(key) = &leg.key {
+                self.store.remove(key)?;
+            }
+        }
+        let resumed_from = result?;
+        source.check_unchanged()?;
+        let url = leg
+            .up
+            .url()
+            .ok_or_else(|| Error::Protocol("upload finished without a URL".into()))?
+            .to_owned();
+        Ok(Uploaded {
+            url,
+            size: leg.up.offset(),
+            resumed_from,
+            metadata: leg.meta,
+            key: leg.key,
+        })
+    }
 
+    /// Deletes an upload from the server (tus termination). An upload already gone is fine.
+    pub fn terminate(&self, upload_url: &str) -> Result<()> {
+        let req = proto::Request {
+            method: proto::Method::Delete,
+            url: upload_url.to_owned(),
+            headers: vec![("Tus-Resumable", proto::TUS_VERSION.to_owned())],
+            body: None,
+            checksum: None,
+        };
+        let resp = self.send(&req, None, &[])?;
+        match resp.status {
+            200..=299 | 404 | 410 => Ok(()),
+            _ => Err(proto::status_error(
+                req.method,
+                upload_url,
+                &resp,
+                self.clock.now(),
+            )),
+        }
+    }
+
+    // Loads the saved state of `key`, or starts a new upload with `fresh`.
+    pub(crate) fn open_leg(
+        &self,
+        endpoint: &str,
+        key: Option<String>,
+        length: Option<u64>,
+        metadata: Metadata,
+        fresh: impl Fn(&Metadata) -> Upload,
+    ) -> Result<Leg> {
+        if let Some(k) = &key {
+            match self.store.load(k)? {
+                Some(rec)
+                    if rec.length == length
+                        && length.is_some()
+                        && rec.endpoint == endpoint
+                        && !expired(&rec, self.clock.now()) =>
+                {
+                    let meta = record_metadata(&rec)?;
+                    let mut up = fresh(&meta);
+                    up.resume_at(&rec.upload_url);
+                    log::debug!("resuming a saved upload (offset {} when saved)", rec.offset);
+                    return Ok(Leg {
+                        up,
+                        key,
+                        meta,
+                        from_record: true,
+                        created_at: rec.created_at,
+                    });
+                }
+                Some(_) => {
+                    log::info!("saved upload is stale or expired: starting anew");
+                    self.store.remove(k)?;
+                }
+                None => {}
+            }
+        }
+        Ok(Leg {
+            up: fresh(&metadata),
+            key,
+            meta: metadata,
+            from_record: false,
+            created_at: unix(self.clock.now()),
+        })
+    }
+
+    // Runs one upload to its end: `base` is where its byte 0 lies in `source`. Returns the offset
+    // it resumed from, if it resumed.
+    pub(crate) fn drive(
+        &self,
+        leg: &mut Leg,
+        source: &mut Source,
+        base: u64,
+        abort: Option<&AbortHandle>,
+        report: &mut dyn FnMut(Progress),
+    ) -> Result<Option<u64>> {
+        let secrets = secret_values(&leg.meta);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let mut retry = RetryState::new();
+        let mut resumed_from = None;
+        let mut acked_any = false;
         loop {
-            if abort.as_ref().is_some_and(AbortHandle::is_aborted) {
+            if abort.is_some_and(AbortHandle::is_aborted) {
                 return Err(Error::Aborted);
+            }
+            let up = &mut leg.up;
+            if up.is_deferred() && up.phase() == Phase::Patch {
+                let chunk = up.chunk_size().unwrap_or(proto::DEFERRED_CHUNK);
+                let have = source.available(base + up.offset(), chunk)?;
+                if have < chunk {
+                    up.declare_length(up.offset() + have)?;
+                }
             }
             let Some(req) = up.next_request() else { break };
             let acked = up.offset();
+            let total = up.length().unwrap_or(0);
             let sent = match &req.body {
                 Some(range) => {
                     source.check_unchanged()?;
-                    let start = range.start;
+                    let abs = base + range.start..base + range.end;
                     let len = range.end - range.start;
+                    let mut headers = req.headers.clone();
+                    if let Some(algo) = req.checksum {
+                        headers.push((
+                            "Upload-Checksum",
+                            checksum::header(algo, source.range(abs.clone())?)?,
+                        ));
+                    }
+                    let start = range.start;
                     let mut on_read = |n: u64| {
                         report(Progress {
                             sent: start + n,
                             acked,
-                            total: length,
+                            total,
                         })
                     };
-                    let body = source.range(range.clone())?;
-                    let mut reader = BodyReader::new(body, len, abort.as_ref(), &mut on_read);
+                    let body = source.range(abs)?;
+                    let mut reader = BodyReader::new(body, len, abort, &mut on_read);
+                    let req = proto::Request {
+                        headers,
+                        ..req.clone()
+                    };
                     self.send(&req, Some((&mut reader, len)), &secrets)
                 }
                 None => self.send(&req, None, &secrets),
@@ -338,84 +489,85 @@ impl Uploader {
             };
             match outcome {
                 Ok(Event::Created { .. }) => {
-                    created_at = unix(self.clock.now());
-                    self.save(&key, &up, &meta, created_at)?;
+                    leg.created_at = unix(self.clock.now());
+                    self.save(leg)?;
                     acked_any = true;
                 }
                 Ok(Event::Synced { offset }) => {
-                    if from_record && resumed_from.is_none() {
+                    if leg.from_record && resumed_from.is_none() {
                         resumed_from = Some(offset);
                     }
                     acked_any = true;
                     report(Progress {
                         sent: offset,
                         acked: offset,
-                        total: length,
+                        total,
                     });
                 }
                 Ok(Event::Progress { offset }) => {
-                    self.save(&key, &up, &meta, created_at)?;
+                    self.save(leg)?;
                     report(Progress {
                         sent: offset,
                         acked: offset,
-                        total: length,
+                        total: leg.up.length().unwrap_or(0),
                     });
                 }
                 Ok(Event::ChunkSizeLowered { chunk_size }) => {
                     log::warn!("server refused a body as too large; chunk size now {chunk_size}");
                 }
                 Ok(Event::Discovered) => {}
-                Err(Error::Gone { status }) if from_record && !acked_any => {
+                Err(Error::Gone { status }) if leg.from_record && !acked_any => {
                     log::info!("saved upload is gone (HTTP {status}): starting anew");
-                    if let Some(key) = &key {
+                    if let Some(key) = &leg.key {
                         self.store.remove(key)?;
                     }
-                    from_record = false;
-                    up.restart();
+                    leg.from_record = false;
+                    leg.up.restart();
                 }
                 Err(e) => {
                     if matches!(e, Error::Gone { .. }) {
-                        if let Some(key) = &key {
+                        if let Some(key) = &leg.key {
                             self.store.remove(key)?;
                         }
                     }
-                    match retry.on_failure(&self.retry, &e, up.offset()) {
-                        Some(delay) => {
-                            log::warn!(
-                                "{} failed (attempt {}), retrying in {delay:?}: {e}",
-                                req.method.as_str(),
-                                retry.attempts() - 1
-                            );
-                            if !sleep_unless_aborted(&*self.clock, delay, abort.as_ref()) {
-                                return Err(Error::Aborted);
-                            }
-                        }
-                        None if retry.attempts() > 1 && e.is_retryable() => {
-                            return Err(Error::GaveUp {
-                                attempts: retry.attempts(),
-                                last: Box::new(e),
-                            });
-                        }
-                        None => return Err(e),
-                    }
+                    self.backoff(&mut retry, e, leg.up.offset(), req.method, abort)?;
                 }
             }
         }
-        source.check_unchanged()?;
-        let url = up
-            .url()
-            .ok_or_else(|| Error::Protocol("upload finished without a URL".into()))?
-            .to_owned();
-        Ok(Uploaded {
-            url,
-            size: length,
-            resumed_from,
-            metadata: meta,
-            key,
-        })
+        Ok(resumed_from)
     }
 
-    fn send<'a>(
+    // Waits before the next attempt, or returns the error when retrying is over.
+    pub(crate) fn backoff(
+        &self,
+        retry: &mut RetryState,
+        e: Error,
+        offset: u64,
+        method: proto::Method,
+        abort: Option<&AbortHandle>,
+    ) -> Result<()> {
+        match retry.on_failure(&self.retry, &e, offset) {
+            Some(delay) => {
+                log::warn!(
+                    "{} failed (attempt {}), retrying in {delay:?}: {e}",
+                    method.as_str(),
+                    retry.attempts() - 1
+                );
+                if sleep_unless_aborted(&*self.clock, delay, abort) {
+                    Ok(())
+                } else {
+                    Err(Error::Aborted)
+                }
+            }
+            None if retry.attempts() > 1 && e.is_retryable() => Err(Error::GaveUp {
+                attempts: retry.attempts(),
+                last: Box::new(e),
+            }),
+            None => Err(e),
+        }
+    }
+
+    pub(crate) fn send<'a>(
         &self,
         req: &'a proto::Request,
         body: Option<(&'a mut dyn std::io::Read, u64)>,
@@ -435,25 +587,20 @@ impl Uploader {
         )
     }
 
-    fn save(
-        &self,
-        key: &Option<String>,
-        up: &Upload,
-        meta: &Metadata,
-        created_at: u64,
-    ) -> Result<()> {
-        let (Some(key), Some(url)) = (key, up.url()) else {
+    pub(crate) fn save(&self, leg: &Leg) -> Result<()> {
+        let (Some(key), Some(url)) = (&leg.key, leg.up.url()) else {
             return Ok(());
         };
         self.store.save(&Record {
             key: key.clone(),
-            endpoint: up.endpoint().to_owned(),
+            endpoint: leg.up.endpoint().to_owned(),
             upload_url: url.to_owned(),
-            length: up.length(),
-            offset: up.offset(),
-            created_at,
-            expires_at: up.expires().map(unix),
-            metadata: meta
+            length: leg.up.length(),
+            offset: leg.up.offset(),
+            created_at: leg.created_at,
+            expires_at: leg.up.expires().map(unix),
+            metadata: leg
+                .meta
                 .iter()
                 .map(|(k, v)| (k.to_owned(), Secret::new(v)))
                 .collect(),
@@ -463,6 +610,27 @@ impl Uploader {
     pub(crate) fn http(&self) -> &HttpSettings {
         &self.http
     }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub(crate) fn parallel(&self) -> usize {
+        self.parallel
+    }
+
+    pub(crate) fn proto_config(&self) -> &Config {
+        &self.proto
+    }
+}
+
+/// One upload under way: the machine, where its state is saved, and its metadata.
+pub(crate) struct Leg {
+    pub(crate) up: Upload,
+    pub(crate) key: Option<String>,
+    pub(crate) meta: Metadata,
+    pub(crate) from_record: bool,
+    pub(crate) created_at: u64,
 }
 
 fn expired(rec: &Record, now: SystemTime) -> bool {

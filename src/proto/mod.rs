@@ -6,21 +6,24 @@
 //! [`RetryState`] decides whether and when a failed request is tried again.
 //!
 //! ```
+//! use std::time::SystemTime;
 //! use wix_media_upload::proto::{Config, Event, Metadata, Method, ResponseHead, Upload};
 //!
+//! let now = SystemTime::now();
 //! let meta = Metadata::new().with("filename", "a.txt").unwrap();
 //! let mut up = Upload::new("http://127.0.0.1:1080/files", 5, &meta, Config::default());
 //! let req = up.next_request().unwrap();
 //! assert_eq!(req.method, Method::Post);
 //! let created = ResponseHead::new(201).with_header("Location", "/files/abc");
-//! assert!(matches!(up.handle(&created).unwrap(), Event::Created { .. }));
+//! assert!(matches!(up.handle(&created, now).unwrap(), Event::Created { .. }));
 //! let patch = up.next_request().unwrap();
 //! assert_eq!((patch.method, patch.body), (Method::Patch, Some(0..5)));
 //! assert_eq!(patch.url, "http://127.0.0.1:1080/files/abc");
-//! up.handle(&ResponseHead::new(204).with_header("Upload-Offset", "5")).unwrap();
+//! up.handle(&ResponseHead::new(204).with_header("Upload-Offset", "5"), now).unwrap();
 //! assert!(up.is_complete() && up.next_request().is_none());
 //! ```
 
+pub mod concat;
 mod metadata;
 mod response;
 mod retry;
@@ -31,7 +34,9 @@ pub use metadata::Metadata;
 pub use response::ResponseHead;
 pub use retry::{RetryPolicy, RetryState};
 pub(crate) use upload::status_error;
-pub use upload::{Config, CreationMode, Event, Method, Phase, Request, Upload};
+pub use upload::{
+    ChecksumAlgorithm, Config, CreationMode, DEFERRED_CHUNK, Event, Method, Phase, Request, Upload,
+};
 pub use url::resolve;
 
 /// The protocol version this crate speaks.

@@ -69,6 +69,28 @@ pub struct Config {
     pub creation: CreationMode,
     /// The smallest body a `413 Request Entity Too Large` may shrink the chunk size to.
     pub min_chunk_size: u64,
+    /// Checksum algorithms the driver can compute, best first; the first one the server lists
+    /// in `Tus-Checksum-Algorithm` is used (needs [`CreationMode::Auto`] to learn the list).
+    pub checksums: Vec<ChecksumAlgorithm>,
+}
+
+/// A checksum algorithm of the tus checksum extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumAlgorithm {
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    /// The name in `Upload-Checksum`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Sha1 => "sha1",
+            ChecksumAlgorithm::Sha256 => "sha256",
+        }
+    }
 }
 
 impl Default for Config {
@@ -77,6 +99,7 @@ impl Default for Config {
             chunk_size: None,
             creation: CreationMode::Auto,
             min_chunk_size: 256 * 1024,
+            checksums: Vec::new(),
         }
     }
 }
@@ -107,6 +130,8 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// The byte range of the source to send as the body.
     pub body: Option<Range<u64>>,
+    /// The driver adds `Upload-Checksum` of the body with this algorithm.
+    pub checksum: Option<ChecksumAlgorithm>,
 }
 
 /// What a successful response did.
@@ -141,7 +166,12 @@ pub enum Event {
 pub struct Upload {
     endpoint: String,
     metadata: MetadataHeader,
-    length: u64,
+    // `None` until a deferred length is declared.
+    length: Option<u64>,
+    // The server has not been told the length yet (deferred length).
+    length_unsent: bool,
+    partial: bool,
+    checksum: Option<ChecksumAlgorithm>,
     url: Option<String>,
     offset: u64,
     phase: Phase,
@@ -172,7 +202,10 @@ impl Upload {
         Self {
             endpoint: endpoint.to_owned(),
             metadata: MetadataHeader(metadata.encode()),
-            length,
+            length: Some(length),
+            length_unsent: false,
+            partial: false,
+            checksum: None,
             url: None,
             offset: 0,
             phase,
@@ -181,6 +214,60 @@ impl Upload {
             expires: None,
             in_flight: None,
         }
+    }
+
+    /// An upload whose length is not known yet (`Upload-Defer-Length`): the caller declares it
+    /// with [`Upload::declare_length`] once the source ends. Needs a chunk size.
+    pub fn deferred(endpoint: &str, metadata: &Metadata, mut config: Config) -> Self {
+        config.chunk_size.get_or_insert(DEFERRED_CHUNK);
+        let mut up = Self::new(endpoint, 0, metadata, config);
+        up.length = None;
+        up.with_upload = false;
+        up
+    }
+
+    /// A partial upload of the concatenation extension (`Upload-Concat: partial`).
+    pub fn partial(endpoint: &str, length: u64, metadata: &Metadata, mut config: Config) -> Self {
+        config.creation = CreationMode::Plain;
+        let mut up = Self::new(endpoint, length, metadata, config);
+        up.partial = true;
+        up
+    }
+
+    /// Declares the total length of a deferred upload; the next PATCH carries `Upload-Length`.
+    pub fn declare_length(&mut self, length: u64) -> Result<()> {
+        if self.length.is_some() {
+            return Ok(());
+        }
+        if length < self.offset {
+            return Err(Error::InvalidInput(format!(
+                "declared length {length} is below the offset {}",
+                self.offset
+            )));
+        }
+        self.length = Some(length);
+        self.length_unsent = true;
+        if self.phase == Phase::Done {
+            self.phase = Phase::Patch;
+        }
+        Ok(())
+    }
+
+    /// Whether the length is still unknown.
+    pub fn is_deferred(&self) -> bool {
+        self.length.is_none()
+    }
+
+    /// The checksum algorithm agreed with the server, if any.
+    pub fn checksum(&self) -> Option<ChecksumAlgorithm> {
+        self.checksum
+    }
+
+    /// Points this upload at an existing one at `url`: the next request is a HEAD.
+    pub fn resume_at(&mut self, url: &str) {
+        self.url = Some(url.to_owned());
+        self.phase = Phase::Head;
+        self.in_flight = None;
     }
 
     /// An upload that already exists at `url`: it starts with a HEAD.
@@ -207,6 +294,8 @@ impl Upload {
             CreationMode::Auto => Phase::Discover,
             _ => Phase::Create,
         };
+        // A new creation carries the declared length itself.
+        self.length_unsent = false;
     }
 
     /// The current phase.
@@ -219,8 +308,8 @@ impl Upload {
         self.offset
     }
 
-    /// The total length.
-    pub fn length(&self) -> u64 {
+    /// The total length (`None` while deferred).
+    pub fn length(&self) -> Option<u64> {
         self.length
     }
 
@@ -259,16 +348,26 @@ impl Upload {
                 (Method::Options, self.endpoint.clone(), None)
             }
             Phase::Create => {
-                headers.push(("Upload-Length", self.length.to_string()));
+                match self.length {
+                    Some(len) => headers.push(("Upload-Length", len.to_string())),
+                    None => headers.push(("Upload-Defer-Length", "1".to_owned())),
+                }
+                if self.partial {
+                    headers.push(("Upload-Concat", "partial".to_owned()));
+                }
                 if !self.metadata.0.is_empty() {
                     headers.push(("Upload-Metadata", self.metadata.0.clone()));
                 }
-                let body = (self.with_upload && self.length > 0).then(|| self.body_from(0));
+                let body = (self.with_upload && self.length.is_some_and(|l| l > 0))
+                    .then(|| self.body_from(0));
                 (Method::Post, self.endpoint.clone(), body)
             }
             Phase::Head => (Method::Head, self.url.clone()?, None),
             Phase::Patch => {
                 headers.push(("Upload-Offset", self.offset.to_string()));
+                if let (true, Some(len)) = (self.length_unsent, self.length) {
+                    headers.push(("Upload-Length", len.to_string()));
+                }
                 (
                     Method::Patch,
                     self.url.clone()?,
@@ -276,6 +375,7 @@ impl Upload {
                 )
             }
         };
+        let checksum = if body.is_some() { self.checksum } else { None };
         if body.is_some() {
             headers.push(("Content-Type", OFFSET_OCTET_STREAM.to_owned()));
         }
@@ -285,17 +385,16 @@ impl Upload {
             url,
             headers,
             body,
+            checksum,
         })
     }
 
     fn body_from(&self, start: u64) -> Range<u64> {
-        let rest = self.length - start;
-        start
-            ..start
-                + self
-                    .config
-                    .chunk_size
-                    .map_or(rest, |c| c.clamp(1, rest.max(1)).min(rest))
+        let chunk = self.config.chunk_size.unwrap_or(u64::MAX).max(1);
+        match self.length {
+            Some(len) => start..start + chunk.min(len.saturating_sub(start)),
+            None => start..start.saturating_add(chunk),
+        }
     }
 
     /// The request failed without a usable response (connection broke, timeout): how much of
@@ -326,15 +425,23 @@ impl Upload {
                     self.phase = Phase::Create;
                     return Ok(Event::Discovered);
                 }
-                if let Some(Ok(max)) = resp.header("Tus-Max-Size").map(parse_dec) {
-                    if self.length > max {
-                        return Err(Error::TooLarge {
-                            size: self.length,
-                            max,
-                        });
+                if let (Some(Ok(max)), Some(len)) =
+                    (resp.header("Tus-Max-Size").map(parse_dec), self.length)
+                {
+                    if len > max {
+                        return Err(Error::TooLarge { size: len, max });
                     }
                 }
-                self.with_upload = resp.has_extension("creation-with-upload");
+                self.with_upload =
+                    resp.has_extension("creation-with-upload") && self.length.is_some();
+                if resp.has_extension("checksum") {
+                    let offered = resp.header("Tus-Checksum-Algorithm").unwrap_or("");
+                    self.checksum = self.config.checksums.iter().copied().find(|a| {
+                        offered
+                            .split(',')
+                            .any(|o| o.trim().eq_ignore_ascii_case(a.name()))
+                    });
+                }
                 self.phase = Phase::Create;
                 Ok(Event::Discovered)
             }
@@ -343,7 +450,7 @@ impl Upload {
                     // Maybe only the first bytes were too many: create without them.
                     self.with_upload = false;
                     return Ok(Event::ChunkSizeLowered {
-                        chunk_size: self.config.chunk_size.unwrap_or(self.length),
+                        chunk_size: self.config.chunk_size.unwrap_or(self.length.unwrap_or(0)),
                     });
                 }
                 if !matches!(resp.status, 200 | 201) {
@@ -382,25 +489,25 @@ impl Upload {
                 if !resp.is_success() {
                     return Err(fail(resp));
                 }
-                if let Some(len) = resp.upload_length() {
-                    match len {
-                        Ok(len) if len == self.length => {}
-                        Ok(len) => {
-                            return Err(Error::Protocol(format!(
-                                "server's upload is {len} bytes long, the source {}",
-                                self.length
-                            )));
-                        }
-                        Err(raw) => return Err(bad_header("Upload-Length", &raw)),
+                match (resp.upload_length(), self.length) {
+                    (Some(Ok(theirs)), Some(ours)) if theirs != ours => {
+                        return Err(Error::Protocol(format!(
+                            "server's upload is {theirs} bytes long, the source {ours}"
+                        )));
                     }
+                    // The server knows the declared length now.
+                    (Some(Ok(_)), _) => self.length_unsent = false,
+                    (Some(Err(raw)), _) => return Err(bad_header("Upload-Length", &raw)),
+                    (None, _) => {}
                 }
+
                 let offset = match resp.upload_offset() {
                     None => {
                         return Err(Error::Protocol(
                             "HEAD answered without Upload-Offset".into(),
                         ));
                     }
-                    Some(offset) => self.check_offset(offset, &(0..self.length))?,
+                    Some(offset) => self.check_offset(offset, &(0..u64::MAX))?,
                 };
                 self.expires = resp.upload_expires().or(self.expires);
                 self.set_offset(offset);
@@ -419,6 +526,13 @@ impl Upload {
                     }
                     403 | 404 | 410 => {
                         return Err(Error::Gone {
+                            status: resp.status,
+                        });
+                    }
+                    460 | 417 if self.checksum.is_some() => {
+                        self.phase = Phase::Head;
+                        return Err(Error::ChecksumMismatch {
+                            offset: sent.start,
                             status: resp.status,
                         });
                     }
@@ -444,6 +558,8 @@ impl Upload {
                     }
                     Some(offset) => self.check_offset(offset, &sent)?,
                 };
+                // The server took a declared length with this PATCH.
+                self.length_unsent = false;
                 if offset == sent.start && sent.end > sent.start {
                     return Err(Error::Protocol(format!(
                         "server acknowledged none of the {} bytes sent at offset {offset}",
@@ -464,10 +580,9 @@ impl Upload {
     // The server's offset must lie within what could have arrived.
     fn check_offset(&self, offset: Result<u64, String>, sent: &Range<u64>) -> Result<u64> {
         let offset = offset.map_err(|raw| bad_header("Upload-Offset", &raw))?;
-        if offset > self.length {
+        if let Some(len) = self.length.filter(|len| offset > *len) {
             return Err(Error::Protocol(format!(
-                "server offset {offset} is past the upload length {}",
-                self.length
+                "server offset {offset} is past the upload length {len}"
             )));
         }
         if offset > sent.end {
@@ -487,7 +602,7 @@ impl Upload {
 
     fn set_offset(&mut self, offset: u64) {
         self.offset = offset;
-        self.phase = if offset == self.length {
+        self.phase = if Some(offset) == self.length && !self.length_unsent {
             Phase::Done
         } else {
             Phase::Patch
@@ -499,6 +614,9 @@ impl Upload {
         self.expires.is_some_and(|at| at <= now)
     }
 }
+
+/// The chunk size of a deferred-length upload when none is set.
+pub const DEFERRED_CHUNK: u64 = 8 * 1024 * 1024;
 
 fn parse_dec(v: &str) -> Result<u64, String> {
     ResponseHead::new(0)
@@ -552,6 +670,7 @@ mod tests {
             chunk_size: chunk,
             creation,
             min_chunk_size: 4,
+            checksums: vec![ChecksumAlgorithm::Sha256, ChecksumAlgorithm::Sha1],
         }
     }
 

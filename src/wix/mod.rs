@@ -68,7 +68,10 @@ pub fn generate_resumable_upload_url(
         credentials.api_base.trim_end_matches('/')
     );
     let mut headers = vec![
-        ("Authorization", credentials.authorization.expose().to_owned()),
+        (
+            "Authorization",
+            credentials.authorization.expose().to_owned(),
+        ),
         ("Content-Type", "application/json".to_owned()),
     ];
     match (&credentials.site_id, &credentials.account_id) {
