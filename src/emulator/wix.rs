@@ -112,7 +112,8 @@ fn media_type(mime: &str) -> Option<&'static str> {
             "zip" | "x-zip-compressed" | "vnd.rar" | "x-rar-compressed" | "x-7z-compressed"
             | "gzip" | "x-tar",
         ) => "ARCHIVE",
-        ("font", _) => "OTHER",
+        // Generic binaries are kept as OTHER; executables are refused below.
+        ("font", _) | ("application", "octet-stream") => "OTHER",
         _ => return None,
     })
 }
