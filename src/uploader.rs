@@ -271,7 +271,9 @@ impl Uploader {
         let key = source.key().map(|k| format!("{endpoint}\n{k}"));
         let now = self.clock.now();
 
-        let mut meta = metadata;
+        // The caller's metadata; a resumed upload keeps its own, a new one gets this.
+        let requested = metadata;
+        let mut meta = requested.clone();
         let mut from_record = false;
         let mut up = Upload::new(endpoint, length, &meta, proto_cfg.clone());
         if let Some(key) = &key {
@@ -292,7 +294,8 @@ impl Uploader {
                 None => {}
             }
         }
-        let secrets: Vec<String> = secret_values(&meta);
+        let mut secrets: Vec<String> = secret_values(&meta);
+        secrets.extend(secret_values(&requested));
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
 
         let mut retry = RetryState::new();
@@ -371,7 +374,9 @@ impl Uploader {
                         self.store.remove(key)?;
                     }
                     from_record = false;
-                    up.restart();
+                    // A new upload: created with the caller's metadata, not the gone one's.
+                    meta = requested.clone();
+                    up = Upload::new(endpoint, length, &meta, proto_cfg.clone());
                 }
                 Err(e) => {
                     if matches!(e, Error::Gone { .. }) {
