@@ -6,18 +6,26 @@
 //! [`RetryState`] decides whether and when a failed request is tried again.
 //!
 //! ```
-//! use wix_media_upload::proto::{Config, Event, Metadata, Method, ResponseHead, Upload};
+//! use wix_media_upload::proto::{
+//!     Config, CreationMode, Event, Metadata, Method, ResponseHead, Upload,
+//! };
+//! use std::time::SystemTime;
 //!
 //! let meta = Metadata::new().with("filename", "a.txt").unwrap();
-//! let mut up = Upload::new("http://127.0.0.1:1080/files", 5, &meta, Config::default());
+//! let config = Config {
+//!     creation: CreationMode::Plain,
+//!     ..Config::default()
+//! };
+//! let mut up = Upload::new("http://127.0.0.1:1080/files", 5, &meta, config);
 //! let req = up.next_request().unwrap();
 //! assert_eq!(req.method, Method::Post);
 //! let created = ResponseHead::new(201).with_header("Location", "/files/abc");
-//! assert!(matches!(up.handle(&created).unwrap(), Event::Created { .. }));
+//! assert!(matches!(up.handle(&created, SystemTime::now()).unwrap(), Event::Created { .. }));
 //! let patch = up.next_request().unwrap();
 //! assert_eq!((patch.method, patch.body), (Method::Patch, Some(0..5)));
 //! assert_eq!(patch.url, "http://127.0.0.1:1080/files/abc");
-//! up.handle(&ResponseHead::new(204).with_header("Upload-Offset", "5")).unwrap();
+//! up.handle(&ResponseHead::new(204).with_header("Upload-Offset", "5"), SystemTime::now())
+//!     .unwrap();
 //! assert!(up.is_complete() && up.next_request().is_none());
 //! ```
 
