@@ -400,6 +400,7 @@ impl Uploader {
                         up,
                         key,
                         meta,
+                        caller_meta: metadata,
                         from_record: true,
                         created_at: rec.created_at,
                     });
@@ -414,7 +415,8 @@ impl Uploader {
         Ok(Leg {
             up: fresh(&metadata),
             key,
-            meta: metadata,
+            meta: metadata.clone(),
+            caller_meta: metadata,
             from_record: false,
             created_at: unix(self.clock.now()),
         })
@@ -430,7 +432,8 @@ impl Uploader {
         abort: Option<&AbortHandle>,
         report: &mut dyn FnMut(Progress),
     ) -> Result<Option<u64>> {
-        let secrets = secret_values(&leg.meta);
+        let mut secrets = secret_values(&leg.meta);
+        secrets.extend(secret_values(&leg.caller_meta));
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let mut retry = RetryState::new();
         let mut resumed_from = None;
@@ -521,8 +524,11 @@ impl Uploader {
                     if let Some(key) = &leg.key {
                         self.store.remove(key)?;
                     }
+                    // The new upload goes with the caller's metadata (a fresh token), not the
+                    // saved one.
                     leg.from_record = false;
-                    leg.up.restart();
+                    leg.meta = leg.caller_meta.clone();
+                    leg.up.restart_with(&leg.meta);
                 }
                 Err(e) => {
                     if matches!(e, Error::Gone { .. }) {
@@ -629,6 +635,8 @@ pub(crate) struct Leg {
     pub(crate) up: Upload,
     pub(crate) key: Option<String>,
     pub(crate) meta: Metadata,
+    // What the caller passed, for when a saved upload turns out to be gone.
+    pub(crate) caller_meta: Metadata,
     pub(crate) from_record: bool,
     pub(crate) created_at: u64,
 }

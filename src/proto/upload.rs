@@ -284,6 +284,12 @@ impl Upload {
         up
     }
 
+    /// Starts over with a creation that carries `metadata` (say, a fresh token).
+    pub fn restart_with(&mut self, metadata: &Metadata) {
+        self.metadata = MetadataHeader(metadata.encode());
+        self.restart();
+    }
+
     /// Forgets the server-side upload and starts over with a creation.
     pub fn restart(&mut self) {
         self.url = None;

@@ -1,0 +1,279 @@
+//! The upload token never reaches a log line, an error text or a `Debug` dump.
+//!
+//! This file is separate on purpose: it installs a process-wide logger. Its tests take turns
+//! (`SERIAL`) because each sets the global maximum level and reads the captured lines.
+
+mod support;
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use mockito::{Matcher, Server};
+use support::temp_file_with;
+use wix_media_upload::wix::GenerateUploadUrlResponse;
+use wix_media_upload::{
+    Clock, CreationMode, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
+};
+
+const TOKEN: &str = "TOKEN-abc123-SECRET";
+
+/// One captured record: target, level, message.
+struct Line {
+    target: String,
+    level: log::Level,
+    text: String,
+}
+
+static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = Line {
+            target: record.target().to_owned(),
+            level: record.level(),
+            text: format!("{}", record.args()),
+        };
+        lines().push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the capturing logger (once), sets the maximum level and forgets earlier lines.
+fn capture_at(level: log::LevelFilter) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        log::set_boxed_logger(Box::new(Capture)).expect("no other logger");
+    });
+    log::set_max_level(level);
+    lines().clear();
+}
+
+fn lines() -> std::sync::MutexGuard<'static, Vec<Line>> {
+    LINES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone)]
+struct FakeClock(Arc<Mutex<Vec<Duration>>>);
+
+impl Clock for FakeClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.0.lock().unwrap().push(d);
+    }
+}
+
+/// The token and the forms it takes on the wire.
+fn forbidden() -> Vec<String> {
+    vec![
+        TOKEN.to_owned(),
+        STANDARD.encode(TOKEN),
+        STANDARD_NO_PAD.encode(TOKEN),
+        URL_SAFE_NO_PAD.encode(TOKEN),
+    ]
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for f in forbidden() {
+        assert!(!text.contains(&f), "{what} shows the token ({f}): {text}");
+    }
+}
+
+/// The client's log lines: everything but the mock server's own (target `mockito`), which is
+/// the test's fake Wix, not the SDK.
+fn client_lines() -> Vec<(String, log::Level, String)> {
+    lines()
+        .iter()
+        .filter(|l| !l.target.starts_with("mockito"))
+        .map(|l| (l.target.clone(), l.level, l.text.clone()))
+        .collect()
+}
+
+/// An `upload_to_wix` whose PATCH is retried once and whose finalize fails with 404, then a plain
+/// upload with the token in its metadata. Checks every `Display`/`Debug` on the way.
+fn scenario() {
+    let mut server = Server::new();
+    let (file, bytes) = temp_file_with(10, 11);
+    let upload_url = format!("{}/upload/tus", server.url());
+    let target: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
+        "uploadProtocol": "TUS",
+        "uploadUrl": upload_url,
+        "uploadToken": TOKEN,
+    }))
+    .unwrap();
+
+    // Creation (twice: the Wix upload and the plain one), a 503 (retried, logged at warn), HEAD,
+    // PATCH (twice).
+    let post = server
+        .mock("POST", "/upload/tus")
+        .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)))
+        .with_status(201)
+        .with_header("Location", "/upload/tus/u1")
+        .expect(2)
+        .create();
+    let unavailable = server
+        .mock("PATCH", "/upload/tus/u1")
+        .match_body(bytes.clone())
+        .with_status(503)
+        .with_body(r#"{"message":"try later","details":{}}"#)
+        .expect(1)
+        .create();
+    let head = server
+        .mock("HEAD", "/upload/tus/u1")
+        .with_status(200)
+        .with_header("Upload-Offset", "0")
+        .with_header("Upload-Length", "10")
+        .expect(1)
+        .create();
+    let patch = server
+        .mock("PATCH", "/upload/tus/u1")
+        .match_body(bytes.clone())
+        .with_status(204)
+        .with_header("Upload-Offset", "10")
+        .expect(2)
+        .create();
+    let finalize = server
+        .mock("PUT", format!("/upload/tus/{TOKEN}?filename=photo.jpg").as_str())
+        .with_status(404)
+        .with_header("Content-Type", "application/json")
+        .with_body(r#"{"message":"upload not found","details":{"applicationError":{"code":"UPLOAD_NOT_FOUND","description":"gone"}}}"#)
+        .expect(1)
+        .create();
+
+    let sleeps = Arc::new(Mutex::new(Vec::new()));
+    let uploader = Uploader::builder()
+        .creation(CreationMode::Plain)
+        .retry(RetryPolicy::from_millis(&[1000]))
+        .clock(FakeClock(Arc::clone(&sleeps)))
+        .build()
+        .unwrap();
+    let source = Source::file(file.path()).unwrap();
+    let key = format!("{}\n{}", target.upload_url, source.key().unwrap());
+    let err = uploader
+        .upload_to_wix(
+            &target,
+            source,
+            "photo.jpg",
+            "image/jpeg",
+            UploadOptions::new(),
+        )
+        .unwrap_err();
+    unavailable.assert();
+    head.assert();
+    finalize.assert();
+    assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
+    assert_eq!(err.wix_code(), Some("UPLOAD_NOT_FOUND"));
+    let shown = err.to_string();
+    assert!(shown.contains("upload not found"), "{shown}");
+    assert!(shown.contains("UPLOAD_NOT_FOUND"), "{shown}");
+    assert!(shown.contains("***"), "the URL is masked: {shown}");
+    assert_clean("the finalize error's Display", &shown);
+    assert_clean("the finalize error's Debug", &format!("{err:?} {err:#?}"));
+    let slept: Duration = sleeps.lock().unwrap().iter().sum();
+    assert_eq!(slept, Duration::from_secs(1), "the 503 was retried");
+
+    // The record of the finished but unfinalized upload is kept, and holds the token.
+    let rec = uploader.store().load(&key).unwrap().expect("record kept");
+    assert!(rec.metadata.iter().any(|(_, v)| v.expose() == TOKEN));
+    assert_clean("Record's Debug", &format!("{rec:?} {rec:#?}"));
+
+    // A plain upload with the token in its metadata.
+    let meta = Metadata::new()
+        .with("filename", "photo.jpg")
+        .unwrap()
+        .with("token", TOKEN)
+        .unwrap();
+    let (file2, _) = temp_file_with(10, 11);
+    let done = uploader
+        .upload(
+            &target.upload_url,
+            Source::file(file2.path()).unwrap(),
+            UploadOptions::new().metadata(meta.clone()),
+        )
+        .unwrap();
+    post.assert();
+    patch.assert();
+    assert_eq!(done.metadata.get("token"), Some(TOKEN));
+    assert_clean("Uploaded's Debug", &format!("{done:?} {done:#?}"));
+    assert_clean("Metadata's Debug", &format!("{meta:?} {meta:#?}"));
+    assert_clean(
+        "GenerateUploadUrlResponse's Debug",
+        &format!("{target:?} {target:#?}"),
+    );
+    assert_clean("Uploader's Debug", &format!("{uploader:?} {uploader:#?}"));
+}
+
+/// At trace level: errors, `Debug` output and every line this crate logs are clean.
+#[test]
+fn the_token_stays_out_of_logs_errors_and_debug_output() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    capture_at(log::LevelFilter::Trace);
+    scenario();
+    let lines = client_lines();
+    let ours: Vec<_> = lines
+        .iter()
+        .filter(|(target, ..)| target.starts_with("wix_media_upload"))
+        .collect();
+    assert!(
+        ours.iter().any(|(_, _, text)| text.contains("PUT")),
+        "the crate logged the finalize: {ours:?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|(_, level, text)| *level == log::Level::Warn && text.contains("503")),
+        "the crate logged the retry: {ours:?}"
+    );
+    for (target, level, text) in ours {
+        assert_clean(&format!("log line [{level} {target}]"), text);
+    }
+}
+
+/// At debug level every component's lines are clean, ureq's included (it masks paths below
+/// trace).
+#[test]
+fn debug_logs_of_every_component_are_clean() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    capture_at(log::LevelFilter::Debug);
+    scenario();
+    let lines = client_lines();
+    assert!(
+        lines.iter().any(|(target, ..)| target.starts_with("ureq")),
+        "ureq's lines were captured: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(target, ..)| target.starts_with("wix_media_upload"))
+    );
+    for (target, level, text) in &lines {
+        assert_clean(&format!("log line [{level} {target}]"), text);
+    }
+}
+
+/// At trace level every component's lines are clean. They are not: ureq prints the whole
+/// request URI once `trace` is enabled for it, and the finalize URI holds the token.
+#[test]
+#[ignore = "BUG (via ureq): with trace logging on for ureq, ureq::run logs the finalize URI \
+            `PUT …/upload/tus/<token>?filename=…` unmasked"]
+fn trace_logs_of_every_component_are_clean() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    capture_at(log::LevelFilter::Trace);
+    scenario();
+    let lines = client_lines();
+    assert!(lines.iter().any(|(target, ..)| target.starts_with("ureq")));
+    for (target, level, text) in &lines {
+        assert_clean(&format!("log line [{level} {target}]"), text);
+    }
+}
