@@ -86,7 +86,14 @@ fn number(s: &str, name: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    // ureq's trace level prints request paths and raw bytes, which hold the upload token.
+    if std::env::var("RUST_LOG").is_ok_and(|v| v.to_ascii_lowercase().contains("trace")) {
+        logger.filter_module("ureq", log::LevelFilter::Debug);
+        logger.filter_module("ureq_proto", log::LevelFilter::Debug);
+    }
+    logger.init();
     let args = match parse_args() {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -299,12 +306,11 @@ impl Bar {
         } else {
             "?".into()
         };
-        let mib = |b: u64| b as f64 / 1_048_576.0;
         let text = format!(
-            "{pct:5.1}% {:.1}/{:.1} MiB  {:.1} MiB/s  ETA {eta}",
-            mib(p.sent),
-            mib(p.total),
-            rate / 1_048_576.0
+            "{pct:5.1}% {}/{}  {}/s  ETA {eta}",
+            human(p.sent),
+            human(p.total),
+            human(rate as u64)
         );
         let mut err = std::io::stderr().lock();
         if self.tty {
@@ -322,5 +328,20 @@ impl Bar {
         } else {
             let _ = writeln!(err, "progress: {text}");
         }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
     }
 }

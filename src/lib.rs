@@ -47,3 +47,8 @@ pub use source::{ReadSeek, Source};
 pub use store::{DirStore, MemoryStore, Record, StateStore};
 pub use uploader::{DEFAULT_STREAM_CHUNK, UploadOptions, Uploaded, Uploader, UploaderBuilder};
 pub use wix::{Credentials, finalize, generate_resumable_upload_url};
+
+// The README's examples are compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
