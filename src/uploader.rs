@@ -491,10 +491,12 @@ impl Uploader {
                 }
             };
             match outcome {
-                Ok(Event::Created { .. }) => {
+                                Ok(Event::Created { .. }) => {
                     leg.created_at = unix(self.clock.now());
                     self.save(leg)?;
                     acked_any = true;
+                    let offset = leg.up.offset();
+                    report(Progress { sent: offset, acked: offset, total });
                 }
                 Ok(Event::Synced { offset }) => {
                     if leg.from_record && resumed_from.is_none() {
