@@ -122,9 +122,12 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
     for (k, v) in &s.headers {
         rb = rb.header(k, v);
     }
-    for (k, v) in ex.headers {
+        for (k, v) in ex.headers {
         rb = rb.header(*k, v);
     }
+    // A header, not `config().user_agent()`: a per-request transport setting would keep the
+    // connection out of the agent's pool.
+    rb = rb.header("User-Agent", s.user_agent.as_str());
     rb.config()
         .http_status_as_error(false)
         // A redirect would turn a PATCH into a GET; tus servers never redirect.
@@ -132,8 +135,7 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
         .timeout_connect(s.connect_timeout)
         .timeout_per_read(s.stall_timeout)
         .timeout_per_write(s.stall_timeout)
-        .timeout_recv_response(s.stall_timeout)
-        .user_agent(s.user_agent.as_str())
+                .timeout_recv_response(s.stall_timeout)
         .build()
 }
 
