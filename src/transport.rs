@@ -122,7 +122,7 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
     for (k, v) in &s.headers {
         rb = rb.header(k, v);
     }
-        for (k, v) in ex.headers {
+    for (k, v) in ex.headers {
         rb = rb.header(*k, v);
     }
     // A header, not `config().user_agent()`: a per-request transport setting would keep the
@@ -135,7 +135,7 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
         .timeout_connect(s.connect_timeout)
         .timeout_per_read(s.stall_timeout)
         .timeout_per_write(s.stall_timeout)
-                .timeout_recv_response(s.stall_timeout)
+        .timeout_recv_response(s.stall_timeout)
         .build()
 }
 

@@ -98,7 +98,8 @@ impl UploaderBuilder {
     }
 
     /// Whether to send `Upload-Checksum` when the server offers a known algorithm (default on
-    /// with the `checksum` feature; it costs a second read of each body).
+    /// with the `checksum` feature; it costs a second read of each body). The offer is learned
+    /// with [`CreationMode::Auto`].
     pub fn checksum(mut self, on: bool) -> Self {
         self.proto.checksums = if on {
             checksum::SUPPORTED.to_vec()
@@ -108,7 +109,8 @@ impl UploaderBuilder {
         self
     }
 
-    /// How uploads are created (default [`CreationMode::Auto`]).
+    /// How uploads are created (default [`CreationMode::Plain`]; checksums need
+    /// [`CreationMode::Auto`], which asks the server what it supports).
     pub fn creation(mut self, mode: CreationMode) -> Self {
         self.proto.creation = mode;
         self
@@ -491,12 +493,19 @@ impl Uploader {
                 }
             };
             match outcome {
-                                Ok(Event::Created { .. }) => {
+                Ok(Event::Created { .. }) => {
                     leg.created_at = unix(self.clock.now());
                     self.save(leg)?;
                     acked_any = true;
                     let offset = leg.up.offset();
-                    report(Progress { sent: offset, acked: offset, total });
+                    if offset > 0 {
+                        // creation-with-upload carried bytes.
+                        report(Progress {
+                            sent: offset,
+                            acked: offset,
+                            total,
+                        });
+                    }
                 }
                 Ok(Event::Synced { offset }) => {
                     if leg.from_record && resumed_from.is_none() {

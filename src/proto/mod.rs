@@ -7,12 +7,11 @@
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use wix_media_upload::proto::{Config, CreationMode, Event, Metadata, Method, ResponseHead, Upload};
+//! use wix_media_upload::proto::{Config, Event, Metadata, Method, ResponseHead, Upload};
 //!
 //! let now = SystemTime::now();
 //! let meta = Metadata::new().with("filename", "a.txt").unwrap();
-//! let config = Config { creation: CreationMode::Plain, ..Config::default() };
-//! let mut up = Upload::new("http://127.0.0.1:1080/files", 5, &meta, config);
+//! let mut up = Upload::new("http://127.0.0.1:1080/files", 5, &meta, Config::default());
 //! let req = up.next_request().unwrap();
 //! assert_eq!(req.method, Method::Post);
 //! let created = ResponseHead::new(201).with_header("Location", "/files/abc");

@@ -50,11 +50,12 @@ impl Method {
 /// How an upload is created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CreationMode {
-    /// Ask the server (OPTIONS) and send the first bytes with the POST when it offers
-    /// `creation-with-upload`.
-    #[default]
+    /// Ask the server first (OPTIONS): its `Tus-Max-Size` is checked, a checksum algorithm is
+    /// agreed, and the first bytes ride on the POST when it offers `creation-with-upload`.
     Auto,
-    /// A POST without body, no OPTIONS.
+    /// A POST without body, no OPTIONS: one round trip less, and what Wix's own client does.
+    /// (The official tus server also stores a PATCH body faster than a POST body.)
+    #[default]
     Plain,
     /// The POST carries the first bytes, no OPTIONS.
     WithUpload,
@@ -97,7 +98,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             chunk_size: None,
-            creation: CreationMode::Auto,
+            creation: CreationMode::Plain,
             min_chunk_size: 256 * 1024,
             checksums: Vec::new(),
         }
@@ -680,6 +681,13 @@ mod tests {
         }
     }
 
+    fn auto() -> Config {
+        Config {
+            creation: CreationMode::Auto,
+            ..Config::default()
+        }
+    }
+
     fn plain(length: u64, chunk: Option<u64>) -> Upload {
         Upload::new(EP, length, &meta(), cfg(chunk, CreationMode::Plain))
     }
@@ -707,7 +715,7 @@ mod tests {
 
     #[test]
     fn auto_mode_starts_with_options_without_tus_resumable() {
-        let mut up = Upload::new(EP, 10, &meta(), Config::default());
+        let mut up = Upload::new(EP, 10, &meta(), auto());
         let req = up.next_request().unwrap();
         assert_eq!(
             (req.method, req.url.as_str(), req.body),
@@ -737,16 +745,16 @@ mod tests {
 
     #[test]
     fn options_without_the_extension_or_failing_gives_plain_creation() {
-        let mut up = Upload::new(EP, 10, &meta(), Config::default());
+        let mut up = Upload::new(EP, 10, &meta(), auto());
         up.next_request();
         up.handle(&r(204).with_header("Tus-Extension", "creation"), now())
             .unwrap();
         assert_eq!(up.next_request().unwrap().body, None);
-        let mut up = Upload::new(EP, 10, &meta(), Config::default());
+        let mut up = Upload::new(EP, 10, &meta(), auto());
         up.next_request();
         up.handle(&r(405), now()).unwrap();
         assert_eq!(up.phase(), Phase::Create);
-        let mut up = Upload::new(EP, 10, &meta(), Config::default());
+        let mut up = Upload::new(EP, 10, &meta(), auto());
         up.next_request();
         assert!(up.handle(&r(503), now()).unwrap_err().is_retryable());
         assert_eq!(up.phase(), Phase::Discover);
@@ -754,7 +762,7 @@ mod tests {
 
     #[test]
     fn options_max_size_refuses_big_sources() {
-        let mut up = Upload::new(EP, 10, &meta(), Config::default());
+        let mut up = Upload::new(EP, 10, &meta(), auto());
         up.next_request();
         let err = up
             .handle(&r(204).with_header("Tus-Max-Size", "9"), now())
