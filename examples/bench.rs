@@ -1,0 +1,331 @@
+//! Side-by-side upload benchmark: our `upload` CLI against curl (and tus-js-client when Node can
+//! load it) on the official tus server, alternating runs, bytes verified after every run.
+//!
+//! ```text
+//! bash benches/run.sh                  # builds, installs what it needs, runs everything
+//! target/release/examples/bench --size-mib 512 --runs 5
+//! ```
+//! Wall time, client CPU (user+sys) and client peak RSS come from `/usr/bin/time`. Not a test:
+//! run it by hand on a quiet machine; results go to docs/PERFORMANCE.md.
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use support::{TusServer, file_digest};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Opts {
+    size_mib: u64,
+    runs: usize,
+    dir: PathBuf,
+    clients: Vec<String>,
+    rss_sizes: Vec<u64>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("stream-client") {
+        // Internal: a library upload from a non-seekable reader, measured as its own process.
+        return stream_client(
+            &args[2],
+            Path::new(&args[3]),
+            args[4].parse().unwrap_or(8 * MIB),
+        );
+    }
+    let mut o = Opts {
+        size_mib: 512,
+        runs: 5,
+        dir: std::env::temp_dir().join("wmu-bench"),
+        clients: vec![
+            "curl".into(),
+            "ours".into(),
+            "ours-8m".into(),
+            "tus-js".into(),
+        ],
+        rss_sizes: vec![64, 512, 2048],
+    };
+    let mut it = args.into_iter().skip(1);
+    while let Some(a) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match a.as_str() {
+            "--size-mib" => o.size_mib = v.parse().expect("--size-mib N"),
+            "--runs" => o.runs = v.parse().expect("--runs N"),
+            "--dir" => o.dir = v.into(),
+            "--clients" => o.clients = v.split(',').map(str::to_owned).collect(),
+            "--rss-sizes" => o.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
+            _ => panic!("unknown option {a}"),
+        }
+    }
+    std::fs::create_dir_all(&o.dir).expect("bench dir");
+    let upload_bin = sibling("upload");
+    assert!(
+        upload_bin.exists(),
+        "build it first: cargo build --release --examples --features emulator"
+    );
+    let js = o.clients.iter().any(|c| c == "tus-js") && js_client_ready();
+    if !js {
+        o.clients.retain(|c| c != "tus-js");
+    }
+
+    let server = TusServer::start();
+    let input = input_file(&o.dir, o.size_mib * MIB);
+    let digest = file_digest(&input);
+    println!(
+        "# {} MiB, {} runs per client, server @tus/server at {}",
+        o.size_mib,
+        o.runs,
+        server.endpoint()
+    );
+    let mut results: Vec<(String, Vec<Sample>)> =
+        o.clients.iter().map(|c| (c.clone(), Vec::new())).collect();
+    for run in 0..o.runs {
+        for (client, samples) in results.iter_mut() {
+            let s = run_client(client, &server, &input, &upload_bin, &o.dir);
+            verify(&server, digest, client);
+            eprintln!(
+                "run {run} {client}: {:.2} s wall, {:.2} s cpu, {} KiB rss",
+                s.wall, s.cpu, s.rss_kib
+            );
+            samples.push(s);
+        }
+    }
+    print_table(&results);
+
+    println!("\n# peak RSS of our single-PATCH upload by file size");
+    println!("| file | wall s | peak RSS MiB |\n|---|---|---|");
+    for mib in &o.rss_sizes {
+        let f = input_file(&o.dir, mib * MIB);
+        let s = run_client("ours", &server, &f, &upload_bin, &o.dir);
+        verify(&server, file_digest(&f), "ours");
+        println!(
+            "| {mib} MiB | {:.2} | {:.1} |",
+            s.wall,
+            s.rss_kib as f64 / 1024.0
+        );
+    }
+    let s = run_client("ours-stream", &server, &input, &upload_bin, &o.dir);
+    verify(&server, digest, "ours-stream");
+    println!(
+        "| {} MiB, non-seekable stream, 8 MiB chunks | {:.2} | {:.1} |",
+        o.size_mib,
+        s.wall,
+        s.rss_kib as f64 / 1024.0
+    );
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: f64,
+    cpu: f64,
+    rss_kib: u64,
+}
+
+// The benchmark binary and the CLI are built side by side in target/<profile>/examples.
+fn sibling(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("current exe");
+    me.with_file_name(name)
+}
+
+fn input_file(dir: &Path, len: u64) -> PathBuf {
+    let path = dir.join(format!("input-{}.bin", len / MIB));
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == len) {
+        return path;
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create input"));
+    let mut rng = support::XorShift::new(len ^ 0x5eed);
+    let mut buf = vec![0u8; MIB as usize];
+    let mut left = len;
+    while left > 0 {
+        rng.fill(&mut buf);
+        let n = left.min(MIB) as usize;
+        f.write_all(&buf[..n]).expect("write input");
+        left -= n as u64;
+    }
+    f.flush().expect("flush input");
+    path
+}
+
+fn run_client(
+    client: &str,
+    server: &TusServer,
+    input: &Path,
+    upload_bin: &Path,
+    dir: &Path,
+) -> Sample {
+    for id in server.uploads() {
+        let _ = std::fs::remove_file(server.stored_path(&id));
+        let _ = std::fs::remove_file(server.dir().join(format!("{id}.json")));
+    }
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let endpoint = server.endpoint();
+    let file = input.to_string_lossy().into_owned();
+    let cmd: Vec<String> = match client {
+        "curl" => {
+            let script = format!(
+                "loc=$(curl -s -i -X POST '{endpoint}' -H 'Tus-Resumable: 1.0.0' -H \"Upload-Length: $(stat -c %s '{file}')\" \
+                 | tr -d '\\r' | awk 'tolower($1)==\"location:\"{{print $2}}') && \
+                 curl -s -f -X PATCH \"$loc\" -H 'Tus-Resumable: 1.0.0' -H 'Content-Type: application/offset+octet-stream' \
+                 -H 'Upload-Offset: 0' -H 'Expect:' -T '{file}' -o /dev/null"
+            );
+            vec!["sh".into(), "-c".into(), script]
+        }
+        "ours" | "ours-8m" => {
+            let mut v = vec![
+                upload_bin.to_string_lossy().into_owned(),
+                "--no-progress".into(),
+                "--state-dir".into(),
+                state.to_string_lossy().into_owned(),
+                "--endpoint".into(),
+                endpoint,
+            ];
+            if client == "ours-8m" {
+                v.extend(["--chunk-size".into(), (8 * MIB).to_string()]);
+            }
+            v.push(file);
+            v
+        }
+        "ours-stream" => vec![
+            std::env::current_exe()
+                .expect("exe")
+                .to_string_lossy()
+                .into_owned(),
+            "stream-client".into(),
+            endpoint,
+            file,
+            (8 * MIB).to_string(),
+        ],
+        "tus-js" => vec![
+            "node".into(),
+            js_dir().join("upload.js").to_string_lossy().into_owned(),
+            endpoint,
+            file,
+        ],
+        other => panic!("unknown client {other}"),
+    };
+    timed(&cmd)
+}
+
+// Runs `cmd` under /usr/bin/time: wall, user+sys of it and its children, and their peak RSS.
+fn timed(cmd: &[String]) -> Sample {
+    let out_file = std::env::temp_dir().join(format!("wmu-bench-time-{}", std::process::id()));
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %U %S %M", "-o"])
+        .arg(&out_file)
+        .args(cmd)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run /usr/bin/time (apt-get install time)");
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    let mut text = String::new();
+    std::fs::File::open(&out_file)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .expect("time output");
+    let v: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    assert_eq!(v.len(), 4, "unexpected /usr/bin/time output {text:?}");
+    Sample {
+        wall: v[0],
+        cpu: v[1] + v[2],
+        rss_kib: v[3] as u64,
+    }
+}
+
+fn verify(server: &TusServer, digest: u64, client: &str) {
+    let ids = server.uploads();
+    assert_eq!(ids.len(), 1, "{client}: expected one upload, found {ids:?}");
+    let got = file_digest(server.stored_path(&ids[0]));
+    assert_eq!(got, digest, "{client}: stored bytes differ from the input");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn print_table(results: &[(String, Vec<Sample>)]) {
+    let stat = |s: &[Sample], f: fn(&Sample) -> f64| {
+        let v: Vec<f64> = s.iter().map(f).collect();
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+        (median(v), lo, hi)
+    };
+    let curl = results
+        .iter()
+        .find(|(c, _)| c == "curl")
+        .map(|(_, s)| s.clone());
+    let base = curl
+        .as_deref()
+        .map(|s| (stat(s, |x| x.wall).0, stat(s, |x| x.cpu).0));
+    println!(
+        "\n| client | wall s median (min–max) | CPU s median (min–max) | peak RSS MiB median | wall / curl | CPU / curl |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (client, s) in results {
+        let (w, wl, wh) = stat(s, |x| x.wall);
+        let (c, cl, ch) = stat(s, |x| x.cpu);
+        let (r, _, _) = stat(s, |x| x.rss_kib as f64 / 1024.0);
+        let (rw, rc) = base.map_or((f64::NAN, f64::NAN), |(bw, bc)| (w / bw, c / bc));
+        println!(
+            "| {client} | {w:.2} ({wl:.2}–{wh:.2}) | {c:.2} ({cl:.2}–{ch:.2}) | {r:.1} | {rw:.2} | {rc:.2} |"
+        );
+    }
+}
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches")
+        .join("js")
+}
+
+fn js_client_ready() -> bool {
+    let dir = js_dir();
+    if dir.join("node_modules").join("tus-js-client").exists() {
+        return true;
+    }
+    let ok = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("tus-js-client not installable: skipping it");
+    }
+    ok
+}
+
+fn stream_client(endpoint: &str, path: &Path, chunk: u64) {
+    use wix_media_upload::{Source, UploadOptions, Uploader};
+    let file = std::fs::File::open(path).expect("open input");
+    let len = file.metadata().expect("stat input").len();
+    // `Read` only: the uploader cannot seek it and keeps one chunk in memory.
+    let reader = std::io::BufReader::with_capacity(64 * 1024, file).take(len);
+    let uploader = Uploader::builder()
+        .chunk_size(chunk)
+        .build()
+        .expect("uploader");
+    uploader
+        .upload(endpoint, Source::stream(reader, len), UploadOptions::new())
+        .expect("stream upload");
+}
