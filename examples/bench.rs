@@ -9,7 +9,7 @@
 //! run it by hand on a quiet machine; results go to docs/PERFORMANCE.md.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::io::{Read, Write};
