@@ -1,0 +1,113 @@
+//! Feeds arbitrary server responses to the pure tus machine and the Wix parsers.
+//!
+//! Invariants checked besides "no panic": the offset never passes the length, only moves back
+//! on a restart, and every request the machine asks for is well-formed.
+#![no_main]
+
+use std::time::{Duration, SystemTime};
+
+use libfuzzer_sys::fuzz_target;
+use wix_media_upload::proto::{Config, CreationMode, Metadata, ResponseHead, Upload, resolve};
+use wix_media_upload::wix::{FileDescriptorEnvelope, GenerateUploadUrlResponse, WixError};
+
+const HEADERS: &[&str] = &[
+    "Upload-Offset",
+    "Upload-Length",
+    "Location",
+    "Upload-Expires",
+    "Retry-After",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+];
+
+// Splits the input into responses: [status hi, status lo, n headers, (name idx, len, value)*,
+// body len, body].
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.0.len());
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a
+    }
+}
+
+fn response(c: &mut Cursor<'_>) -> Option<ResponseHead> {
+    let status = u16::from_be_bytes([c.byte()?, c.byte()?]) % 600;
+    let mut r = ResponseHead::new(status);
+    for _ in 0..c.byte()? % 6 {
+        let name = HEADERS[usize::from(c.byte()?) % HEADERS.len()];
+        let len = usize::from(c.byte()?);
+        let value = String::from_utf8_lossy(c.take(len)).into_owned();
+        r.push_header(name, &value);
+    }
+    let len = usize::from(c.byte()?);
+    Some(r.with_body(c.take(len).to_vec()))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut c = Cursor(data);
+    let Some(mode) = c.byte() else { return };
+    let length = u64::from(c.byte().unwrap_or(0)) * 1000;
+    let config = Config {
+        chunk_size: [None, Some(1), Some(700)][usize::from(mode) % 3],
+        creation: [CreationMode::Auto, CreationMode::Plain, CreationMode::WithUpload][usize::from(mode / 3) % 3],
+        min_chunk_size: 100,
+        checksums: Vec::new(),
+    };
+    let meta = Metadata::new().with("filename", "f").unwrap();
+    let endpoint = "http://127.0.0.1:1/files";
+    let mut up = if mode & 0x80 != 0 {
+        Upload::deferred(endpoint, &meta, config)
+    } else if mode & 0x40 != 0 {
+        Upload::resume(endpoint, "http://127.0.0.1:1/files/x", length, &meta, config)
+    } else {
+        Upload::new(endpoint, length, &meta, config)
+    };
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut last = up.offset();
+    for _ in 0..64 {
+        if up.is_deferred() && c.byte().is_some_and(|b| b & 1 == 1) {
+            let _ = up.declare_length(up.offset() + u64::from(c.byte().unwrap_or(0)));
+        }
+        let Some(req) = up.next_request() else { break };
+        if let Some(body) = &req.body {
+            assert!(body.start <= body.end);
+            if let Some(len) = up.length() {
+                assert!(body.end <= len, "body {body:?} past length {len}");
+            }
+        }
+        let Some(resp) = response(&mut c) else { break };
+        let restarted = match up.handle(&resp, now) {
+            Err(wix_media_upload::Error::Gone { .. }) => {
+                up.restart();
+                true
+            }
+            Err(_) => {
+                up.interrupted();
+                false
+            }
+            Ok(_) => false,
+        };
+        if let Some(len) = up.length() {
+            assert!(up.offset() <= len);
+        }
+        assert!(restarted || up.offset() >= last, "offset went back {last} -> {}", up.offset());
+        last = up.offset();
+        let _ = WixError::parse(&resp.body);
+        let _ = serde_json::from_slice::<FileDescriptorEnvelope>(&resp.body);
+        let _ = serde_json::from_slice::<GenerateUploadUrlResponse>(&resp.body);
+        if let Some(loc) = resp.header("Location") {
+            let _ = resolve(endpoint, loc);
+        }
+        let _ = resp.retry_after(now);
+        let _ = resp.upload_expires();
+    }
+});
