@@ -26,17 +26,23 @@ struct Opts {
     dir: PathBuf,
     clients: Vec<String>,
     rss_sizes: Vec<u64>,
+    emulator: bool,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("stream-client") {
+    match args.get(1).map(String::as_str) {
         // Internal: a library upload from a non-seekable reader, measured as its own process.
-        return stream_client(
-            &args[2],
-            Path::new(&args[3]),
-            args[4].parse().unwrap_or(8 * MIB),
-        );
+        Some("stream-client") => {
+            return stream_client(
+                &args[2],
+                Path::new(&args[3]),
+                args[4].parse().unwrap_or(8 * MIB),
+            );
+        }
+        // Internal: the emulator in its own process, so its memory is its own.
+        Some("emulator-server") => return emulator_server(Path::new(&args[2])),
+        _ => {}
     }
     let mut o = Opts {
         size_mib: 512,
@@ -49,6 +55,7 @@ fn main() {
             "tus-js".into(),
         ],
         rss_sizes: vec![64, 512, 2048],
+        emulator: true,
     };
     let mut it = args.into_iter().skip(1);
     while let Some(a) = it.next() {
@@ -59,6 +66,7 @@ fn main() {
             "--dir" => o.dir = v.into(),
             "--clients" => o.clients = v.split(',').map(str::to_owned).collect(),
             "--rss-sizes" => o.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
+            "--emulator" => o.emulator = v != "off",
             _ => panic!("unknown option {a}"),
         }
     }
@@ -117,6 +125,103 @@ fn main() {
         s.wall,
         s.rss_kib as f64 / 1024.0
     );
+    drop(server);
+    if o.emulator {
+        emulator_ingest(&o, &input);
+    }
+}
+
+// The emulator's tus ingest rate against a null sink on the same HTTP layer, both fed by curl.
+fn emulator_ingest(o: &Opts, input: &Path) {
+    use std::io::BufRead;
+    let dir = o.dir.join("emulator");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(std::env::current_exe().expect("exe"))
+        .args(["emulator-server", &dir.to_string_lossy()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start emulator");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("emulator base URL");
+    let base = line.trim().to_owned();
+    let creds = wix_media_upload::Credentials::site("bench", "bench").with_api_base(&base);
+    let agent = ureq::Agent::new_with_defaults();
+    let file = input.to_string_lossy();
+    let mut null = Vec::new();
+    let mut tus = Vec::new();
+    for _ in 0..o.runs {
+        let s = timed(&sh(&format!(
+            "curl -s -f -T '{file}' -H 'Expect:' '{base}/null' -o /dev/null"
+        )));
+        null.push(s.wall);
+        let req = wix_media_upload::wix::GenerateUploadUrlRequest::new("application/octet-stream");
+        let target = wix_media_upload::generate_resumable_upload_url(&agent, &creds, &req)
+            .expect("generate");
+        let token = base64_encode(target.upload_token.expose().as_bytes());
+        let script = format!(
+            "loc=$(curl -s -i -X POST '{url}' -H 'Tus-Resumable: 1.0.0' -H \"Upload-Length: $(stat -c %s '{file}')\" \
+             -H 'Upload-Metadata: token {token}' | tr -d '\\r' | awk 'tolower($1)==\"location:\"{{print $2}}') && \
+             curl -s -f -X PATCH \"$loc\" -H 'Tus-Resumable: 1.0.0' -H 'Content-Type: application/offset+octet-stream' \
+             -H 'Upload-Offset: 0' -H 'Expect:' -T '{file}' -o /dev/null",
+            url = target.upload_url
+        );
+        tus.push(timed(&sh(&script)).wall);
+    }
+    let pid = child.id();
+    let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let mib = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0) as f64 / MIB as f64;
+    let (n, t) = (median(null), median(tus));
+    println!(
+        "\n# emulator ingest, curl client, {mib:.0} MiB, medians of {} runs",
+        o.runs
+    );
+    println!("| sink | wall s | MiB/s |\n|---|---|---|");
+    println!(
+        "| null sink (same HTTP layer, body discarded) | {n:.2} | {:.0} |",
+        mib / n
+    );
+    println!(
+        "| emulator tus PATCH (streamed to disk) | {t:.2} | {:.0} |",
+        mib / t
+    );
+    println!(
+        "ingest / raw = {:.2}; emulator peak RSS {}",
+        n / t,
+        hwm.trim_start_matches("VmHWM:").trim()
+    );
+}
+
+fn emulator_server(dir: &Path) {
+    let emulator = wix_media_upload::emulator::EmulatorConfig::new()
+        .null_sink(true)
+        .start(dir)
+        .expect("emulator");
+    println!("{}", emulator.base_url());
+    let _ = std::io::stdout().flush();
+    // Runs until stdin closes.
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    emulator.stop();
+}
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.to_owned()]
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[derive(Clone, Copy)]

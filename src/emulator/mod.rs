@@ -138,6 +138,7 @@ pub struct EmulatorConfig {
     expiration: Duration,
     extensions: Vec<TusExtension>,
     idle_timeout: Duration,
+    null_sink: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -150,6 +151,7 @@ impl Default for EmulatorConfig {
             extensions: TusExtension::ALL.to_vec(),
             // Like @tus/server, idle kept-alive connections are closed after about 5 s.
             idle_timeout: Duration::from_secs(5),
+            null_sink: false,
         }
     }
 }
@@ -203,6 +205,13 @@ impl EmulatorConfig {
     /// How long a kept-alive connection may sit idle before the server closes it.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Adds `PUT {base}/null`, which reads its body through the same buffer as tus uploads and
+    /// throws it away: the HTTP layer's raw rate, for benchmarks (off by default).
+    pub fn null_sink(mut self, on: bool) -> Self {
+        self.null_sink = on;
         self
     }
 
@@ -464,6 +473,16 @@ fn handle(state: &State, req: &mut Request<'_>) -> Outcome {
         None => {}
     }
     let path = req.path.clone();
+    if state.config.null_sink && path == "/null" {
+        let mut buf = vec![0u8; store::BUF_SIZE];
+        loop {
+            match std::io::Read::read(&mut req.body, &mut buf) {
+                Ok(0) => return Outcome::Respond(Response::new(204)),
+                Ok(_) => {}
+                Err(_) => return Outcome::Drop,
+            }
+        }
+    }
     if path == GENERATE_PATH {
         return match req.method.as_str() {
             "POST" => Outcome::Respond(wix::generate(state, req)),

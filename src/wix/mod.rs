@@ -222,7 +222,7 @@ impl Uploader {
             self.upload_keep_state(&target.upload_url, source, options.metadata(metadata))?;
         let token = Secret::new(done.metadata.get("token").unwrap_or_default());
         let name = done.metadata.get("filename").unwrap_or(filename).to_owned();
-                // A lost connection or a 5xx is retried like the upload's requests.
+        // A lost connection or a 5xx is retried like the upload's requests.
         let mut retry = crate::proto::RetryState::new();
         let file = loop {
             match finalize_with(self.agent(), self.http(), &target.upload_url, &token, &name) {
