@@ -136,6 +136,9 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
         .timeout_per_read(s.stall_timeout)
         .timeout_per_write(s.stall_timeout)
         .timeout_recv_response(s.stall_timeout)
+        // The body we read is bounded (`body_limit`), so a whole one must come within the stall
+        // timeout too: a server dribbling a byte per second would otherwise never stall.
+        .timeout_recv_body(s.stall_timeout)
         .build()
 }
 

@@ -129,6 +129,8 @@ impl UploaderBuilder {
     }
 
     /// Longest time without progress reading or writing, or waiting for a response (default 30 s).
+    /// A response's head, and then the (bounded) part of its body that is read, must each arrive
+    /// within it as a whole, so a server dribbling bytes cannot hold an upload forever.
     pub fn stall_timeout(mut self, t: Option<Duration>) -> Self {
         self.http.stall_timeout = t;
         self
@@ -475,13 +477,25 @@ impl Uploader {
                             total,
                         })
                     };
+                    let abs_start = abs.start;
                     let body = source.range(abs)?;
                     let mut reader = BodyReader::new(body, len, abort, &mut on_read);
                     let req = proto::Request {
                         headers,
                         ..req.clone()
                     };
-                    self.send(&req, Some((&mut reader, len)), &secrets)
+                    match self.send(&req, Some((&mut reader, len)), &secrets) {
+                        // The body reader counts within this body: say what the source holds.
+                        Err(Error::SourceChanged { found, .. }) => {
+                            drop(reader);
+                            source.check_unchanged()?;
+                            Err(Error::SourceChanged {
+                                expected: source.length().unwrap_or(base + range.end),
+                                found: abs_start + found,
+                            })
+                        }
+                        other => other,
+                    }
                 }
                 None => self.send(&req, None, &secrets),
             };
