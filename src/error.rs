@@ -66,7 +66,7 @@ pub enum Error {
         max: u64,
     },
     /// The source changed size (or ended early) while it was being uploaded.
-    #[error("source changed during upload: expected {expected} bytes, found {found}")]
+    #[error("source changed during upload: it had {expected} bytes, now {found} (or it was rewritten)")]
     SourceChanged {
         /// The length the upload was created with.
         expected: u64,
