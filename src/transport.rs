@@ -125,6 +125,16 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
     for (k, v) in ex.headers {
         rb = rb.header(*k, v);
     }
+    // As a header, not `config().user_agent()`: ureq 3 keeps a request whose config overrides
+    // the user agent out of the agent's connection pool (a new connection, and TLS handshake,
+    // per request). A caller's own User-Agent header wins.
+    let caller_ua = s
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"));
+    if !caller_ua {
+        rb = rb.header("User-Agent", s.user_agent.as_str());
+    }
     rb.config()
         .http_status_as_error(false)
         // A redirect would turn a PATCH into a GET; tus servers never redirect.
@@ -133,7 +143,6 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
         .timeout_per_read(s.stall_timeout)
         .timeout_per_write(s.stall_timeout)
         .timeout_recv_response(s.stall_timeout)
-        .user_agent(s.user_agent.as_str())
         .build()
 }
 
