@@ -987,3 +987,25 @@ fn sequential_requests_reuse_one_connection() {
         "a connection per request"
     );
 }
+
+/// With connections now reused, one the server closed while idle (the emulator after its idle
+/// timeout, like `@tus/server` after 5 s) must not fail the next request, even without retries.
+#[test]
+fn a_pooled_connection_closed_while_idle_is_not_an_error() {
+    let wix = Wix::with(EmulatorConfig::new().idle_timeout(Duration::from_millis(100)));
+    let uploader = builder().retry(RetryPolicy::none()).build().unwrap();
+    for seed in [81, 82] {
+        let (file, bytes) = temp_file_with(10 * KIB, seed);
+        let (endpoint, meta) = wix.endpoint_and_meta();
+        let done = uploader
+            .upload(
+                &endpoint,
+                Source::file(file.path()).unwrap(),
+                UploadOptions::new().metadata(meta),
+            )
+            .unwrap_or_else(|e| panic!("upload {seed}: {e}"));
+        assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
+        // Well past the idle timeout: the server has closed the pooled connection.
+        std::thread::sleep(Duration::from_millis(600));
+    }
+}
