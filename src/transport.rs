@@ -125,9 +125,16 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
     for (k, v) in ex.headers {
         rb = rb.header(*k, v);
     }
-    // A header, not `config().user_agent()`: a per-request transport setting would keep the
-    // connection out of the agent's pool.
-    rb = rb.header("User-Agent", s.user_agent.as_str());
+    // As a header, not `config().user_agent()`: ureq 3 keeps a request whose config overrides
+    // the user agent out of the agent's connection pool (a new connection, and TLS handshake,
+    // per request). A caller's own User-Agent header wins.
+    let caller_ua = s
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"));
+    if !caller_ua {
+        rb = rb.header("User-Agent", s.user_agent.as_str());
+    }
     rb.config()
         .http_status_as_error(false)
         // A redirect would turn a PATCH into a GET; tus servers never redirect.
