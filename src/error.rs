@@ -66,7 +66,9 @@ pub enum Error {
         max: u64,
     },
     /// The source changed size (or ended early) while it was being uploaded.
-    #[error("source changed during upload: it had {expected} bytes, now {found} (or it was rewritten)")]
+    #[error(
+        "source changed during upload: it had {expected} bytes, now {found} (or it was rewritten)"
+    )]
     SourceChanged {
         /// The length the upload was created with.
         expected: u64,

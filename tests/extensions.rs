@@ -21,8 +21,9 @@ use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, types::MediaType,
 };
 use wix_media_upload::{
-    AbortHandle, Clock, Credentials, DirStore, Error, Metadata, Progress, RetryPolicy, Secret,
-    Source, StateStore, UploadOptions, Uploader, UploaderBuilder, generate_resumable_upload_url,
+    AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Metadata, Progress,
+    RetryPolicy, Secret, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
+    generate_resumable_upload_url,
 };
 
 const KIB: usize = 1024;
@@ -177,7 +178,9 @@ fn cut_one_chunk(checksum: bool) -> Vec<u64> {
     let wix = Wix::start();
     let (file, bytes) = temp_file_with(5 * CHUNK + 17, 21);
     let (endpoint, meta) = wix.endpoint_and_meta();
+    // Auto: the checksum algorithm is agreed through OPTIONS.
     let uploader = builder()
+        .creation(CreationMode::Auto)
         .chunk_size(CHUNK as u64)
         .checksum(checksum)
         .build()
@@ -253,13 +256,17 @@ fn checksum_mismatch_460_resends_the_chunk() {
     let len = 4 * CHUNK + 3;
     let (file, bytes) = temp_file_with(len, 23);
     let (endpoint, meta) = wix.endpoint_and_meta();
-    let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
+    let uploader = builder()
+        .creation(CreationMode::Auto)
+        .chunk_size(CHUNK as u64)
+        .build()
+        .unwrap();
     // OPTIONS and the POST (with the first chunk) come first; the fault is armed after the
     // second chunk's 204, so it hits the third chunk's PATCH.
     let armed = Arc::new(Mutex::new(None));
     let at = Arc::clone(&armed);
     let emu = &wix.emu;
-    let arm = between_requests_once(1, move |p: Progress| {
+    let arm = between_requests_once(2 * CHUNK as u64, move |p: Progress| {
         emu.fail_next(1, 460);
         *at.lock().unwrap() = Some(p.acked);
     });
