@@ -27,8 +27,16 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
     /// The connection failed, broke, or the server spoke broken HTTP.
-    #[error("transport error: {0}")]
-    Transport(#[source] ureq::Error),
+    #[error("{method} {url} failed: {source}")]
+    Transport {
+        /// Method of the failed request.
+        method: &'static str,
+        /// URL of the failed request, with secrets masked.
+        url: String,
+        /// What ureq reported.
+        #[source]
+        source: ureq::Error,
+    },
     /// No progress for longer than the configured timeout.
     #[error("timed out: {0}")]
     Timeout(ureq::Timeout),
@@ -117,8 +125,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Status { status, .. } => matches!(status, 423 | 429 | 500..=599),
-            Error::Transport(e) => matches!(
-                e,
+            Error::Transport { source, .. } => matches!(
+                source,
                 ureq::Error::Io(_)
                     | ureq::Error::Timeout(_)
                     | ureq::Error::ConnectionFailed

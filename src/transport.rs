@@ -174,7 +174,7 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            let err = map_ureq(e, ex.secrets);
+            let err = map_ureq(e, ex.method, &shown_url, ex.secrets);
             log::debug!(
                 "{} {shown_url} failed after {:?}: {err}",
                 ex.method.as_str(),
@@ -199,7 +199,12 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
             .read_to_end(&mut body);
         if let Err(e) = read {
             if head.is_success() {
-                return Err(map_io(e));
+                return Err(map_ureq(
+                    ureq::Error::Io(e),
+                    ex.method,
+                    &shown_url,
+                    ex.secrets,
+                ));
             }
         }
         head.body = body;
@@ -214,12 +219,13 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
     Ok(head)
 }
 
-fn map_io(e: io::Error) -> Error {
-    map_ureq(ureq::Error::Io(e), &[])
-}
-
-/// Turns a ureq error into ours, recovering what our body reader meant.
-pub(crate) fn map_ureq(e: ureq::Error, secrets: &[&str]) -> Error {
+/// Turns a ureq error into ours, recovering what our body reader meant. `url` is already masked.
+pub(crate) fn map_ureq(e: ureq::Error, method: Method, url: &str, secrets: &[&str]) -> Error {
+    let transport = |source| Error::Transport {
+        method: method.as_str(),
+        url: url.to_owned(),
+        source,
+    };
     match e {
         ureq::Error::Timeout(t) => Error::Timeout(t),
         ureq::Error::Io(io) => {
@@ -239,16 +245,20 @@ pub(crate) fn map_ureq(e: ureq::Error, secrets: &[&str]) -> Error {
             if io.kind() == io::ErrorKind::TimedOut {
                 return Error::Timeout(ureq::Timeout::PerRead);
             }
-            Error::Transport(ureq::Error::Io(io))
+            transport(ureq::Error::Io(io))
         }
         ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {}", mask(&uri, secrets))),
-        other => Error::Transport(other),
+        other => transport(other),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map_test(e: io::Error) -> Error {
+        map_ureq(ureq::Error::Io(e), Method::Patch, "u", &[])
+    }
 
     #[test]
     fn body_reader_errors_on_short_source() {
@@ -258,7 +268,7 @@ mod tests {
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
         assert_eq!(out, b"abc");
-        let mapped = map_io(err);
+        let mapped = map_test(err);
         assert!(
             matches!(
                 mapped,
@@ -284,7 +294,7 @@ mod tests {
         let mut on = |_| {};
         let mut r = BodyReader::new(&b"abcdef"[..], 4, Some(&abort), &mut on);
         assert!(matches!(
-            map_io(r.read(&mut [0; 4]).unwrap_err()),
+            map_test(r.read(&mut [0; 4]).unwrap_err()),
             Error::Aborted
         ));
     }
