@@ -91,15 +91,29 @@ impl StateStore for MemoryStore {
 }
 
 /// One JSON file per upload in a directory (created `0700`; files `0600`, written atomically).
+///
+/// Records can hold upload tokens, so on Unix the directory and its records must be private:
+/// see [`DirStore::new`] for the directory, and a record that is readable by others or owned
+/// by another user is refused with [`Error::Store`] instead of being trusted.
 #[derive(Debug, Clone)]
 pub struct DirStore {
     dir: PathBuf,
+    // The uid records must belong to (Unix): this process's effective uid where it can be
+    // read, else the directory's owner.
+    owner: Option<u32>,
 }
 
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl DirStore {
     /// Uses `dir`, creating it (mode `0700`) when missing.
+    ///
+    /// On Unix an existing directory must be private too:
+    /// - owned by another user: refused ([`Error::Store`]);
+    /// - writable by group or others (`/tmp`, mode `0775`, ...): refused, since others could
+    ///   plant or replace records, and tightening a shared directory is not ours to do;
+    /// - ours and only readable or listable by others (such as `0755`): tightened to `0700`,
+    ///   with a warning.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         let mut builder = fs::DirBuilder::new();
@@ -109,7 +123,8 @@ impl DirStore {
         builder
             .create(&dir)
             .map_err(|e| store_err(&dir, "cannot create the state directory", &e))?;
-        Ok(Self { dir })
+        let owner = secure_dir(&dir)?;
+        Ok(Self { dir, owner })
     }
 
     /// The directory.
@@ -132,7 +147,7 @@ impl StateStore for DirStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(store_err(&path, "cannot read", &e)),
         };
-        check_private(&path)?;
+        check_private(&path, self.owner)?;
         match serde_json::from_slice::<Record>(&bytes) {
             Ok(rec) if rec.key == key => Ok(Some(rec)),
             // A hash collision: not ours.
@@ -148,19 +163,31 @@ impl StateStore for DirStore {
 
     fn save(&self, record: &Record) -> Result<()> {
         let path = self.path_for(&record.key);
-        let tmp = self.dir.join(format!(
-            ".{:016x}.{}.{}.tmp",
-            fnv1a(record.key.as_bytes()),
-            std::process::id(),
-            TMP_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
         let json = serde_json::to_vec(record).map_err(|e| Error::Store(e.to_string()))?;
-        let write = || -> std::io::Result<()> {
-            let mut opts = fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp)?;
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        // A temp file of this name can be left over by a process that was killed while saving
+        // and had our pid (pids are reused; in a container every run may get the same one):
+        // take the next name rather than fail for good.
+        let mut attempts = 0;
+        let (tmp, mut f) = loop {
+            let tmp = self.dir.join(format!(
+                ".{:016x}.{}.{}.tmp",
+                fnv1a(record.key.as_bytes()),
+                std::process::id(),
+                TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+            ));
+            match opts.open(&tmp) {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 1000 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(store_err(&tmp, "cannot create", &e)),
+            }
+        };
+        let mut write = || -> std::io::Result<()> {
             f.write_all(&json)?;
             f.sync_all()?;
             fs::rename(&tmp, &path)
@@ -182,12 +209,20 @@ impl StateStore for DirStore {
     }
 }
 
-// Records can hold upload tokens: a file others can read is refused, not trusted.
-fn check_private(path: &Path) -> Result<()> {
+// Records can hold upload tokens: a file others can read, or that another user owns (and so
+// may have planted), is refused, not trusted.
+fn check_private(path: &Path, owner: Option<u32>) -> Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let meta = fs::metadata(path).map_err(|e| store_err(path, "cannot stat", &e))?;
+        if let Some(owner) = owner.filter(|o| *o != meta.uid()) {
+            return Err(Error::Store(format!(
+                "refusing {}: it is owned by uid {}, not by uid {owner} (this process)",
+                path.display(),
+                meta.uid()
+            )));
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(Error::Store(format!(
@@ -197,8 +232,73 @@ fn check_private(path: &Path) -> Result<()> {
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, owner);
     Ok(())
+}
+
+// Checks an existing state directory (see `DirStore::new`); returns the uid records must have.
+#[cfg(unix)]
+fn secure_dir(dir: &Path) -> Result<Option<u32>> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::metadata(dir).map_err(|e| store_err(dir, "cannot stat", &e))?;
+    if !meta.is_dir() {
+        return Err(Error::Store(format!(
+            "the state directory {} is not a directory",
+            dir.display()
+        )));
+    }
+    let me = effective_uid().unwrap_or(meta.uid());
+    if meta.uid() != me {
+        return Err(Error::Store(format!(
+            "refusing the state directory {}: it is owned by uid {}, not by uid {me} (this \
+             process)",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Error::Store(format!(
+            "refusing the state directory {}: mode {mode:o} lets other users write to it \
+             (use a private directory, mode 700)",
+            dir.display()
+        )));
+    }
+    if mode & 0o077 != 0 {
+        log::warn!(
+            "the state directory {} had mode {mode:o}: tightening it to 700",
+            dir.display()
+        );
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| store_err(dir, "cannot make private", &e))?;
+    }
+    Ok(Some(me))
+}
+
+#[cfg(not(unix))]
+fn secure_dir(_dir: &Path) -> Result<Option<u32>> {
+    Ok(None)
+}
+
+// The effective uid, from `/proc/self/status` (`Uid: real effective saved fs`): std has no
+// geteuid and this crate has no unsafe code.
+#[cfg(target_os = "linux")]
+fn effective_uid() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+// Elsewhere the directory's owner stands in: it is the process's uid when the directory was
+// just created.
+#[cfg(all(unix, not(target_os = "linux")))]
+fn effective_uid() -> Option<u32> {
+    None
 }
 
 fn store_err(path: &Path, what: &str, e: &std::io::Error) -> Error {
