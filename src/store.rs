@@ -265,7 +265,7 @@ fn secure_dir(dir: &Path) -> Result<Option<u32>> {
         )));
     }
     if mode & 0o077 != 0 {
-        log::warn!(
+        log::info!(
             "the state directory {} had mode {mode:o}: tightening it to 700",
             dir.display()
         );

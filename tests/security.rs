@@ -143,7 +143,7 @@ fn no_retry() -> Uploader {
 
 fn assert_transport(what: &str, r: wix_media_upload::Result<impl std::fmt::Debug>) {
     match r {
-        Err(Error::Transport(e)) => eprintln!("{what}: refused as expected: {e}"),
+        Err(Error::Transport { source: e, .. }) => eprintln!("{what}: refused as expected: {e}"),
         other => panic!("{what}: expected a transport (TLS) error, got {other:?}"),
     }
 }
@@ -269,7 +269,7 @@ fn https_with_a_self_signed_certificate_fails() {
         )
         .unwrap_err();
     let text = format!("{err} {err:?}").to_ascii_lowercase();
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(
         text.contains("certificate") || text.contains("issuer"),
         "not a certificate error: {err:?}"
