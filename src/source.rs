@@ -153,6 +153,10 @@ impl Source {
         }
     }
 
+        pub(crate) fn is_file(&self) -> bool {
+        matches!(self.kind, Kind::File { .. })
+    }
+
     pub(crate) fn is_stream(&self) -> bool {
         matches!(self.kind, Kind::Stream(_))
     }

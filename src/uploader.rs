@@ -311,7 +311,7 @@ impl Uploader {
             }
         };
         let key = source.key().map(|k| format!("{endpoint}\n{k}"));
-        if self.parallel > 1 && source.reopen().is_some() {
+        if self.parallel > 1 && source.is_file() {
             let done = parallel::upload(
                 self,
                 endpoint,
