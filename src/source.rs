@@ -153,7 +153,7 @@ impl Source {
         }
     }
 
-        pub(crate) fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         matches!(self.kind, Kind::File { .. })
     }
 

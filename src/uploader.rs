@@ -284,7 +284,7 @@ impl Uploader {
         source: Source,
         options: UploadOptions<'_>,
     ) -> Result<Uploaded> {
-        let done = self.upload_keep_state(endpoint, source, options)?;
+        let done = self.upload_inner(endpoint, source, options, false)?;
         if let Some(key) = &done.key {
             self.store.remove(key)?;
         }
@@ -296,8 +296,18 @@ impl Uploader {
     pub fn upload_keep_state(
         &self,
         endpoint: &str,
+        source: Source,
+        options: UploadOptions<'_>,
+    ) -> Result<Uploaded> {
+        self.upload_inner(endpoint, source, options, true)
+    }
+
+    fn upload_inner(
+        &self,
+        endpoint: &str,
         mut source: Source,
         options: UploadOptions<'_>,
+        keep: bool,
     ) -> Result<Uploaded> {
         let UploadOptions {
             metadata,
@@ -344,6 +354,9 @@ impl Uploader {
         }
         let resumed_from = result?;
         source.check_unchanged()?;
+        if keep {
+            self.save(&leg)?;
+        }
         let url = leg
             .up
             .url()
@@ -429,6 +442,26 @@ impl Uploader {
     // Runs one upload to its end: `base` is where its byte 0 lies in `source`. Returns the offset
     // it resumed from, if it resumed.
     pub(crate) fn drive(
+        &self,
+        leg: &mut Leg,
+        source: &mut Source,
+        base: u64,
+        abort: Option<&AbortHandle>,
+        report: &mut dyn FnMut(Progress),
+    ) -> Result<Option<u64>> {
+        let result = self.drive_to_end(leg, source, base, abort, report);
+        if let Err(e) = &result {
+            if !matches!(e, Error::Gone { .. }) {
+                // Best effort: the offset reached, for whoever looks at the record.
+                if let Err(save) = self.save(leg) {
+                    log::warn!("could not save the upload's state: {save}");
+                }
+            }
+        }
+        result
+    }
+
+    fn drive_to_end(
         &self,
         leg: &mut Leg,
         source: &mut Source,
@@ -533,7 +566,8 @@ impl Uploader {
                     });
                 }
                 Ok(Event::Progress { offset }) => {
-                    self.save(leg)?;
+                    // Not saved here: a resume re-reads the offset with HEAD anyway, so the
+                    // record's offset is only informational (saved when the call ends early).
                     report(Progress {
                         sent: offset,
                         acked: offset,
