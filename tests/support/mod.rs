@@ -9,6 +9,8 @@
 //! that a CI run without Node fails loudly rather than passing with nothing tested.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
