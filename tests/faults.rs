@@ -21,7 +21,7 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 const DEFAULT_SEED: u64 = 0x5EED_FA17;
 /// Chance that a request (or a new connection) gets a fault.
-const FAULT_PROBABILITY: f64 = 0.25;
+const FAULT_PROBABILITY: f64 = 0.15;
 /// The whole test must end well within this.
 const WATCHDOG: Duration = Duration::from_secs(300);
 
@@ -67,7 +67,7 @@ fn between(rng: &mut XorShift, lo: u64, hi: u64) -> u64 {
     lo + rng.next_u64() % (hi - lo + 1)
 }
 
-/// 48 uploads: 0 B and 1 B, three big ones (16–50 MiB), the rest mostly under 8 MiB; each
+/// 80 uploads: 0 B and 1 B, three big ones (16–50 MiB), the rest mostly under 8 MiB; each
 /// target gets every mode.
 fn plan(rng: &mut XorShift) -> Vec<Case> {
     let mut cases = Vec::new();
@@ -80,7 +80,7 @@ fn plan(rng: &mut XorShift) -> Vec<Case> {
     for (i, target) in [Target::Tus, Target::Emulator]
         .into_iter()
         .cycle()
-        .take(48)
+        .take(80)
         .enumerate()
     {
         let len = match i {

@@ -306,11 +306,12 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             }
         };
         let conn = shared.connections.fetch_add(1, Ordering::SeqCst);
+        // Registered before the worker starts, so a drop always finds it to shut it down.
+        shared.register(conn, &stream);
         let s = Arc::clone(shared);
         let worker = thread::Builder::new()
             .name(format!("fault-proxy-{conn}"))
             .spawn(move || {
-                s.register(conn, &stream);
                 let _ = serve(&s, conn, stream);
                 if let Some(socks) = s.sockets.lock().unwrap().remove(&conn) {
                     for sock in socks {
