@@ -119,6 +119,16 @@ pub(crate) fn mask(s: &str, secrets: &[&str]) -> String {
 }
 
 fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) -> RequestBuilder<B> {
+    // A header, not `config().user_agent()`: ureq keeps a request whose configured user agent
+    // differs from the agent's out of the connection pool, so every request would open a new
+    // connection.
+    if !s
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("User-Agent"))
+    {
+        rb = rb.header("User-Agent", s.user_agent.as_str());
+    }
     for (k, v) in &s.headers {
         rb = rb.header(k, v);
     }
@@ -133,7 +143,6 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
         .timeout_per_read(s.stall_timeout)
         .timeout_per_write(s.stall_timeout)
         .timeout_recv_response(s.stall_timeout)
-        .user_agent(s.user_agent.as_str())
         .build()
 }
 

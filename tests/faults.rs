@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::proxy::{FaultCounts, FaultProxy, ProxyConfig};
+use support::proxy::{Fault, FaultCounts, FaultProxy, ProxyConfig};
 use support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 use wix_media_upload::emulator::Emulator;
 use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
@@ -21,7 +21,7 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 const DEFAULT_SEED: u64 = 0x5EED_FA17;
 /// Chance that a request (or a new connection) gets a fault.
-const FAULT_PROBABILITY: f64 = 0.15;
+const FAULT_PROBABILITY: f64 = 0.2;
 /// The whole test must end well within this.
 const WATCHDOG: Duration = Duration::from_secs(300);
 
@@ -363,5 +363,75 @@ fn parallel_upload_survives_a_failed_options() {
         assert!(info.is_final, "{fault}: not uploaded in parallel");
         assert_eq!(file_digest(info.path), want, "{fault}");
     }
+    emu.stop();
+}
+
+/// Uploads `len` bytes to the emulator behind `proxy` with `case`'s settings and checks them.
+fn upload_through(emu: &Emulator, proxy: &FaultProxy, case: &Case, seed: u64) {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let (file, want) = big_temp_file_with(case.len, seed);
+    let meta = Metadata::new().with("token", token(emu, case.len)).unwrap();
+    let done = uploader(case)
+        .upload(
+            &proxy.url_for(&emu.tus_endpoint()),
+            Source::file(file.path()).unwrap(),
+            UploadOptions::new().metadata(meta),
+        )
+        .unwrap_or_else(|e| panic!("{case:?}: {e}"));
+    assert!(done.url.starts_with(&format!("http://{}/", proxy.addr())));
+    let info = emu.upload(&done.url).expect("the upload");
+    assert_eq!(info.offset, case.len, "{case:?}");
+    assert_eq!(file_digest(info.path), want, "{case:?}");
+}
+
+/// Without faults the proxy is a plain relay that keeps the client's connection alive.
+#[test]
+fn transparent_proxy_keeps_connections_alive() {
+    let dir = TempDir::new("wmu-faults-relay");
+    let emu = Emulator::start(dir.path()).expect("start the emulator");
+    let proxy = FaultProxy::to_url(emu.base_url(), ProxyConfig::transparent());
+    let case = Case {
+        target: Target::Emulator,
+        len: 2 * MIB + 5,
+        mode: Mode::Chunks(256 * KIB),
+        checksum: true,
+    };
+    upload_through(&emu, &proxy, &case, 8);
+    let c = proxy.counts();
+    // OPTIONS, POST with the first chunk, 8 PATCHes.
+    assert!(c.requests >= 10, "{c:?}");
+    assert_eq!(c.connections, 1, "{c:?}");
+    assert_eq!(c.total(), 0, "{c:?}");
+    drop(proxy);
+    emu.stop();
+}
+
+/// Every request delayed by 5–200 ms: the emulator and the client stay correct.
+#[test]
+fn emulator_stays_correct_when_every_request_is_delayed() {
+    let dir = TempDir::new("wmu-faults-delay");
+    let emu = Emulator::start(dir.path()).expect("start the emulator");
+    let config = ProxyConfig {
+        faults: vec![Fault::Delay],
+        ..ProxyConfig::new(seed(), 1.0, u64::MAX)
+    };
+    let proxy = FaultProxy::to_url(emu.base_url(), config);
+    for (i, mode) in [Mode::Chunks(512 * KIB), Mode::Parallel3, Mode::Single]
+        .into_iter()
+        .enumerate()
+    {
+        let case = Case {
+            target: Target::Emulator,
+            len: 3 * MIB + 1,
+            mode,
+            checksum: i % 2 == 0,
+        };
+        upload_through(&emu, &proxy, &case, 9 + i as u64);
+    }
+    let c = proxy.counts();
+    assert_eq!(c.delay, c.requests, "{c:?}");
+    assert_eq!(c.total(), c.delay, "{c:?}");
+    eprintln!("delayed: {c:?}");
+    drop(proxy);
     emu.stop();
 }
