@@ -36,7 +36,7 @@ pub(crate) fn upload(
         Some(k) => uploader.store().load(k)?.is_some(),
         None => false,
     };
-    if n < 2 || finished || !offers_concatenation(uploader, endpoint) {
+    if n < 2 || finished || !offers_concatenation(uploader, endpoint, abort)? {
         return Ok(None);
     }
     let slice = length.div_ceil(n as u64);
@@ -175,7 +175,15 @@ pub(crate) fn upload(
     }))
 }
 
-fn offers_concatenation(uploader: &Uploader, endpoint: &str) -> bool {
+// Asks the server (OPTIONS) whether it offers concatenation. A failure that may pass (a broken
+// connection, 5xx) is retried like any request, so that one glitch does not silently cost the
+// parallel upload; when retrying is over, or the server has no OPTIONS, the file goes over one
+// connection.
+fn offers_concatenation(
+    uploader: &Uploader,
+    endpoint: &str,
+    abort: Option<&AbortHandle>,
+) -> Result<bool> {
     let req = proto::Request {
         method: Method::Options,
         url: endpoint.to_owned(),
@@ -183,11 +191,23 @@ fn offers_concatenation(uploader: &Uploader, endpoint: &str) -> bool {
         body: None,
         checksum: None,
     };
-    match uploader.send(&req, None, &[]) {
-        Ok(resp) => resp.is_success() && resp.has_extension("concatenation"),
-        Err(e) => {
-            log::debug!("OPTIONS {endpoint} failed, uploading over one connection: {e}");
-            false
+    let mut retry = RetryState::new();
+    loop {
+        let err = match uploader.send(&req, None, &[]) {
+            Ok(resp) if resp.is_success() => return Ok(resp.has_extension("concatenation")),
+            Ok(resp) if matches!(resp.status, 423 | 429 | 500..=599) => {
+                proto::status_error(Method::Options, endpoint, &resp, uploader.clock().now())
+            }
+            Ok(_) => return Ok(false),
+            Err(e) => e,
+        };
+        match uploader.backoff(&mut retry, err, 0, Method::Options, abort) {
+            Ok(()) => {}
+            Err(Error::Aborted) => return Err(Error::Aborted),
+            Err(e) => {
+                log::debug!("OPTIONS {endpoint} failed, uploading over one connection: {e}");
+                return Ok(false);
+            }
         }
     }
 }

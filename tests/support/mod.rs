@@ -9,6 +9,7 @@
 //! that a CI run without Node fails loudly rather than passing with nothing tested.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod raw_server;
 
 use std::fs;
