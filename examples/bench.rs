@@ -27,6 +27,7 @@ struct Opts {
     clients: Vec<String>,
     rss_sizes: Vec<u64>,
     emulator: bool,
+    parallel_mib: u64,
 }
 
 fn main() {
@@ -56,6 +57,7 @@ fn main() {
         ],
         rss_sizes: vec![64, 512, 2048],
         emulator: true,
+        parallel_mib: 256,
     };
     let mut it = args.into_iter().skip(1);
     while let Some(a) = it.next() {
@@ -67,6 +69,7 @@ fn main() {
             "--clients" => o.clients = v.split(',').map(str::to_owned).collect(),
             "--rss-sizes" => o.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
             "--emulator" => o.emulator = v != "off",
+            "--parallel-mib" => o.parallel_mib = v.parse().expect("--parallel-mib N (0: skip)"),
             _ => panic!("unknown option {a}"),
         }
     }
@@ -129,6 +132,82 @@ fn main() {
     if o.emulator {
         emulator_ingest(&o, &input);
     }
+    if o.parallel_mib > 0 {
+        parallel_speedup(&o);
+    }
+}
+
+// 1 vs 4 connections to the emulator through the test proxy: 20 ms added per request and each
+// connection paced to a fixed rate, as a window-limited stream on a long link is.
+fn parallel_speedup(o: &Opts) {
+    use support::proxy::{FaultProxy, ProxyConfig};
+    use wix_media_upload::{Source, UploadOptions, Uploader};
+    const RATE: u64 = 32 * MIB;
+    let input = input_file(&o.dir, o.parallel_mib * MIB);
+    let md5 = md5_hex(&input);
+    let dir = o.dir.join("emulator-parallel");
+    let _ = std::fs::remove_dir_all(&dir);
+    let emu = wix_media_upload::emulator::Emulator::start(&dir).expect("emulator");
+    let config = ProxyConfig {
+        latency: Some(std::time::Duration::from_millis(20)),
+        rate_per_connection: Some(RATE),
+        ..ProxyConfig::transparent()
+    };
+    let proxy = FaultProxy::start(emu.addr(), config);
+    let creds = wix_media_upload::Credentials::site("bench", "bench").with_api_base(emu.base_url());
+    let mut walls: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..o.runs.min(3) {
+        for (i, n) in [1usize, 4].into_iter().enumerate() {
+            let uploader = Uploader::builder().parallel(n).build().expect("uploader");
+            let req =
+                wix_media_upload::wix::GenerateUploadUrlRequest::new("application/octet-stream");
+            let mut target =
+                wix_media_upload::generate_resumable_upload_url(uploader.agent(), &creds, &req)
+                    .expect("generate");
+            target.upload_url = proxy.url_for(&target.upload_url);
+            let t = std::time::Instant::now();
+            let file = uploader
+                .upload_to_wix(
+                    &target,
+                    Source::file(&input).expect("input"),
+                    "p.bin",
+                    "application/octet-stream",
+                    UploadOptions::new(),
+                )
+                .expect("parallel upload");
+            walls[i].push(t.elapsed().as_secs_f64());
+            assert_eq!(
+                file.hash.as_deref(),
+                Some(md5.as_str()),
+                "{n} connections: stored bytes differ"
+            );
+        }
+    }
+    let (one, four) = (median(walls[0].clone()), median(walls[1].clone()));
+    println!(
+        "\n# parallel upload, {} MiB to the emulator via the proxy (+20 ms per request, {} MiB/s per connection), medians of {} runs",
+        o.parallel_mib,
+        RATE / MIB,
+        walls[0].len()
+    );
+    println!("| connections | wall s |\n|---|---|");
+    println!("| 1 | {one:.2} |\n| 4 | {four:.2} |");
+    println!("speed-up 4 vs 1 = {:.2}x", one / four);
+}
+
+fn md5_hex(path: &Path) -> String {
+    use md5::Digest as _;
+    let mut f = std::fs::File::open(path).expect("open");
+    let mut h = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // The emulator's tus ingest rate against a null sink on the same HTTP layer, both fed by curl.

@@ -82,6 +82,11 @@ pub struct ProxyConfig {
     pub max_faults: u64,
     /// The kinds to choose from, uniformly.
     pub faults: Vec<Fault>,
+    /// Added before every request is forwarded: a link's round-trip time.
+    pub latency: Option<Duration>,
+    /// Request-body bytes per second on each connection: a window-limited stream on a long
+    /// link (each connection gets this much; more connections get more in all).
+    pub rate_per_connection: Option<u64>,
 }
 
 impl ProxyConfig {
@@ -92,6 +97,8 @@ impl ProxyConfig {
             probability,
             max_faults,
             faults: Fault::ALL.to_vec(),
+            latency: None,
+            rate_per_connection: None,
         }
     }
 
@@ -487,6 +494,46 @@ impl<W: Write> Write for Cut<W> {
     }
 }
 
+/// Paces writes to `rate` bytes per second (unlimited when `None`).
+struct Throttle<W> {
+    inner: W,
+    rate: Option<u64>,
+    started: std::time::Instant,
+    written: u64,
+}
+
+impl<W: Write> Throttle<W> {
+    fn new(inner: W, rate: Option<u64>) -> Self {
+        Throttle {
+            inner,
+            rate,
+            started: std::time::Instant::now(),
+            written: 0,
+        }
+    }
+}
+
+impl<W: Write> Write for Throttle<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(rate) = self.rate.filter(|r| *r > 0) else {
+            return self.inner.write(buf);
+        };
+        // Small slices keep the pace smooth.
+        let buf = &buf[..buf.len().min(16 * 1024)];
+        let due = Duration::from_secs_f64(self.written as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+            thread::sleep(wait);
+        }
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 // Copies exactly `n` bytes.
 fn copy_exact(r: &mut impl Read, w: &mut impl Write, n: u64) -> io::Result<()> {
     let copied = io::copy(&mut r.by_ref().take(n), w)?;
@@ -646,8 +693,12 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             }
             _ => None,
         };
+        if let Some(latency) = shared.config.latency {
+            thread::sleep(latency);
+        }
+        let mut throttled = Throttle::new(&mut up_w, shared.config.rate_per_connection);
         let mut out = Cut {
-            inner: &mut up_w,
+            inner: &mut throttled,
             left: limit,
         };
         let sent = out
