@@ -912,6 +912,20 @@ mod tests {
     }
 
     #[test]
+    fn head_below_the_acknowledged_offset_is_believed() {
+        // The server's word wins (say it lost bytes): they are sent again. Found by the fuzzer.
+        let mut up = plain(10, Some(4));
+        created(&mut up);
+        up.next_request();
+        up.handle(&offset(204, "4"), now()).unwrap();
+        up.next_request();
+        up.interrupted();
+        up.next_request();
+        up.handle(&offset(200, "2"), now()).unwrap();
+        assert_eq!(up.next_request().unwrap().body, Some(2..6));
+    }
+
+    #[test]
     fn resume_starts_with_head() {
         let mut up = Upload::resume(EP, UP, 10, &meta(), cfg(None, CreationMode::Auto));
         let head = up.next_request().unwrap();

@@ -1,6 +1,6 @@
 //! Wix's side of an upload: the JSON types and the finalize call.
 //!
-//! The upload itself is plain tus ([`Uploader`](crate::Uploader)); Wix adds a token in the
+//! The upload itself is plain tus ([`Uploader`]); Wix adds a token in the
 //! metadata before it and a finalize call after it ([`finalize`]).
 
 pub mod error_body;
