@@ -28,6 +28,7 @@ struct Opts {
     rss_sizes: Vec<u64>,
     emulator: bool,
     parallel_mib: u64,
+    emulator_dir: Option<PathBuf>,
 }
 
 fn main() {
@@ -58,6 +59,7 @@ fn main() {
         rss_sizes: vec![64, 512, 2048],
         emulator: true,
         parallel_mib: 256,
+        emulator_dir: None,
     };
     let mut it = args.into_iter().skip(1);
     while let Some(a) = it.next() {
@@ -70,6 +72,7 @@ fn main() {
             "--rss-sizes" => o.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect(),
             "--emulator" => o.emulator = v != "off",
             "--parallel-mib" => o.parallel_mib = v.parse().expect("--parallel-mib N (0: skip)"),
+            "--emulator-dir" => o.emulator_dir = Some(v.into()),
             _ => panic!("unknown option {a}"),
         }
     }
@@ -213,7 +216,11 @@ fn md5_hex(path: &Path) -> String {
 // The emulator's tus ingest rate against a null sink on the same HTTP layer, both fed by curl.
 fn emulator_ingest(o: &Opts, input: &Path) {
     use std::io::BufRead;
-    let dir = o.dir.join("emulator");
+    // Default: next to the input, on disk; `--emulator-dir /dev/shm/x` takes the disk out.
+    let dir = o
+        .emulator_dir
+        .clone()
+        .unwrap_or_else(|| o.dir.join("emulator"));
     let _ = std::fs::remove_dir_all(&dir);
     let mut child = Command::new(std::env::current_exe().expect("exe"))
         .args(["emulator-server", &dir.to_string_lossy()])
@@ -248,6 +255,7 @@ fn emulator_ingest(o: &Opts, input: &Path) {
             url = target.upload_url
         );
         tus.push(timed(&sh(&script)).wall);
+        remove_big_files(&dir);
     }
     let pid = child.id();
     let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -263,8 +271,9 @@ fn emulator_ingest(o: &Opts, input: &Path) {
     let mib = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0) as f64 / MIB as f64;
     let (n, t) = (median(null), median(tus));
     println!(
-        "\n# emulator ingest, curl client, {mib:.0} MiB, medians of {} runs",
-        o.runs
+        "\n# emulator ingest, curl client, {mib:.0} MiB, medians of {} runs, storage in {}",
+        o.runs,
+        dir.display()
     );
     println!("| sink | wall s | MiB/s |\n|---|---|---|");
     println!(
@@ -280,6 +289,20 @@ fn emulator_ingest(o: &Opts, input: &Path) {
         n / t,
         hwm.trim_start_matches("VmHWM:").trim()
     );
+}
+
+// Uploaded bodies pile up otherwise (and their dirty pages slow the next run down).
+fn remove_big_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.metadata() {
+            Ok(m) if m.is_dir() => remove_big_files(&path),
+            Ok(m) if m.len() > MIB => {
+                let _ = std::fs::remove_file(&path);
+            }
+            _ => {}
+        }
+    }
 }
 
 fn emulator_server(dir: &Path) {
