@@ -281,7 +281,7 @@ fn emulator_ingest(o: &Opts, input: &Path) {
         mib / n
     );
     println!(
-        "| emulator tus PATCH (streamed to disk) | {t:.2} | {:.0} |",
+        "| emulator tus PATCH (streamed to its storage dir) | {t:.2} | {:.0} |",
         mib / t
     );
     println!(
