@@ -124,6 +124,7 @@ impl DirStore {
             .create(&dir)
             .map_err(|e| store_err(&dir, "cannot create the state directory", &e))?;
         let owner = secure_dir(&dir)?;
+        remove_stale_temp_files(&dir);
         Ok(Self { dir, owner })
     }
 
@@ -305,6 +306,32 @@ fn store_err(path: &Path, what: &str, e: &std::io::Error) -> Error {
     Error::Store(format!("{what} {}: {e}", path.display()))
 }
 
+/// A save writes its temp file in milliseconds; one this old was left by a killed process. It
+/// holds a copy of a record (and so maybe a token): don't leave it lying around.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 // Stable across processes and Rust versions, unlike std's hasher.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -365,6 +392,25 @@ mod tests {
         s.remove("k").unwrap();
         s.remove("k").unwrap();
         assert_eq!(s.load("k").unwrap(), None);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_fresh_ones_kept() {
+        let d = temp_dir("stale");
+        fs::create_dir_all(&d).unwrap();
+        let (old, new) = (d.join(".abc.1.0.tmp"), d.join(".abc.2.0.tmp"));
+        fs::write(&old, b"x").unwrap();
+        fs::write(&new, b"x").unwrap();
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        DirStore::new(&d).unwrap();
+        assert!(!old.exists() && new.exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
