@@ -77,14 +77,18 @@ fn validation_error(violations: &[Violation]) -> Response {
     }))
 }
 
-/// The Wix media type of a MIME type, or `None` when Wix doesn't take such files.
-fn media_type(mime: &str) -> Option<&'static str> {
-    let m = mime
-        .split(';')
+/// `type/subtype` of a MIME type, lowercased, without parameters.
+fn essence(mime: &str) -> String {
+    mime.split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// The Wix media type of a MIME type, or `None` when Wix doesn't take such files.
+fn media_type(mime: &str) -> Option<&'static str> {
+    let m = essence(mime);
     let (top, sub) = m.split_once('/')?;
     if sub.is_empty() {
         return None;
@@ -529,12 +533,7 @@ fn image_size(head: &[u8]) -> (u32, u32) {
 
 /// The extension Wix puts on a media id: from the MIME type, else from the file name.
 fn id_extension(mime: &str, file_name: &str) -> String {
-    let m = mime
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let m = essence(mime);
     let from_mime = match m.as_str() {
         "image/jpeg" | "image/jpg" | "image/pjpeg" => Some("jpeg"),
         "image/png" => Some("png"),
