@@ -62,8 +62,8 @@ pub enum Error {
         /// HTTP status code.
         status: u16,
     },
-    /// The upload passed its `Upload-Expires` time.
-    #[error("upload expired")]
+    /// The upload passed the `Upload-Expires` time the server gave it; start a new one.
+    #[error("the upload expired on the server (its Upload-Expires has passed)")]
     Expired,
     /// The file is larger than the server accepts.
     #[error("file of {size} bytes is over the server's limit of {max} bytes")]

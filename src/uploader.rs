@@ -482,6 +482,15 @@ impl Uploader {
             if abort.is_some_and(AbortHandle::is_aborted) {
                 return Err(Error::Aborted);
             }
+            // Don't send into an upload the server said has expired.
+            if leg.up.url().is_some() && leg.up.is_expired(self.clock.now()) {
+                if leg.from_record && !acked_any {
+                    log::info!("saved upload has expired: starting anew");
+                    self.restart_leg(leg)?;
+                } else {
+                    return Err(Error::Expired);
+                }
+            }
             let up = &mut leg.up;
             if up.is_deferred() && up.phase() == Phase::Patch {
                 let chunk = up.chunk_size().unwrap_or(proto::DEFERRED_CHUNK);
@@ -583,14 +592,7 @@ impl Uploader {
                 Ok(Event::Discovered) => {}
                 Err(Error::Gone { status }) if leg.from_record && !acked_any => {
                     log::info!("saved upload is gone (HTTP {status}): starting anew");
-                    if let Some(key) = &leg.key {
-                        self.store.remove(key)?;
-                    }
-                    // The new upload goes with the caller's metadata (a fresh token), not the
-                    // saved one.
-                    leg.from_record = false;
-                    leg.meta = leg.caller_meta.clone();
-                    leg.up.restart_with(&leg.meta);
+                    self.restart_leg(leg)?;
                 }
                 Err(e) => {
                     if matches!(e, Error::Gone { .. }) {
@@ -603,6 +605,18 @@ impl Uploader {
             }
         }
         Ok(resumed_from)
+    }
+
+    // Drops a saved upload that can't be continued and starts a new one.
+    fn restart_leg(&self, leg: &mut Leg) -> Result<()> {
+        if let Some(key) = &leg.key {
+            self.store.remove(key)?;
+        }
+        // The new upload goes with the caller's metadata (a fresh token), not the saved one.
+        leg.from_record = false;
+        leg.meta = leg.caller_meta.clone();
+        leg.up.restart_with(&leg.meta);
+        Ok(())
     }
 
     // Waits before the next attempt, or returns the error when retrying is over.

@@ -211,6 +211,33 @@ fn file_source(file: &TempFile) -> Source {
     Source::file(file.path()).unwrap()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Upload-Expires
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn nothing_is_sent_into_an_expired_upload() {
+    let mut server = Server::new();
+    let endpoint = format!("{}/files", server.url());
+    let (file, _) = temp_file_with(10, 41);
+    let clock = FakeClock::new();
+    // The server says the upload expires one second before the client's "now".
+    let past = *clock.now.lock().unwrap() - Duration::from_secs(1);
+    let post = created(plain_post(&mut server, "/files", 10), "/files/x")
+        .with_header("Upload-Expires", &httpdate::fmt_http_date(past))
+        .expect(1)
+        .create();
+    let none = server.mock("PATCH", "/files/x").expect(0).create();
+    let up = builder(&clock).chunk_size(4).build().unwrap();
+    let err = up
+        .upload(&endpoint, file_source(&file), UploadOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::Expired), "{err:?}");
+    assert!(!err.is_retryable());
+    post.assert();
+    none.assert();
+}
+
 /// The finalize response of wix-api.md §4, verbatim.
 const FINALIZE_EXAMPLE: &str = r#"{"file": {"id": "2acbb8_86485e224dd84143ba2f228777217bb7~mv2.jpeg", "displayName": "file.jpg",
   "url": "https://static.wixstatic.com/media/2acbb8_86485e224dd84143ba2f228777217bb7~mv2.jpeg",
