@@ -221,10 +221,14 @@ fn nothing_is_sent_into_an_expired_upload() {
     let endpoint = format!("{}/files", server.url());
     let (file, _) = temp_file_with(10, 41);
     let clock = FakeClock::new();
-    // The server says the upload expires one second before the client's "now".
-    let past = *clock.now.lock().unwrap() - Duration::from_secs(1);
+    // The server says the upload expired a second before its own `Date`.
+    let date = SystemTime::now();
     let post = created(plain_post(&mut server, "/files", 10), "/files/x")
-        .with_header("Upload-Expires", &httpdate::fmt_http_date(past))
+        .with_header("Date", &httpdate::fmt_http_date(date))
+        .with_header(
+            "Upload-Expires",
+            &httpdate::fmt_http_date(date - Duration::from_secs(1)),
+        )
         .expect(1)
         .create();
     let none = server.mock("PATCH", "/files/x").expect(0).create();

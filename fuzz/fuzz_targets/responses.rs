@@ -20,6 +20,7 @@ const HEADERS: &[&str] = &[
     "Tus-Extension",
     "Tus-Max-Size",
     "Tus-Checksum-Algorithm",
+    "Date",
 ];
 
 // Splits the input into responses: [status hi, status lo, n headers, (name idx, len, value)*,
@@ -115,6 +116,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = resolve(endpoint, loc);
         }
         let _ = resp.retry_after(now);
-        let _ = resp.upload_expires();
+        let _ = resp.upload_expires_at(now);
     }
 });

@@ -69,6 +69,22 @@ impl ResponseHead {
             .and_then(|v| httpdate::parse_http_date(v).ok())
     }
 
+    /// `Upload-Expires` on the client's clock: measured from the response's `Date` when it has
+    /// one, so a client clock that is off does not misjudge it.
+    pub fn upload_expires_at(&self, now: SystemTime) -> Option<SystemTime> {
+        let expires = self.upload_expires()?;
+        let Some(date) = self
+            .header("Date")
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return Some(expires);
+        };
+        Some(match expires.duration_since(date) {
+            Ok(left) => now + left,
+            Err(past) => now.checked_sub(past.duration()).unwrap_or(now),
+        })
+    }
+
     /// `Retry-After` as a delay, from seconds or an HTTP date measured against `now`.
     pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
         let v = self.header("Retry-After")?;
@@ -137,6 +153,32 @@ mod tests {
                 .with_header("Retry-After", "soon")
                 .retry_after(now),
             None
+        );
+    }
+
+    #[test]
+    fn upload_expires_is_measured_from_the_server_date() {
+        let server_now = httpdate::parse_http_date("Wed, 25 Nov 2026 08:00:00 GMT").unwrap();
+        let client_now = server_now + Duration::from_secs(3600);
+        let r = ResponseHead::new(204)
+            .with_header("Date", "Wed, 25 Nov 2026 08:00:00 GMT")
+            .with_header("Upload-Expires", "Wed, 25 Nov 2026 08:00:30 GMT");
+        assert_eq!(
+            r.upload_expires_at(client_now),
+            Some(client_now + Duration::from_secs(30))
+        );
+        let past = ResponseHead::new(204)
+            .with_header("Date", "Wed, 25 Nov 2026 08:00:30 GMT")
+            .with_header("Upload-Expires", "Wed, 25 Nov 2026 08:00:00 GMT");
+        assert_eq!(
+            past.upload_expires_at(client_now),
+            Some(client_now - Duration::from_secs(30))
+        );
+        let no_date =
+            ResponseHead::new(204).with_header("Upload-Expires", "Wed, 25 Nov 2026 08:00:30 GMT");
+        assert_eq!(
+            no_date.upload_expires_at(client_now),
+            Some(server_now + Duration::from_secs(30))
         );
     }
 

@@ -475,7 +475,7 @@ impl Upload {
                     ))
                 })?;
                 self.url = Some(upload_url.clone());
-                self.expires = resp.upload_expires().or(self.expires);
+                self.expires = resp.upload_expires_at(now).or(self.expires);
                 match (&body, resp.upload_offset()) {
                     (None, _) => self.set_offset(0),
                     (Some(sent), Some(offset)) => {
@@ -516,7 +516,7 @@ impl Upload {
                     }
                     Some(offset) => self.check_offset(offset, &(0..u64::MAX))?,
                 };
-                self.expires = resp.upload_expires().or(self.expires);
+                self.expires = resp.upload_expires_at(now).or(self.expires);
                 self.set_offset(offset);
                 Ok(Event::Synced { offset })
             }
@@ -573,7 +573,7 @@ impl Upload {
                         sent.end - sent.start
                     )));
                 }
-                self.expires = resp.upload_expires().or(self.expires);
+                self.expires = resp.upload_expires_at(now).or(self.expires);
                 self.set_offset(offset);
                 Ok(Event::Progress { offset })
             }
