@@ -274,7 +274,8 @@ impl Bar {
             enabled,
             tty: std::io::stderr().is_terminal(),
             started: Instant::now(),
-            last: None,
+            // The first line waits one interval, so quick uploads print only their last.
+            last: Some(Instant::now()),
             first_sent: None,
         }
     }
@@ -283,7 +284,8 @@ impl Bar {
         if !self.enabled {
             return;
         }
-        let first = *self.first_sent.get_or_insert(p.sent);
+        // Rates count from where this run started (a resume starts past 0).
+        let first = *self.first_sent.get_or_insert(p.acked);
         let every = if self.tty {
             Duration::from_millis(100)
         } else {
