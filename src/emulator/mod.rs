@@ -208,7 +208,7 @@ impl EmulatorConfig {
         self
     }
 
-    /// Adds `PUT {base}/null`, which reads its body through the same buffer as tus uploads and
+    /// Adds `PUT {base}/null`, which reads its body through the same 256 KiB buffer as tus uploads and
     /// throws it away: the HTTP layer's raw rate, for benchmarks (off by default).
     pub fn null_sink(mut self, on: bool) -> Self {
         self.null_sink = on;

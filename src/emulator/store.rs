@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::http::lock;
 
-/// Size of the copy buffer: bodies are streamed through it, never held whole.
-pub(crate) const BUF_SIZE: usize = 64 * 1024;
+/// Size of the copy buffer: bodies are streamed through it, never held whole. 256 KiB writes
+/// ingest 512 MiB into ext4 in 0.60 s against 0.67–0.72 s with 64 KiB (benches/run.sh).
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// How an upload takes part in the concatenation extension.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
