@@ -23,6 +23,9 @@ pub(crate) struct HttpSettings {
     pub headers: Vec<(String, String)>,
 }
 
+/// `wix-media-upload/<version>`.
+pub(crate) const USER_AGENT: &str = concat!("wix-media-upload/", env!("CARGO_PKG_VERSION"));
+
 /// One request: its body, if any, is a reader of exactly `len` bytes.
 pub(crate) struct Exchange<'a> {
     pub method: Method,

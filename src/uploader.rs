@@ -67,7 +67,7 @@ impl Default for UploaderBuilder {
             http: HttpSettings {
                 connect_timeout: Some(Duration::from_secs(10)),
                 stall_timeout: Some(Duration::from_secs(30)),
-                user_agent: format!("wix-media-upload/{}", env!("CARGO_PKG_VERSION")),
+                user_agent: transport::USER_AGENT.to_owned(),
                 headers: Vec::new(),
             },
             proto: Config {

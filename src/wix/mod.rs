@@ -103,7 +103,7 @@ fn default_settings() -> transport::HttpSettings {
     transport::HttpSettings {
         connect_timeout: Some(std::time::Duration::from_secs(10)),
         stall_timeout: Some(std::time::Duration::from_secs(60)),
-        user_agent: format!("wix-media-upload/{}", env!("CARGO_PKG_VERSION")),
+        user_agent: transport::USER_AGENT.to_owned(),
         headers: Vec::new(),
     }
 }
