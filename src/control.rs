@@ -26,6 +26,81 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock for tests: it never sleeps. `sleep(d)` records `d` and moves `now()` forward by it.
+///
+/// Clones share the same time, so a test keeps one and hands another to the uploader:
+///
+/// ```
+/// use std::time::Duration;
+/// use wix_media_upload::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let start = clock.now();
+/// clock.sleep(Duration::from_secs(3));
+/// assert_eq!(clock.now().duration_since(start)?, Duration::from_secs(3));
+/// assert_eq!(clock.slept(), Duration::from_secs(3));
+/// # Ok::<(), std::time::SystemTimeError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    inner: Arc<std::sync::Mutex<ManualTime>>,
+}
+
+#[derive(Debug)]
+struct ManualTime {
+    now: SystemTime,
+    sleeps: Vec<Duration>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    /// A clock at a fixed instant (2027-01-15 08:00:00 UTC), with no sleeps yet.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(std::sync::Mutex::new(ManualTime {
+                now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+                sleeps: Vec::new(),
+            })),
+        }
+    }
+
+    fn time(&self) -> std::sync::MutexGuard<'_, ManualTime> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the time forward without recording a sleep.
+    pub fn advance(&self, d: Duration) {
+        self.time().now += d;
+    }
+
+    /// Every sleep so far, in order (an uploader sleeps in slices of at most 100 ms).
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.time().sleeps.clone()
+    }
+
+    /// The sum of the sleeps so far.
+    pub fn slept(&self) -> Duration {
+        self.time().sleeps.iter().sum()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        self.time().now
+    }
+
+    fn sleep(&self, d: Duration) {
+        let mut t = self.time();
+        t.sleeps.push(d);
+        t.now += d;
+    }
+}
+
 /// Stops an upload from another thread; clones share the same switch.
 ///
 /// The upload notices within one read of its body (or one slice of a retry wait) and returns
@@ -52,13 +127,14 @@ impl AbortHandle {
 
 /// How far an upload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Bytes handed to the connection (the source position of the request under way).
     pub sent: u64,
     /// Bytes the server acknowledged.
     pub acked: u64,
-    /// Total bytes.
-    pub total: u64,
+    /// Total bytes; `None` while the length of a stream is unknown.
+    pub total: Option<u64>,
 }
 
 // Sleeps in slices so an abort is noticed during long retry waits.

@@ -29,24 +29,26 @@ mod checksum;
 mod control;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+mod engine;
 mod error;
-mod parallel;
 pub mod proto;
-pub mod secret;
+mod secret;
 mod source;
 pub mod store;
-mod transport;
 mod uploader;
 pub mod wix;
 
-pub use control::{AbortHandle, Clock, Progress, SystemClock};
-pub use error::{Error, Result};
+pub use control::{AbortHandle, Clock, ManualClock, Progress, SystemClock};
+pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
 pub use proto::{CreationMode, Metadata, RetryPolicy};
 pub use secret::Secret;
-pub use source::{ReadSeek, Source};
+pub use source::Source;
 pub use store::{DirStore, MemoryStore, Record, StateStore};
 pub use uploader::{DEFAULT_STREAM_CHUNK, UploadOptions, Uploaded, Uploader, UploaderBuilder};
-pub use wix::{Credentials, finalize, generate_resumable_upload_url};
+/// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
+/// part of this crate's API.
+pub use ureq;
+pub use wix::Credentials;
 
 // The README's examples are compiled as doc tests.
 #[doc = include_str!("../README.md")]

@@ -14,6 +14,7 @@ use crate::secret::Secret;
 
 /// What is remembered of one upload.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Record {
     /// The key: the source's fingerprint and the creation URL.
     pub key: String,
@@ -31,6 +32,12 @@ pub struct Record {
     pub expires_at: Option<u64>,
     /// The metadata the upload was created with (it may hold the upload token).
     pub metadata: Vec<(String, Secret)>,
+    /// Which metadata keys hold secrets (masked in logs).
+    #[serde(default)]
+    pub secret_keys: Vec<String>,
+    /// The largest body the server took, when refused bodies taught one.
+    #[serde(default)]
+    pub chunk_size: Option<u64>,
 }
 
 impl std::fmt::Debug for Record {
@@ -42,6 +49,7 @@ impl std::fmt::Debug for Record {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .field("metadata", &self.metadata)
+            .field("chunk_size", &self.chunk_size)
             .finish_non_exhaustive()
     }
 }
@@ -164,7 +172,8 @@ impl StateStore for DirStore {
 
     fn save(&self, record: &Record) -> Result<()> {
         let path = self.path_for(&record.key);
-        let json = serde_json::to_vec(record).map_err(|e| Error::Store(e.to_string()))?;
+        let json = serde_json::to_vec(record)
+            .map_err(|e| Error::store_with("cannot encode a record", e))?;
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -218,7 +227,7 @@ fn check_private(path: &Path, owner: Option<u32>) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let meta = fs::metadata(path).map_err(|e| store_err(path, "cannot stat", &e))?;
         if let Some(owner) = owner.filter(|o| *o != meta.uid()) {
-            return Err(Error::Store(format!(
+            return Err(Error::store(format!(
                 "refusing {}: it is owned by uid {}, not by uid {owner} (this process)",
                 path.display(),
                 meta.uid()
@@ -226,7 +235,7 @@ fn check_private(path: &Path, owner: Option<u32>) -> Result<()> {
         }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(Error::Store(format!(
+            return Err(Error::store(format!(
                 "refusing {}: mode {mode:o} lets other users read it (expected 600)",
                 path.display()
             )));
@@ -243,14 +252,14 @@ fn secure_dir(dir: &Path) -> Result<Option<u32>> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = fs::metadata(dir).map_err(|e| store_err(dir, "cannot stat", &e))?;
     if !meta.is_dir() {
-        return Err(Error::Store(format!(
+        return Err(Error::store(format!(
             "the state directory {} is not a directory",
             dir.display()
         )));
     }
     let me = effective_uid().unwrap_or(meta.uid());
     if meta.uid() != me {
-        return Err(Error::Store(format!(
+        return Err(Error::store(format!(
             "refusing the state directory {}: it is owned by uid {}, not by uid {me} (this \
              process)",
             dir.display(),
@@ -259,7 +268,7 @@ fn secure_dir(dir: &Path) -> Result<Option<u32>> {
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(Error::Store(format!(
+        return Err(Error::store(format!(
             "refusing the state directory {}: mode {mode:o} lets other users write to it \
              (use a private directory, mode 700)",
             dir.display()
@@ -303,7 +312,7 @@ fn effective_uid() -> Option<u32> {
 }
 
 fn store_err(path: &Path, what: &str, e: &std::io::Error) -> Error {
-    Error::Store(format!("{what} {}: {e}", path.display()))
+    Error::store(format!("{what} {}: {e}", path.display()))
 }
 
 /// A save writes its temp file in milliseconds; one this old was left by a killed process. It
@@ -353,6 +362,8 @@ mod tests {
             created_at: 1,
             expires_at: None,
             metadata: vec![("token".into(), Secret::new("S3CRET"))],
+            secret_keys: vec!["token".into()],
+            chunk_size: None,
         }
     }
 

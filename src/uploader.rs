@@ -1,48 +1,41 @@
-//! The blocking uploader: drives [`proto::Upload`](crate::proto::Upload) over HTTP, retries,
-//! and keeps resumable state.
+//! The public face of the engine: [`Uploader`], its builder and per-upload options.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ureq::Agent;
 
 use crate::checksum;
-use crate::control::{AbortHandle, Clock, Progress, SystemClock, sleep_unless_aborted};
+use crate::control::{AbortHandle, Clock, Progress, SystemClock};
+use crate::engine::Engine;
+use crate::engine::progress::Reporter;
+use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
-use crate::parallel;
-use crate::proto::{
-    self, Config, CreationMode, Event, Metadata, Phase, RetryPolicy, RetryState, Upload,
-};
-use crate::secret::Secret;
+use crate::proto::{self, Config, CreationMode, Metadata, RetryPolicy, Upload};
 use crate::source::Source;
-use crate::store::{DirStore, MemoryStore, Record, StateStore};
-use crate::transport::{self, BODY_LIMIT, BodyReader, Exchange, HttpSettings};
-
-/// The chunk a non-seekable source is sent in when no chunk size is set: it is held in memory.
-pub const DEFAULT_STREAM_CHUNK: u64 = 8 * 1024 * 1024;
+use crate::store::{DirStore, MemoryStore, StateStore};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
 ///
-/// Cheap to share by reference across threads; each call to [`Uploader::upload`] is one upload.
+/// Cheap to clone (clones share the agent, its connection pool, the settings and the state
+/// store) and `Send + Sync`: one uploader serves every thread. Each call to
+/// [`Uploader::upload`] is one upload.
+#[derive(Clone)]
 pub struct Uploader {
-    parallel: usize,
-    agent: Agent,
-    http: HttpSettings,
-    proto: Config,
-    retry: RetryPolicy,
-    store: Arc<dyn StateStore>,
-    clock: Arc<dyn Clock>,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for Uploader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.engine;
         f.debug_struct("Uploader")
-            .field("chunk_size", &self.proto.chunk_size)
-            .field("creation", &self.proto.creation)
-            .field("retry", &self.retry)
-            .field("connect_timeout", &self.http.connect_timeout)
-            .field("stall_timeout", &self.http.stall_timeout)
+            .field("chunk_size", &e.tus.chunk_size)
+            .field("creation", &e.tus.creation)
+            .field("parallel", &e.parallel)
+            .field("retry", &e.retry)
+            .field("connect_timeout", &e.http.connect_timeout)
+            .field("stall_timeout", &e.http.stall_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +50,25 @@ pub struct UploaderBuilder {
     store: Option<Arc<dyn StateStore>>,
     state_dir: Option<PathBuf>,
     clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for UploaderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values may hold credentials: only their names are shown.
+        let headers: Vec<&str> = self.http.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("UploaderBuilder")
+            .field("tus", &self.proto)
+            .field("parallel", &self.parallel)
+            .field("retry", &self.retry)
+            .field("connect_timeout", &self.http.connect_timeout)
+            .field("stall_timeout", &self.http.stall_timeout)
+            .field("user_agent", &self.http.user_agent)
+            .field("headers", &headers)
+            .field("state_dir", &self.state_dir)
+            .field("own_agent", &self.agent.is_some())
+            .field("own_store", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for UploaderBuilder {
@@ -173,7 +185,20 @@ impl UploaderBuilder {
         self
     }
 
+    /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
+    /// of their size (default on): a server or proxy with a body cap then refuses the body
+    /// before it is sent. Costs a round trip on the first large body of each upload (and up to
+    /// a second on servers that ignore `Expect`).
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.proto.expect_continue_above = on.then_some(1024 * 1024);
+        self
+    }
+
     /// Builds the uploader.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the state directory can't be created or is not private.
     pub fn build(self) -> Result<Uploader> {
         let store: Arc<dyn StateStore> = match (self.store, self.state_dir) {
             (Some(s), _) => s,
@@ -191,24 +216,39 @@ impl UploaderBuilder {
                 .new_agent()
         });
         Ok(Uploader {
-            parallel: self.parallel,
-            agent,
-            http: self.http,
-            proto: self.proto,
-            retry: self.retry,
-            store,
-            clock: self.clock,
+            engine: Arc::new(Engine {
+                agent,
+                http: self.http,
+                tus: self.proto,
+                retry: self.retry,
+                store,
+                clock: self.clock,
+                parallel: self.parallel,
+            }),
         })
     }
 }
 
-/// Per-upload options: metadata, progress, abort.
+/// Per-upload options: metadata, progress, abort, what happens to the resume record.
 #[derive(Default)]
 pub struct UploadOptions<'a> {
     metadata: Metadata,
     progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     abort: Option<AbortHandle>,
     terminate_on_abort: bool,
+    keep_state: bool,
+}
+
+impl std::fmt::Debug for UploadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("metadata", &self.metadata)
+            .field("progress", &self.progress.is_some())
+            .field("abort", &self.abort)
+            .field("terminate_on_abort", &self.terminate_on_abort)
+            .field("keep_state", &self.keep_state)
+            .finish()
+    }
 }
 
 impl<'a> UploadOptions<'a> {
@@ -223,7 +263,9 @@ impl<'a> UploadOptions<'a> {
         self
     }
 
-    /// Called as bytes go out and as the server acknowledges them.
+    /// Called with how far the upload is: whenever the server acknowledges bytes (at most once
+    /// per request), and while a body goes out, once per MiB sent or per 250 ms, whichever
+    /// comes first. A 300 MB file in one PATCH makes about 300 calls.
     pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
         self.progress = Some(Box::new(f));
         self
@@ -241,10 +283,26 @@ impl<'a> UploadOptions<'a> {
         self.terminate_on_abort = yes;
         self
     }
+
+    /// Keeps the resume record after success (default: removed), so a later call finds the
+    /// finished upload instead of starting another; [`Uploader::forget`] removes it.
+    pub fn keep_state(mut self, yes: bool) -> Self {
+        self.keep_state = yes;
+        self
+    }
+
+    pub(crate) fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    pub(crate) fn abort_handle(&self) -> Option<&AbortHandle> {
+        self.abort.as_ref()
+    }
 }
 
 /// A completed upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Uploaded {
     /// The upload's URL.
     pub url: String,
@@ -254,12 +312,19 @@ pub struct Uploaded {
     pub resumed_from: Option<u64>,
     /// The metadata the upload was created with: on a resume, the earlier call's.
     pub metadata: Metadata,
-    /// The key its resumable state is saved under, if any.
-    pub key: Option<String>,
+    // Where its record is saved, if anywhere.
+    key: Option<String>,
 }
+
+/// The chunk a non-seekable source is sent in when no chunk size is set: it is held in memory.
+pub const DEFAULT_STREAM_CHUNK: u64 = proto::DEFERRED_CHUNK;
 
 impl Uploader {
     /// An uploader with default settings.
+    ///
+    /// # Errors
+    ///
+    /// None in practice (the default store is in memory); see [`UploaderBuilder::build`].
     pub fn new() -> Result<Self> {
         Self::builder().build()
     }
@@ -269,76 +334,64 @@ impl Uploader {
         UploaderBuilder::default()
     }
 
-    /// The agent requests go through (for [`finalize`](crate::wix::finalize) and Wix calls).
+    /// The agent requests go through.
     pub fn agent(&self) -> &Agent {
-        &self.agent
+        &self.engine.agent
     }
 
     /// The state store.
     pub fn store(&self) -> &dyn StateStore {
-        &*self.store
+        &*self.engine.store
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Uploads `source` to the tus creation URL `endpoint`, resuming an earlier upload of the same
-    /// source to the same endpoint when the state store has one. Its record is removed on success.
+    /// source to the same endpoint when the state store has one. Its record is removed on
+    /// success unless [`UploadOptions::keep_state`] says otherwise.
+    ///
+    /// # Errors
+    ///
+    /// Any [`Error`]: the server's refusals ([`Error::Status`], [`Error::Gone`], ...), lost
+    /// connections once retries are used up ([`Error::GaveUp`]), a source that changed
+    /// ([`Error::SourceChanged`]), [`Error::Aborted`]. The record is kept for a resume unless
+    /// the upload is gone.
     pub fn upload(
-        &self,
-        endpoint: &str,
-        source: Source,
-        options: UploadOptions<'_>,
-    ) -> Result<Uploaded> {
-        let done = self.upload_inner(endpoint, source, options, false)?;
-        if let Some(key) = &done.key {
-            self.store.remove(key)?;
-        }
-        Ok(done)
-    }
-
-    /// Like [`Uploader::upload`] but keeps the record, so a later call (say, after a failed
-    /// finalize) finds the finished upload instead of starting another.
-    pub fn upload_keep_state(
-        &self,
-        endpoint: &str,
-        source: Source,
-        options: UploadOptions<'_>,
-    ) -> Result<Uploaded> {
-        self.upload_inner(endpoint, source, options, true)
-    }
-
-    fn upload_inner(
         &self,
         endpoint: &str,
         mut source: Source,
         options: UploadOptions<'_>,
-        keep: bool,
     ) -> Result<Uploaded> {
         let UploadOptions {
             metadata,
             mut progress,
             abort,
             terminate_on_abort,
+            keep_state,
         } = options;
-        let mut report = |p: Progress| {
-            if let Some(f) = progress.as_mut() {
-                f(p);
-            }
-        };
+        let engine = &*self.engine;
+        let callback = progress
+            .as_mut()
+            .map(|f| &mut **f as &mut dyn FnMut(Progress));
+        let mut report = Reporter::new(callback, &*engine.clock);
+        let abort = abort.as_ref();
         let key = source.key().map(|k| format!("{endpoint}\n{k}"));
-        if self.parallel > 1 && source.is_file() {
-            let done = parallel::upload(
-                self,
+        if engine.parallel > 1 && source.is_file() {
+            let done = engine.upload_parallel(
                 endpoint,
                 &source,
                 &metadata,
                 key.as_deref(),
-                abort.as_ref(),
+                abort,
                 &mut report,
             )?;
             if let Some(done) = done {
-                return Ok(done);
+                return self.finish(done.tracked, done.resumed_from, keep_state);
             }
         }
-        let mut cfg = self.proto.clone();
+        let mut cfg = engine.tus.clone();
         if source.is_stream() && cfg.chunk_size.is_none() {
             cfg.chunk_size = Some(DEFAULT_STREAM_CHUNK);
         }
@@ -346,399 +399,101 @@ impl Uploader {
             Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
             None => Upload::deferred(endpoint, meta, cfg.clone()),
         };
-        let mut leg = self.open_leg(endpoint, key, source.length(), metadata, fresh)?;
-        let result = self.drive(&mut leg, &mut source, 0, abort.as_ref(), &mut report);
-        if let (Err(Error::Aborted), true, Some(url)) = (&result, terminate_on_abort, leg.up.url())
+        let mut tracked = engine.open(endpoint, key, source.length(), metadata, fresh)?;
+        let result = engine.drive(&mut tracked, &mut source, 0, abort, &mut report);
+        if let (Err(Error::Aborted), true, Some(url)) =
+            (&result, terminate_on_abort, tracked.up.url())
         {
             self.terminate(url)?;
-            if let Some(key) = &leg.key {
-                self.store.remove(key)?;
-            }
+            engine.forget(&tracked)?;
         }
-        let resumed_from = result?;
+        result?;
         source.check_unchanged()?;
-        if keep {
-            self.save(&leg)?;
+        let resumed_from = tracked.resumed_from;
+        self.finish(tracked, resumed_from, keep_state)
+    }
+
+    fn finish(
+        &self,
+        tracked: crate::engine::tracked::Tracked,
+        resumed_from: Option<u64>,
+        keep_state: bool,
+    ) -> Result<Uploaded> {
+        if keep_state {
+            self.engine.persist(&tracked)?;
+        } else {
+            self.engine.forget(&tracked)?;
         }
-        let url = leg
+        let url = tracked
             .up
             .url()
-            .ok_or_else(|| Error::Protocol("upload finished without a URL".into()))?
+            .ok_or_else(|| Error::InvalidInput("the upload finished without a URL".into()))?
             .to_owned();
         Ok(Uploaded {
             url,
-            size: leg.up.offset(),
+            size: tracked.up.offset(),
             resumed_from,
-            metadata: leg.meta,
-            key: leg.key,
+            metadata: tracked.meta,
+            key: tracked.key,
         })
+    }
+
+    /// Removes the resume record of a finished upload kept with [`UploadOptions::keep_state`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store can't remove it.
+    pub fn forget(&self, done: &Uploaded) -> Result<()> {
+        match &done.key {
+            Some(k) => self.engine.store.remove(k),
+            None => Ok(()),
+        }
     }
 
     /// Deletes an upload from the server (tus termination). An upload already gone is fine.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Status`] when the server refuses; transport errors once retries are used up.
     pub fn terminate(&self, upload_url: &str) -> Result<()> {
-        let req = proto::Request {
-            method: proto::Method::Delete,
-            url: upload_url.to_owned(),
-            headers: vec![("Tus-Resumable", proto::TUS_VERSION.to_owned())],
-            body: None,
-            checksum: None,
-        };
-        let resp = self.send(&req, None, &[])?;
-        match resp.status {
-            200..=299 | 404 | 410 => Ok(()),
-            _ => Err(proto::status_error(
-                req.method,
-                upload_url,
-                &resp,
-                self.clock.now(),
-            )),
-        }
-    }
-
-    // Loads the saved state of `key`, or starts a new upload with `fresh`.
-    pub(crate) fn open_leg(
-        &self,
-        endpoint: &str,
-        key: Option<String>,
-        length: Option<u64>,
-        metadata: Metadata,
-        fresh: impl Fn(&Metadata) -> Upload,
-    ) -> Result<Leg> {
-        if let Some(k) = &key {
-            match self.store.load(k)? {
-                Some(rec)
-                    if rec.length == length
-                        && length.is_some()
-                        && rec.endpoint == endpoint
-                        && !expired(&rec, self.clock.now()) =>
-                {
-                    let meta = record_metadata(&rec)?;
-                    let mut up = fresh(&meta);
-                    up.resume_at(&rec.upload_url);
-                    log::debug!("resuming a saved upload (offset {} when saved)", rec.offset);
-                    return Ok(Leg {
-                        up,
-                        key,
-                        meta,
-                        caller_meta: metadata,
-                        from_record: true,
-                        created_at: rec.created_at,
-                    });
-                }
-                Some(_) => {
-                    log::info!("saved upload is stale or expired: starting anew");
-                    self.store.remove(k)?;
-                }
-                None => {}
-            }
-        }
-        Ok(Leg {
-            up: fresh(&metadata),
-            key,
-            meta: metadata.clone(),
-            caller_meta: metadata,
-            from_record: false,
-            created_at: unix(self.clock.now()),
+        let engine = &*self.engine;
+        let req = proto::terminate::request(upload_url);
+        engine.retrying(None, || {
+            let resp = engine.send_tus(&req, &[])?;
+            proto::terminate::response(&resp.head, engine.now()).map_err(|e| {
+                Error::from_proto(
+                    e,
+                    crate::error::FailedRequest::new("DELETE", upload_url),
+                    &resp.body,
+                )
+            })
         })
     }
-
-    // Runs one upload to its end: `base` is where its byte 0 lies in `source`. Returns the offset
-    // it resumed from, if it resumed.
-    pub(crate) fn drive(
-        &self,
-        leg: &mut Leg,
-        source: &mut Source,
-        base: u64,
-        abort: Option<&AbortHandle>,
-        report: &mut dyn FnMut(Progress),
-    ) -> Result<Option<u64>> {
-        let result = self.drive_to_end(leg, source, base, abort, report);
-        if let Err(e) = &result {
-            if !matches!(e, Error::Gone { .. }) {
-                // Best effort: the offset reached, for whoever looks at the record.
-                if let Err(save) = self.save(leg) {
-                    log::warn!("could not save the upload's state: {save}");
-                }
-            }
-        }
-        result
-    }
-
-    fn drive_to_end(
-        &self,
-        leg: &mut Leg,
-        source: &mut Source,
-        base: u64,
-        abort: Option<&AbortHandle>,
-        report: &mut dyn FnMut(Progress),
-    ) -> Result<Option<u64>> {
-        let mut secrets = secret_values(&leg.meta);
-        secrets.extend(secret_values(&leg.caller_meta));
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let mut retry = RetryState::new();
-        let mut resumed_from = None;
-        let mut acked_any = false;
-        loop {
-            if abort.is_some_and(AbortHandle::is_aborted) {
-                return Err(Error::Aborted);
-            }
-            // Don't send into an upload the server said has expired.
-            if leg.up.url().is_some() && leg.up.is_expired(self.clock.now()) {
-                if leg.from_record && !acked_any {
-                    log::info!("saved upload has expired: starting anew");
-                    self.restart_leg(leg)?;
-                } else {
-                    return Err(Error::Expired);
-                }
-            }
-            let up = &mut leg.up;
-            if up.is_deferred() && up.phase() == Phase::Patch {
-                let chunk = up.chunk_size().unwrap_or(proto::DEFERRED_CHUNK);
-                let have = source.available(base + up.offset(), chunk)?;
-                if have < chunk {
-                    up.declare_length(up.offset() + have)?;
-                }
-            }
-            let Some(req) = up.next_request() else { break };
-            let acked = up.offset();
-            let total = up.length().unwrap_or(0);
-            let sent = match &req.body {
-                Some(range) => {
-                    source.check_unchanged()?;
-                    let abs = base + range.start..base + range.end;
-                    let len = range.end - range.start;
-                    let mut headers = req.headers.clone();
-                    if let Some(algo) = req.checksum {
-                        headers.push((
-                            "Upload-Checksum",
-                            checksum::header(algo, source.range(abs.clone())?)?,
-                        ));
-                    }
-                    let start = range.start;
-                    let mut on_read = |n: u64| {
-                        report(Progress {
-                            sent: start + n,
-                            acked,
-                            total,
-                        })
-                    };
-                    let abs_start = abs.start;
-                    let body = source.range(abs)?;
-                    let mut reader = BodyReader::new(body, len, abort, &mut on_read);
-                    let req = proto::Request {
-                        headers,
-                        ..req.clone()
-                    };
-                    match self.send(&req, Some((&mut reader, len)), &secrets) {
-                        // The body reader counts within this body: say what the source holds.
-                        Err(Error::SourceChanged { found, .. }) => {
-                            drop(reader);
-                            source.check_unchanged()?;
-                            Err(Error::SourceChanged {
-                                expected: source.length().unwrap_or(base + range.end),
-                                found: abs_start + found,
-                            })
-                        }
-                        other => other,
-                    }
-                }
-                None => self.send(&req, None, &secrets),
-            };
-            let outcome = match sent {
-                Ok(resp) => up.handle(&resp, self.clock.now()),
-                Err(e) => {
-                    up.interrupted();
-                    Err(e)
-                }
-            };
-            match outcome {
-                Ok(Event::Created { .. }) => {
-                    leg.created_at = unix(self.clock.now());
-                    self.save(leg)?;
-                    acked_any = true;
-                    let offset = leg.up.offset();
-                    if offset > 0 {
-                        // creation-with-upload carried bytes.
-                        report(Progress {
-                            sent: offset,
-                            acked: offset,
-                            total,
-                        });
-                    }
-                }
-                Ok(Event::Synced { offset }) => {
-                    if leg.from_record && resumed_from.is_none() {
-                        resumed_from = Some(offset);
-                    }
-                    acked_any = true;
-                    report(Progress {
-                        sent: offset,
-                        acked: offset,
-                        total,
-                    });
-                }
-                Ok(Event::Progress { offset }) => {
-                    // Not saved here: a resume re-reads the offset with HEAD anyway, so the
-                    // record's offset is only informational (saved when the call ends early).
-                    report(Progress {
-                        sent: offset,
-                        acked: offset,
-                        total: leg.up.length().unwrap_or(0),
-                    });
-                }
-                Ok(Event::ChunkSizeLowered { chunk_size }) => {
-                    log::warn!("server refused a body as too large; chunk size now {chunk_size}");
-                }
-                Ok(Event::Discovered) => {}
-                Err(Error::Gone { status }) if leg.from_record && !acked_any => {
-                    log::info!("saved upload is gone (HTTP {status}): starting anew");
-                    self.restart_leg(leg)?;
-                }
-                Err(e) => {
-                    if matches!(e, Error::Gone { .. }) {
-                        if let Some(key) = &leg.key {
-                            self.store.remove(key)?;
-                        }
-                    }
-                    self.backoff(&mut retry, e, leg.up.offset(), req.method, abort)?;
-                }
-            }
-        }
-        Ok(resumed_from)
-    }
-
-    // Drops a saved upload that can't be continued and starts a new one.
-    fn restart_leg(&self, leg: &mut Leg) -> Result<()> {
-        if let Some(key) = &leg.key {
-            self.store.remove(key)?;
-        }
-        // The new upload goes with the caller's metadata (a fresh token), not the saved one.
-        leg.from_record = false;
-        leg.meta = leg.caller_meta.clone();
-        leg.up.restart_with(&leg.meta);
-        Ok(())
-    }
-
-    // Waits before the next attempt, or returns the error when retrying is over.
-    pub(crate) fn backoff(
-        &self,
-        retry: &mut RetryState,
-        e: Error,
-        offset: u64,
-        method: proto::Method,
-        abort: Option<&AbortHandle>,
-    ) -> Result<()> {
-        match retry.on_failure(&self.retry, &e, offset) {
-            Some(delay) => {
-                log::warn!(
-                    "{} failed (attempt {}), retrying in {delay:?}: {e}",
-                    method.as_str(),
-                    retry.attempts() - 1
-                );
-                if sleep_unless_aborted(&*self.clock, delay, abort) {
-                    Ok(())
-                } else {
-                    Err(Error::Aborted)
-                }
-            }
-            None if retry.attempts() > 1 && e.is_retryable() => Err(Error::GaveUp {
-                attempts: retry.attempts(),
-                last: Box::new(e),
-            }),
-            None => Err(e),
-        }
-    }
-
-    pub(crate) fn send<'a>(
-        &self,
-        req: &'a proto::Request,
-        body: Option<(&'a mut dyn std::io::Read, u64)>,
-        secrets: &'a [&'a str],
-    ) -> Result<proto::ResponseHead> {
-        transport::send(
-            &self.agent,
-            &self.http,
-            Exchange {
-                method: req.method,
-                url: &req.url,
-                headers: &req.headers,
-                body,
-                body_limit: BODY_LIMIT,
-                secrets,
-            },
-        )
-    }
-
-    pub(crate) fn save(&self, leg: &Leg) -> Result<()> {
-        let (Some(key), Some(url)) = (&leg.key, leg.up.url()) else {
-            return Ok(());
-        };
-        self.store.save(&Record {
-            key: key.clone(),
-            endpoint: leg.up.endpoint().to_owned(),
-            upload_url: url.to_owned(),
-            length: leg.up.length(),
-            offset: leg.up.offset(),
-            created_at: leg.created_at,
-            expires_at: leg.up.expires().map(unix),
-            metadata: leg
-                .meta
-                .iter()
-                .map(|(k, v)| (k.to_owned(), Secret::new(v)))
-                .collect(),
-        })
-    }
-
-    pub(crate) fn http(&self) -> &HttpSettings {
-        &self.http
-    }
-
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        &*self.clock
-    }
-
-    pub(crate) fn parallel(&self) -> usize {
-        self.parallel
-    }
-
-    pub(crate) fn proto_config(&self) -> &Config {
-        &self.proto
-    }
 }
 
-/// One upload under way: the machine, where its state is saved, and its metadata.
-pub(crate) struct Leg {
-    pub(crate) up: Upload,
-    pub(crate) key: Option<String>,
-    pub(crate) meta: Metadata,
-    // What the caller passed, for when a saved upload turns out to be gone.
-    pub(crate) caller_meta: Metadata,
-    pub(crate) from_record: bool,
-    pub(crate) created_at: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn expired(rec: &Record, now: SystemTime) -> bool {
-    rec.expires_at.is_some_and(|at| at <= unix(now))
-}
+    fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
 
-fn record_metadata(rec: &Record) -> Result<Metadata> {
-    let mut m = Metadata::new();
-    for (k, v) in &rec.metadata {
-        m.insert(k, v.expose())
-            .map_err(|e| Error::Store(format!("saved metadata is invalid: {e}")))?;
+    #[test]
+    fn uploaders_are_shared_across_threads() {
+        assert_send_sync_clone::<Uploader>();
     }
-    Ok(m)
-}
 
-// Metadata values that must never be logged.
-fn secret_values(meta: &Metadata) -> Vec<String> {
-    meta.iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("token"))
-        .map(|(_, v)| v.to_owned())
-        .collect()
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    #[test]
+    fn debug_of_builder_and_options_hides_header_values_and_metadata() {
+        let builder = Uploader::builder().header("Authorization", "S3CRET-KEY");
+        let dbg = format!("{builder:?}");
+        assert!(
+            dbg.contains("Authorization") && !dbg.contains("S3CRET"),
+            "{dbg}"
+        );
+        let meta = Metadata::new()
+            .with_secret("token", "S3CRET-TOKEN")
+            .unwrap();
+        let dbg = format!("{:?}", UploadOptions::new().metadata(meta).progress(|_| {}));
+        assert!(dbg.contains("token") && !dbg.contains("S3CRET"), "{dbg}");
+    }
 }

@@ -2,41 +2,31 @@
 
 use std::time::SystemTime;
 
-use super::upload::status_error;
+use super::error::{Error, Result, Violation, excerpt};
 use super::{Metadata, Method, Request, ResponseHead, TUS_VERSION, resolve};
-use crate::error::{Error, Result};
 
 /// The POST that concatenates `partials` (in order) into a new upload at `endpoint`.
 pub fn final_request(endpoint: &str, partials: &[String], metadata: &Metadata) -> Request {
-    let mut headers = vec![
-        ("Tus-Resumable", TUS_VERSION.to_owned()),
-        ("Upload-Concat", format!("final;{}", partials.join(" "))),
-    ];
+    let mut req = Request::new(Method::Post, endpoint);
+    req.headers.push(("Tus-Resumable", TUS_VERSION.to_owned()));
+    req.headers
+        .push(("Upload-Concat", format!("final;{}", partials.join(" "))));
     if !metadata.is_empty() {
-        headers.push(("Upload-Metadata", metadata.encode()));
+        req.headers.push(("Upload-Metadata", metadata.encode()));
     }
-    Request {
-        method: Method::Post,
-        url: endpoint.to_owned(),
-        headers,
-        body: None,
-        checksum: None,
-    }
+    req
 }
 
 /// The final upload's URL from the answer to [`final_request`].
 pub fn final_response(endpoint: &str, resp: &ResponseHead, now: SystemTime) -> Result<String> {
     if !matches!(resp.status, 200 | 201) {
-        return Err(status_error(Method::Post, endpoint, resp, now));
+        return Err(Error::Status {
+            status: resp.status,
+            retry_after: resp.retry_after(now),
+        });
     }
-    let location = resp
-        .header("Location")
-        .ok_or_else(|| Error::Protocol("concatenation answered without Location".into()))?;
-    resolve(endpoint, location).ok_or_else(|| {
-        Error::Protocol(format!(
-            "concatenation answered an unusable Location {location:?}"
-        ))
-    })
+    let location = resp.header("Location").ok_or(Violation::MissingLocation)?;
+    resolve(endpoint, location).ok_or_else(|| Violation::BadLocation(excerpt(location)).into())
 }
 
 #[cfg(test)]
@@ -70,11 +60,11 @@ mod tests {
             final_response("http://h/files", &ok, now).unwrap(),
             "http://h/files/9"
         );
-        assert!(matches!(
+        assert_eq!(
             final_response("http://h/files", &ResponseHead::new(201), now),
-            Err(Error::Protocol(_))
-        ));
+            Err(Error::Violation(Violation::MissingLocation))
+        );
         let err = final_response("http://h/files", &ResponseHead::new(400), now).unwrap_err();
-        assert_eq!(err.status(), Some(400));
+        assert!(matches!(err, Error::Status { status: 400, .. }));
     }
 }

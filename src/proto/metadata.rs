@@ -3,15 +3,17 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result, Usage};
 
 /// Key/value pairs sent as `Upload-Metadata` on creation.
 ///
 /// Keys are checked (non-empty ASCII without spaces or commas); values are base64-encoded.
-/// `Debug` shows the keys only: values may be secrets (Wix's `token`).
+/// `Debug` shows the keys only: values may be secrets (Wix's `token`). Values added with
+/// [`Metadata::with_secret`] are also masked wherever a driver logs a URL or an error.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     pairs: Vec<(String, String)>,
+    secret: Vec<String>,
 }
 
 impl Metadata {
@@ -26,6 +28,13 @@ impl Metadata {
         Ok(self)
     }
 
+    /// Adds (or replaces) `key` with a value that must never be shown (an upload token).
+    pub fn with_secret(mut self, key: &str, value: impl Into<String>) -> Result<Self> {
+        self.insert(key, value)?;
+        self.secret.push(key.to_owned());
+        Ok(self)
+    }
+
     /// Adds (or replaces) `key`.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> Result<()> {
         validate_key(key)?;
@@ -34,7 +43,35 @@ impl Metadata {
             Some(pair) => pair.1 = value,
             None => self.pairs.push((key.to_owned(), value)),
         }
+        self.secret.retain(|k| k != key);
         Ok(())
+    }
+
+    /// Adds every pair of `other`, replacing keys present in both (secrets stay secret).
+    pub fn merge(&mut self, other: &Metadata) {
+        for (k, v) in &other.pairs {
+            // Keys of a `Metadata` are valid already.
+            if let Some(pair) = self.pairs.iter_mut().find(|(key, _)| key == k) {
+                pair.1.clone_from(v);
+            } else {
+                self.pairs.push((k.clone(), v.clone()));
+            }
+            self.secret.retain(|s| s != k);
+        }
+        self.secret.extend(other.secret.iter().cloned());
+    }
+
+    /// Whether `key` holds a secret.
+    pub fn is_secret(&self, key: &str) -> bool {
+        self.secret.iter().any(|k| k == key)
+    }
+
+    /// The secret values, for masking.
+    pub fn secret_values(&self) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| self.is_secret(k))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value stored under `key`.
@@ -80,9 +117,9 @@ fn validate_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
-            "metadata key {key:?} must be non-empty ASCII without spaces or commas"
-        )))
+        Err(Error::Usage(Usage::BadMetadataKey(super::error::excerpt(
+            key,
+        ))))
     }
 }
 
@@ -123,7 +160,10 @@ mod tests {
     fn bad_keys_are_refused() {
         for key in ["", "a b", "a,b", "ü", "a\n"] {
             assert!(
-                matches!(Metadata::new().with(key, "v"), Err(Error::InvalidInput(_))),
+                matches!(
+                    Metadata::new().with(key, "v"),
+                    Err(Error::Usage(Usage::BadMetadataKey(_)))
+                ),
                 "{key:?}"
             );
         }
@@ -138,6 +178,23 @@ mod tests {
             .unwrap();
         assert_eq!(m.get("k"), Some("2"));
         assert_eq!(m.iter().count(), 1);
+    }
+
+    #[test]
+    fn secrets_are_known_and_merge_keeps_them() {
+        let mut m = Metadata::new()
+            .with("filename", "a")
+            .unwrap()
+            .with_secret("token", "T")
+            .unwrap();
+        assert!(m.is_secret("token") && !m.is_secret("filename"));
+        assert_eq!(m.secret_values().collect::<Vec<_>>(), ["T"]);
+        let caller = Metadata::new().with("filename", "b").unwrap();
+        m.merge(&caller);
+        assert_eq!((m.get("filename"), m.get("token")), (Some("b"), Some("T")));
+        // A plain insert over a secret makes it plain.
+        m.insert("token", "U").unwrap();
+        assert_eq!(m.secret_values().count(), 0);
     }
 
     #[test]

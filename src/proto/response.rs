@@ -1,4 +1,4 @@
-//! What the protocol needs of a response: status, headers, a bounded body prefix.
+//! What the protocol needs of a response: its status and headers (tus never reads a body).
 
 use std::time::{Duration, SystemTime};
 
@@ -10,8 +10,6 @@ pub struct ResponseHead {
     /// HTTP status code.
     pub status: u16,
     headers: Vec<(String, String)>,
-    /// The start of the body, read only for error statuses (bounded by the driver).
-    pub body: Vec<u8>,
 }
 
 impl ResponseHead {
@@ -26,12 +24,6 @@ impl ResponseHead {
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.push_header(name, value);
-        self
-    }
-
-    /// Sets the body prefix.
-    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
         self
     }
 
@@ -102,11 +94,12 @@ impl ResponseHead {
     }
 }
 
-fn parse_u64(v: &str) -> Result<u64, String> {
+/// A decimal `u64`, strictly: digits only, no sign or spaces. `Err` keeps the start of the raw value.
+pub(crate) fn parse_u64(v: &str) -> Result<u64, String> {
     if !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) {
         v.parse().map_err(|_| v.to_owned())
     } else {
-        Err(v.chars().take(64).collect())
+        Err(super::error::excerpt(v))
     }
 }
 

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-
 /// The delays between attempts: one retry per entry.
 ///
 /// The default is Wix's documented example, `[0, 3000, 5000, 10000, 20000]` ms.
@@ -50,11 +48,24 @@ impl RetryPolicy {
     }
 }
 
-/// Counts failures of one upload; the count restarts whenever the server's offset advances.
+/// Whether an HTTP status may go away if the same request is sent again later: 423 (locked),
+/// 429 (too many requests) and every 5xx. The one place this rule lives.
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 423 | 429 | 500..=599)
+}
+
+/// What the retry loop needs to know of a failure.
+pub trait Retryable {
+    /// Whether trying again may help.
+    fn is_retryable(&self) -> bool;
+    /// How long the server asked us to wait (`Retry-After`), if it did.
+    fn retry_after(&self) -> Option<Duration>;
+}
+
+/// Counts the failures of one operation since it last made progress.
 #[derive(Clone, Debug, Default)]
 pub struct RetryState {
     failures: usize,
-    offset: u64,
 }
 
 impl RetryState {
@@ -63,18 +74,14 @@ impl RetryState {
         Self::default()
     }
 
-    /// Records a failure with the server at `offset`; `Some(delay)` means wait that long and
-    /// try again, `None` means give up.
-    pub fn on_failure(
-        &mut self,
-        policy: &RetryPolicy,
-        err: &Error,
-        offset: u64,
-    ) -> Option<Duration> {
-        if offset > self.offset {
-            self.offset = offset;
-            self.failures = 0;
-        }
+    /// The operation made progress (say, the server's offset advanced): the count restarts.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Records a failure; `Some(delay)` means wait that long and try again, `None` give up.
+    /// The delay is the policy's next one, or the server's `Retry-After` when longer (capped).
+    pub fn on_failure(&mut self, policy: &RetryPolicy, err: &impl Retryable) -> Option<Duration> {
         if !err.is_retryable() {
             return None;
         }
@@ -87,7 +94,7 @@ impl RetryState {
         Some(delay.max(asked))
     }
 
-    /// Attempts made at the current offset: failures plus the one under way.
+    /// Attempts made since the last progress: failures plus the one under way.
     pub fn attempts(&self) -> u32 {
         u32::try_from(self.failures + 1).unwrap_or(u32::MAX)
     }
@@ -96,13 +103,11 @@ impl RetryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Error;
 
     fn status(code: u16, retry_after: Option<u64>) -> Error {
         Error::Status {
             status: code,
-            method: "PATCH",
-            url: "u".into(),
-            wix: None,
             retry_after: retry_after.map(Duration::from_secs),
         }
     }
@@ -112,7 +117,7 @@ mod tests {
         let p = RetryPolicy::from_millis(&[0, 10, 20]);
         let mut s = RetryState::new();
         let e = status(503, None);
-        let got: Vec<_> = (0..4).map(|_| s.on_failure(&p, &e, 0)).collect();
+        let got: Vec<_> = (0..4).map(|_| s.on_failure(&p, &e)).collect();
         let ms = |v| Some(Duration::from_millis(v));
         assert_eq!(got, vec![ms(0), ms(10), ms(20), None]);
         assert_eq!(s.attempts(), 4);
@@ -123,23 +128,28 @@ mod tests {
         let p = RetryPolicy::from_millis(&[5]);
         let mut s = RetryState::new();
         let e = status(500, None);
-        assert!(s.on_failure(&p, &e, 0).is_some());
-        assert!(s.on_failure(&p, &e, 0).is_none());
-        assert!(s.on_failure(&p, &e, 100).is_some());
-        assert!(s.on_failure(&p, &e, 100).is_none());
+        assert!(s.on_failure(&p, &e).is_some());
+        assert!(s.on_failure(&p, &e).is_none());
+        s.reset();
+        assert_eq!(s.attempts(), 1);
+        assert!(s.on_failure(&p, &e).is_some());
+        assert!(s.on_failure(&p, &e).is_none());
     }
 
     #[test]
     fn only_retryable_errors_are_retried() {
         let p = RetryPolicy::default();
-        let mut s = RetryState::new();
-        for code in [400, 401, 403, 404, 410, 413, 415, 460] {
-            assert_eq!(s.on_failure(&p, &status(code, None), 0), None, "{code}");
+        for code in [400, 401, 403, 404, 409, 410, 413, 415, 460] {
+            assert_eq!(
+                RetryState::new().on_failure(&p, &status(code, None)),
+                None,
+                "{code}"
+            );
         }
         for code in [423, 429, 500, 502, 503, 504] {
             assert!(
                 RetryState::new()
-                    .on_failure(&p, &status(code, None), 0)
+                    .on_failure(&p, &status(code, None))
                     .is_some(),
                 "{code}"
             );
@@ -148,17 +158,16 @@ mod tests {
             expected: 1,
             actual: Some(0),
         };
-        assert!(RetryState::new().on_failure(&p, &mismatch, 0).is_some());
-        assert!(
-            RetryState::new()
-                .on_failure(&p, &Error::Aborted, 0)
-                .is_none()
-        );
-        assert!(
-            RetryState::new()
-                .on_failure(&p, &Error::Protocol("x".into()), 0)
-                .is_none()
-        );
+        assert!(RetryState::new().on_failure(&p, &mismatch).is_some());
+        let checksum = Error::ChecksumMismatch {
+            offset: 0,
+            status: 460,
+        };
+        assert!(RetryState::new().on_failure(&p, &checksum).is_some());
+        let gone = Error::Gone { status: 404 };
+        assert!(RetryState::new().on_failure(&p, &gone).is_none());
+        let broken = Error::Violation(crate::proto::Violation::MissingOffset);
+        assert!(RetryState::new().on_failure(&p, &broken).is_none());
     }
 
     #[test]
@@ -166,11 +175,11 @@ mod tests {
         let p = RetryPolicy::from_millis(&[1000, 1000]).max_retry_after(Duration::from_secs(60));
         let mut s = RetryState::new();
         assert_eq!(
-            s.on_failure(&p, &status(429, Some(7)), 0),
+            s.on_failure(&p, &status(429, Some(7))),
             Some(Duration::from_secs(7))
         );
         assert_eq!(
-            s.on_failure(&p, &status(429, Some(3600)), 0),
+            s.on_failure(&p, &status(429, Some(3600))),
             Some(Duration::from_secs(60))
         );
     }
@@ -178,7 +187,7 @@ mod tests {
     #[test]
     fn no_policy_never_retries() {
         assert_eq!(
-            RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None), 0),
+            RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None)),
             None
         );
     }

@@ -1,5 +1,5 @@
-//! The HTTP driver: sends what the protocol asks for with ureq and hands back a
-//! [`ResponseHead`].
+//! The HTTP driver: sends one request with ureq and hands back its status, headers and a
+//! bounded body prefix. Statuses are values, never errors.
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use ureq::{Agent, RequestBuilder};
 
 use crate::control::AbortHandle;
-use crate::error::{Error, Result};
-use crate::proto::{Method, ResponseHead};
+use crate::error::{Error, FailedRequest, Result};
+use crate::proto::ResponseHead;
 
-/// How much of a response body is read: enough for any tus or Wix error body, bounded so a
-/// hostile server cannot make us hold much.
+/// How much of a tus response body is read: enough for any error body, bounded so a hostile
+/// server cannot make us hold much.
 pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
 
 /// Per-request HTTP settings, applied even to a caller's own agent.
@@ -27,14 +27,28 @@ pub(crate) struct HttpSettings {
 pub(crate) const USER_AGENT: &str = concat!("wix-media-upload/", env!("CARGO_PKG_VERSION"));
 
 /// One request: its body, if any, is a reader of exactly `len` bytes.
-pub(crate) struct Exchange<'a> {
-    pub method: Method,
+pub(crate) struct Call<'a> {
+    pub method: &'static str,
     pub url: &'a str,
     pub headers: &'a [(&'static str, String)],
     pub body: Option<(&'a mut dyn Read, u64)>,
     pub body_limit: u64,
     /// Secrets in `url` to mask in logs and errors.
     pub secrets: &'a [&'a str],
+}
+
+impl Call<'_> {
+    /// The request as errors name it: method and masked URL.
+    pub(crate) fn failed(&self) -> FailedRequest {
+        FailedRequest::new(self.method, mask(self.url, self.secrets))
+    }
+}
+
+/// An answer: status and headers, and the start of its body.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub head: ResponseHead,
+    pub body: Vec<u8>,
 }
 
 /// A body reader ended or failed: the marker ureq carries back to us inside an `io::Error`.
@@ -121,20 +135,21 @@ pub(crate) fn mask(s: &str, secrets: &[&str]) -> String {
         .fold(s.to_owned(), |acc, x| acc.replace(x, "***"))
 }
 
-fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) -> RequestBuilder<B> {
+fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, call: &Call<'_>) -> RequestBuilder<B> {
     for (k, v) in &s.headers {
         rb = rb.header(k, v);
     }
-    for (k, v) in ex.headers {
+    let mut caller_ua = s
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"));
+    for (k, v) in call.headers {
         rb = rb.header(*k, v);
+        caller_ua |= k.eq_ignore_ascii_case("user-agent");
     }
     // As a header, not `config().user_agent()`: ureq 3 keeps a request whose config overrides
     // the user agent out of the agent's connection pool (a new connection, and TLS handshake,
     // per request). A caller's own User-Agent header wins.
-    let caller_ua = s
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"));
     if !caller_ua {
         rb = rb.header("User-Agent", s.user_agent.as_str());
     }
@@ -153,22 +168,26 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, ex: &Exchange<'_>) ->
 }
 
 /// Sends one request and reads the response head and a bounded body prefix.
-pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<ResponseHead> {
+pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Result<Response> {
     let started = Instant::now();
-    let shown_url = mask(ex.url, ex.secrets);
-    let result = match ex.method {
-        Method::Options => prepare(agent.options(ex.url), s, &ex).call(),
-        Method::Head => prepare(agent.head(ex.url), s, &ex).call(),
-        Method::Delete => prepare(agent.delete(ex.url), s, &ex).call(),
-        Method::Post | Method::Patch | Method::Put => {
-            let rb = match ex.method {
-                Method::Post => agent.post(ex.url),
-                Method::Put => agent.put(ex.url),
-                _ => agent.patch(ex.url),
+    let failed = call.failed();
+    let body_limit = call.body_limit;
+    let result = match call.method {
+        "OPTIONS" => prepare(agent.options(call.url), s, &call).call(),
+        "HEAD" => prepare(agent.head(call.url), s, &call).call(),
+        "DELETE" => prepare(agent.delete(call.url), s, &call).call(),
+        "GET" => prepare(agent.get(call.url), s, &call).call(),
+        method => {
+            let rb = match method {
+                "POST" => agent.post(call.url),
+                "PUT" => agent.put(call.url),
+                "PATCH" => agent.patch(call.url),
+                _ => return Err(Error::InvalidInput(format!("no such method {method}"))),
             };
-            let len = ex.body.as_ref().map_or(0, |(_, n)| *n);
-            let rb = prepare(rb, s, &ex).header("Content-Length", len.to_string());
-            match ex.body {
+            let len = call.body.as_ref().map_or(0, |(_, n)| *n);
+            // Set by us: without it ureq sends chunked.
+            let rb = prepare(rb, s, &call).header("Content-Length", len.to_string());
+            match call.body.take() {
                 Some((reader, _)) => rb.send(ureq::SendBody::from_reader(reader)),
                 None => rb.send(&[][..]),
             }
@@ -177,12 +196,8 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            let err = map_ureq(e, ex.method, &shown_url, ex.secrets);
-            log::debug!(
-                "{} {shown_url} failed after {:?}: {err}",
-                ex.method.as_str(),
-                started.elapsed()
-            );
+            let err = map_ureq(e, &failed);
+            log::debug!("{failed} failed after {:?}: {err}", started.elapsed());
             return Err(err);
         }
     };
@@ -192,45 +207,36 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, ex: Exchange<'_>) -> Result<
             head.push_header(name.as_str(), v);
         }
     }
-    if ex.method != Method::Head {
+    let mut body = Vec::new();
+    if failed.method() != "HEAD" {
         // Reading to the end lets ureq pool the connection; past the limit it is dropped.
-        let mut body = Vec::new();
         let read = resp
             .body_mut()
             .as_reader()
-            .take(ex.body_limit)
+            .take(body_limit)
             .read_to_end(&mut body);
         if let Err(e) = read {
             if head.is_success() {
-                return Err(map_ureq(
-                    ureq::Error::Io(e),
-                    ex.method,
-                    &shown_url,
-                    ex.secrets,
-                ));
+                return Err(map_ureq(ureq::Error::Io(e), &failed));
             }
         }
-        head.body = body;
     }
     log::debug!(
-        "{} {shown_url} -> {} (Upload-Offset: {}) in {:?}",
-        ex.method.as_str(),
+        "{failed} -> {} (Upload-Offset: {}) in {:?}",
         head.status,
         head.header("Upload-Offset").unwrap_or("-"),
         started.elapsed()
     );
-    Ok(head)
+    Ok(Response { head, body })
 }
 
-/// Turns a ureq error into ours, recovering what our body reader meant. `url` is already masked.
-pub(crate) fn map_ureq(e: ureq::Error, method: Method, url: &str, secrets: &[&str]) -> Error {
-    let transport = |source| Error::Transport {
-        method: method.as_str(),
-        url: url.to_owned(),
-        source,
-    };
+/// Turns a ureq error into ours, recovering what our body reader meant.
+pub(crate) fn map_ureq(e: ureq::Error, failed: &FailedRequest) -> Error {
     match e {
-        ureq::Error::Timeout(t) => Error::Timeout(t),
+        ureq::Error::Timeout(timeout) => Error::Timeout {
+            request: Box::new(failed.clone()),
+            timeout,
+        },
         ureq::Error::Io(io) => {
             if io.get_ref().is_some_and(|inner| inner.is::<BodyStop>()) {
                 if let Some(stop) = io.into_inner().and_then(|b| b.downcast::<BodyStop>().ok()) {
@@ -243,16 +249,41 @@ pub(crate) fn map_ureq(e: ureq::Error, method: Method, url: &str, secrets: &[&st
                         BodyStop::Source(e) => Error::Io(e),
                     };
                 }
-                return Error::Protocol("lost a body error".into());
+                return Error::Io(io::Error::other("a body error was lost"));
             }
             if io.kind() == io::ErrorKind::TimedOut {
-                return Error::Timeout(ureq::Timeout::PerRead);
+                return Error::Timeout {
+                    request: Box::new(failed.clone()),
+                    timeout: ureq::Timeout::PerRead,
+                };
             }
-            transport(ureq::Error::Io(io))
+            transport(ureq::Error::Io(io), failed)
         }
-        ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {}", mask(&uri, secrets))),
-        other => transport(other),
+        ureq::Error::BadUri(_) => Error::InvalidInput(format!("bad URL {}", failed.url())),
+        other => transport(other, failed),
     }
+}
+
+fn transport(source: ureq::Error, failed: &FailedRequest) -> Error {
+    Error::Transport {
+        request: Box::new(failed.clone()),
+        source: Box::new(source),
+    }
+}
+
+/// Whether a failed request lost its connection (reset, broken pipe, closed early) rather
+/// than never having one or timing out: what a server that refuses a body and hangs up causes.
+pub(crate) fn lost_connection(e: &Error) -> bool {
+    let Error::Transport { source, .. } = e else {
+        return false;
+    };
+    matches!(&**source, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    ))
 }
 
 #[cfg(test)]
@@ -260,7 +291,7 @@ mod tests {
     use super::*;
 
     fn map_test(e: io::Error) -> Error {
-        map_ureq(ureq::Error::Io(e), Method::Patch, "u", &[])
+        map_ureq(ureq::Error::Io(e), &FailedRequest::new("PATCH", "u"))
     }
 
     #[test]
@@ -300,6 +331,28 @@ mod tests {
             map_test(r.read(&mut [0; 4]).unwrap_err()),
             Error::Aborted
         ));
+    }
+
+    #[test]
+    fn lost_connections_are_told_from_other_failures() {
+        for kind in [io::ErrorKind::BrokenPipe, io::ErrorKind::ConnectionReset] {
+            assert!(
+                lost_connection(&map_test(io::Error::from(kind))),
+                "{kind:?}"
+            );
+        }
+        assert!(!lost_connection(&map_test(io::Error::from(
+            io::ErrorKind::TimedOut
+        ))));
+        let refused = map_ureq(
+            ureq::Error::ConnectionFailed,
+            &FailedRequest::new("POST", "u"),
+        );
+        assert!(!lost_connection(&refused) && refused.is_retryable());
+        assert!(
+            refused.to_string().contains("could not connect"),
+            "{refused}"
+        );
     }
 
     #[test]

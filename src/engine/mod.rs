@@ -1,0 +1,123 @@
+//! The machinery every call stands on: one agent and its settings, the state store, the clock,
+//! the retry policy, and one retry loop.
+//!
+//! - [`transport`]: send one request (ureq), get status, headers and a bounded body.
+//! - [`Engine::run`]: the one retry loop, for tus uploads and Wix REST calls alike.
+//! - [`tracked`]: one upload and its resume record (open, persist, restart, forget).
+//! - [`single`]: drive a tracked upload over one connection; [`parallel`]: over several.
+//! - [`progress`]: the rate-limited progress reporter.
+
+pub(crate) mod parallel;
+pub(crate) mod progress;
+pub(crate) mod single;
+pub(crate) mod tracked;
+pub(crate) mod transport;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ureq::Agent;
+
+use crate::control::{AbortHandle, Clock, sleep_unless_aborted};
+use crate::error::{Error, Result};
+use crate::proto::{self, Config, RetryPolicy, RetryState};
+use crate::store::StateStore;
+use transport::{BODY_LIMIT, Call, HttpSettings, Response};
+
+/// Shared by an [`Uploader`](crate::Uploader) and everything built on it.
+pub(crate) struct Engine {
+    pub(crate) agent: Agent,
+    pub(crate) http: HttpSettings,
+    pub(crate) tus: Config,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) parallel: usize,
+}
+
+/// What one step of a retried operation did.
+pub(crate) enum Step<T> {
+    /// Go on; no progress to speak of.
+    Continue,
+    /// Go on; progress was made, so the retry count restarts.
+    Advanced,
+    /// Finished.
+    Done(T),
+}
+
+impl Engine {
+    /// The current time on the injected clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// Sends one request.
+    pub(crate) fn send(&self, call: Call<'_>) -> Result<Response> {
+        transport::send(&self.agent, &self.http, call)
+    }
+
+    /// Sends a bodiless request the protocol built.
+    pub(crate) fn send_tus(&self, req: &proto::Request, secrets: &[&str]) -> Result<Response> {
+        self.send(Call {
+            method: req.method.as_str(),
+            url: &req.url,
+            headers: &req.headers,
+            body: None,
+            body_limit: BODY_LIMIT,
+            secrets,
+        })
+    }
+
+    /// The one retry loop: runs `step` until it is done, or fails with an error that is not
+    /// worth retrying, or the policy's attempts since the last progress are used up. Waits
+    /// between attempts on the injected clock and stops at once when `abort` fires.
+    pub(crate) fn run<T>(
+        &self,
+        abort: Option<&AbortHandle>,
+        mut step: impl FnMut() -> Result<Step<T>>,
+    ) -> Result<T> {
+        let mut retry = RetryState::new();
+        loop {
+            if abort.is_some_and(AbortHandle::is_aborted) {
+                return Err(Error::Aborted);
+            }
+            match step() {
+                Ok(Step::Done(t)) => return Ok(t),
+                Ok(Step::Advanced) => retry.reset(),
+                Ok(Step::Continue) => {}
+                Err(e) => self.backoff(&mut retry, e, abort)?,
+            }
+        }
+    }
+
+    /// Tries `call` under the retry policy: for requests that are one step.
+    pub(crate) fn retrying<T>(
+        &self,
+        abort: Option<&AbortHandle>,
+        mut call: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        self.run(abort, || call().map(Step::Done))
+    }
+
+    // Waits before the next attempt, or returns the error when retrying is over.
+    fn backoff(&self, retry: &mut RetryState, e: Error, abort: Option<&AbortHandle>) -> Result<()> {
+        match retry.on_failure(&self.retry, &e) {
+            Some(delay) => {
+                log::warn!(
+                    "{e} (attempt {}); retrying in {delay:?}",
+                    retry.attempts() - 1
+                );
+                if sleep_unless_aborted(&*self.clock, delay, abort) {
+                    Ok(())
+                } else {
+                    Err(Error::Aborted)
+                }
+            }
+            None if retry.attempts() > 1 && e.is_retryable() => Err(Error::GaveUp {
+                attempts: retry.attempts(),
+                last: Box::new(e),
+            }),
+            None => Err(e),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Drives one tracked upload to its end over one connection.
+
+use super::progress::Reporter;
+use super::tracked::Tracked;
+use super::transport::{BODY_LIMIT, BodyReader, Call, Response, lost_connection, mask};
+use super::{Engine, Step};
+use crate::checksum;
+use crate::control::AbortHandle;
+use crate::error::{Error, FailedRequest, Result};
+use crate::proto::{self, Event, Interruption, Phase};
+use crate::source::Source;
+
+impl Engine {
+    /// Runs `t` until every byte is acknowledged; `base` is where its byte 0 lies in `source`.
+    /// On failure the record keeps the offset reached (unless the upload is gone).
+    pub(crate) fn drive(
+        &self,
+        t: &mut Tracked,
+        source: &mut Source,
+        base: u64,
+        abort: Option<&AbortHandle>,
+        progress: &mut Reporter<'_>,
+    ) -> Result<()> {
+        let result = self.run(abort, || self.step(t, source, base, abort, progress));
+        if let Err(e) = &result {
+            if !matches!(e, Error::Gone { .. }) {
+                // Best effort: the offset reached, for whoever looks at the record.
+                if let Err(save) = self.persist(t) {
+                    log::warn!("could not save the upload's state: {save}");
+                }
+            }
+        }
+        result
+    }
+
+    // One request and what its answer does.
+    fn step(
+        &self,
+        t: &mut Tracked,
+        source: &mut Source,
+        base: u64,
+        abort: Option<&AbortHandle>,
+        progress: &mut Reporter<'_>,
+    ) -> Result<Step<()>> {
+        self.check_expiry(t)?;
+        declare_if_ended(t, source, base)?;
+        let Some(req) = t.up.next_request() else {
+            return Ok(Step::Done(()));
+        };
+        let secrets = t.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let resp = match self.send_request(t, &req, &secrets, source, base, abort, progress) {
+            Ok(resp) => resp,
+            Err(e) => {
+                let how = if lost_connection(&e) {
+                    Interruption::ConnectionLost
+                } else {
+                    Interruption::Other
+                };
+                if let Some(Event::ChunkSizeLowered { chunk_size }) = t.up.interrupted(how) {
+                    log::warn!(
+                        "{e}, twice at offset {} with no progress: the server may refuse \
+                         large bodies; sending at most {chunk_size} bytes per request",
+                        t.up.offset()
+                    );
+                    t.learned(chunk_size);
+                    return Ok(Step::Advanced);
+                }
+                return Err(e);
+            }
+        };
+        match t.up.handle(&resp.head, self.now()) {
+            Ok(event) => self.on_event(t, event, progress),
+            Err(e) => {
+                let failed = FailedRequest::new(req.method.as_str(), mask(&req.url, &secrets));
+                self.on_failure(t, Error::from_proto(e, failed, &resp.body))
+            }
+        }
+    }
+
+    // Don't send into an upload the server said has expired.
+    fn check_expiry(&self, t: &mut Tracked) -> Result<()> {
+        if t.up.url().is_none() || !t.up.is_expired(self.now()) {
+            return Ok(());
+        }
+        if t.from_record && !t.acked_any {
+            log::info!("saved upload has expired: starting anew");
+            return self.restart(t);
+        }
+        Err(Error::Expired)
+    }
+
+    // Streams the request's body range (if any) from the source.
+    fn send_request(
+        &self,
+        t: &Tracked,
+        req: &proto::Request,
+        secrets: &[&str],
+        source: &mut Source,
+        base: u64,
+        abort: Option<&AbortHandle>,
+        progress: &mut Reporter<'_>,
+    ) -> Result<Response> {
+        let Some(range) = &req.body else {
+            return self.send_tus(req, secrets);
+        };
+        source.check_unchanged()?;
+        let abs = base + range.start..base + range.end;
+        let len = range.end - range.start;
+        let mut headers = req.headers.clone();
+        if let Some(algo) = req.checksum {
+            let value = checksum::header(algo, source.range(abs.clone())?)?;
+            headers.push(("Upload-Checksum", value));
+        }
+        let (acked, total, start) = (t.up.offset(), t.up.length(), range.start);
+        let mut on_read = |n: u64| progress.sent(start + n, acked, total);
+        let mut body = BodyReader::new(source.range(abs.clone())?, len, abort, &mut on_read);
+        let sent = self.send(Call {
+            method: req.method.as_str(),
+            url: &req.url,
+            headers: &headers,
+            body: Some((&mut body, len)),
+            body_limit: BODY_LIMIT,
+            secrets,
+        });
+        drop(body);
+        match sent {
+            // The body reader counts within this body: say what the source holds.
+            Err(Error::SourceChanged { found, .. }) => {
+                source.check_unchanged()?;
+                Err(Error::SourceChanged {
+                    expected: source.length().unwrap_or(abs.end),
+                    found: abs.start + found,
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn on_event(
+        &self,
+        t: &mut Tracked,
+        event: Event,
+        progress: &mut Reporter<'_>,
+    ) -> Result<Step<()>> {
+        let total = t.up.length();
+        let offset = t.up.offset();
+        match event {
+            Event::Created { .. } => {
+                self.created(t)?;
+                if offset > 0 {
+                    // creation-with-upload carried bytes.
+                    progress.acked(offset, total);
+                }
+            }
+            Event::Synced { offset } => {
+                if t.from_record && t.resumed_from.is_none() {
+                    t.resumed_from = Some(offset);
+                    log::info!(
+                        "resuming an earlier upload from byte {offset} of {}",
+                        total.map_or_else(|| "?".to_owned(), |n| n.to_string())
+                    );
+                }
+                t.acked_any = true;
+                progress.acked(offset, total);
+            }
+            // Not saved here: a resume re-reads the offset with HEAD anyway, so the record's
+            // offset is only informational (saved when the call ends early).
+            Event::Progress { offset } => progress.acked(offset, total),
+            Event::ChunkSizeLowered { chunk_size } => {
+                log::warn!("the server refused a body as too large; chunk size now {chunk_size}");
+                t.learned(chunk_size);
+                return Ok(Step::Advanced);
+            }
+            Event::Discovered => return Ok(Step::Continue),
+        }
+        if offset > t.high {
+            t.high = offset;
+            return Ok(Step::Advanced);
+        }
+        Ok(Step::Continue)
+    }
+
+    fn on_failure(&self, t: &mut Tracked, e: Error) -> Result<Step<()>> {
+        if let Error::Gone { status } = e {
+            if t.from_record && !t.acked_any {
+                log::info!("saved upload is gone (HTTP {status}): starting anew");
+                self.restart(t)?;
+                return Ok(Step::Continue);
+            }
+            self.forget(t)?;
+        }
+        Err(e)
+    }
+}
+
+// A stream of unknown length declares it once it ends within the next chunk.
+fn declare_if_ended(t: &mut Tracked, source: &mut Source, base: u64) -> Result<()> {
+    let up = &mut t.up;
+    if up.is_deferred() && up.phase() == Phase::Patch {
+        let chunk = up.chunk_size().unwrap_or(proto::DEFERRED_CHUNK);
+        let have = source.available(base + up.offset(), chunk)?;
+        if have < chunk {
+            up.declare_length(up.offset() + have)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! The resumable route: *Generate File Resumable Upload URL*, the tus upload, finalize.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::rest::{self, JSON_BODY_LIMIT};
+use super::{Credentials, FileDescriptor, GenerateUploadUrlRequest, GenerateUploadUrlResponse};
+use crate::control::AbortHandle;
+use crate::engine::transport::{Call, mask};
+use crate::error::{Error, Result};
+use crate::proto::Metadata;
+use crate::secret::Secret;
+use crate::source::Source;
+use crate::uploader::{UploadOptions, Uploaded, Uploader};
+
+/// Where a resumable upload goes, and what it was asked for: the answer of
+/// [`generate_resumable_upload_url`] with the file name and MIME type of its request, so they
+/// are written once. `Debug` masks the token.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ResumableTarget {
+    /// The tus creation URL.
+    pub upload_url: String,
+    /// The single-use token for the upload and its finalize.
+    pub upload_token: Secret,
+    /// The `fileName` asked for, if any.
+    pub file_name: Option<String>,
+    /// The `mimeType` asked for.
+    pub mime_type: String,
+}
+
+impl ResumableTarget {
+    /// A target from a generate answer obtained elsewhere, with what its request asked for.
+    pub fn new(
+        response: GenerateUploadUrlResponse,
+        file_name: Option<String>,
+        mime_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            upload_url: response.upload_url,
+            upload_token: response.upload_token,
+            file_name,
+            mime_type: mime_type.into(),
+        }
+    }
+}
+
+/// Calls *Generate File Resumable Upload URL*:
+/// `POST {api_base}/site-media/v1/files/generate-resumable-upload-url`, with the uploader's
+/// agent, timeouts, user agent and retry policy.
+///
+/// # Errors
+///
+/// [`Error::Status`] with the Wix error body ([`Error::wix`]) when Wix refuses (say, the
+/// `ruleName` `ZERO_FILE_SIZE`); transport errors once retries are used up.
+pub fn generate_resumable_upload_url(
+    uploader: &Uploader,
+    credentials: &Credentials,
+    request: &GenerateUploadUrlRequest,
+) -> Result<ResumableTarget> {
+    let response: GenerateUploadUrlResponse = rest::post(
+        uploader.engine(),
+        credentials,
+        "/site-media/v1/files/generate-resumable-upload-url",
+        request,
+        None,
+    )?;
+    Ok(ResumableTarget::new(
+        response,
+        request.file_name.clone(),
+        request.mime_type.clone(),
+    ))
+}
+
+// RFC 3986's unreserved characters stay; everything else is encoded.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Tells Wix the upload is complete: `PUT {upload_url}/{token}?filename=NAME` with body `{}`
+/// (`filename` left out when `None`: Wix then uses the `fileName` given at generate time).
+///
+/// Returns the new file's descriptor. Its `operationStatus` may still be `PENDING`: Wix then
+/// processes the file in the background. Retried by the uploader's policy.
+///
+/// # Errors
+///
+/// [`Error::Status`] with the Wix error body when Wix refuses (an unknown or used token, an
+/// incomplete upload); [`Error::InvalidInput`] for an empty token.
+pub fn finalize(
+    uploader: &Uploader,
+    upload_url: &str,
+    token: &Secret,
+    filename: Option<&str>,
+) -> Result<FileDescriptor> {
+    finalize_with(uploader, upload_url, token, filename, None)
+}
+
+fn finalize_with(
+    uploader: &Uploader,
+    upload_url: &str,
+    token: &Secret,
+    filename: Option<&str>,
+    abort: Option<&AbortHandle>,
+) -> Result<FileDescriptor> {
+    if token.expose().is_empty() {
+        return Err(Error::InvalidInput("the upload token is empty".into()));
+    }
+    let mut url = format!(
+        "{}/{}",
+        upload_url.trim_end_matches('/'),
+        utf8_percent_encode(token.expose(), COMPONENT)
+    );
+    if let Some(name) = filename {
+        url.push_str("?filename=");
+        url.extend(utf8_percent_encode(name, COMPONENT));
+    }
+    let secrets = [token.expose()];
+    let headers = [("Content-Type", "application/json".to_owned())];
+    let engine = uploader.engine();
+    engine.retrying(abort, || {
+        let resp = engine.send(Call {
+            method: "PUT",
+            url: &url,
+            headers: &headers,
+            body: Some((&mut &b"{}"[..], 2)),
+            body_limit: JSON_BODY_LIMIT,
+            secrets: &secrets,
+        })?;
+        let envelope: super::types::FileDescriptorEnvelope =
+            rest::read_json(engine, "PUT", &mask(&url, &secrets), &resp)?;
+        Ok(envelope.file)
+    })
+}
+
+/// A file uploaded through the resumable route.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ResumableUpload {
+    /// The new file.
+    pub file: FileDescriptor,
+    /// The tus upload behind it.
+    pub upload: Uploaded,
+}
+
+/// Uploads `source` to the URL Wix generated and finalizes it: the whole resumable route after
+/// *Generate File Resumable Upload URL*.
+///
+/// The tus metadata is the caller's (from `options`) plus `filename` (the target's file name,
+/// else the source's), `contentType` and `token`. When the state store holds an earlier,
+/// unfinished upload of the same source to the same URL, that upload is resumed and finalized
+/// with its own token; its record is removed once finalize succeeds.
+///
+/// # Errors
+///
+/// Those of [`Uploader::upload`] and [`finalize`]. A failed finalize keeps the record, so the
+/// next call finalizes the finished upload without sending it again.
+pub fn upload(
+    uploader: &Uploader,
+    target: &ResumableTarget,
+    source: Source,
+    mut options: UploadOptions<'_>,
+) -> Result<ResumableUpload> {
+    let name = target
+        .file_name
+        .clone()
+        .or_else(|| source.file_name())
+        .ok_or_else(|| Error::InvalidInput("a file name is needed (set fileName)".into()))?;
+    let wix = Metadata::new()
+        .with("filename", &name)?
+        .with("contentType", &target.mime_type)?
+        .with_secret("token", target.upload_token.expose())?;
+    options.metadata_mut().merge(&wix);
+    let abort = options.abort_handle().cloned();
+    let done = uploader.upload(&target.upload_url, source, options.keep_state(true))?;
+    let token = Secret::new(done.metadata.get("token").unwrap_or_default());
+    // A resumed upload is finalized under the name it was created with.
+    let filename = done.metadata.get("filename").map(str::to_owned);
+    let file = finalize_with(
+        uploader,
+        &target.upload_url,
+        &token,
+        filename.as_deref(),
+        abort.as_ref(),
+    )?;
+    uploader.forget(&done)?;
+    Ok(ResumableUpload { file, upload: done })
+}
