@@ -165,19 +165,19 @@ fn parallel_speedup(o: &Opts) {
             let req =
                 wix_media_upload::wix::GenerateUploadUrlRequest::new("application/octet-stream");
             let mut target =
-                wix_media_upload::generate_resumable_upload_url(uploader.agent(), &creds, &req)
+                wix_media_upload::wix::generate_resumable_upload_url(&uploader, &creds, &req)
                     .expect("generate");
             target.upload_url = proxy.url_for(&target.upload_url);
+            target.file_name = Some("p.bin".into());
             let t = std::time::Instant::now();
-            let file = uploader
-                .upload_to_wix(
-                    &target,
-                    Source::file(&input).expect("input"),
-                    "p.bin",
-                    "application/octet-stream",
-                    UploadOptions::new(),
-                )
-                .expect("parallel upload");
+            let file = wix_media_upload::wix::upload(
+                &uploader,
+                &target,
+                Source::file(&input).expect("input"),
+                UploadOptions::new(),
+            )
+            .expect("parallel upload")
+            .file;
             walls[i].push(t.elapsed().as_secs_f64());
             assert_eq!(
                 file.hash.as_deref(),
@@ -234,7 +234,7 @@ fn emulator_ingest(o: &Opts, input: &Path) {
         .expect("emulator base URL");
     let base = line.trim().to_owned();
     let creds = wix_media_upload::Credentials::site("bench", "bench").with_api_base(&base);
-    let agent = ureq::Agent::new_with_defaults();
+    let uploader = wix_media_upload::Uploader::new().expect("uploader");
     let file = input.to_string_lossy();
     let mut null = Vec::new();
     let mut tus = Vec::new();
@@ -244,7 +244,7 @@ fn emulator_ingest(o: &Opts, input: &Path) {
         )));
         null.push(s.wall);
         let req = wix_media_upload::wix::GenerateUploadUrlRequest::new("application/octet-stream");
-        let target = wix_media_upload::generate_resumable_upload_url(&agent, &creds, &req)
+        let target = wix_media_upload::wix::generate_resumable_upload_url(&uploader, &creds, &req)
             .expect("generate");
         let token = base64_encode(target.upload_token.expose().as_bytes());
         let script = format!(

@@ -12,10 +12,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use wix_media_upload::emulator::EmulatorConfig;
-use wix_media_upload::wix::GenerateUploadUrlRequest;
+use wix_media_upload::wix::{self, GenerateUploadUrlRequest};
 use wix_media_upload::{
     Credentials, Error, Metadata, Progress, RetryPolicy, Source, UploadOptions, Uploader,
-    generate_resumable_upload_url,
 };
 
 const USAGE: &str = "\
@@ -188,11 +187,11 @@ fn run(args: Args) -> Result<String, String> {
     let request = GenerateUploadUrlRequest::new(mime)
         .file_name(name.as_str())
         .size_in_bytes(source.length().unwrap_or(0));
-    let target = generate_resumable_upload_url(uploader.agent(), &credentials, &request)
-        .map_err(describe)?;
-    let descriptor = uploader
-        .upload_to_wix(&target, source, &name, mime, options)
-        .map_err(describe)?;
+    let target =
+        wix::generate_resumable_upload_url(&uploader, &credentials, &request).map_err(describe)?;
+    let descriptor = wix::upload(&uploader, &target, source, options)
+        .map_err(describe)?
+        .file;
     serde_json::to_string(&descriptor).map_err(|e| e.to_string())
 }
 
@@ -291,27 +290,28 @@ impl Bar {
         } else {
             Duration::from_secs(2)
         };
-        let done = p.acked == p.total;
+        let total = p.total.unwrap_or(p.sent);
+        let done = p.acked == total;
         if !done && self.last.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         self.last = Some(Instant::now());
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = p.sent.saturating_sub(first) as f64 / secs;
-        let pct = if p.total == 0 {
+        let pct = if total == 0 {
             100.0
         } else {
-            p.sent as f64 * 100.0 / p.total as f64
+            p.sent as f64 * 100.0 / total as f64
         };
         let eta = if rate > 0.0 {
-            format!("{:.0}s", p.total.saturating_sub(p.sent) as f64 / rate)
+            format!("{:.0}s", total.saturating_sub(p.sent) as f64 / rate)
         } else {
             "?".into()
         };
         let text = format!(
             "{pct:5.1}% {}/{}  {}/s  ETA {eta}",
             human(p.sent),
-            human(p.total),
+            human(total),
             human(rate as u64)
         );
         let mut err = std::io::stderr().lock();

@@ -7,19 +7,19 @@
 //! - [`Uploader`] streams a [`Source`] (file, seekable reader or plain stream) in one PATCH or in
 //!   chunks, retries what can be retried, and keeps resumable state in a [`StateStore`] so an
 //!   interrupted upload continues where the server stopped, even in another process.
-//! - [`wix::finalize`] is the finalize call; [`Uploader::upload_to_wix`] does both.
+//! - [`wix::finalize`] is the finalize call; [`wix::upload`] does the upload and the finalize.
 //! - [`proto`] is the tus protocol as pure code, for driving with your own I/O.
 //!
 //! ```no_run
-//! use wix_media_upload::{Source, UploadOptions, Uploader, wix::GenerateUploadUrlResponse};
+//! use wix_media_upload::wix::{self, GenerateUploadUrlRequest};
+//! use wix_media_upload::{Credentials, Source, UploadOptions, Uploader};
 //!
-//! // The JSON that Wix's "Generate File Resumable Upload URL" answered.
-//! let json = r#"{"uploadProtocol":"TUS","uploadUrl":"https://upload.wixmp.com/upload/tus","uploadToken":"..."}"#;
-//! let target: GenerateUploadUrlResponse = serde_json::from_str(json)?;
 //! let uploader = Uploader::builder().state_dir("/tmp/wix-upload-state").build()?;
-//! let source = Source::file("photo.jpg")?;
-//! let file = uploader.upload_to_wix(&target, source, "photo.jpg", "image/jpeg", UploadOptions::new())?;
-//! println!("{} is {:?}", file.id.unwrap_or_default(), file.operation_status);
+//! let creds = Credentials::site(std::env::var("WIX_API_KEY")?, std::env::var("WIX_SITE_ID")?);
+//! let request = GenerateUploadUrlRequest::new("image/jpeg").file_name("photo.jpg");
+//! let target = wix::generate_resumable_upload_url(&uploader, &creds, &request)?;
+//! let done = wix::upload(&uploader, &target, Source::file("photo.jpg")?, UploadOptions::new())?;
+//! println!("{:?} is {:?}", done.file.id, done.file.operation_status);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

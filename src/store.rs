@@ -40,6 +40,30 @@ pub struct Record {
     pub chunk_size: Option<u64>,
 }
 
+impl Record {
+    /// A record of the upload at `upload_url`, created at `endpoint`, saved under `key`; the
+    /// other fields start empty (offset 0, no metadata) and can be set directly.
+    pub fn new(
+        key: impl Into<String>,
+        endpoint: impl Into<String>,
+        upload_url: impl Into<String>,
+        length: Option<u64>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            endpoint: endpoint.into(),
+            upload_url: upload_url.into(),
+            length,
+            offset: 0,
+            created_at: 0,
+            expires_at: None,
+            metadata: Vec::new(),
+            secret_keys: Vec::new(),
+            chunk_size: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Record")

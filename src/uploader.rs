@@ -344,6 +344,12 @@ impl Uploader {
         &*self.engine.store
     }
 
+    /// The key under which an upload of `source` to `endpoint` is saved in the state store;
+    /// `None` for sources without a key (streams, unless given one).
+    pub fn resume_key(&self, endpoint: &str, source: &Source) -> Option<String> {
+        source.key().map(|k| format!("{endpoint}\n{k}"))
+    }
+
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -377,7 +383,7 @@ impl Uploader {
             .map(|f| &mut **f as &mut dyn FnMut(Progress));
         let mut report = Reporter::new(callback, &*engine.clock);
         let abort = abort.as_ref();
-        let key = source.key().map(|k| format!("{endpoint}\n{k}"));
+        let key = self.resume_key(endpoint, &source);
         if engine.parallel > 1 && source.is_file() {
             let done = engine.upload_parallel(
                 endpoint,
@@ -431,7 +437,7 @@ impl Uploader {
             .to_owned();
         Ok(Uploaded {
             url,
-            size: tracked.up.offset(),
+            size: tracked.up.length().unwrap_or_else(|| tracked.up.offset()),
             resumed_from,
             metadata: tracked.meta,
             key: tracked.key,

@@ -17,13 +17,10 @@ use std::time::{Duration, SystemTime};
 use md5::Digest as _;
 use support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig, UploadInfo};
-use wix_media_upload::wix::{
-    self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, types::MediaType,
-};
+use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
 use wix_media_upload::{
     AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Metadata, Progress,
     RetryPolicy, Secret, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
-    generate_resumable_upload_url,
 };
 
 const KIB: usize = 1024;
@@ -55,12 +52,12 @@ impl Wix {
     fn generate(
         &self,
         request: &GenerateUploadUrlRequest,
-    ) -> wix_media_upload::Result<GenerateUploadUrlResponse> {
-        generate_resumable_upload_url(&agent(), &self.credentials(), request)
+    ) -> wix_media_upload::Result<ResumableTarget> {
+        wix::generate_resumable_upload_url(&uploader(), &self.credentials(), request)
     }
 
     /// A fresh `{uploadUrl, uploadToken}` for a file of any size.
-    fn target(&self) -> GenerateUploadUrlResponse {
+    fn target(&self) -> ResumableTarget {
         self.generate(&GenerateUploadUrlRequest::new("application/octet-stream"))
             .expect("generate")
     }
@@ -95,6 +92,10 @@ impl Wix {
     fn count(&self, method: &str) -> u64 {
         self.emu.request_counts().get(method).copied().unwrap_or(0)
     }
+}
+
+fn uploader() -> Uploader {
+    Uploader::new().unwrap()
 }
 
 fn agent() -> ureq::Agent {
@@ -571,18 +572,20 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
         .unwrap()
         .as_secs();
     store
-        .save(&wix_media_upload::Record {
-            key: state_key(&endpoint, file.path()),
-            endpoint: endpoint.clone(),
-            upload_url: stale.clone(),
-            length: Some(bytes.len() as u64),
-            offset: 0,
-            created_at: now - 120,
-            expires_at: Some(now - 60),
-            metadata: meta
+        .save(&{
+            let mut rec = wix_media_upload::Record::new(
+                state_key(&endpoint, file.path()),
+                endpoint.clone(),
+                stale.clone(),
+                Some(bytes.len() as u64),
+            );
+            rec.created_at = now - 120;
+            rec.expires_at = Some(now - 60);
+            rec.metadata = meta
                 .iter()
                 .map(|(k, v)| (k.to_owned(), Secret::new(v)))
-                .collect(),
+                .collect();
+            rec
         })
         .unwrap();
     let uploader = builder().state_dir(state.path()).build().unwrap();
@@ -740,7 +743,7 @@ fn generate_issues_a_distinct_token_per_call() {
     let a = wix.generate(&request).unwrap();
     let b = wix.generate(&request).unwrap();
     assert_eq!(a.upload_url, wix.emu.tus_endpoint());
-    assert_eq!(a.upload_protocol.as_str(), "TUS");
+    assert_eq!(a.mime_type, "image/png");
     assert!(!a.upload_token.expose().is_empty());
     assert_ne!(a.upload_token.expose(), b.upload_token.expose());
     assert_eq!(
@@ -801,7 +804,7 @@ fn generate_without_authorization_is_refused() {
     let wix = Wix::start();
     let request = GenerateUploadUrlRequest::new("image/png").file_name("a.png");
     let no_key = Credentials::site("", "site-1").with_api_base(wix.emu.base_url());
-    let err = generate_resumable_upload_url(&agent(), &no_key, &request).unwrap_err();
+    let err = wix::generate_resumable_upload_url(&uploader(), &no_key, &request).unwrap_err();
     assert!(
         matches!(
             err,
@@ -814,10 +817,9 @@ fn generate_without_authorization_is_refused() {
     );
     assert!(err.wix().is_some(), "{err:?}");
 
-    let mut no_site = wix.credentials();
-    no_site.site_id = None;
-    no_site.account_id = Some("account-1".into());
-    let err = generate_resumable_upload_url(&agent(), &no_site, &request).unwrap_err();
+    let no_site = Credentials::account("IST.test-api-key-0123456789", "account-1")
+        .with_api_base(wix.emu.base_url());
+    let err = wix::generate_resumable_upload_url(&uploader(), &no_site, &request).unwrap_err();
     assert!(
         matches!(
             err,
@@ -835,7 +837,7 @@ fn generate_without_authorization_is_refused() {
 fn credentials_debug_hides_the_api_key() {
     let wix = Wix::start();
     let creds = wix.credentials();
-    let key = creds.authorization.expose().to_owned();
+    let key = creds.authorization().expose().to_owned();
     let dbg = format!("{creds:?} {:#?}", creds);
     assert!(!dbg.contains(&key), "{dbg}");
     assert!(!dbg.contains("0123456789"), "{dbg}");
@@ -869,15 +871,14 @@ fn full_wix_route_generate_upload_finalize() {
         .state_dir(state.path())
         .build()
         .unwrap();
-    let file_desc = uploader
-        .upload_to_wix(
-            &target,
-            Source::file(file.path()).unwrap(),
-            "photo.png",
-            "image/png",
-            UploadOptions::new(),
-        )
-        .expect("upload and finalize");
+    let file_desc = wix::upload(
+        &uploader,
+        &target,
+        Source::file(file.path()).unwrap(),
+        UploadOptions::new(),
+    )
+    .map(|done| done.file)
+    .expect("upload and finalize");
     let md5_hex: String = md5::Md5::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -895,10 +896,10 @@ fn full_wix_route_generate_upload_finalize() {
 
     // The token is single-use: a second finalize fails with a Wix error.
     let err = wix::finalize(
-        uploader.agent(),
+        &uploader,
         &target.upload_url,
         &target.upload_token,
-        "photo.png",
+        Some("photo.png"),
     )
     .unwrap_err();
     assert!(matches!(err, Error::Status { status: 409, .. }), "{err:?}");
@@ -921,15 +922,14 @@ fn full_wix_route_in_parallel_finalizes_the_concatenation() {
         )
         .unwrap();
     let uploader = builder().parallel(4).build().unwrap();
-    let desc = uploader
-        .upload_to_wix(
-            &target,
-            Source::file(file.path()).unwrap(),
-            "clip.mp4",
-            "video/mp4",
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let desc = wix::upload(
+        &uploader,
+        &target,
+        Source::file(file.path()).unwrap(),
+        UploadOptions::new(),
+    )
+    .map(|done| done.file)
+    .unwrap();
     let md5_hex: String = md5::Md5::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -13,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use support::{TempDir, TempFile, temp_file_with};
-use wix_media_upload::wix::GenerateUploadUrlResponse;
 use wix_media_upload::wix::types::{MediaType, OperationStatus};
+use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
     AbortHandle, Clock, CreationMode, DirStore, Error, Metadata, Progress, Record, RetryPolicy,
     Secret, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
@@ -120,7 +120,7 @@ fn wix_metadata(filename: &str, content_type: &str, token: &str) -> Metadata {
         .unwrap()
         .with("contentType", content_type)
         .unwrap()
-        .with("token", token)
+        .with_secret("token", token)
         .unwrap()
 }
 
@@ -302,7 +302,8 @@ fn create_then_single_patch() {
     assert_eq!(done.size, 10);
     assert_eq!(done.resumed_from, None);
     assert_eq!(done.metadata, meta);
-    assert_eq!(done.key.as_deref(), Some(key.as_str()));
+    // The record is removed once the upload succeeded.
+    assert_eq!(up.store().load(&key).unwrap(), None);
 
     let header = seen_metadata
         .lock()
@@ -467,21 +468,20 @@ fn gone_on_resume_creates_a_new_upload() {
     let source = file_source(&file);
     let key = key_for(&endpoint, &source);
     let store = DirStore::new(state.path()).unwrap();
-    store
-        .save(&Record {
-            key: key.clone(),
-            endpoint: endpoint.clone(),
-            upload_url: format!("{}/files/old", server.url()),
-            length: Some(10),
-            offset: 4,
-            created_at: 1_700_000_000,
-            expires_at: None,
-            metadata: vec![
-                ("filename".into(), Secret::new("old.bin")),
-                ("token".into(), Secret::new("OLD-TOKEN")),
-            ],
-        })
-        .unwrap();
+    let mut old = Record::new(
+        key.clone(),
+        endpoint.clone(),
+        format!("{}/files/old", server.url()),
+        Some(10),
+    );
+    old.offset = 4;
+    old.created_at = 1_700_000_000;
+    old.metadata = vec![
+        ("filename".into(), Secret::new("old.bin")),
+        ("token".into(), Secret::new("OLD-TOKEN")),
+    ];
+    old.secret_keys = vec!["token".into()];
+    store.save(&old).unwrap();
 
     let new_meta = wix_metadata("new.bin", "application/octet-stream", "NEW-TOKEN");
     let head = head(&mut server, "/files/old")
@@ -500,10 +500,12 @@ fn gone_on_resume_creates_a_new_upload() {
     let clock = FakeClock::new();
     let up = builder(&clock).state_dir(state.path()).build().unwrap();
     let done = up
-        .upload_keep_state(
+        .upload(
             &endpoint,
             source,
-            UploadOptions::new().metadata(new_meta.clone()),
+            UploadOptions::new()
+                .metadata(new_meta.clone())
+                .keep_state(true),
         )
         .unwrap();
     head.assert();
@@ -767,12 +769,12 @@ fn finalize_puts_to_the_token_url_and_parses_the_example() {
         .with_body(FINALIZE_EXAMPLE)
         .expect(1)
         .create();
-    let agent = Uploader::new().unwrap().agent().clone();
-    let file = wix_media_upload::finalize(
-        &agent,
+    let uploader = Uploader::new().unwrap();
+    let file = wix_media_upload::wix::finalize(
+        &uploader,
         &format!("{}/upload/tus", server.url()),
         &Secret::new(TOKEN),
-        "file name.jpg",
+        Some("file name.jpg"),
     )
     .unwrap();
     put.assert();
@@ -783,12 +785,13 @@ fn finalize_puts_to_the_token_url_and_parses_the_example() {
 fn upload_to_wix_uploads_and_finalizes() {
     let mut server = Server::new();
     let (file, bytes) = temp_file_with(10, 10);
-    let target: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
+    let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
         "uploadProtocol": "TUS",
         "uploadUrl": format!("{}/upload/tus", server.url()),
         "uploadToken": TOKEN,
     }))
     .unwrap();
+    let target = ResumableTarget::new(response, Some("photo 1.jpg".into()), "image/jpeg");
     let meta = wix_metadata("photo 1.jpg", "image/jpeg", TOKEN);
     let post = created(
         plain_post(&mut server, "/upload/tus", 10),
@@ -816,15 +819,9 @@ fn upload_to_wix_uploads_and_finalizes() {
     let up = builder(&clock).build().unwrap();
     let source = file_source(&file);
     let key = key_for(&target.upload_url, &source);
-    let descriptor = up
-        .upload_to_wix(
-            &target,
-            source,
-            "photo 1.jpg",
-            "image/jpeg",
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let descriptor = wix::upload(&up, &target, source, UploadOptions::new())
+        .unwrap()
+        .file;
     post.assert();
     p0.assert();
     put.assert();
@@ -855,20 +852,25 @@ fn finalize_errors_carry_the_wix_body() {
         .with_body(not_found)
         .expect(1)
         .create();
-    let agent = Uploader::new().unwrap().agent().clone();
+    let uploader = Uploader::new().unwrap();
     let base = format!("{}/upload/tus", server.url());
 
-    let err = wix_media_upload::finalize(&agent, &base, &Secret::new("tok-400"), "empty.txt")
-        .unwrap_err();
+    let err = wix_media_upload::wix::finalize(
+        &uploader,
+        &base,
+        &Secret::new("tok-400"),
+        Some("empty.txt"),
+    )
+    .unwrap_err();
     bad.assert();
     assert!(
         matches!(
             err,
             Error::Status {
                 status: 400,
-                method: "PUT",
+                ref request,
                 ..
-            }
+            } if request.method() == "PUT"
         ),
         "{err:?}"
     );
@@ -889,8 +891,13 @@ fn finalize_errors_carry_the_wix_body() {
     assert!(shown.contains("400"), "{shown}");
     assert!(!shown.contains("tok-400"), "{shown}");
 
-    let err =
-        wix_media_upload::finalize(&agent, &base, &Secret::new("tok-404"), "gone.txt").unwrap_err();
+    let err = wix_media_upload::wix::finalize(
+        &uploader,
+        &base,
+        &Secret::new("tok-404"),
+        Some("gone.txt"),
+    )
+    .unwrap_err();
     missing.assert();
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
     assert_eq!(err.wix_code(), Some("UPLOAD_NOT_FOUND"));
@@ -1117,7 +1124,10 @@ fn stream_chunks_are_sent_in_order() {
         m.assert();
     }
     assert_eq!(done.size, 10);
-    assert_eq!(done.key, None);
+    assert_eq!(
+        up.resume_key(&endpoint, &Source::stream(std::io::empty(), 10)),
+        None
+    );
     assert_eq!(read.load(Ordering::Relaxed), 10);
 }
 

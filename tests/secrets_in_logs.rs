@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
 use support::temp_file_with;
-use wix_media_upload::wix::GenerateUploadUrlResponse;
+use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
     Clock, CreationMode, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
 };
@@ -107,12 +107,13 @@ fn scenario() {
     let mut server = Server::new();
     let (file, bytes) = temp_file_with(10, 11);
     let upload_url = format!("{}/upload/tus", server.url());
-    let target: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
+    let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
         "uploadProtocol": "TUS",
         "uploadUrl": upload_url,
         "uploadToken": TOKEN,
     }))
     .unwrap();
+    let target = ResumableTarget::new(response, Some("photo.jpg".into()), "image/jpeg");
 
     // Creation (twice: the Wix upload and the plain one), a 503 (retried, logged at warn), HEAD,
     // PATCH (twice).
@@ -160,16 +161,8 @@ fn scenario() {
         .build()
         .unwrap();
     let source = Source::file(file.path()).unwrap();
-    let key = format!("{}\n{}", target.upload_url, source.key().unwrap());
-    let err = uploader
-        .upload_to_wix(
-            &target,
-            source,
-            "photo.jpg",
-            "image/jpeg",
-            UploadOptions::new(),
-        )
-        .unwrap_err();
+    let key = uploader.resume_key(&target.upload_url, &source).unwrap();
+    let err = wix::upload(&uploader, &target, source, UploadOptions::new()).unwrap_err();
     unavailable.assert();
     head.assert();
     finalize.assert();
@@ -193,7 +186,7 @@ fn scenario() {
     let meta = Metadata::new()
         .with("filename", "photo.jpg")
         .unwrap()
-        .with("token", TOKEN)
+        .with_secret("token", TOKEN)
         .unwrap();
     let (file2, _) = temp_file_with(10, 11);
     let done = uploader
@@ -209,7 +202,7 @@ fn scenario() {
     assert_clean("Uploaded's Debug", &format!("{done:?} {done:#?}"));
     assert_clean("Metadata's Debug", &format!("{meta:?} {meta:#?}"));
     assert_clean(
-        "GenerateUploadUrlResponse's Debug",
+        "ResumableTarget's Debug",
         &format!("{target:?} {target:#?}"),
     );
     assert_clean("Uploader's Debug", &format!("{uploader:?} {uploader:#?}"));

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 
 use support::{TempDir, temp_file_with};
 use wix_media_upload::emulator::Emulator;
-use wix_media_upload::wix::{GenerateUploadUrlRequest, GenerateUploadUrlResponse};
-use wix_media_upload::{
-    Credentials, Error, Metadata, RetryPolicy, Secret, Source, UploadOptions, Uploader, finalize,
+use wix_media_upload::wix::{
+    self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget, finalize,
     generate_resumable_upload_url,
+};
+use wix_media_upload::{
+    Credentials, Error, Metadata, RetryPolicy, Secret, Source, UploadOptions, Uploader,
 };
 
 /// Names a URL query, a path or a form decoder could mangle.
@@ -45,17 +47,17 @@ fn awkward_file_names_round_trip_to_the_finalized_file() {
         let (file, bytes) = temp_file_with(1000 + i, 60 + i as u64);
         // No fileName at generate: the finalize query is the only place the name comes from.
         let request = GenerateUploadUrlRequest::new("image/png").size_in_bytes(bytes.len() as u64);
-        let target = generate_resumable_upload_url(uploader.agent(), &creds, &request).unwrap();
+        let mut target = generate_resumable_upload_url(&uploader, &creds, &request).unwrap();
+        target.file_name = Some((*name).to_owned());
         let token = target.upload_token.expose().to_owned();
-        let descriptor = uploader
-            .upload_to_wix(
-                &target,
-                Source::file(file.path()).unwrap(),
-                name,
-                "image/png",
-                UploadOptions::new(),
-            )
-            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        let descriptor = wix::upload(
+            &uploader,
+            &target,
+            Source::file(file.path()).unwrap(),
+            UploadOptions::new(),
+        )
+        .unwrap_or_else(|e| panic!("{name:?}: {e}"))
+        .file;
         assert_eq!(
             descriptor.display_name.as_deref(),
             Some(*name),
@@ -96,12 +98,17 @@ fn metadata_keys_that_break_the_header_are_refused() {
         "ünï",
         "k\u{0}",
     ] {
-        match Metadata::new().with(key, "v") {
+        match Metadata::new().with(key, "v").map_err(Error::from) {
             Err(Error::InvalidInput(msg)) => assert!(msg.contains("metadata key"), "{msg}"),
             other => panic!("{key:?}: expected InvalidInput, got {other:?}"),
         }
         let mut m = Metadata::new();
-        assert!(matches!(m.insert(key, "v"), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            m.insert(key, "v"),
+            Err(wix_media_upload::proto::Error::Usage(
+                wix_media_upload::proto::Usage::BadMetadataKey(_)
+            ))
+        ));
         assert!(m.is_empty(), "{key:?} was kept");
     }
     // Values may hold anything: they travel in base64.
@@ -168,29 +175,30 @@ fn https_to_a_server_that_does_not_speak_tls_fails() {
             &format!("upload to {base}"),
             uploader.upload(&format!("{base}/files"), source, UploadOptions::new()),
         );
-        let target: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
+        let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
             "uploadProtocol": "TUS", "uploadUrl": format!("{base}/upload/tus"), "uploadToken": "T"
         }))
         .unwrap();
+        let target = ResumableTarget::new(response, Some("a.png".into()), "image/png");
         let source = Source::seekable(std::io::Cursor::new(vec![7u8; 100])).unwrap();
         assert_transport(
             &format!("upload_to_wix at {base}"),
-            uploader.upload_to_wix(&target, source, "a.png", "image/png", UploadOptions::new()),
+            wix::upload(&uploader, &target, source, UploadOptions::new()),
         );
         assert_transport(
             &format!("finalize at {base}"),
             finalize(
-                uploader.agent(),
+                &uploader,
                 &format!("{base}/upload/tus"),
                 &Secret::new("T"),
-                "a.png",
+                Some("a.png"),
             ),
         );
         let creds = Credentials::site("key", "site").with_api_base(&base);
         assert_transport(
             &format!("generate at {base}"),
             generate_resumable_upload_url(
-                uploader.agent(),
+                &uploader,
                 &creds,
                 &GenerateUploadUrlRequest::new("image/png"),
             ),

@@ -80,16 +80,12 @@ fn is_root() -> bool {
 }
 
 fn record(key: &str) -> Record {
-    Record {
-        key: key.into(),
-        endpoint: "http://h/files".into(),
-        upload_url: "http://h/files/1".into(),
-        length: Some(10),
-        offset: 4,
-        created_at: 1,
-        expires_at: None,
-        metadata: vec![("token".into(), Secret::new("S3CRET"))],
-    }
+    let mut rec = Record::new(key, "http://h/files", "http://h/files/1", Some(10));
+    rec.offset = 4;
+    rec.created_at = 1;
+    rec.metadata = vec![("token".into(), Secret::new("S3CRET"))];
+    rec.secret_keys = vec!["token".into()];
+    rec
 }
 
 /// The one record file in `dir`.
@@ -172,10 +168,8 @@ fn a_temp_file_left_by_a_killed_save_is_ignored() {
     fs::write(&stray_junk, b"\x00\xffnot json").unwrap();
 
     assert_eq!(store.load("k").unwrap(), Some(rec.clone()));
-    let newer = Record {
-        offset: 8,
-        ..rec.clone()
-    };
+    let mut newer = rec.clone();
+    newer.offset = 8;
     store.save(&newer).unwrap();
     assert_eq!(store.load("k").unwrap(), Some(newer.clone()));
     // A new store (another process) reads the same.
@@ -309,9 +303,10 @@ fn a_record_readable_by_others_is_refused() {
         set_mode(&rec, m);
         let err = upload(&server, state.path(), file.path(), None).unwrap_err();
         match &err {
-            Error::Store(msg) => assert!(
-                msg.contains(&format!("mode {m:o}")) && msg.contains(&rec.display().to_string()),
-                "{msg}"
+            Error::Store(e) => assert!(
+                e.to_string().contains(&format!("mode {m:o}"))
+                    && e.to_string().contains(&rec.display().to_string()),
+                "{e}"
             ),
             other => panic!("mode {m:o}: expected Error::Store, got {other:?}"),
         }
@@ -340,7 +335,7 @@ fn a_record_owned_by_another_user_is_refused() {
     assert_eq!(mode(&rec), 0o600, "the mode alone would pass");
     let err = upload(&server, state.path(), file.path(), None).unwrap_err();
     match &err {
-        Error::Store(msg) => assert!(msg.contains("owned by uid 65534"), "{msg}"),
+        Error::Store(e) => assert!(e.to_string().contains("owned by uid 65534"), "{e}"),
         other => panic!("expected Error::Store, got {other:?}"),
     }
     let store = DirStore::new(state.path()).unwrap();
@@ -382,7 +377,7 @@ fn existing_state_dirs_are_tightened_or_refused() {
         set_mode(&dir, m);
         let err = DirStore::new(&dir).unwrap_err();
         match &err {
-            Error::Store(msg) => assert!(msg.contains(&format!("mode {m:o}")), "{msg}"),
+            Error::Store(e) => assert!(e.to_string().contains(&format!("mode {m:o}")), "{e}"),
             other => panic!("{m:o}: expected Error::Store, got {other:?}"),
         }
         assert_eq!(mode(&dir), m, "a shared directory is left as it was");
@@ -401,7 +396,7 @@ fn existing_state_dirs_are_tightened_or_refused() {
         set_mode(&theirs, 0o700);
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
         match DirStore::new(&theirs) {
-            Err(Error::Store(msg)) => assert!(msg.contains("owned by uid 65534"), "{msg}"),
+            Err(Error::Store(e)) => assert!(e.to_string().contains("owned by uid 65534"), "{e}"),
             other => panic!("expected Error::Store, got {other:?}"),
         }
     } else {

@@ -78,7 +78,6 @@ mod tests {
         clock.advance(SENT_INTERVAL);
         r.sent(3 * SENT_STEP + 1, 0, None);
         r.acked(3 * SENT_STEP + 1, None);
-        drop(r);
         assert_eq!(
             seen,
             vec![

@@ -10,6 +10,15 @@ use crate::error::{Error, FailedRequest, Result};
 use crate::proto::{self, Event, Interruption, Phase};
 use crate::source::Source;
 
+/// What one upload is sent from, and to whom it reports.
+struct Feed<'a, 'r> {
+    source: &'a mut Source,
+    // Where the upload's byte 0 lies in `source`.
+    base: u64,
+    abort: Option<&'a AbortHandle>,
+    progress: &'a mut Reporter<'r>,
+}
+
 impl Engine {
     /// Runs `t` until every byte is acknowledged; `base` is where its byte 0 lies in `source`.
     /// On failure the record keeps the offset reached (unless the upload is gone).
@@ -21,7 +30,13 @@ impl Engine {
         abort: Option<&AbortHandle>,
         progress: &mut Reporter<'_>,
     ) -> Result<()> {
-        let result = self.run(abort, || self.step(t, source, base, abort, progress));
+        let mut feed = Feed {
+            source,
+            base,
+            abort,
+            progress,
+        };
+        let result = self.run(abort, || self.step(t, &mut feed));
         if let Err(e) = &result {
             if !matches!(e, Error::Gone { .. }) {
                 // Best effort: the offset reached, for whoever looks at the record.
@@ -34,22 +49,15 @@ impl Engine {
     }
 
     // One request and what its answer does.
-    fn step(
-        &self,
-        t: &mut Tracked,
-        source: &mut Source,
-        base: u64,
-        abort: Option<&AbortHandle>,
-        progress: &mut Reporter<'_>,
-    ) -> Result<Step<()>> {
+    fn step(&self, t: &mut Tracked, feed: &mut Feed<'_, '_>) -> Result<Step<()>> {
         self.check_expiry(t)?;
-        declare_if_ended(t, source, base)?;
+        declare_if_ended(t, feed.source, feed.base)?;
         let Some(req) = t.up.next_request() else {
             return Ok(Step::Done(()));
         };
         let secrets = t.secrets();
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let resp = match self.send_request(t, &req, &secrets, source, base, abort, progress) {
+        let resp = match self.send_request(t, &req, &secrets, feed) {
             Ok(resp) => resp,
             Err(e) => {
                 let how = if lost_connection(&e) {
@@ -70,7 +78,7 @@ impl Engine {
             }
         };
         match t.up.handle(&resp.head, self.now()) {
-            Ok(event) => self.on_event(t, event, progress),
+            Ok(event) => self.on_event(t, event, feed.progress),
             Err(e) => {
                 let failed = FailedRequest::new(req.method.as_str(), mask(&req.url, &secrets));
                 self.on_failure(t, Error::from_proto(e, failed, &resp.body))
@@ -96,16 +104,19 @@ impl Engine {
         t: &Tracked,
         req: &proto::Request,
         secrets: &[&str],
-        source: &mut Source,
-        base: u64,
-        abort: Option<&AbortHandle>,
-        progress: &mut Reporter<'_>,
+        feed: &mut Feed<'_, '_>,
     ) -> Result<Response> {
+        let Feed {
+            source,
+            base,
+            abort,
+            progress,
+        } = feed;
         let Some(range) = &req.body else {
             return self.send_tus(req, secrets);
         };
         source.check_unchanged()?;
-        let abs = base + range.start..base + range.end;
+        let abs = *base + range.start..*base + range.end;
         let len = range.end - range.start;
         let mut headers = req.headers.clone();
         if let Some(algo) = req.checksum {
@@ -114,7 +125,7 @@ impl Engine {
         }
         let (acked, total, start) = (t.up.offset(), t.up.length(), range.start);
         let mut on_read = |n: u64| progress.sent(start + n, acked, total);
-        let mut body = BodyReader::new(source.range(abs.clone())?, len, abort, &mut on_read);
+        let mut body = BodyReader::new(source.range(abs.clone())?, len, *abort, &mut on_read);
         let sent = self.send(Call {
             method: req.method.as_str(),
             url: &req.url,

@@ -104,7 +104,7 @@ impl Engine {
                 if rec.length == length
                     && length.is_some()
                     && rec.endpoint == endpoint
-                    && !rec.expires_at.is_some_and(|at| at <= unix(self.now())) =>
+                    && rec.expires_at.is_none_or(|at| at > unix(self.now())) =>
             {
                 let mut t = new(key, record_metadata(&rec)?);
                 t.up.resume_at(&rec.upload_url);

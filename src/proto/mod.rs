@@ -7,7 +7,7 @@
 //! decides whether and when a failed request is tried again.
 //!
 //! The requests outside an upload's life are built here too: [`options`] (discovery),
-//! [`terminate`] (termination) and [`concat`] (the final concatenation).
+//! [`terminate`] (termination) and [`concat`](mod@concat) (the final concatenation).
 //!
 //! ```
 //! use std::time::SystemTime;

@@ -635,10 +635,16 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        let Some(req) = read_head(&mut client_r)? else {
+        let Some(mut req) = read_head(&mut client_r)? else {
             break;
         };
         shared.requests.fetch_add(1, Ordering::SeqCst);
+        // Like nginx: the proxy itself lets the client go on, and the upstream is not asked.
+        if req.has_token("Expect", "100-continue") {
+            req.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
+            client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
         let req_framing = req.framing()?;
         let is_head = req.method().eq_ignore_ascii_case("HEAD");
         let mut fault =
