@@ -12,7 +12,9 @@ use ureq::Agent;
 
 pub use error_body::{FieldViolation, WixError};
 pub use types::{
-    FileDescriptor, FileDescriptorEnvelope, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
+    ExternalInfo, FileDescriptor, FileDescriptorEnvelope, FileOptions,
+    GenerateSimpleUploadUrlRequest, GenerateSimpleUploadUrlResponse, GenerateUploadUrlRequest,
+    GenerateUploadUrlResponse, GetFilesRequest, GetFilesResponse, ImportFileRequest,
 };
 
 use crate::error::{Error, Result};

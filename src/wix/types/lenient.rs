@@ -18,7 +18,7 @@ pub(crate) fn uint(value: &Value) -> Option<u64> {
             const LIMIT: f64 = 18_446_744_073_709_551_616.0;
             let f = n.as_f64()?;
             // The cast is exact: `f` is integral and in range.
-            (f >= 0.0 && f < LIMIT && f.fract() == 0.0).then_some(f as u64)
+            ((0.0..LIMIT).contains(&f) && f.fract() == 0.0).then_some(f as u64)
         }),
         Value::String(s) => {
             let digits = s.trim();

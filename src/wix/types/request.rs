@@ -525,3 +525,304 @@ impl GetFilesRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    fn round_trip<T: Serialize + DeserializeOwned>(value: &T) -> T {
+        let json = serde_json::to_string(value).unwrap();
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn request_minimal() {
+        let req = GenerateUploadUrlRequest::new("image/jpeg");
+        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"mimeType": "image/jpeg", "uploadProtocol": "TUS"})
+        );
+        assert_eq!(round_trip(&req), req);
+    }
+
+    #[test]
+    fn request_full() {
+        let req = GenerateUploadUrlRequest::new("video/mp4")
+            .file_name("clip.mp4")
+            .size_in_bytes(10_737_418_240)
+            .parent_folder_id("media-root")
+            .private(true)
+            .label("one")
+            .label("two")
+            .file_path("/videos/2024/december")
+            .external_info(ExternalInfo::new("my-app").external_id("order-17"));
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({
+                "mimeType": "video/mp4",
+                "fileName": "clip.mp4",
+                "sizeInBytes": "10737418240",
+                "parentFolderId": "media-root",
+                "private": true,
+                "labels": ["one", "two"],
+                "filePath": "/videos/2024/december",
+                "externalInfo": {"origin": "my-app", "externalIds": ["order-17"]},
+                "uploadProtocol": "TUS"
+            })
+        );
+        assert_eq!(round_trip(&req), req);
+        let req = req.labels(["x"]).private(false).size_in_bytes(0);
+        let out = serde_json::to_value(&req).unwrap();
+        assert_eq!(out["labels"], json!(["x"]));
+        assert_eq!(out["private"], json!(false));
+        assert_eq!(out["sizeInBytes"], json!("0"));
+        let req = req.labels(Vec::<String>::new());
+        assert!(serde_json::to_value(&req).unwrap().get("labels").is_none());
+    }
+
+    #[test]
+    fn request_deserializes_for_emulators() {
+        let req: GenerateUploadUrlRequest =
+            serde_json::from_str(r#"{"mimeType":"text/plain","sizeInBytes":"5"}"#).unwrap();
+        assert_eq!(req.size_in_bytes, Some(5));
+        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        let req: GenerateUploadUrlRequest = serde_json::from_str(
+            r#"{"mimeType":"text/plain","uploadProtocol":"HTTP","private":true,"labels":["l"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            req.upload_protocol(),
+            &UploadProtocol::Unrecognized("HTTP".into())
+        );
+        assert_eq!(req.options.private, Some(true));
+        assert_eq!(req.options.labels, vec!["l"]);
+        assert!(serde_json::from_str::<GenerateUploadUrlRequest>(r#"{"fileName":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn shared_options_apply_to_every_request() {
+        let options = FileOptions::new()
+            .parent_folder_id("folder-1")
+            .private(false)
+            .labels(["a", "b"])
+            .file_path("/imports")
+            .external_info(ExternalInfo::new("crm").external_ids(["1", "2"]));
+        let expected = json!({
+            "parentFolderId": "folder-1",
+            "private": false,
+            "labels": ["a", "b"],
+            "filePath": "/imports",
+            "externalInfo": {"origin": "crm", "externalIds": ["1", "2"]}
+        });
+        assert_eq!(serde_json::to_value(&options).unwrap(), expected);
+
+        let bodies = [
+            serde_json::to_value(GenerateUploadUrlRequest::new("m").options(options.clone())),
+            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("m").options(options.clone())),
+            serde_json::to_value(
+                ImportFileRequest::new("https://x/a.png").options(options.clone()),
+            ),
+        ];
+        for body in bodies {
+            let body = body.unwrap();
+            for (key, value) in expected.as_object().unwrap() {
+                assert_eq!(&body[key], value, "{key} in {body}");
+            }
+        }
+        // The setters on a request and on FileOptions agree.
+        let by_setters = GenerateSimpleUploadUrlRequest::new("m")
+            .parent_folder_id("folder-1")
+            .private(false)
+            .label("a")
+            .label("b")
+            .file_path("/imports")
+            .external_info(ExternalInfo::new("crm").external_id("1").external_id("2"));
+        assert_eq!(by_setters.options, options);
+    }
+
+    #[test]
+    fn simple_route_request() {
+        let req = GenerateSimpleUploadUrlRequest::new("image/png")
+            .file_name("a.png")
+            .size_in_bytes(10)
+            .label("x");
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"mimeType": "image/png", "fileName": "a.png", "sizeInBytes": "10", "labels": ["x"]})
+        );
+        assert_eq!(
+            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("text/plain")).unwrap(),
+            json!({"mimeType": "text/plain"})
+        );
+        assert_eq!(round_trip(&req), req);
+        // Either route from the same fields.
+        let resumable = GenerateUploadUrlRequest::from(req.clone());
+        assert_eq!(resumable.upload_protocol(), &UploadProtocol::Tus);
+        let mut body = serde_json::to_value(&resumable).unwrap();
+        assert_eq!(body["uploadProtocol"], json!("TUS"));
+        body.as_object_mut().unwrap().remove("uploadProtocol");
+        assert_eq!(body, serde_json::to_value(&req).unwrap());
+        assert_eq!(GenerateSimpleUploadUrlRequest::from(resumable), req);
+    }
+
+    #[test]
+    fn resumable_response_parses_and_masks_token() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1cGxvYWQifQ.c2lnbmF0dXJl";
+        let body = format!(
+            r#"{{"uploadProtocol": "TUS", "uploadUrl": "https://upload.wixmp.com/upload/tus", "uploadToken": "{token}", "extra": 1}}"#
+        );
+        let resp: GenerateUploadUrlResponse = serde_json::from_str(&body).unwrap();
+        assert_eq!(resp.upload_protocol, UploadProtocol::Tus);
+        assert_eq!(resp.upload_url, "https://upload.wixmp.com/upload/tus");
+        assert_eq!(resp.upload_token.expose(), token);
+        assert!(!format!("{resp:?}").contains(token));
+        assert!(!format!("{resp:#?}").contains(token));
+        assert_eq!(round_trip(&resp), resp);
+        let out = serde_json::to_value(&resp).unwrap();
+        assert_eq!(out["uploadToken"], json!(token));
+        assert_eq!(
+            GenerateUploadUrlResponse::new("https://upload.wixmp.com/upload/tus", token),
+            resp
+        );
+
+        let resp: GenerateUploadUrlResponse =
+            serde_json::from_str(r#"{"uploadUrl": "u", "uploadToken": "t"}"#).unwrap();
+        assert_eq!(resp.upload_protocol, UploadProtocol::Tus);
+        let resp: GenerateUploadUrlResponse = serde_json::from_str(
+            r#"{"uploadProtocol": "S3", "uploadUrl": "u", "uploadToken": "t"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            resp.upload_protocol,
+            UploadProtocol::Unrecognized("S3".into())
+        );
+        assert!(
+            serde_json::from_str::<GenerateUploadUrlResponse>(r#"{"uploadUrl": "u"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn simple_response_masks_the_url() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJwYXRoIjoiL3VwbG9hZCJ9.c2ln";
+        let url = format!("https://upload.wixmp.com/upload/{jwt}");
+        let resp: GenerateSimpleUploadUrlResponse =
+            serde_json::from_value(json!({"uploadUrl": url, "unknown": true})).unwrap();
+        assert_eq!(resp.upload_url.expose(), url);
+        for shown in [format!("{resp:?}"), format!("{resp:#?}")] {
+            assert!(!shown.contains(jwt), "{shown}");
+            assert!(!shown.contains("upload.wixmp.com"), "{shown}");
+        }
+        assert_eq!(
+            serde_json::to_value(&resp).unwrap(),
+            json!({"uploadUrl": url})
+        );
+        assert_eq!(GenerateSimpleUploadUrlResponse::new(url.clone()), resp);
+        assert!(serde_json::from_str::<GenerateSimpleUploadUrlResponse>("{}").is_err());
+    }
+
+    #[test]
+    fn import_request() {
+        let req = ImportFileRequest::new("https://example.com/logo.png")
+            .display_name("logo.png")
+            .mime_type("image/png")
+            .media_type(MediaType::Image)
+            .parent_folder_id("media-root")
+            .file_path("/imports/2024")
+            .private(false)
+            .label("imported")
+            .external_info(ExternalInfo::new("crm").external_id("42"))
+            .url_param("size", "large")
+            .url_param("v", 2)
+            .url_header("Authorization", "Bearer s3cr3t-header");
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({
+                "url": "https://example.com/logo.png",
+                "displayName": "logo.png",
+                "mimeType": "image/png",
+                "mediaType": "IMAGE",
+                "parentFolderId": "media-root",
+                "filePath": "/imports/2024",
+                "private": false,
+                "labels": ["imported"],
+                "externalInfo": {"origin": "crm", "externalIds": ["42"]},
+                "urlParams": {"size": "large", "v": 2},
+                "urlHeaders": {"Authorization": "Bearer s3cr3t-header"}
+            })
+        );
+        assert_eq!(round_trip(&req), req);
+        assert_eq!(
+            serde_json::to_value(ImportFileRequest::new("https://x/y.jpg")).unwrap(),
+            json!({"url": "https://x/y.jpg"})
+        );
+        assert!(serde_json::from_str::<ImportFileRequest>(r#"{"displayName":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn import_request_debug_hides_secrets() {
+        let req = ImportFileRequest::new(
+            "https://user:pa55@bucket.example.com/a/b.png?X-Amz-Signature=deadbeef#frag",
+        )
+        .display_name("b.png")
+        .url_param("token", "param-secret")
+        .url_header("Authorization", "Bearer header-secret");
+        for shown in [format!("{req:?}"), format!("{req:#?}")] {
+            for secret in [
+                "pa55",
+                "user",
+                "deadbeef",
+                "frag",
+                "param-secret",
+                "header-secret",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(
+                shown.contains("https://***@bucket.example.com/a/b.png?***"),
+                "{shown}"
+            );
+            assert!(shown.contains("b.png"), "{shown}");
+            assert!(shown.contains("\"token\""), "{shown}");
+            assert!(shown.contains("\"Authorization\""), "{shown}");
+        }
+    }
+
+    #[test]
+    fn redacted_urls() {
+        for (url, shown) in [
+            ("https://example.com/a.png", "https://example.com/a.png"),
+            ("https://example.com", "https://example.com"),
+            ("https://example.com?sig=1", "https://example.com?***"),
+            ("https://example.com/p#f", "https://example.com/p?***"),
+            ("https://u@example.com/p", "https://***@example.com/p"),
+            ("https://example.com/p@q", "https://example.com/p@q"),
+            ("example.com/a?b", "example.com/a?***"),
+            ("", ""),
+            ("ü://ä@ö/ß?€", "ü://***@ö/ß?***"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn external_info_and_get_files() {
+        let info: ExternalInfo = serde_json::from_value(
+            json!({"origin": "crm", "externalIds": ["1", 2, null], "other": 1}),
+        )
+        .unwrap();
+        assert_eq!(info, ExternalInfo::new("crm").external_ids(["1"]));
+        let info: ExternalInfo = serde_json::from_value(json!({"externalIds": null})).unwrap();
+        assert_eq!(info, ExternalInfo::default());
+        assert_eq!(serde_json::to_value(&info).unwrap(), json!({}));
+
+        let req = GetFilesRequest::new(["a", "wix:image://v1/b.jpg/b.jpg"]);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"fileIds": ["a", "wix:image://v1/b.jpg/b.jpg"]})
+        );
+        assert_eq!(round_trip(&req), req);
+    }
+}
