@@ -131,7 +131,22 @@ mod tests {
             MediaType::from("image"),
             MediaType::Unrecognized("image".into())
         );
-        assert!(serde_json::from_value::<MediaType>(json!(3)).is_err());
+        // Protobuf's JSON mapping allows enum numbers: kept, not understood.
+        assert_eq!(
+            serde_json::from_value::<MediaType>(json!(3)).unwrap(),
+            MediaType::Unrecognized("3".into())
+        );
+        for bad in [json!(null), json!([]), json!({})] {
+            assert!(serde_json::from_value::<MediaType>(bad).is_err());
+        }
+        // In a descriptor, null is no value.
+        let f: FileDescriptor =
+            serde_json::from_value(json!({"mediaType": null, "operationStatus": 2})).unwrap();
+        assert_eq!(f.media_type, None);
+        assert_eq!(
+            f.operation_status,
+            Some(OperationStatus::Unrecognized("2".into()))
+        );
     }
 
     #[test]

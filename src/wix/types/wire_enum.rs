@@ -3,7 +3,9 @@
 /// Defines a string enum with a fallback variant that keeps unknown values.
 ///
 /// The enum gets `as_str`, `From<&str>`, `Display`, and serde impls that read any JSON string
-/// (an unknown one becomes `Unrecognized`) and write the wire value back.
+/// (an unknown one becomes `Unrecognized`) and write the wire value back. A number or a boolean
+/// (protobuf's JSON mapping allows enum numbers) is kept as `Unrecognized` with its JSON text;
+/// a list, an object or null is an error.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -51,8 +53,13 @@ macro_rules! wire_enum {
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let raw = <String as ::serde::Deserialize>::deserialize(deserializer)?;
-                Ok($name::from(raw.as_str()))
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                match $crate::wix::types::lenient::text(value) {
+                    Some(raw) => Ok($name::from(raw.as_str())),
+                    None => Err(<D::Error as ::serde::de::Error>::custom(
+                        concat!("expected a string for ", stringify!($name)),
+                    )),
+                }
             }
         }
     };
