@@ -181,10 +181,7 @@ impl ErrorBody {
         if let Some(w) = WixError::parse(body) {
             return Some(ErrorBody::Wix(w));
         }
-        let excerpt = text_excerpt(body);
-        if excerpt.is_empty() {
-            return None;
-        }
+        let excerpt = crate::wix::error_body::body_excerpt(body)?;
         let hint = matches!(status, 401 | 403).then_some(
             "check the API key, the site id, and that the key has the Media Manager permission",
         );
@@ -224,28 +221,6 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|e| e as _)
     }
-}
-
-// The visible text of a non-JSON body, tags dropped and white space folded, at most 120
-// characters, looking at no more than the first 8 KiB.
-fn text_excerpt(body: &[u8]) -> String {
-    let head = String::from_utf8_lossy(&body[..body.len().min(8 * 1024)]);
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in head.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if in_tag => {}
-            c if c.is_control() || c.is_whitespace() => text.push(' '),
-            c => text.push(c),
-        }
-    }
-    let folded: Vec<&str> = text.split_whitespace().collect();
-    folded.join(" ").chars().take(120).collect()
 }
 
 fn body_suffix(body: &Option<Box<ErrorBody>>) -> String {

@@ -15,4 +15,8 @@ pub use error_body::{FieldViolation, WixError};
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
-pub use types::{FileDescriptor, GenerateUploadUrlRequest, GenerateUploadUrlResponse};
+pub use types::{
+    ExternalInfo, FileDescriptor, FileDescriptorEnvelope, FileOptions,
+    GenerateSimpleUploadUrlRequest, GenerateSimpleUploadUrlResponse, GenerateUploadUrlRequest,
+    GenerateUploadUrlResponse, GetFilesRequest, GetFilesResponse, ImportFileRequest,
+};

@@ -1,0 +1,828 @@
+//! Request bodies of the routes that create or read files, and the answers that are not a
+//! file descriptor.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::lenient;
+use super::{MediaType, UploadProtocol};
+use crate::secret::Secret;
+
+/// `externalInfo`: the caller's own ids for a file, echoed back in Wix's webhooks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ExternalInfo {
+    /// Who the ids belong to (`origin`), e.g. the caller's app name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The caller's ids (`externalIds`).
+    #[serde(
+        deserialize_with = "lenient::seq",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub external_ids: Vec<String>,
+}
+
+impl ExternalInfo {
+    /// External info with this `origin` and no ids yet.
+    pub fn new(origin: impl Into<String>) -> Self {
+        ExternalInfo {
+            origin: Some(origin.into()),
+            external_ids: Vec::new(),
+        }
+    }
+
+    /// Adds one id to `externalIds`.
+    pub fn external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_ids.push(id.into());
+        self
+    }
+
+    /// Replaces `externalIds`.
+    pub fn external_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.external_ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// The optional fields shared by every request that creates a file (generate upload URL,
+/// resumable or not, and import): where the file goes, whether it is private, its labels and
+/// the caller's own ids.
+///
+/// Build one set and hand it to any of these requests with their `options` method, or use
+/// the requests' own setters of the same names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FileOptions {
+    /// Folder to create the file in (`parentFolderId`; Wix's default: `media-root`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_folder_id: Option<String>,
+    /// Whether the file is private (`private`; a private file cannot be made public later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private: Option<bool>,
+    /// Labels to attach to the file (`labels`: at most 500, each at most 200 characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Folder path such as `/videos/2024/december` (`filePath`); missing folders are created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    /// The caller's own ids for the file (`externalInfo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_info: Option<ExternalInfo>,
+}
+
+impl FileOptions {
+    /// No options: Wix's defaults.
+    pub fn new() -> Self {
+        FileOptions::default()
+    }
+
+    /// Sets `parentFolderId`.
+    pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
+        self.parent_folder_id = Some(id.into());
+        self
+    }
+
+    /// Sets `private`.
+    pub fn private(mut self, private: bool) -> Self {
+        self.private = Some(private);
+        self
+    }
+
+    /// Adds one label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.labels.push(label.into());
+        self
+    }
+
+    /// Replaces all labels.
+    pub fn labels<I, S>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `filePath`.
+    pub fn file_path(mut self, path: impl Into<String>) -> Self {
+        self.file_path = Some(path.into());
+        self
+    }
+
+    /// Sets `externalInfo`.
+    pub fn external_info(mut self, info: ExternalInfo) -> Self {
+        self.external_info = Some(info);
+        self
+    }
+}
+
+/// The [`FileOptions`] setters, for a request with an `options: FileOptions` field.
+macro_rules! file_option_setters {
+    () => {
+        /// Replaces all the shared options ([`FileOptions`]) at once.
+        pub fn options(mut self, options: FileOptions) -> Self {
+            self.options = options;
+            self
+        }
+
+        /// Sets `parentFolderId` (Wix's default: `media-root`).
+        pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
+            self.options = self.options.parent_folder_id(id);
+            self
+        }
+
+        /// Sets `private` (a private file cannot be made public later).
+        pub fn private(mut self, private: bool) -> Self {
+            self.options = self.options.private(private);
+            self
+        }
+
+        /// Adds one label.
+        pub fn label(mut self, label: impl Into<String>) -> Self {
+            self.options = self.options.label(label);
+            self
+        }
+
+        /// Replaces all labels.
+        pub fn labels<I, S>(mut self, labels: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.options = self.options.labels(labels);
+            self
+        }
+
+        /// Sets `filePath`, e.g. `/videos/2024/december`; missing folders are created.
+        pub fn file_path(mut self, path: impl Into<String>) -> Self {
+            self.options = self.options.file_path(path);
+            self
+        }
+
+        /// Sets `externalInfo`.
+        pub fn external_info(mut self, info: ExternalInfo) -> Self {
+            self.options = self.options.external_info(info);
+            self
+        }
+    };
+}
+
+fn tus() -> UploadProtocol {
+    UploadProtocol::Tus
+}
+
+/// Body of `POST /site-media/v1/files/generate-resumable-upload-url` (the tus route).
+///
+/// ```
+/// use wix_media_upload::wix::GenerateUploadUrlRequest;
+///
+/// let request = GenerateUploadUrlRequest::new("video/mp4")
+///     .file_name("clip.mp4")
+///     .size_in_bytes(10_737_418_240)
+///     .file_path("/videos/2024/december");
+/// assert_eq!(request.options.file_path.as_deref(), Some("/videos/2024/december"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GenerateUploadUrlRequest {
+    /// MIME type of the file (required, max 100 chars).
+    pub mime_type: String,
+    /// File name shown in the Media Manager (max 200 chars); with it, finalize's `filename`
+    /// is optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// File size; sent as a decimal string.
+    #[serde(
+        default,
+        with = "lenient::string_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size_in_bytes: Option<u64>,
+    /// Folder, privacy, labels, external ids.
+    #[serde(flatten)]
+    pub options: FileOptions,
+    #[serde(default = "tus")]
+    upload_protocol: UploadProtocol,
+}
+
+impl GenerateUploadUrlRequest {
+    /// A request for a tus upload of a file with this MIME type.
+    pub fn new(mime_type: impl Into<String>) -> Self {
+        GenerateUploadUrlRequest {
+            mime_type: mime_type.into(),
+            file_name: None,
+            size_in_bytes: None,
+            options: FileOptions::default(),
+            upload_protocol: UploadProtocol::Tus,
+        }
+    }
+
+    /// Sets `fileName`.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// Sets `sizeInBytes`.
+    pub fn size_in_bytes(mut self, size: u64) -> Self {
+        self.size_in_bytes = Some(size);
+        self
+    }
+
+    file_option_setters!();
+
+    /// The upload protocol sent (as parsed, when deserialized); `TUS` for requests built here.
+    pub fn upload_protocol(&self) -> &UploadProtocol {
+        &self.upload_protocol
+    }
+}
+
+impl From<GenerateSimpleUploadUrlRequest> for GenerateUploadUrlRequest {
+    /// The same file, uploaded with tus instead.
+    fn from(simple: GenerateSimpleUploadUrlRequest) -> Self {
+        GenerateUploadUrlRequest {
+            mime_type: simple.mime_type,
+            file_name: simple.file_name,
+            size_in_bytes: simple.size_in_bytes,
+            options: simple.options,
+            upload_protocol: UploadProtocol::Tus,
+        }
+    }
+}
+
+/// Answer of generate-resumable-upload-url. `Debug` masks the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GenerateUploadUrlResponse {
+    /// Protocol of `upload_url` (`TUS`).
+    #[serde(default = "tus")]
+    pub upload_protocol: UploadProtocol,
+    /// tus creation endpoint.
+    pub upload_url: String,
+    /// Single-use token for the upload and finalize calls.
+    pub upload_token: Secret,
+}
+
+impl GenerateUploadUrlResponse {
+    /// A tus target from an upload URL and token obtained elsewhere (e.g. by a server that
+    /// called Wix and handed both on).
+    pub fn new(upload_url: impl Into<String>, upload_token: impl Into<String>) -> Self {
+        GenerateUploadUrlResponse {
+            upload_protocol: UploadProtocol::Tus,
+            upload_url: upload_url.into(),
+            upload_token: Secret::new(upload_token),
+        }
+    }
+}
+
+/// Body of `POST /site-media/v1/files/generate-upload-url` (the simple, single-request
+/// route): the fields of [`GenerateUploadUrlRequest`] without `uploadProtocol`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GenerateSimpleUploadUrlRequest {
+    /// MIME type of the file (required, max 100 chars).
+    pub mime_type: String,
+    /// File name shown in the Media Manager (max 200 chars); with it, the upload's `filename`
+    /// is optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// File size; sent as a decimal string.
+    #[serde(
+        default,
+        with = "lenient::string_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size_in_bytes: Option<u64>,
+    /// Folder, privacy, labels, external ids.
+    #[serde(flatten)]
+    pub options: FileOptions,
+}
+
+impl GenerateSimpleUploadUrlRequest {
+    /// A request for a single-request upload of a file with this MIME type.
+    pub fn new(mime_type: impl Into<String>) -> Self {
+        GenerateSimpleUploadUrlRequest {
+            mime_type: mime_type.into(),
+            file_name: None,
+            size_in_bytes: None,
+            options: FileOptions::default(),
+        }
+    }
+
+    /// Sets `fileName`.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// Sets `sizeInBytes`.
+    pub fn size_in_bytes(mut self, size: u64) -> Self {
+        self.size_in_bytes = Some(size);
+        self
+    }
+
+    file_option_setters!();
+}
+
+impl From<GenerateUploadUrlRequest> for GenerateSimpleUploadUrlRequest {
+    /// The same file, uploaded in one request instead.
+    fn from(resumable: GenerateUploadUrlRequest) -> Self {
+        GenerateSimpleUploadUrlRequest {
+            mime_type: resumable.mime_type,
+            file_name: resumable.file_name,
+            size_in_bytes: resumable.size_in_bytes,
+            options: resumable.options,
+        }
+    }
+}
+
+/// Answer of generate-upload-url: `{"uploadUrl": ...}`.
+///
+/// The URL embeds a JWT that authorizes the one upload, so it is a [`Secret`]: `Debug` does
+/// not show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GenerateSimpleUploadUrlResponse {
+    /// Single-use upload URL: `PUT {upload_url}?filename=NAME` with the file as the body.
+    pub upload_url: Secret,
+}
+
+impl GenerateSimpleUploadUrlResponse {
+    /// A target from an upload URL obtained elsewhere.
+    pub fn new(upload_url: impl Into<String>) -> Self {
+        GenerateSimpleUploadUrlResponse {
+            upload_url: Secret::new(upload_url),
+        }
+    }
+}
+
+/// Body of `POST /site-media/v1/files/import`: Wix fetches the file from `url`.
+///
+/// Wix needs one of `mimeType`, an extension in `displayName` or `url`, or a source that
+/// answers `HEAD`. The answer is a [`FileDescriptorEnvelope`](super::FileDescriptorEnvelope)
+/// whose file is `PENDING`.
+///
+/// `Debug` shows `url` without its user info, query and fragment, and the names but not the
+/// values of `urlParams` and `urlHeaders`: a signed URL or a header may authorize the fetch.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ImportFileRequest {
+    /// URL to import from (required).
+    pub url: String,
+    /// Name shown in the Media Manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// MIME type of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Kind of media (`IMAGE`, `VIDEO`, `AUDIO`, `DOCUMENT`, `VECTOR`, `ARCHIVE`, `MODEL3D`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    /// Folder, privacy, labels, external ids.
+    #[serde(flatten)]
+    pub options: FileOptions,
+    /// Parameters Wix sends with the request to `url` (`urlParams`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub url_params: Map<String, Value>,
+    /// Headers Wix sends with the request to `url` (`urlHeaders`); values are secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub url_headers: BTreeMap<String, Secret>,
+}
+
+impl ImportFileRequest {
+    /// A request to import the file at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        ImportFileRequest {
+            url: url.into(),
+            display_name: None,
+            mime_type: None,
+            media_type: None,
+            options: FileOptions::default(),
+            url_params: Map::new(),
+            url_headers: BTreeMap::new(),
+        }
+    }
+
+    /// Sets `displayName`.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// Sets `mimeType`.
+    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets `mediaType`.
+    pub fn media_type(mut self, media_type: MediaType) -> Self {
+        self.media_type = Some(media_type);
+        self
+    }
+
+    /// Adds (or replaces) one of `urlParams`.
+    pub fn url_param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.url_params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds (or replaces) one of `urlHeaders`; the value is kept as a [`Secret`].
+    pub fn url_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.url_headers.insert(name.into(), Secret::new(value));
+        self
+    }
+
+    file_option_setters!();
+}
+
+impl fmt::Debug for ImportFileRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Names only: the values print as `***`.
+        struct Names<'a, I>(&'a I);
+        impl<'a, I, K, V> fmt::Debug for Names<'a, I>
+        where
+            &'a I: IntoIterator<Item = (K, V)>,
+            K: fmt::Debug,
+        {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(self.0.into_iter().map(|(k, _)| (k, Masked)))
+                    .finish()
+            }
+        }
+        struct Masked;
+        impl fmt::Debug for Masked {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("***")
+            }
+        }
+        f.debug_struct("ImportFileRequest")
+            .field("url", &redact_url(&self.url))
+            .field("display_name", &self.display_name)
+            .field("mime_type", &self.mime_type)
+            .field("media_type", &self.media_type)
+            .field("options", &self.options)
+            .field("url_params", &Names(&self.url_params))
+            .field("url_headers", &Names(&self.url_headers))
+            .finish()
+    }
+}
+
+/// `url` without user info, query or fragment (each replaced by `***`).
+fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let end_of_authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end_of_authority);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("***@{}", &authority[at + 1..]),
+        None => authority.to_owned(),
+    };
+    let (path, cut) = match tail.find(['?', '#']) {
+        Some(i) => (&tail[..i], true),
+        None => (tail, false),
+    };
+    format!("{scheme}{host}{path}{}", if cut { "?***" } else { "" })
+}
+
+/// Body of `POST /site-media/v1/files/get-files`: `{"fileIds": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GetFilesRequest {
+    /// IDs of the files to read (`wix:image://...` ids work too).
+    pub file_ids: Vec<String>,
+}
+
+impl GetFilesRequest {
+    /// A request for these files.
+    pub fn new<I, S>(file_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        GetFilesRequest {
+            file_ids: file_ids.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    fn round_trip<T: Serialize + DeserializeOwned>(value: &T) -> T {
+        let json = serde_json::to_string(value).unwrap();
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn request_minimal() {
+        let req = GenerateUploadUrlRequest::new("image/jpeg");
+        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"mimeType": "image/jpeg", "uploadProtocol": "TUS"})
+        );
+        assert_eq!(round_trip(&req), req);
+    }
+
+    #[test]
+    fn request_full() {
+        let req = GenerateUploadUrlRequest::new("video/mp4")
+            .file_name("clip.mp4")
+            .size_in_bytes(10_737_418_240)
+            .parent_folder_id("media-root")
+            .private(true)
+            .label("one")
+            .label("two")
+            .file_path("/videos/2024/december")
+            .external_info(ExternalInfo::new("my-app").external_id("order-17"));
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({
+                "mimeType": "video/mp4",
+                "fileName": "clip.mp4",
+                "sizeInBytes": "10737418240",
+                "parentFolderId": "media-root",
+                "private": true,
+                "labels": ["one", "two"],
+                "filePath": "/videos/2024/december",
+                "externalInfo": {"origin": "my-app", "externalIds": ["order-17"]},
+                "uploadProtocol": "TUS"
+            })
+        );
+        assert_eq!(round_trip(&req), req);
+        let req = req.labels(["x"]).private(false).size_in_bytes(0);
+        let out = serde_json::to_value(&req).unwrap();
+        assert_eq!(out["labels"], json!(["x"]));
+        assert_eq!(out["private"], json!(false));
+        assert_eq!(out["sizeInBytes"], json!("0"));
+        let req = req.labels(Vec::<String>::new());
+        assert!(serde_json::to_value(&req).unwrap().get("labels").is_none());
+    }
+
+    #[test]
+    fn request_deserializes_for_emulators() {
+        let req: GenerateUploadUrlRequest =
+            serde_json::from_str(r#"{"mimeType":"text/plain","sizeInBytes":"5"}"#).unwrap();
+        assert_eq!(req.size_in_bytes, Some(5));
+        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        let req: GenerateUploadUrlRequest = serde_json::from_str(
+            r#"{"mimeType":"text/plain","uploadProtocol":"HTTP","private":true,"labels":["l"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            req.upload_protocol(),
+            &UploadProtocol::Unrecognized("HTTP".into())
+        );
+        assert_eq!(req.options.private, Some(true));
+        assert_eq!(req.options.labels, vec!["l"]);
+        assert!(serde_json::from_str::<GenerateUploadUrlRequest>(r#"{"fileName":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn shared_options_apply_to_every_request() {
+        let options = FileOptions::new()
+            .parent_folder_id("folder-1")
+            .private(false)
+            .labels(["a", "b"])
+            .file_path("/imports")
+            .external_info(ExternalInfo::new("crm").external_ids(["1", "2"]));
+        let expected = json!({
+            "parentFolderId": "folder-1",
+            "private": false,
+            "labels": ["a", "b"],
+            "filePath": "/imports",
+            "externalInfo": {"origin": "crm", "externalIds": ["1", "2"]}
+        });
+        assert_eq!(serde_json::to_value(&options).unwrap(), expected);
+
+        let bodies = [
+            serde_json::to_value(GenerateUploadUrlRequest::new("m").options(options.clone())),
+            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("m").options(options.clone())),
+            serde_json::to_value(
+                ImportFileRequest::new("https://x/a.png").options(options.clone()),
+            ),
+        ];
+        for body in bodies {
+            let body = body.unwrap();
+            for (key, value) in expected.as_object().unwrap() {
+                assert_eq!(&body[key], value, "{key} in {body}");
+            }
+        }
+        // The setters on a request and on FileOptions agree.
+        let by_setters = GenerateSimpleUploadUrlRequest::new("m")
+            .parent_folder_id("folder-1")
+            .private(false)
+            .label("a")
+            .label("b")
+            .file_path("/imports")
+            .external_info(ExternalInfo::new("crm").external_id("1").external_id("2"));
+        assert_eq!(by_setters.options, options);
+    }
+
+    #[test]
+    fn simple_route_request() {
+        let req = GenerateSimpleUploadUrlRequest::new("image/png")
+            .file_name("a.png")
+            .size_in_bytes(10)
+            .label("x");
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"mimeType": "image/png", "fileName": "a.png", "sizeInBytes": "10", "labels": ["x"]})
+        );
+        assert_eq!(
+            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("text/plain")).unwrap(),
+            json!({"mimeType": "text/plain"})
+        );
+        assert_eq!(round_trip(&req), req);
+        // Either route from the same fields.
+        let resumable = GenerateUploadUrlRequest::from(req.clone());
+        assert_eq!(resumable.upload_protocol(), &UploadProtocol::Tus);
+        let mut body = serde_json::to_value(&resumable).unwrap();
+        assert_eq!(body["uploadProtocol"], json!("TUS"));
+        body.as_object_mut().unwrap().remove("uploadProtocol");
+        assert_eq!(body, serde_json::to_value(&req).unwrap());
+        assert_eq!(GenerateSimpleUploadUrlRequest::from(resumable), req);
+    }
+
+    #[test]
+    fn resumable_response_parses_and_masks_token() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1cGxvYWQifQ.c2lnbmF0dXJl";
+        let body = format!(
+            r#"{{"uploadProtocol": "TUS", "uploadUrl": "https://upload.wixmp.com/upload/tus", "uploadToken": "{token}", "extra": 1}}"#
+        );
+        let resp: GenerateUploadUrlResponse = serde_json::from_str(&body).unwrap();
+        assert_eq!(resp.upload_protocol, UploadProtocol::Tus);
+        assert_eq!(resp.upload_url, "https://upload.wixmp.com/upload/tus");
+        assert_eq!(resp.upload_token.expose(), token);
+        assert!(!format!("{resp:?}").contains(token));
+        assert!(!format!("{resp:#?}").contains(token));
+        assert_eq!(round_trip(&resp), resp);
+        let out = serde_json::to_value(&resp).unwrap();
+        assert_eq!(out["uploadToken"], json!(token));
+        assert_eq!(
+            GenerateUploadUrlResponse::new("https://upload.wixmp.com/upload/tus", token),
+            resp
+        );
+
+        let resp: GenerateUploadUrlResponse =
+            serde_json::from_str(r#"{"uploadUrl": "u", "uploadToken": "t"}"#).unwrap();
+        assert_eq!(resp.upload_protocol, UploadProtocol::Tus);
+        let resp: GenerateUploadUrlResponse = serde_json::from_str(
+            r#"{"uploadProtocol": "S3", "uploadUrl": "u", "uploadToken": "t"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            resp.upload_protocol,
+            UploadProtocol::Unrecognized("S3".into())
+        );
+        assert!(
+            serde_json::from_str::<GenerateUploadUrlResponse>(r#"{"uploadUrl": "u"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn simple_response_masks_the_url() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJwYXRoIjoiL3VwbG9hZCJ9.c2ln";
+        let url = format!("https://upload.wixmp.com/upload/{jwt}");
+        let resp: GenerateSimpleUploadUrlResponse =
+            serde_json::from_value(json!({"uploadUrl": url, "unknown": true})).unwrap();
+        assert_eq!(resp.upload_url.expose(), url);
+        for shown in [format!("{resp:?}"), format!("{resp:#?}")] {
+            assert!(!shown.contains(jwt), "{shown}");
+            assert!(!shown.contains("upload.wixmp.com"), "{shown}");
+        }
+        assert_eq!(
+            serde_json::to_value(&resp).unwrap(),
+            json!({"uploadUrl": url})
+        );
+        assert_eq!(GenerateSimpleUploadUrlResponse::new(url.clone()), resp);
+        assert!(serde_json::from_str::<GenerateSimpleUploadUrlResponse>("{}").is_err());
+    }
+
+    #[test]
+    fn import_request() {
+        let req = ImportFileRequest::new("https://example.com/logo.png")
+            .display_name("logo.png")
+            .mime_type("image/png")
+            .media_type(MediaType::Image)
+            .parent_folder_id("media-root")
+            .file_path("/imports/2024")
+            .private(false)
+            .label("imported")
+            .external_info(ExternalInfo::new("crm").external_id("42"))
+            .url_param("size", "large")
+            .url_param("v", 2)
+            .url_header("Authorization", "Bearer s3cr3t-header");
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({
+                "url": "https://example.com/logo.png",
+                "displayName": "logo.png",
+                "mimeType": "image/png",
+                "mediaType": "IMAGE",
+                "parentFolderId": "media-root",
+                "filePath": "/imports/2024",
+                "private": false,
+                "labels": ["imported"],
+                "externalInfo": {"origin": "crm", "externalIds": ["42"]},
+                "urlParams": {"size": "large", "v": 2},
+                "urlHeaders": {"Authorization": "Bearer s3cr3t-header"}
+            })
+        );
+        assert_eq!(round_trip(&req), req);
+        assert_eq!(
+            serde_json::to_value(ImportFileRequest::new("https://x/y.jpg")).unwrap(),
+            json!({"url": "https://x/y.jpg"})
+        );
+        assert!(serde_json::from_str::<ImportFileRequest>(r#"{"displayName":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn import_request_debug_hides_secrets() {
+        let req = ImportFileRequest::new(
+            "https://user:pa55@bucket.example.com/a/b.png?X-Amz-Signature=deadbeef#frag",
+        )
+        .display_name("b.png")
+        .url_param("token", "param-secret")
+        .url_header("Authorization", "Bearer header-secret");
+        for shown in [format!("{req:?}"), format!("{req:#?}")] {
+            for secret in [
+                "pa55",
+                "user",
+                "deadbeef",
+                "frag",
+                "param-secret",
+                "header-secret",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(
+                shown.contains("https://***@bucket.example.com/a/b.png?***"),
+                "{shown}"
+            );
+            assert!(shown.contains("b.png"), "{shown}");
+            assert!(shown.contains("\"token\""), "{shown}");
+            assert!(shown.contains("\"Authorization\""), "{shown}");
+        }
+    }
+
+    #[test]
+    fn redacted_urls() {
+        for (url, shown) in [
+            ("https://example.com/a.png", "https://example.com/a.png"),
+            ("https://example.com", "https://example.com"),
+            ("https://example.com?sig=1", "https://example.com?***"),
+            ("https://example.com/p#f", "https://example.com/p?***"),
+            ("https://u@example.com/p", "https://***@example.com/p"),
+            ("https://example.com/p@q", "https://example.com/p@q"),
+            ("example.com/a?b", "example.com/a?***"),
+            ("", ""),
+            ("ü://ä@ö/ß?€", "ü://***@ö/ß?***"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn external_info_and_get_files() {
+        let info: ExternalInfo = serde_json::from_value(
+            json!({"origin": "crm", "externalIds": ["1", 2, null], "other": 1}),
+        )
+        .unwrap();
+        assert_eq!(info, ExternalInfo::new("crm").external_ids(["1"]));
+        let info: ExternalInfo = serde_json::from_value(json!({"externalIds": null})).unwrap();
+        assert_eq!(info, ExternalInfo::default());
+        assert_eq!(serde_json::to_value(&info).unwrap(), json!({}));
+
+        let req = GetFilesRequest::new(["a", "wix:image://v1/b.jpg/b.jpg"]);
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"fileIds": ["a", "wix:image://v1/b.jpg/b.jpg"]})
+        );
+        assert_eq!(round_trip(&req), req);
+    }
+}
