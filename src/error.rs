@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::proto::{self, Retryable, Violation, retryable_status};
+use crate::wix::FileDescriptor;
 use crate::wix::error_body::WixError;
 
 /// Everything that can go wrong in an upload, a finalize or a Wix call.
@@ -112,6 +113,29 @@ pub enum Error {
         status: u16,
         /// What was wrong with it.
         reason: String,
+    },
+    /// Wix could not process the file (`operationStatus: FAILED`).
+    #[error("Wix could not process file {}", .file.id.as_deref().unwrap_or("?"))]
+    ProcessingFailed {
+        /// The file, as Wix last described it.
+        file: Box<FileDescriptor>,
+    },
+    /// The file was still being processed when the wait ran out.
+    #[error("file {file_id} was not ready after {waited:?}")]
+    NotReady {
+        /// The file's id.
+        file_id: Box<str>,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+    /// A file to upload could not be opened or read.
+    #[error("cannot read {}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: Box<std::path::Path>,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The caller passed something unusable (a bad URL, metadata key or option).
     #[error("invalid input: {0}")]

@@ -24,6 +24,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
 
 mod checksum;
 mod control;
@@ -44,7 +45,7 @@ pub use proto::{CreationMode, Metadata, RetryPolicy};
 pub use secret::Secret;
 pub use source::Source;
 pub use store::{DirStore, MemoryStore, Record, StateStore};
-pub use uploader::{DEFAULT_STREAM_CHUNK, UploadOptions, Uploaded, Uploader, UploaderBuilder};
+pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.
 pub use ureq;

@@ -51,17 +51,26 @@ impl std::fmt::Debug for Source {
 impl Source {
     /// Opens the file at `path`. Its canonical path, size and modification time make the key
     /// under which its upload is resumed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] when it can't be opened, [`Error::InvalidInput`] for a directory or
+    /// anything else that is not a regular file.
     pub fn file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = File::open(path)?;
-        let meta = file.metadata()?;
+        let unreadable = |source| Error::File {
+            path: path.into(),
+            source,
+        };
+        let file = File::open(path).map_err(unreadable)?;
+        let meta = file.metadata().map_err(unreadable)?;
         if !meta.is_file() {
             return Err(Error::InvalidInput(format!(
                 "{} is not a regular file",
                 path.display()
             )));
         }
-        let canonical = std::fs::canonicalize(path)?;
+        let canonical = std::fs::canonicalize(path).map_err(unreadable)?;
         let modified = meta.modified().ok();
         let mtime = modified
             .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())

@@ -316,9 +316,6 @@ pub struct Uploaded {
     key: Option<String>,
 }
 
-/// The chunk a non-seekable source is sent in when no chunk size is set: it is held in memory.
-pub const DEFAULT_STREAM_CHUNK: u64 = proto::DEFERRED_CHUNK;
-
 impl Uploader {
     /// An uploader with default settings.
     ///
@@ -399,7 +396,7 @@ impl Uploader {
         }
         let mut cfg = engine.tus.clone();
         if source.is_stream() && cfg.chunk_size.is_none() {
-            cfg.chunk_size = Some(DEFAULT_STREAM_CHUNK);
+            cfg.chunk_size = Some(proto::STREAM_CHUNK);
         }
         let fresh = |meta: &Metadata| match source.length() {
             Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),

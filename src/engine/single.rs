@@ -209,7 +209,7 @@ impl Engine {
 fn declare_if_ended(t: &mut Tracked, source: &mut Source, base: u64) -> Result<()> {
     let up = &mut t.up;
     if up.is_deferred() && up.phase() == Phase::Patch {
-        let chunk = up.chunk_size().unwrap_or(proto::DEFERRED_CHUNK);
+        let chunk = up.chunk_size().unwrap_or(proto::STREAM_CHUNK);
         let have = source.available(base + up.offset(), chunk)?;
         if have < chunk {
             up.declare_length(up.offset() + have)?;

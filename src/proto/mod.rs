@@ -74,7 +74,7 @@ pub use request::{Method, Request};
 pub use response::ResponseHead;
 pub use retry::{RetryPolicy, RetryState, Retryable, retryable_status};
 pub use upload::{
-    ChecksumAlgorithm, Config, CreationMode, DEFERRED_CHUNK, Event, Interruption, Phase, Upload,
+    ChecksumAlgorithm, Config, CreationMode, Event, Interruption, Phase, STREAM_CHUNK, Upload,
 };
 pub use url::resolve;
 

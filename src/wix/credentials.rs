@@ -42,6 +42,41 @@ impl Credentials {
         }
     }
 
+    /// The credentials in the environment: `WIX_API_KEY` with `WIX_SITE_ID` (or
+    /// `WIX_ACCOUNT_ID`), and `WIX_API_BASE` to point the calls elsewhere. `Ok(None)` when
+    /// none of the first three is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when only some are set, or both ids.
+    pub fn from_env() -> crate::Result<Option<Self>> {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let (key, site, account) = (
+            var("WIX_API_KEY"),
+            var("WIX_SITE_ID"),
+            var("WIX_ACCOUNT_ID"),
+        );
+        let creds = match (key, site, account) {
+            (None, None, None) => return Ok(None),
+            (Some(key), Some(site), None) => Self::site(key, site),
+            (Some(key), None, Some(account)) => Self::account(key, account),
+            (Some(_), Some(_), Some(_)) => {
+                return Err(crate::Error::InvalidInput(
+                    "set WIX_SITE_ID or WIX_ACCOUNT_ID, not both".into(),
+                ));
+            }
+            _ => {
+                return Err(crate::Error::InvalidInput(
+                    "set WIX_API_KEY and WIX_SITE_ID (or WIX_ACCOUNT_ID) together".into(),
+                ));
+            }
+        };
+        Ok(Some(match var("WIX_API_BASE") {
+            Some(base) => creds.with_api_base(base),
+            None => creds,
+        }))
+    }
+
     /// Points the calls at another base URL (the emulator's, a proxy's).
     pub fn with_api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into().trim_end_matches('/').to_owned();

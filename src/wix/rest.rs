@@ -1,9 +1,11 @@
-//! Wix REST calls: JSON in, JSON out, on the engine's agent, settings, clock and retry loop.
+//! Wix REST calls: JSON in, JSON out, on the engine's agent, settings, clock and retry loop,
+//! paced by the client's limiter when there is one.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Credentials;
+use super::limiter::Limiter;
 use crate::control::AbortHandle;
 use crate::engine::Engine;
 use crate::engine::transport::{Call, Response, mask};
@@ -12,30 +14,61 @@ use crate::error::{Error, ErrorBody, FailedRequest, Result};
 /// Wix answers are small JSON documents; this bounds what a broken server can make us hold.
 pub(crate) const JSON_BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// `POST {api_base}{path}` with a JSON body, retried by the policy.
-pub(crate) fn post<T: DeserializeOwned>(
-    engine: &Engine,
-    creds: &Credentials,
-    path: &str,
-    body: &impl Serialize,
-    abort: Option<&AbortHandle>,
-) -> Result<T> {
-    let url = format!("{}{path}", creds.api_base());
-    let json = serde_json::to_vec(body).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let [auth, scope] = creds.headers();
-    let headers = [auth, scope, ("Content-Type", "application/json".to_owned())];
-    let secrets = [creds.authorization().expose()];
-    engine.retrying(abort, || {
-        let resp = engine.send(Call {
-            method: "POST",
-            url: &url,
-            headers: &headers,
-            body: Some((&mut &json[..], json.len() as u64)),
-            body_limit: JSON_BODY_LIMIT,
-            secrets: &secrets,
-        })?;
-        read_json(engine, "POST", &mask(&url, &secrets), &resp)
-    })
+/// Where and how a REST call goes.
+pub(crate) struct Rest<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) creds: &'a Credentials,
+    pub(crate) limiter: Option<&'a Limiter>,
+    pub(crate) abort: Option<&'a AbortHandle>,
+}
+
+impl Rest<'_> {
+    /// `POST {api_base}{path}` with a JSON body.
+    pub(crate) fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        let json = serde_json::to_vec(body).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        self.call("POST", path, Some(&json))
+    }
+
+    /// `GET {api_base}{path_and_query}`.
+    pub(crate) fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T> {
+        self.call("GET", path_and_query, None)
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        path: &str,
+        json: Option<&[u8]>,
+    ) -> Result<T> {
+        let engine = self.engine;
+        let url = format!("{}{path}", self.creds.api_base());
+        let [auth, scope] = self.creds.headers();
+        let mut headers = vec![auth, scope];
+        if json.is_some() {
+            headers.push(("Content-Type", "application/json".to_owned()));
+        }
+        let secrets = [self.creds.authorization().expose()];
+        engine.retrying(self.abort, || {
+            if let Some(limiter) = self.limiter {
+                limiter.acquire(&*engine.clock, self.abort)?;
+            }
+            let mut reader: &[u8] = json.unwrap_or_default();
+            let len = reader.len() as u64;
+            let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
+            let resp = engine.send(Call {
+                method,
+                url: &url,
+                headers: &headers,
+                body,
+                body_limit: JSON_BODY_LIMIT,
+                secrets: &secrets,
+            })?;
+            if let Some(limiter) = self.limiter {
+                limiter.observe(resp.head.status);
+            }
+            read_json(engine, method, &mask(&url, &secrets), &resp)
+        })
+    }
 }
 
 /// A JSON success body, or the error an error status means (with its body read).

@@ -2,7 +2,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::rest::{self, JSON_BODY_LIMIT};
+use super::rest::{self, JSON_BODY_LIMIT, Rest};
 use super::{Credentials, FileDescriptor, GenerateUploadUrlRequest, GenerateUploadUrlResponse};
 use crate::control::AbortHandle;
 use crate::engine::transport::{Call, mask};
@@ -57,12 +57,22 @@ pub fn generate_resumable_upload_url(
     credentials: &Credentials,
     request: &GenerateUploadUrlRequest,
 ) -> Result<ResumableTarget> {
-    let response: GenerateUploadUrlResponse = rest::post(
-        uploader.engine(),
-        credentials,
+    let rest = Rest {
+        engine: uploader.engine(),
+        creds: credentials,
+        limiter: None,
+        abort: None,
+    };
+    generate_with(&rest, request)
+}
+
+pub(crate) fn generate_with(
+    rest: &Rest<'_>,
+    request: &GenerateUploadUrlRequest,
+) -> Result<ResumableTarget> {
+    let response: GenerateUploadUrlResponse = rest.post(
         "/site-media/v1/files/generate-resumable-upload-url",
         request,
-        None,
     )?;
     Ok(ResumableTarget::new(
         response,
@@ -72,7 +82,7 @@ pub fn generate_resumable_upload_url(
 }
 
 // RFC 3986's unreserved characters stay; everything else is encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

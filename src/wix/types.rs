@@ -16,13 +16,14 @@ mod request;
 mod wire_enum;
 
 pub use file::{
-    ArchiveMedia, AudioMedia, DocumentMedia, FileDescriptor, FileDescriptorEnvelope,
-    GetFilesResponse, ImageInfo, ImageMedia, ImageRef, Media, Model3dMedia, VideoMedia,
-    VideoResolution,
+    ArchiveMedia, AudioMedia, DocumentMedia, FileDescriptor, ImageInfo, ImageMedia, ImageRef,
+    Media, Model3dMedia, VideoMedia, VideoResolution,
 };
+pub(crate) use file::{FileDescriptorEnvelope, GetFilesResponse};
+pub(crate) use request::GetFilesRequest;
 pub use request::{
     ExternalInfo, FileOptions, GenerateSimpleUploadUrlRequest, GenerateSimpleUploadUrlResponse,
-    GenerateUploadUrlRequest, GenerateUploadUrlResponse, GetFilesRequest, ImportFileRequest,
+    GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImportFileRequest,
 };
 
 use wire_enum::wire_enum;

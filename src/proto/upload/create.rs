@@ -169,7 +169,7 @@ mod tests {
         let req = up.next_request().unwrap();
         assert_eq!(header(&req, "Upload-Defer-Length"), Some("1"));
         assert_eq!(header(&req, "Upload-Length"), None);
-        assert_eq!(up.chunk_size(), Some(DEFERRED_CHUNK));
+        assert_eq!(up.chunk_size(), Some(STREAM_CHUNK));
     }
 
     #[test]

@@ -233,7 +233,7 @@ impl Upload {
     /// An upload whose length is not known yet (`Upload-Defer-Length`): the caller declares it
     /// with [`Upload::declare_length`] once the source ends. Needs a chunk size.
     pub fn deferred(endpoint: &str, metadata: &Metadata, mut config: Config) -> Self {
-        config.chunk_size.get_or_insert(DEFERRED_CHUNK);
+        config.chunk_size.get_or_insert(STREAM_CHUNK);
         let mut up = Self::new(endpoint, 0, metadata, config);
         up.length = Length::Deferred;
         up.with_upload = false;
@@ -505,5 +505,6 @@ fn tus_request(method: Method, url: String) -> Request {
     req
 }
 
-/// The chunk size of a deferred-length upload when none is set.
-pub const DEFERRED_CHUNK: u64 = 8 * 1024 * 1024;
+/// The chunk a non-seekable source is sent in when no chunk size is set (it is held in
+/// memory, so a failed request can be sent again), and that of a deferred-length upload.
+pub const STREAM_CHUNK: u64 = 8 * 1024 * 1024;

@@ -13,7 +13,7 @@ use super::{FileState, MediaType, OperationStatus};
 /// [`FileDescriptor`] inside.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct FileDescriptorEnvelope {
+pub(crate) struct FileDescriptorEnvelope {
     /// The file.
     pub file: FileDescriptor,
 }
@@ -31,7 +31,7 @@ impl FileDescriptorEnvelope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
-pub struct GetFilesResponse {
+pub(crate) struct GetFilesResponse {
     /// The files found.
     #[serde(deserialize_with = "lenient::null_as_default")]
     pub files: Vec<FileDescriptor>,

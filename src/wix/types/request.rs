@@ -508,7 +508,7 @@ fn redact_url(url: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct GetFilesRequest {
+pub(crate) struct GetFilesRequest {
     /// IDs of the files to read (`wix:image://...` ids work too).
     pub file_ids: Vec<String>,
 }

@@ -1,0 +1,539 @@
+//! The Wix media client: one call per file, every upload route, waiting for processing.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::limiter::Limiter;
+use super::processing;
+use super::rest::Rest;
+use super::resumable::{self, generate_with};
+use super::simple;
+use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
+use super::{
+    Credentials, ExternalInfo, FileDescriptor, FileOptions, GenerateSimpleUploadUrlRequest,
+    GenerateUploadUrlRequest, ImportFileRequest,
+};
+use crate::control::{AbortHandle, Progress};
+use crate::engine::progress::Reporter;
+use crate::error::{Error, Result};
+use crate::source::Source;
+use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
+
+/// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
+/// "for files larger than 10MB".
+pub const DEFAULT_SIMPLE_BELOW: u64 = 10 * 1024 * 1024;
+
+/// How a file goes to Wix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// [`Route::Simple`] below the client's threshold (10 MiB by default), else
+    /// [`Route::Resumable`]; a simple upload refused as too large (413) goes resumable.
+    #[default]
+    Auto,
+    /// *Generate File Resumable Upload URL*, tus, finalize: resumes after failures and across
+    /// processes (with a state directory), four requests per file or more.
+    Resumable,
+    /// *Generate File Upload URL*, then one `PUT` of the file: two requests per file; a failure
+    /// starts over.
+    Simple,
+}
+
+/// A client for one Wix site's (or account's) Media Manager.
+///
+/// Cheap to clone and `Send + Sync`: clones share the [`Uploader`] (agent, connection pool,
+/// settings, state store) and the REST call pacing.
+///
+/// ```no_run
+/// use wix_media_upload::wix::{FileUpload, WixClient};
+///
+/// let client = WixClient::from_env()?; // WIX_API_KEY, WIX_SITE_ID
+/// let file = client.upload("photos/cat.jpg")?;
+/// println!("{:?}", file.url);
+/// let done = client.upload_with("clip.mp4", FileUpload::new().file_path("/videos").wait(60))?;
+/// println!("{:?} resumed from {:?}", done.file.operation_status, done.resumed_from);
+/// # Ok::<(), wix_media_upload::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WixClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    uploader: Uploader,
+    credentials: Credentials,
+    limiter: Limiter,
+    simple_below: u64,
+}
+
+impl fmt::Debug for WixClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WixClient")
+            .field("credentials", &self.inner.credentials)
+            .field("uploader", &self.inner.uploader)
+            .field("simple_below", &self.inner.simple_below)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`WixClient`].
+#[derive(Debug)]
+pub struct WixClientBuilder {
+    credentials: Credentials,
+    uploader: UploaderBuilder,
+    simple_below: u64,
+    per_minute: Option<u32>,
+}
+
+impl WixClientBuilder {
+    /// The uploader's settings (retries, timeouts, state directory, user agent, chunk size,
+    /// parallel connections...): every call of the client shares them.
+    pub fn uploader(mut self, settings: UploaderBuilder) -> Self {
+        self.uploader = settings;
+        self
+    }
+
+    /// Files smaller than `bytes` take the simple route under [`Route::Auto`] (default
+    /// [`DEFAULT_SIMPLE_BELOW`]).
+    pub fn simple_below(mut self, bytes: u64) -> Self {
+        self.simple_below = bytes;
+        self
+    }
+
+    /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
+    /// Wix has answered 429).
+    pub fn requests_per_minute(mut self, n: u32) -> Self {
+        self.per_minute = Some(n);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`UploaderBuilder::build`].
+    pub fn build(self) -> Result<WixClient> {
+        Ok(WixClient {
+            inner: Arc::new(Inner {
+                uploader: self.uploader.build()?,
+                credentials: self.credentials,
+                limiter: match self.per_minute {
+                    Some(n) => Limiter::fixed(n),
+                    None => Limiter::adaptive(),
+                },
+                simple_below: self.simple_below,
+            }),
+        })
+    }
+}
+
+/// What to upload a file as, and how: every field is optional.
+#[derive(Default)]
+pub struct FileUpload<'a> {
+    display_name: Option<String>,
+    mime_type: Option<String>,
+    options: FileOptions,
+    route: Route,
+    wait: Option<Duration>,
+    progress: Option<Box<dyn FnMut(Progress) + 'a>>,
+    abort: Option<AbortHandle>,
+}
+
+impl fmt::Debug for FileUpload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileUpload")
+            .field("display_name", &self.display_name)
+            .field("mime_type", &self.mime_type)
+            .field("options", &self.options)
+            .field("route", &self.route)
+            .field("wait", &self.wait)
+            .field("progress", &self.progress.is_some())
+            .field("abort", &self.abort)
+            .finish()
+    }
+}
+
+impl<'a> FileUpload<'a> {
+    /// The defaults: the file's own name, a MIME type guessed from its extension, the Media
+    /// Manager's root folder, [`Route::Auto`], no waiting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The name shown in the Media Manager (default: the file's name).
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// The MIME type (default: guessed from the extension; `application/octet-stream` when
+    /// unknown).
+    pub fn mime_type(mut self, mime: impl Into<String>) -> Self {
+        self.mime_type = Some(mime.into());
+        self
+    }
+
+    /// The folder to upload into, by id (`parentFolderId`).
+    pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
+        self.options = self.options.parent_folder_id(id);
+        self
+    }
+
+    /// The folder to upload into, by path (`filePath`, such as `/videos/2024`); missing folders
+    /// are created by Wix.
+    pub fn file_path(mut self, path: impl Into<String>) -> Self {
+        self.options = self.options.file_path(path);
+        self
+    }
+
+    /// Makes the file private (it can't be made public later).
+    pub fn private(mut self, private: bool) -> Self {
+        self.options = self.options.private(private);
+        self
+    }
+
+    /// Adds a label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.options = self.options.label(label);
+        self
+    }
+
+    /// Your own ids for the file (`externalInfo`), echoed in Wix's webhooks.
+    pub fn external_info(mut self, info: ExternalInfo) -> Self {
+        self.options = self.options.external_info(info);
+        self
+    }
+
+    /// The route (default [`Route::Auto`]).
+    pub fn route(mut self, route: Route) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// Waits until Wix has processed the file (`READY`), for at most `seconds`.
+    pub fn wait(self, seconds: u64) -> Self {
+        self.wait_for(Duration::from_secs(seconds))
+    }
+
+    /// Waits until Wix has processed the file (`READY`), for at most `timeout`.
+    pub fn wait_for(mut self, timeout: Duration) -> Self {
+        self.wait = Some(timeout);
+        self
+    }
+
+    /// Called with how far the upload is (see [`UploadOptions::progress`]).
+    pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Lets another thread stop the upload (a resumable one keeps its state for a resume).
+    pub fn abort(mut self, handle: AbortHandle) -> Self {
+        self.abort = Some(handle);
+        self
+    }
+}
+
+/// A file in the Media Manager, and how it got there.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WixUpload {
+    /// The file, as Wix described it last.
+    pub file: FileDescriptor,
+    /// The route taken ([`Route::Simple`] or [`Route::Resumable`]).
+    pub route: Route,
+    /// The offset an earlier, interrupted upload of the file was resumed from.
+    pub resumed_from: Option<u64>,
+}
+
+impl WixClient {
+    /// A client with default settings.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`UploaderBuilder::build`].
+    pub fn new(credentials: Credentials) -> Result<Self> {
+        Self::builder(credentials).build()
+    }
+
+    /// A builder for other settings.
+    pub fn builder(credentials: Credentials) -> WixClientBuilder {
+        WixClientBuilder {
+            credentials,
+            uploader: Uploader::builder(),
+            simple_below: DEFAULT_SIMPLE_BELOW,
+            per_minute: None,
+        }
+    }
+
+    /// A client for the credentials in the environment (see [`Credentials::from_env`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when they are not set.
+    pub fn from_env() -> Result<Self> {
+        let credentials = Credentials::from_env()?.ok_or_else(|| {
+            Error::InvalidInput("set WIX_API_KEY and WIX_SITE_ID (or WIX_ACCOUNT_ID)".into())
+        })?;
+        Self::new(credentials)
+    }
+
+    /// The uploader every call goes through.
+    pub fn uploader(&self) -> &Uploader {
+        &self.inner.uploader
+    }
+
+    /// Who the calls act for.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    fn rest<'a>(&'a self, abort: Option<&'a AbortHandle>) -> Rest<'a> {
+        Rest {
+            engine: self.inner.uploader.engine(),
+            creds: &self.inner.credentials,
+            limiter: Some(&self.inner.limiter),
+            abort,
+        }
+    }
+
+    /// Uploads the file at `path` with the defaults of [`FileUpload::new`].
+    ///
+    /// # Errors
+    ///
+    /// See [`WixClient::upload_with`].
+    pub fn upload(&self, path: impl AsRef<Path>) -> Result<FileDescriptor> {
+        self.upload_with(path, FileUpload::new()).map(|u| u.file)
+    }
+
+    /// Uploads the file at `path` into the Media Manager.
+    ///
+    /// Checked before any request: a directory, an unreadable or an empty file (Wix refuses
+    /// those with `ZERO_FILE_SIZE`) fail at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] or [`Error::InvalidInput`] for bad input; [`Error::Status`] with the
+    /// Wix error ([`Error::wix`], for rule names such as `MISMATCH_MIME_TYPE`) when Wix
+    /// refuses; [`Error::ProcessingFailed`] or [`Error::NotReady`] when waiting; transport
+    /// errors once retries are used up.
+    pub fn upload_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: FileUpload<'_>,
+    ) -> Result<WixUpload> {
+        let path = path.as_ref();
+        let source = Source::file(path)?;
+        let size = source.length().unwrap_or(0);
+        if size == 0 {
+            return Err(Error::InvalidInput(format!(
+                "{} is empty: Wix refuses empty files (ZERO_FILE_SIZE)",
+                path.display()
+            )));
+        }
+        let FileUpload {
+            display_name,
+            mime_type,
+            options: file_options,
+            route,
+            wait,
+            mut progress,
+            abort,
+        } = options;
+        let name = display_name
+            .or_else(|| source.file_name())
+            .ok_or_else(|| Error::InvalidInput(format!("{} has no file name", path.display())))?;
+        let mime = mime_type.unwrap_or_else(|| guess_mime(path));
+        let request = GenerateUploadUrlRequest::new(mime)
+            .file_name(name.as_str())
+            .size_in_bytes(size)
+            .options(file_options);
+        let rest = self.rest(abort.as_ref());
+        let route = match route {
+            Route::Auto if size < self.inner.simple_below => Route::Simple,
+            Route::Auto => Route::Resumable,
+            chosen => chosen,
+        };
+        let mut source = source;
+        let mut done = if route == Route::Simple {
+            let callback = progress
+                .as_mut()
+                .map(|f| &mut **f as &mut dyn FnMut(Progress));
+            let mut report = Reporter::new(callback, &*rest.engine.clock);
+            let simple_request = GenerateSimpleUploadUrlRequest::from(request.clone());
+            match simple::upload(&rest, &simple_request, &name, &mut source, &mut report) {
+                Ok(file) => WixUpload {
+                    file,
+                    route: Route::Simple,
+                    resumed_from: None,
+                },
+                // A server or proxy with a body cap: tus sends it in pieces.
+                Err(e) if options_allow_fallback(route) && refused_as_too_large(&e) => {
+                    log::info!("the one-request upload was refused as too large: going resumable");
+                    drop(report);
+                    self.resumable(&rest, &request, source, progress, abort.as_ref())?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.resumable(&rest, &request, source, progress, abort.as_ref())?
+        };
+        if let Some(timeout) = wait {
+            done.file = self.wait_for_file(&rest, &done.file, timeout)?;
+        }
+        Ok(done)
+    }
+
+    fn resumable(
+        &self,
+        rest: &Rest<'_>,
+        request: &GenerateUploadUrlRequest,
+        source: Source,
+        progress: Option<Box<dyn FnMut(Progress) + '_>>,
+        abort: Option<&AbortHandle>,
+    ) -> Result<WixUpload> {
+        let target = generate_with(rest, request)?;
+        let mut options = UploadOptions::new();
+        if let Some(f) = progress {
+            options = options.progress(f);
+        }
+        if let Some(a) = abort {
+            options = options.abort(a.clone());
+        }
+        let done = resumable::upload(&self.inner.uploader, &target, source, options)?;
+        Ok(WixUpload {
+            file: done.file,
+            route: Route::Resumable,
+            resumed_from: done.upload.resumed_from,
+        })
+    }
+
+    fn wait_for_file(
+        &self,
+        rest: &Rest<'_>,
+        file: &FileDescriptor,
+        timeout: Duration,
+    ) -> Result<FileDescriptor> {
+        use super::types::OperationStatus;
+        if file.operation_status == Some(OperationStatus::Ready) {
+            return Ok(file.clone());
+        }
+        let id = file
+            .id
+            .as_deref()
+            .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?;
+        processing::wait_ready(rest, id, timeout)
+    }
+
+    /// Imports a file Wix fetches from a URL (*Import File*); it is usually still `PENDING`
+    /// when this returns (see [`WixClient::wait_ready`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Status`] with the Wix error when Wix refuses; transport errors once retries
+    /// are used up.
+    pub fn import(&self, request: &ImportFileRequest) -> Result<FileDescriptor> {
+        self.rest(None)
+            .post::<FileDescriptorEnvelope>("/site-media/v1/files/import", request)
+            .map(|e| e.file)
+    }
+
+    /// Reads a file's descriptor (*Get File Descriptor*).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Status`] (404 for an unknown id); transport errors once retries are used up.
+    pub fn get_file(&self, id: &str) -> Result<FileDescriptor> {
+        processing::get_file(&self.rest(None), id)
+    }
+
+    /// Reads several files' descriptors at once (*Get File Descriptors*), in the order asked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Status`] (Wix answers 404 when one of them is unknown); transport errors once
+    /// retries are used up.
+    pub fn get_files(&self, ids: &[&str]) -> Result<Vec<FileDescriptor>> {
+        self.rest(None)
+            .post::<GetFilesResponse>(
+                "/site-media/v1/files/get-files",
+                &GetFilesRequest::new(ids.iter().copied()),
+            )
+            .map(|r| r.files)
+    }
+
+    /// Reads the file until Wix has processed it: `READY` returns it, `FAILED` is
+    /// [`Error::ProcessingFailed`], and still `PENDING` after `timeout` is [`Error::NotReady`].
+    /// A 404 right after creation is tolerated a few times.
+    ///
+    /// # Errors
+    ///
+    /// As said, and those of [`WixClient::get_file`].
+    pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
+        processing::wait_ready(&self.rest(None), id, timeout)
+    }
+}
+
+fn options_allow_fallback(route: Route) -> bool {
+    route == Route::Simple
+}
+
+// A 413, or a connection a server closed while the body was still going out (retries over).
+fn refused_as_too_large(e: &Error) -> bool {
+    match e {
+        Error::GaveUp { last, .. } => refused_as_too_large(last),
+        other => other.status() == Some(413) || crate::engine::transport::lost_connection(other),
+    }
+}
+
+/// The MIME type for a file name's extension; `application/octet-stream` when unknown.
+pub(crate) fn guess_mime(path: &Path) -> String {
+    mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_shared_across_threads() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<WixClient>();
+    }
+
+    #[test]
+    fn mime_types_are_guessed_from_the_extension() {
+        assert_eq!(guess_mime(Path::new("a/cat.JPG")), "image/jpeg");
+        assert_eq!(guess_mime(Path::new("clip.mp4")), "video/mp4");
+        assert_eq!(
+            guess_mime(Path::new("notes.unknownext")),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            guess_mime(Path::new("Makefile")),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn bad_input_fails_before_any_request() {
+        // Port 9 (discard) on loopback: nothing is listening, and nothing must be sent.
+        let creds = Credentials::site("k", "s").with_api_base("http://127.0.0.1:9");
+        let client = WixClient::new(creds).unwrap();
+        let dir = std::env::temp_dir().join(format!("wmu-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(client.upload(&dir), Err(Error::InvalidInput(_))));
+        let empty = dir.join("empty.png");
+        std::fs::write(&empty, b"").unwrap();
+        let err = client.upload(&empty).unwrap_err();
+        assert!(err.to_string().contains("ZERO_FILE_SIZE"), "{err}");
+        let missing = dir.join("missing.png");
+        assert!(matches!(client.upload(&missing), Err(Error::File { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

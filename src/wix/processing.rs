@@ -1,0 +1,73 @@
+//! Reading a file back, and waiting until Wix has processed it.
+
+use std::time::Duration;
+
+use percent_encoding::utf8_percent_encode;
+
+use super::FileDescriptor;
+use super::rest::Rest;
+use super::resumable::COMPONENT;
+use super::types::{FileDescriptorEnvelope, OperationStatus};
+use crate::control::sleep_unless_aborted;
+use crate::error::{Error, Result};
+
+/// The first wait between two reads; each next one is half as long again, up to [`MAX_POLL`].
+pub(crate) const FIRST_POLL: Duration = Duration::from_millis(500);
+/// The longest wait between two reads.
+pub(crate) const MAX_POLL: Duration = Duration::from_secs(10);
+/// Right after creation a file can be briefly unknown (404): this many such answers are
+/// tolerated, about 1.5 s apart, as Wix's own clients do.
+pub(crate) const NOT_FOUND_GRACE: u32 = 5;
+const NOT_FOUND_WAIT: Duration = Duration::from_millis(1500);
+
+/// `GET /site-media/v1/files/get-file-by-id?fileId=ID`.
+pub(crate) fn get_file(rest: &Rest<'_>, id: &str) -> Result<FileDescriptor> {
+    let path = format!(
+        "/site-media/v1/files/get-file-by-id?fileId={}",
+        utf8_percent_encode(id, COMPONENT)
+    );
+    rest.get::<FileDescriptorEnvelope>(&path).map(|e| e.file)
+}
+
+/// Reads the file until its `operationStatus` is `READY` (returned) or `FAILED`
+/// ([`Error::ProcessingFailed`]), for at most `timeout` ([`Error::NotReady`]).
+pub(crate) fn wait_ready(rest: &Rest<'_>, id: &str, timeout: Duration) -> Result<FileDescriptor> {
+    let clock = &*rest.engine.clock;
+    let started = clock.now();
+    let mut poll = FIRST_POLL;
+    let mut not_found = 0;
+    loop {
+        let wait = match get_file(rest, id) {
+            Ok(file) => match file.operation_status {
+                Some(OperationStatus::Ready) => return Ok(file),
+                Some(OperationStatus::Failed) => {
+                    return Err(Error::ProcessingFailed {
+                        file: Box::new(file),
+                    });
+                }
+                // PENDING, or a status this crate does not know yet: still processing.
+                _ => {
+                    let wait = poll;
+                    poll = (poll * 3 / 2).min(MAX_POLL);
+                    wait
+                }
+            },
+            Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
+                not_found += 1;
+                NOT_FOUND_WAIT
+            }
+            Err(e) => return Err(e),
+        };
+        let waited = clock.now().duration_since(started).unwrap_or_default();
+        if waited >= timeout {
+            return Err(Error::NotReady {
+                file_id: id.into(),
+                waited,
+            });
+        }
+        log::debug!("file {id} is not ready yet; reading it again in {wait:?}");
+        if !sleep_unless_aborted(clock, wait.min(timeout - waited), rest.abort) {
+            return Err(Error::Aborted);
+        }
+    }
+}
