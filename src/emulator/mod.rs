@@ -387,7 +387,8 @@ impl Emulator {
         *lock(&self.state.cut_body_after) = Some(bytes);
     }
 
-    /// Requests received so far, per HTTP method (faulted ones included).
+    /// Requests received so far, per HTTP method (faulted ones included; methods other than
+    /// the nine standard ones count as `OTHER`).
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.state.counts).clone()
     }
@@ -397,7 +398,8 @@ impl Emulator {
     /// `OPTIONS tus`, `POST tus-create`, `HEAD tus`, `PATCH tus` (a `POST` with
     /// `X-HTTP-Method-Override: PATCH` included), `DELETE tus`, `PUT finalize`,
     /// `POST import`, `GET get-file-by-id`, `GET get-file` (`GET .../files/ID`),
-    /// `POST get-files`, `PUT null`; anything else is `<METHOD> unknown`.
+    /// `POST get-files`, `PUT null`; anything else is `<METHOD> unknown` (a method outside
+    /// the nine standard ones counts as `OTHER`).
     pub fn route_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.state.route_counts).clone()
     }
@@ -481,16 +483,29 @@ fn tus_method(req: &Request<'_>) -> String {
     }
 }
 
+/// The method as counted: a standard one, else `OTHER` (so that clients can't grow the
+/// counters without bound by inventing methods).
+fn counted_method(method: &str) -> &str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
+}
+
 /// The [`Emulator::route_counts`] key of a request.
 fn route_key(req: &Request<'_>, route: &Route) -> String {
-    let method = req.method.as_str();
+    let method = counted_method(&req.method);
     match route {
         Route::Null => format!("{method} null"),
         Route::Rest(r) => format!("{method} {}", r.name()),
         Route::TusCollection if method == "POST" => "POST tus-create".into(),
         Route::TusCollection => format!("{method} tus"),
         Route::TusResource(_) if method == "PUT" => "PUT finalize".into(),
-        Route::TusResource(_) => format!("{} tus", tus_method(req)),
+        Route::TusResource(_) => format!("{} tus", counted_method(&tus_method(req))),
         Route::Simple(_) => format!("{method} simple-upload"),
         Route::Unknown => format!("{method} unknown"),
     }
@@ -499,7 +514,9 @@ fn route_key(req: &Request<'_>, route: &Route) -> String {
 /// Counts the request, applies any injected fault, then routes it.
 fn handle(state: &Arc<State>, req: &mut Request<'_>) -> Outcome {
     let route = route(state, &req.path);
-    *lock(&state.counts).entry(req.method.clone()).or_insert(0) += 1;
+    *lock(&state.counts)
+        .entry(counted_method(&req.method).to_string())
+        .or_insert(0) += 1;
     *lock(&state.route_counts)
         .entry(route_key(req, &route))
         .or_insert(0) += 1;
