@@ -1,65 +1,97 @@
-//! Runs the local Wix upload emulator until Ctrl-C or end of standard input.
+//! Runs the local Wix emulator until it is killed (Ctrl-C, SIGTERM, SIGKILL).
 //!
 //! ```text
 //! cargo run --example emulator --features emulator -- --port 8080 --dir /tmp/wix-emulator
 //! ```
 //!
-//! Point your code's Wix API base URL at the printed base URL. It stops at end of standard
-//! input; started in the background (where stdin is often `/dev/null`), pass `--until-killed`.
+//! Prints its base URL, and nothing else, as one line on standard output (point your code's
+//! Wix API base URL at it); the other routes and the store directory go to standard error.
+//! Killing it at any moment is safe: state files are replaced atomically, and the bytes of a
+//! body cut short are kept (unless it carried `Upload-Checksum`) on the next start.
 
-use std::io::Read;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use wix_media_upload::emulator::EmulatorConfig;
 
-const USAGE: &str =
-    "usage: emulator [--port PORT] [--dir DIR] [--max-body-size BYTES] [--until-killed]";
+const USAGE: &str = "usage: emulator [--port PORT] [--dir DIR] [--max-body-size BYTES]
+                [--processing-delay DURATION] [--lookup-delay DURATION]
+                [--rate-limit CALLS/DURATION] [--retry-after] [--site-id ID]
+DURATION is a number with an optional unit: ms, s (the default), m or h (e.g. 500ms, 2s, 1m).";
+
+/// `500ms`, `2s`, `2`, `1m`, `1h`.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// `200/1m`: 200 calls per minute.
+fn parse_rate(s: &str) -> Option<(u32, Duration)> {
+    let (calls, window) = s.split_once('/')?;
+    Some((calls.parse().ok()?, parse_duration(window)?))
+}
 
 fn main() -> ExitCode {
-    let mut port: u16 = 0;
+    let mut config = EmulatorConfig::new();
     let mut dir = std::env::temp_dir().join("wix-media-upload-emulator");
-    let mut max_body: Option<u64> = None;
-    let mut until_killed = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = match arg.as_str() {
+        match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
-            "--until-killed" => {
-                until_killed = true;
+            "--retry-after" => {
+                config = config.rate_limit_retry_after(true);
                 continue;
             }
-            "--port" | "--dir" | "--max-body-size" => args.next(),
+            "--port" | "--dir" | "--max-body-size" | "--processing-delay" | "--lookup-delay"
+            | "--rate-limit" | "--site-id" => {}
             _ => {
                 eprintln!("unknown argument {arg:?}\n{USAGE}");
                 return ExitCode::from(2);
             }
-        };
-        let Some(value) = value else {
+        }
+        let Some(value) = args.next() else {
             eprintln!("{arg} needs a value\n{USAGE}");
             return ExitCode::from(2);
         };
-        let ok = match arg.as_str() {
-            "--port" => value.parse().map(|p| port = p).is_ok(),
-            "--max-body-size" => value.parse().map(|m| max_body = Some(m)).is_ok(),
-            _ => {
-                dir = PathBuf::from(value.clone());
-                true
+        let next = match arg.as_str() {
+            "--port" => value.parse().ok().map(|p| config.clone().port(p)),
+            "--dir" => {
+                dir = PathBuf::from(&value);
+                Some(config.clone())
             }
+            "--max-body-size" => value.parse().ok().map(|m| config.clone().max_body_size(m)),
+            "--processing-delay" => {
+                parse_duration(&value).map(|d| config.clone().processing_delay(d))
+            }
+            "--lookup-delay" => parse_duration(&value).map(|d| config.clone().lookup_delay(d)),
+            "--rate-limit" => parse_rate(&value).map(|(n, w)| config.clone().rate_limit(n, w)),
+            _ => Some(config.clone().site_id(value.clone())),
         };
-        if !ok {
-            eprintln!("bad value {value:?} for {arg}\n{USAGE}");
-            return ExitCode::from(2);
+        match next {
+            Some(c) => config = c,
+            None => {
+                eprintln!("bad value {value:?} for {arg}\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
     }
 
-    let mut config = EmulatorConfig::new().port(port);
-    if let Some(m) = max_body {
-        config = config.max_body_size(m);
-    }
     let emulator = match config.start(&dir) {
         Ok(e) => e,
         Err(e) => {
@@ -67,27 +99,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("base URL:     {}", emulator.base_url());
-    println!("generate URL: {}", emulator.generate_url());
-    println!("tus endpoint: {}", emulator.tus_endpoint());
-    println!("storing in    {}", dir.display());
-    if until_killed {
-        println!("running until killed (Ctrl-C)");
-        // Killing is safe: state files are replaced atomically and stray bytes past a recorded
-        // offset are dropped on the next start.
-        loop {
-            std::thread::park();
-        }
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{}", emulator.base_url())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
     }
-    println!("press Ctrl-C or close stdin (Ctrl-D) to stop");
-
-    // EOF on stdin stops cleanly; Ctrl-C ends the process (the OS frees the port). std has no
-    // portable signal handling and this example takes no extra dependency for it.
-    let mut sink = [0u8; 1024];
-    let mut stdin = std::io::stdin();
-    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-
-    emulator.stop();
-    println!("stopped");
-    ExitCode::SUCCESS
+    drop(out);
+    eprintln!("generate (resumable): {}", emulator.generate_url());
+    eprintln!("generate (simple):    {}", emulator.generate_simple_url());
+    eprintln!("files API:            {}", emulator.files_url());
+    eprintln!("tus endpoint:         {}", emulator.tus_endpoint());
+    eprintln!("storing in            {}", dir.display());
+    eprintln!("running until killed");
+    // std has no portable signal handling and this example takes no dependency for it: the
+    // process ends when killed, and the OS frees the port.
+    loop {
+        std::thread::park();
+    }
 }

@@ -1,22 +1,32 @@
-//! A local, offline stand-in for the Wix upload endpoints (feature `emulator`).
+//! A local, offline stand-in for the Wix Media Manager upload routes (feature `emulator`).
 //!
 //! Like LocalStack or Azurite, it lets you run your upload code without a Wix account or a
-//! network: [`Emulator::start`] serves, on `127.0.0.1` and a free port,
+//! network: [`Emulator::start`] serves, on `127.0.0.1` and a free port (`{base}` below stands
+//! for `https://www.wixapis.com` and `https://upload.wixmp.com` alike):
 //!
-//! - `POST {base}/site-media/v1/files/generate-resumable-upload-url`, with Wix's header checks
-//!   and validation rules (`ZERO_FILE_SIZE`, `UNSUPPORTED_FILE_FORMAT`, `MISMATCH_MIME_TYPE`,
-//!   `FILE_SIZE_OVER_LIMIT`), issuing single-use upload tokens;
-//! - a tus 1.0 server at `{base}/upload/tus` (core, creation, creation-with-upload,
-//!   creation-defer-length, termination, expiration, checksum, concatenation; each can be
-//!   switched off with [`EmulatorConfig`]) that requires an issued `token` in
-//!   `Upload-Metadata`;
-//! - the finalize call `PUT {base}/upload/tus/{token}?filename=NAME`, answering a Wix-shaped
-//!   `FileDescriptor` whose `hash` is the MD5 of the stored bytes.
+//! | route | answer |
+//! |---|---|
+//! | `POST {base}/site-media/v1/files/generate-resumable-upload-url` | `{uploadProtocol: "TUS", uploadUrl: "{base}/upload/tus", uploadToken}` |
+//! | tus 1.0 at `{base}/upload/tus` (`OPTIONS`, `POST`, then `HEAD`/`PATCH`/`DELETE` on `{base}/upload/tus/<id>`) | tus answers |
+//! | `PUT {base}/upload/tus/<uploadToken>?filename=NAME` (finalize) | `{file: FileDescriptor}` |
+//! | `POST {base}/site-media/v1/files/generate-upload-url` | `{uploadUrl: "{base}/upload/<token>"}` |
+//! | `PUT {base}/upload/<token>?filename=NAME` with the raw file as body | `{file: FileDescriptor}` |
+//! | `POST {base}/site-media/v1/files/import` | `{file: FileDescriptor}` (`PENDING`, no `media`) |
+//! | `GET {base}/site-media/v1/files/get-file-by-id?fileId=ID` (also `GET .../files/ID`) | `{file: FileDescriptor}` |
+//! | `POST {base}/site-media/v1/files/get-files` with `{fileIds: [...]}` | `{files: [...]}` |
 //!
-//! Uploads are stored under the directory given to `start` and survive a restart on the same
-//! directory. Tests can inspect them ([`Emulator::uploads`], [`Emulator::stored_bytes`]), count
-//! requests ([`Emulator::request_counts`]) and inject failures ([`Emulator::fail_next`],
-//! [`Emulator::drop_next`], [`Emulator::cut_next_body_after`]).
+//! Both generate routes check Wix's rules (`ZERO_FILE_SIZE`, `UNSUPPORTED_FILE_FORMAT`,
+//! `MISMATCH_MIME_TYPE`, `FILE_SIZE_OVER_LIMIT`) and issue single-use tokens. The tus server
+//! speaks core, creation, creation-with-upload, creation-defer-length, termination,
+//! expiration, checksum and concatenation (each can be switched off with
+//! [`EmulatorConfig`]) and requires an issued `token` in `Upload-Metadata`. A descriptor's
+//! `hash` is the MD5 of the stored bytes.
+//!
+//! State lives under the directory given to `start` and survives a restart on the same
+//! directory, including the bytes of a body cut short by the process's death. Tests can
+//! inspect it ([`Emulator::uploads`], [`Emulator::stored_bytes`], [`Emulator::files`]), count
+//! requests ([`Emulator::request_counts`], [`Emulator::route_counts`]) and inject failures
+//! ([`Emulator::fail_next`], [`Emulator::drop_next`], [`Emulator::cut_next_body_after`]).
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
@@ -29,201 +39,66 @@
 //! # Behaviour worth knowing
 //! - Errors carry Wix-shaped JSON bodies (`applicationError` or `validationError`), tus ones
 //!   included; every tus answer has `Tus-Resumable: 1.0.0`.
-//! - MIME types Wix doesn't host (executables, `application/octet-stream`, `text/html`, ...)
-//!   get `UNSUPPORTED_FILE_FORMAT`; `MISMATCH_MIME_TYPE` compares media families (a `.png`
-//!   named `image/jpeg` passes, a `.png` named `video/mp4` does not).
-//! - Creating an upload needs `token` (an issued, not yet finalized upload token) in
-//!   `Upload-Metadata`: missing → 401, unknown or used → 403. A final concatenation inherits
-//!   the partials' token. Finalize uses the newest final upload for the token, else the
-//!   newest plain one.
-//! - A body cut short (client gone) keeps the bytes that arrived, like `@tus/server`, unless
-//!   it carried `Upload-Checksum`. A checksum mismatch (460) keeps nothing.
+//! - REST routes (`/site-media/...`) need `Authorization` (else 401) and `wix-site-id` (none,
+//!   or only `wix-account-id`: 403; both: 400). With [`EmulatorConfig::site_id`] another site
+//!   id gets 403 with an HTML body. [`EmulatorConfig::rate_limit`] limits them (429).
+//! - MIME types Wix doesn't host (executables, `text/html`, ...) get `UNSUPPORTED_FILE_FORMAT`;
+//!   `MISMATCH_MIME_TYPE` compares media families (a `.png` named `image/jpeg` passes, a
+//!   `.png` named `video/mp4` does not).
+//! - Creating a tus upload needs `token` (an issued, not yet finalized upload token) in
+//!   `Upload-Metadata`: missing → 401, unknown or used → 403, expired → 401. A final
+//!   concatenation inherits the partials' token. Finalize uses the newest final upload for
+//!   the token, else the newest plain one.
+//! - The `filename` query of finalize and of the simple upload may be left out when
+//!   `fileName` was given at generate time; it is decoded as a form component (`%XX`, `+` as
+//!   space).
+//! - A simple upload URL is single-use: a second `PUT` gets 409 `ALREADY_EXISTS`. A `PUT`
+//!   whose body is cut short stores nothing and leaves the URL unused, so it can be retried.
+//! - Videos and imports are `PENDING` for [`EmulatorConfig::processing_delay`] (2 s by
+//!   default), then `READY`; other files are `READY` at once. Imports only fetch from
+//!   `http://127.0.0.1` or `http://localhost`; any other source becomes `FAILED`.
+//! - A tus body cut short (client gone) keeps the bytes that arrived, like `@tus/server`,
+//!   unless it carried `Upload-Checksum`. A checksum mismatch (460) keeps nothing.
+//! - Upload bodies over [`EmulatorConfig::max_body_size`] get an early 413 and a closed
+//!   connection, as front proxies answer.
 //! - Only incomplete uploads expire; `Upload-Expires` is sent while an upload is incomplete.
 //! - Idle kept-alive connections are closed after 5 s, as `@tus/server` does, so clients
 //!   must retry a request that fails on a reused connection
 //!   ([`EmulatorConfig::idle_timeout`] changes it).
-//! - The finalize `filename` query is decoded as a form component: `%XX`, and `+` as space.
-//!
-//! # Why no HTTP server crate
-//! The server is a small HTTP/1.1 loop on `std::net` with `httparse` (already in the tree
-//! through `ureq`) for request heads. `tiny_http` 0.12 (its latest release, from 2022) was
-//! checked and rejected: its threads can't be joined, so a stop can't be clean; a request
-//! arriving on a kept-alive connection after the server is dropped is queued and never
-//! answered, so a client hangs instead of seeing the connection close; and it drains an
-//! unread body by allocating a buffer as large as the remaining `Content-Length`, which a
-//! 413 answer to a multi-GiB PATCH would hit. Owning the loop also gives exact control over
-//! what tus needs: streamed bodies read with a fixed buffer, `Expect: 100-continue`, custom
-//! statuses such as 460, and cutting a connection mid-body for fault tests.
 
+mod config;
 mod http;
 mod store;
 mod tus;
 mod wix;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use config::{EmulatorConfig, TusExtension};
 use http::{Outcome, Request, Response, Server, lock};
-use store::{Concat, Store, UploadRecord};
+use store::{Concat, Store, TokenKind, UploadRecord};
 
 /// Path of the tus creation endpoint.
 const TUS_PATH: &str = "/upload/tus";
-/// Path of the generate endpoint.
+/// Simple upload URLs are `{base}/upload/<token>`.
+const UPLOAD_PREFIX: &str = "/upload/";
+/// Prefix of the Media Manager REST routes.
+const FILES_PATH: &str = "/site-media/v1/files";
+/// Path of the resumable generate endpoint.
 const GENERATE_PATH: &str = "/site-media/v1/files/generate-resumable-upload-url";
-
-/// A tus 1.0 protocol extension the emulator can advertise and honour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TusExtension {
-    /// `POST` creates an upload.
-    Creation,
-    /// The creation `POST` may carry the first bytes.
-    CreationWithUpload,
-    /// `Upload-Defer-Length: 1` at creation; the length comes with a later `PATCH`.
-    CreationDeferLength,
-    /// `DELETE` removes an upload.
-    Termination,
-    /// Incomplete uploads expire; responses carry `Upload-Expires`.
-    Expiration,
-    /// `Upload-Checksum` on `PATCH` is verified (`sha1`, `sha256`, `md5`).
-    Checksum,
-    /// `Upload-Concat: partial` and `final;...` uploads.
-    Concatenation,
-}
-
-impl TusExtension {
-    /// Every extension, in the order `Tus-Extension` lists them.
-    pub const ALL: [TusExtension; 7] = [
-        TusExtension::Creation,
-        TusExtension::CreationWithUpload,
-        TusExtension::CreationDeferLength,
-        TusExtension::Termination,
-        TusExtension::Expiration,
-        TusExtension::Checksum,
-        TusExtension::Concatenation,
-    ];
-
-    /// The name used in the `Tus-Extension` header.
-    pub fn name(self) -> &'static str {
-        match self {
-            TusExtension::Creation => "creation",
-            TusExtension::CreationWithUpload => "creation-with-upload",
-            TusExtension::CreationDeferLength => "creation-defer-length",
-            TusExtension::Termination => "termination",
-            TusExtension::Expiration => "expiration",
-            TusExtension::Checksum => "checksum",
-            TusExtension::Concatenation => "concatenation",
-        }
-    }
-}
-
-impl fmt::Display for TusExtension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Settings for an [`Emulator`]; build one, then call [`EmulatorConfig::start`].
-#[derive(Clone, Debug)]
-pub struct EmulatorConfig {
-    port: u16,
-    max_file_size: u64,
-    max_body_size: Option<u64>,
-    expiration: Duration,
-    extensions: Vec<TusExtension>,
-    idle_timeout: Duration,
-    null_sink: bool,
-}
-
-impl Default for EmulatorConfig {
-    fn default() -> Self {
-        EmulatorConfig {
-            port: 0,
-            max_file_size: 5 * 1024 * 1024 * 1024,
-            max_body_size: None,
-            expiration: Duration::from_secs(24 * 60 * 60),
-            extensions: TusExtension::ALL.to_vec(),
-            // Like @tus/server, idle kept-alive connections are closed after about 5 s.
-            idle_timeout: Duration::from_secs(5),
-            null_sink: false,
-        }
-    }
-}
-
-impl EmulatorConfig {
-    /// The defaults: random port, 5 GiB file limit, unlimited bodies, 24 h expiration, every
-    /// tus extension, 5 s keep-alive idle timeout.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Port on 127.0.0.1 to bind; 0 (the default) picks a free one.
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Largest file accepted: bigger `sizeInBytes` gives `FILE_SIZE_OVER_LIMIT`, bigger
-    /// `Upload-Length` gives 413. Also sent as `Tus-Max-Size`.
-    pub fn max_file_size(mut self, bytes: u64) -> Self {
-        self.max_file_size = bytes;
-        self
-    }
-
-    /// Largest `PATCH`/`POST` body accepted; larger ones get 413 (default: unlimited).
-    pub fn max_body_size(mut self, bytes: u64) -> Self {
-        self.max_body_size = Some(bytes);
-        self
-    }
-
-    /// How long an incomplete upload lives after its creation (`Upload-Expires`).
-    pub fn expiration(mut self, period: Duration) -> Self {
-        self.expiration = period;
-        self
-    }
-
-    /// Exactly which tus extensions to advertise and honour.
-    pub fn extensions(mut self, extensions: impl IntoIterator<Item = TusExtension>) -> Self {
-        self.extensions = extensions.into_iter().collect();
-        self.extensions.sort();
-        self.extensions.dedup();
-        self
-    }
-
-    /// Switches one tus extension off.
-    pub fn without_extension(mut self, extension: TusExtension) -> Self {
-        self.extensions.retain(|e| *e != extension);
-        self
-    }
-
-    /// How long a kept-alive connection may sit idle before the server closes it.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = timeout;
-        self
-    }
-
-    /// Adds `PUT {base}/null`, which reads its body through the same 256 KiB buffer as tus uploads and
-    /// throws it away: the HTTP layer's raw rate, for benchmarks (off by default).
-    pub fn null_sink(mut self, on: bool) -> Self {
-        self.null_sink = on;
-        self
-    }
-
-    /// Starts an emulator storing its uploads under `dir` (created if missing).
-    pub fn start(self, dir: impl AsRef<Path>) -> io::Result<Emulator> {
-        Emulator::start_with(dir, self)
-    }
-
-    fn has(&self, extension: TusExtension) -> bool {
-        self.extensions.contains(&extension)
-    }
-}
+/// Path of the simple generate endpoint.
+const GENERATE_SIMPLE_PATH: &str = "/site-media/v1/files/generate-upload-url";
+/// Prefix under which every path counts as a (rate-limited, authenticated) REST call.
+const REST_PREFIX: &str = "/site-media/";
 
 /// One tus upload held by the emulator, as [`Emulator::uploads`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,7 +138,17 @@ enum Fault {
     Drop,
 }
 
-/// State shared by the handle and the connection threads.
+/// Background imports, so a stop can cut and join them.
+#[derive(Default)]
+struct Imports {
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Clones of the sockets of fetches in progress.
+    sockets: Mutex<HashMap<u64, TcpStream>>,
+    next: AtomicU64,
+    stopping: AtomicBool,
+}
+
+/// State shared by the handle, the connection threads and the import threads.
 struct State {
     config: EmulatorConfig,
     base_url: String,
@@ -271,6 +156,10 @@ struct State {
     faults: Mutex<VecDeque<Fault>>,
     cut_body_after: Mutex<Option<u64>>,
     counts: Mutex<BTreeMap<String, u64>>,
+    route_counts: Mutex<BTreeMap<String, u64>>,
+    /// When the REST calls of the current rate-limit window were let through.
+    rate: Mutex<VecDeque<Instant>>,
+    imports: Imports,
 }
 
 impl State {
@@ -299,6 +188,18 @@ impl State {
     /// Takes the one-shot "cut the next body" switch.
     fn take_cut(&self) -> Option<u64> {
         lock(&self.cut_body_after).take()
+    }
+
+    /// Cuts running imports and joins their threads.
+    fn stop_imports(&self) {
+        self.imports.stopping.store(true, Ordering::SeqCst);
+        for s in lock(&self.imports.sockets).values() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let threads = std::mem::take(&mut *lock(&self.imports.threads));
+        for t in threads {
+            let _ = t.join();
+        }
     }
 }
 
@@ -350,6 +251,9 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             cut_body_after: Mutex::new(None),
             counts: Mutex::new(BTreeMap::new()),
+            route_counts: Mutex::new(BTreeMap::new()),
+            rate: Mutex::new(VecDeque::new()),
+            imports: Imports::default(),
         });
         *lock(&slot) = Some(Arc::clone(&state));
         Ok(Emulator { state, server })
@@ -375,7 +279,17 @@ impl Emulator {
         format!("{}{}", self.state.base_url, GENERATE_PATH)
     }
 
-    /// Every upload held, oldest first.
+    /// The full URL of the generate-upload-url endpoint (simple upload).
+    pub fn generate_simple_url(&self) -> String {
+        format!("{}{}", self.state.base_url, GENERATE_SIMPLE_PATH)
+    }
+
+    /// `{base}/site-media/v1/files`, the prefix of `import`, `get-file-by-id` and `get-files`.
+    pub fn files_url(&self) -> String {
+        format!("{}{}", self.state.base_url, FILES_PATH)
+    }
+
+    /// Every tus upload held, oldest first.
     pub fn uploads(&self) -> Vec<UploadInfo> {
         let recs = self.state.store.all();
         recs.iter().map(|r| self.state.info(r)).collect()
@@ -397,13 +311,23 @@ impl Emulator {
         std::fs::read(self.stored_path(key)?).ok()
     }
 
-    /// Every upload token issued so far, oldest first.
+    /// Every resumable upload token issued so far, oldest first.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state
             .store
-            .tokens()
+            .tokens(TokenKind::Resumable)
             .into_iter()
             .map(|t| t.token)
+            .collect()
+    }
+
+    /// Every simple upload URL issued so far (`{base}/upload/<token>`), oldest first.
+    pub fn issued_upload_urls(&self) -> Vec<String> {
+        self.state
+            .store
+            .tokens(TokenKind::Simple)
+            .into_iter()
+            .map(|t| wix::simple_upload_url(&self.state, &t.token))
             .collect()
     }
 
@@ -411,10 +335,38 @@ impl Emulator {
     pub fn finalized_files(&self) -> Vec<serde_json::Value> {
         self.state
             .store
-            .tokens()
+            .tokens(TokenKind::Resumable)
             .into_iter()
             .filter_map(|t| t.finalized)
             .collect()
+    }
+
+    /// The current descriptor of every file (finalized, simple-uploaded or imported), oldest
+    /// first, as `get-file-by-id` would answer it now (lookup delay aside).
+    pub fn files(&self) -> Vec<serde_json::Value> {
+        let now = now_ms();
+        self.state
+            .store
+            .files()
+            .iter()
+            .map(|f| wix::files::descriptor(f, now))
+            .collect()
+    }
+
+    /// The current descriptor of one file, by id.
+    pub fn file(&self, id: &str) -> Option<serde_json::Value> {
+        let f = self.state.store.file(id)?;
+        Some(wix::files::descriptor(&f, now_ms()))
+    }
+
+    /// The bytes of a file, by id (reads the whole file; meant for tests on small files).
+    /// `None` while an import is fetching or when it failed.
+    pub fn file_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        let f = self.state.store.file(id)?;
+        if f.stage != store::Stage::Processing {
+            return None;
+        }
+        std::fs::read(self.state.store.bytes_path(&f)).ok()
     }
 
     /// For tests: the next `n` requests (any route) answer `status` with a Wix-shaped error
@@ -435,19 +387,38 @@ impl Emulator {
         *lock(&self.state.cut_body_after) = Some(bytes);
     }
 
-    /// Requests received so far, per HTTP method (faulted ones included).
+    /// Requests received so far, per HTTP method (faulted ones included; methods other than
+    /// the nine standard ones count as `OTHER`).
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.state.counts).clone()
     }
 
-    /// Clears [`Emulator::request_counts`].
-    pub fn reset_request_counts(&self) {
-        lock(&self.state.counts).clear();
+    /// Requests received so far, per method and route, faulted ones included. Keys:
+    /// `POST generate-resumable-upload-url`, `POST generate-upload-url`, `PUT simple-upload`,
+    /// `OPTIONS tus`, `POST tus-create`, `HEAD tus`, `PATCH tus` (a `POST` with
+    /// `X-HTTP-Method-Override: PATCH` included), `DELETE tus`, `PUT finalize`,
+    /// `POST import`, `GET get-file-by-id`, `GET get-file` (`GET .../files/ID`),
+    /// `POST get-files`, `PUT null`; anything else is `<METHOD> unknown` (a method outside
+    /// the nine standard ones counts as `OTHER`).
+    pub fn route_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.state.route_counts).clone()
     }
 
-    /// Stops serving: closes the listener and open connections and joins every thread.
+    /// Clears [`Emulator::request_counts`] and [`Emulator::route_counts`].
+    pub fn reset_request_counts(&self) {
+        lock(&self.state.counts).clear();
+        lock(&self.state.route_counts).clear();
+    }
+
+    /// Stops serving: closes the listener and open connections, cuts running imports and
+    /// joins every thread.
     pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
         self.server.shutdown();
+        self.state.stop_imports();
     }
 
     fn find(&self, key: &str) -> Option<UploadRecord> {
@@ -460,9 +431,95 @@ impl Emulator {
     }
 }
 
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Where a request goes.
+enum Route {
+    Null,
+    /// `/site-media/...`: the REST routes.
+    Rest(wix::RestRoute),
+    TusCollection,
+    /// `/upload/tus/<segment>`: a tus upload, or the finalize `PUT` for a token.
+    TusResource(String),
+    /// `/upload/<token>`: a simple upload URL.
+    Simple(String),
+    Unknown,
+}
+
+fn route(state: &State, path: &str) -> Route {
+    if state.config.null_sink && path == "/null" {
+        return Route::Null;
+    }
+    if path.starts_with(REST_PREFIX) {
+        return Route::Rest(wix::RestRoute::of(path));
+    }
+    if let Some(rest) = path.strip_prefix(TUS_PATH) {
+        if rest.is_empty() || rest == "/" {
+            return Route::TusCollection;
+        }
+        if let Some(seg) = rest.strip_prefix('/') {
+            let seg = seg.trim_end_matches('/');
+            if !seg.is_empty() && !seg.contains('/') {
+                return Route::TusResource(seg.to_string());
+            }
+        }
+        return Route::Unknown;
+    }
+    match path.strip_prefix(UPLOAD_PREFIX) {
+        Some(seg) if !seg.is_empty() && !seg.contains('/') => Route::Simple(seg.to_string()),
+        _ => Route::Unknown,
+    }
+}
+
+/// The method a tus resource request stands for (`X-HTTP-Method-Override` on a `POST`).
+fn tus_method(req: &Request<'_>) -> String {
+    match (req.method.as_str(), req.header("X-HTTP-Method-Override")) {
+        ("POST", Some(m)) => m.to_ascii_uppercase(),
+        (m, _) => m.to_string(),
+    }
+}
+
+/// The method as counted: a standard one, else `OTHER` (so that clients can't grow the
+/// counters without bound by inventing methods).
+fn counted_method(method: &str) -> &str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
+}
+
+/// The [`Emulator::route_counts`] key of a request.
+fn route_key(req: &Request<'_>, route: &Route) -> String {
+    let method = counted_method(&req.method);
+    match route {
+        Route::Null => format!("{method} null"),
+        Route::Rest(r) => format!("{method} {}", r.name()),
+        Route::TusCollection if method == "POST" => "POST tus-create".into(),
+        Route::TusCollection => format!("{method} tus"),
+        Route::TusResource(_) if method == "PUT" => "PUT finalize".into(),
+        Route::TusResource(_) => format!("{} tus", counted_method(&tus_method(req))),
+        Route::Simple(_) => format!("{method} simple-upload"),
+        Route::Unknown => format!("{method} unknown"),
+    }
+}
+
 /// Counts the request, applies any injected fault, then routes it.
-fn handle(state: &State, req: &mut Request<'_>) -> Outcome {
-    *lock(&state.counts).entry(req.method.clone()).or_insert(0) += 1;
+fn handle(state: &Arc<State>, req: &mut Request<'_>) -> Outcome {
+    let route = route(state, &req.path);
+    *lock(&state.counts)
+        .entry(counted_method(&req.method).to_string())
+        .or_insert(0) += 1;
+    *lock(&state.route_counts)
+        .entry(route_key(req, &route))
+        .or_insert(0) += 1;
     let fault = lock(&state.faults).pop_front();
     match fault {
         Some(Fault::Drop) => return Outcome::Drop,
@@ -472,38 +529,67 @@ fn handle(state: &State, req: &mut Request<'_>) -> Outcome {
         }
         None => {}
     }
-    let path = req.path.clone();
-    if state.config.null_sink && path == "/null" {
+    if let Some(outcome) = body_cap(state, req, &route) {
+        return outcome;
+    }
+    match route {
+        Route::Null => null_sink(req),
+        Route::Rest(r) => Outcome::Respond(wix::rest(state, req, &r)),
+        Route::TusCollection => tus::collection(state, req),
+        Route::TusResource(seg) if req.method == "PUT" => {
+            Outcome::Respond(wix::upload::finalize(state, req, &seg))
+        }
+        Route::TusResource(seg) => tus::resource(state, req, &seg),
+        Route::Simple(seg) => wix::upload::simple_put(state, req, &seg),
+        Route::Unknown => Outcome::Respond(wix::error(404, "NOT_FOUND", "no such route")),
+    }
+}
+
+/// The front-proxy body limit on upload traffic: a `Content-Length` over
+/// [`EmulatorConfig::max_body_size`] is refused before any byte of it is read.
+fn body_cap(state: &State, req: &mut Request<'_>, route: &Route) -> Option<Outcome> {
+    let max = state.config.max_body_size?;
+    let upload_traffic = match route {
+        Route::TusCollection => req.method == "POST",
+        Route::TusResource(_) => req.method != "PUT" && tus_method(req) == "PATCH",
+        Route::Simple(_) => req.method == "PUT",
+        _ => false,
+    };
+    if !upload_traffic || req.body.content_length().is_none_or(|n| n <= max) {
+        return None;
+    }
+    let mut resp = wix::error(
+        413,
+        "INVALID_ARGUMENT",
+        &format!("request body is over the limit of {max} bytes"),
+    );
+    if !matches!(route, Route::Simple(_)) {
+        resp = resp.header("Tus-Resumable", crate::proto::TUS_VERSION);
+    }
+    if state.config.drain_rejected_bodies && !req.body.awaiting_continue() {
+        // The lenient mode: read it all (with a fixed buffer), then answer on a live connection.
         let mut buf = vec![0u8; store::BUF_SIZE];
         loop {
-            match std::io::Read::read(&mut req.body, &mut buf) {
-                Ok(0) => return Outcome::Respond(Response::new(204)),
+            match io::Read::read(&mut req.body, &mut buf) {
+                Ok(0) => return Some(Outcome::Respond(resp)),
                 Ok(_) => {}
-                Err(_) => return Outcome::Drop,
+                Err(_) => return Some(Outcome::Drop),
             }
         }
     }
-    if path == GENERATE_PATH {
-        return match req.method.as_str() {
-            "POST" => Outcome::Respond(wix::generate(state, req)),
-            _ => Outcome::Respond(wix::error(405, "METHOD_NOT_ALLOWED", "method not allowed")),
-        };
+    Some(Outcome::Respond(resp.closing()))
+}
+
+/// `PUT {base}/null`: reads the body and throws it away.
+fn null_sink(req: &mut Request<'_>) -> Outcome {
+    let mut buf = vec![0u8; store::BUF_SIZE];
+    loop {
+        match io::Read::read(&mut req.body, &mut buf) {
+            Ok(0) => return Outcome::Respond(Response::new(204)),
+            Ok(_) => {}
+            Err(_) => return Outcome::Drop,
+        }
     }
-    let Some(rest) = path.strip_prefix(TUS_PATH) else {
-        return Outcome::Respond(wix::error(404, "NOT_FOUND", "no such route"));
-    };
-    let rest = rest.trim_matches('/');
-    if rest.is_empty() {
-        return tus::collection(state, req);
-    }
-    if rest.contains('/') {
-        return Outcome::Respond(wix::error(404, "NOT_FOUND", "no such route"));
-    }
-    let rest = rest.to_string();
-    if req.method == "PUT" {
-        return Outcome::Respond(wix::finalize(state, req, &rest));
-    }
-    tus::resource(state, req, &rest)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -512,6 +598,11 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// Whole milliseconds of a duration, saturating.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// 64 unpredictable-looking bits (std's randomly keyed SipHash over a counter and the clock);

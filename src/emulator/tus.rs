@@ -4,27 +4,29 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 
 use super::http::{Outcome, Request, Response};
-use super::store::{BUF_SIZE, Busy, Concat, UploadRecord};
-use super::{State, TUS_PATH, TusExtension, now_ms, random_hex, wix};
-
-const TUS_VERSION: &str = "1.0.0";
-const OCTET_STREAM: &str = "application/offset+octet-stream";
+use super::store::{
+    BUF_SIZE, Busy, CHECKPOINT_BYTES, CHECKPOINT_INTERVAL, Concat, TokenKind, UploadRecord,
+};
+use super::{State, TUS_PATH, TusExtension, millis, now_ms, random_hex, tus_method, wix};
+use crate::proto::{OFFSET_OCTET_STREAM, TUS_VERSION};
 
 /// A tus answer: every one carries `Tus-Resumable`.
 fn tus(status: u16) -> Response {
     Response::new(status).header("Tus-Resumable", TUS_VERSION)
 }
 
-/// A tus error with a Wix-shaped body.
+/// A tus error with a Wix-shaped body. A 413 closes the connection without reading the rest
+/// of the body, as a proxy's body limit does.
 fn fail(status: u16, code: &str, message: &str) -> Outcome {
-    Outcome::Respond(wix::error(status, code, message).header("Tus-Resumable", TUS_VERSION))
+    let resp = wix::error(status, code, message).header("Tus-Resumable", TUS_VERSION);
+    Outcome::Respond(if status == 413 { resp.closing() } else { resp })
 }
 
 fn bad_request(message: &str) -> Outcome {
@@ -42,14 +44,7 @@ pub(crate) fn collection(state: &State, req: &mut Request<'_>) -> Outcome {
 
 /// Requests to one upload's URL (PUT, the Wix finalize, is routed before this).
 pub(crate) fn resource(state: &State, req: &mut Request<'_>, id: &str) -> Outcome {
-    let overridden = req
-        .header("X-HTTP-Method-Override")
-        .map(str::to_ascii_uppercase);
-    let method = match (req.method.as_str(), overridden.as_deref()) {
-        ("POST", Some(m)) => m.to_string(),
-        (m, _) => m.to_string(),
-    };
-    match method.as_str() {
+    match tus_method(req).as_str() {
         "OPTIONS" => options(state),
         "HEAD" => head(state, req, id),
         "PATCH" => patch(state, req, id),
@@ -104,7 +99,7 @@ fn check_resumable(req: &Request<'_>) -> Option<Outcome> {
 fn is_octet_stream(req: &Request<'_>) -> bool {
     req.header("Content-Type")
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(OCTET_STREAM))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(OFFSET_OCTET_STREAM))
 }
 
 /// `Upload-Metadata`: `key base64,key2 base64`; a key may have no value.
@@ -163,14 +158,6 @@ fn expires_header(resp: Response, rec: &UploadRecord) -> Response {
     }
 }
 
-/// Too big for the configured max body size?
-fn body_too_big(state: &State, req: &Request<'_>) -> bool {
-    match (state.config.max_body_size, req.body.content_length()) {
-        (Some(max), Some(len)) => len > max,
-        _ => false,
-    }
-}
-
 /// The id an upload URL (absolute or a path) points to, if it is one of ours.
 fn id_from_url(url: &str) -> Option<&str> {
     let path = match url.find("://") {
@@ -189,13 +176,6 @@ fn create(state: &State, req: &mut Request<'_>) -> Outcome {
     let cfg = &state.config;
     if !cfg.has(TusExtension::Creation) {
         return not_allowed("OPTIONS");
-    }
-    if body_too_big(state, req) {
-        return fail(
-            413,
-            "INVALID_ARGUMENT",
-            "request body is over the size limit",
-        );
     }
     let concat = match req.header("Upload-Concat") {
         None => Concat::None,
@@ -303,6 +283,7 @@ fn create(state: &State, req: &mut Request<'_>) -> Outcome {
         expires_ms: cfg
             .has(TusExtension::Expiration)
             .then(|| now.saturating_add(millis(cfg.expiration))),
+        unverified_from: None,
     };
     let id = rec.id.clone();
     if let Err(e) = state.store.create(rec) {
@@ -315,7 +296,7 @@ fn create(state: &State, req: &mut Request<'_>) -> Outcome {
         };
         return Outcome::Respond(expires_header(tus(201).header("Location", location), &rec));
     }
-    let rec = match state.store.begin_write(&id) {
+    let rec = match state.store.begin_write(&id, checksum.is_some()) {
         Ok(rec) => rec,
         Err(_) => return fail(500, "INTERNAL", "upload vanished"),
     };
@@ -344,19 +325,21 @@ fn create(state: &State, req: &mut Request<'_>) -> Outcome {
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// 403 unless `token` was issued and not yet finalized.
+/// 403 unless `token` is an issued resumable token not yet finalized; 401 once it expired.
 fn check_token(state: &State, token: &str) -> Option<Outcome> {
     match state.store.token(token) {
+        Some(t) if t.kind != TokenKind::Resumable => {
+            Some(fail(403, "PERMISSION_DENIED", "upload token is not valid"))
+        }
         None => Some(fail(403, "PERMISSION_DENIED", "upload token is not valid")),
         Some(t) if t.finalized.is_some() => Some(fail(
             403,
             "PERMISSION_DENIED",
             "upload token was already used",
         )),
+        Some(t) if t.expired(now_ms()) => {
+            Some(fail(401, "UNAUTHENTICATED", "upload token has expired"))
+        }
         Some(_) => None,
     }
 }
@@ -416,6 +399,7 @@ fn create_final(
         concat: Concat::Final(parts.clone()),
         created_ms: now_ms(),
         expires_ms: None,
+        unverified_from: None,
     };
     let id = rec.id.clone();
     if let Err(e) = state.store.create_final(rec, &parts) {
@@ -463,9 +447,10 @@ fn delete(state: &State, req: &Request<'_>, id: &str) -> Outcome {
     if let Some(o) = check_resumable(req) {
         return o;
     }
-    match state.store.begin_write(id) {
+    match state.store.begin_write(id, false) {
         Err(Busy::NotFound) => fail(404, "NOT_FOUND", "upload not found"),
         Err(Busy::Locked) => fail(409, "ALREADY_EXISTS", "upload is being written"),
+        Err(Busy::Io(e)) => fail(500, "INTERNAL", &e.to_string()),
         Ok(_) => {
             state.store.remove(id);
             Outcome::Respond(tus(204))
@@ -502,20 +487,14 @@ fn patch(state: &State, req: &mut Request<'_>, id: &str) -> Outcome {
         Ok(l) => l,
         Err(o) => return o,
     };
-    if body_too_big(state, req) {
-        return fail(
-            413,
-            "INVALID_ARGUMENT",
-            "request body is over the size limit",
-        );
-    }
     let checksum = match parse_checksum(state, req) {
         Ok(c) => c,
         Err(o) => return o,
     };
-    let mut rec = match state.store.begin_write(id) {
+    let mut rec = match state.store.begin_write(id, checksum.is_some()) {
         Ok(rec) => rec,
         Err(Busy::NotFound) => return fail(404, "NOT_FOUND", "upload not found"),
+        Err(Busy::Io(e)) => return fail(500, "INTERNAL", &e.to_string()),
         Err(Busy::Locked) => {
             return fail(
                 409,
@@ -679,6 +658,10 @@ fn write_body(
     let cut = state.take_cut();
     let mut buf = vec![0u8; BUF_SIZE];
     let mut written: u64 = 0;
+    // Unchecksummed bytes are recorded as they arrive, so they survive the process.
+    let checkpoints = expected.is_none();
+    let mut recorded: u64 = 0;
+    let mut recorded_at = Instant::now();
     let gone = loop {
         let n = match req.body.read(&mut buf) {
             Ok(0) => break false,
@@ -707,6 +690,16 @@ fn write_body(
         written += chunk.len() as u64;
         if cut_now {
             break true;
+        }
+        if checkpoints
+            && written > recorded
+            && (written - recorded >= CHECKPOINT_BYTES
+                || recorded_at.elapsed() >= CHECKPOINT_INTERVAL)
+        {
+            // A failed checkpoint is not fatal: the end of the write records the offset.
+            let _ = state.store.checkpoint(id, start + written);
+            recorded = written;
+            recorded_at = Instant::now();
         }
     };
     let _ = file.flush();

@@ -1,0 +1,95 @@
+//! What the emulator keeps on disk, under the directory it was started with:
+//!
+//! - `uploads/<id>.bin` and `uploads/<id>.json`: a tus upload's bytes and state;
+//! - `tokens/<jti>.json`: issued upload tokens (resumable) and upload URLs (simple);
+//! - `files/<id>.json` (and `files/<id>.bin` for simple uploads and imports): Media Manager
+//!   files, as the read routes report them.
+//!
+//! Everything is reloaded on start, so an emulator restarted on the same directory (and port)
+//! resumes uploads and still knows its files. A process that died mid-body leaves the bytes
+//! it wrote; [`Store::open`] keeps them (see `uploads.rs`).
+
+mod files;
+mod tokens;
+mod uploads;
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use files::{FileRecord, Origin, Stage};
+pub(crate) use tokens::{Claim, TokenKind, TokenRecord};
+use uploads::Slot;
+pub(crate) use uploads::{Busy, CHECKPOINT_BYTES, CHECKPOINT_INTERVAL, Concat, UploadRecord};
+
+/// Size of the copy buffer: bodies are streamed through it, never held whole. 256 KiB writes
+/// ingest 512 MiB into ext4 in 0.60 s against 0.67–0.72 s with 64 KiB (benches/run.sh).
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
+
+/// Uploads, tokens and files, in memory and on disk.
+pub(crate) struct Store {
+    uploads_dir: PathBuf,
+    tokens_dir: PathBuf,
+    files_dir: PathBuf,
+    uploads: Mutex<HashMap<String, Slot>>,
+    tokens: Mutex<HashMap<String, TokenRecord>>,
+    /// Simple upload URLs with a `PUT` in progress.
+    tokens_in_use: Mutex<HashSet<String>>,
+    files: Mutex<HashMap<String, FileRecord>>,
+}
+
+impl Store {
+    /// Opens (creating) the directory and loads what an earlier run left there.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let uploads_dir = dir.join("uploads");
+        let tokens_dir = dir.join("tokens");
+        let files_dir = dir.join("files");
+        for d in [&uploads_dir, &tokens_dir, &files_dir] {
+            fs::create_dir_all(d)?;
+        }
+        let uploads = uploads::load(&uploads_dir)?;
+        let mut tokens = HashMap::new();
+        for rec in load_json::<TokenRecord>(&tokens_dir)? {
+            tokens.insert(rec.token.clone(), rec);
+        }
+        let files = files::load(&files_dir)?;
+        Ok(Store {
+            uploads_dir,
+            tokens_dir,
+            files_dir,
+            uploads: Mutex::new(uploads),
+            tokens: Mutex::new(tokens),
+            tokens_in_use: Mutex::new(HashSet::new()),
+            files: Mutex::new(files),
+        })
+    }
+}
+
+/// Writes JSON through a temporary file and a rename, so a crash never leaves half a file.
+fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, bytes)?;
+    fs::rename(tmp, path)
+}
+
+/// Every `*.json` in `dir` that parses as `T`.
+fn load_json<T: for<'de> Deserialize<'de>>(dir: &Path) -> io::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            // Unreadable leftovers are skipped rather than failing the whole start.
+            if let Ok(bytes) = fs::read(&path) {
+                if let Ok(v) = serde_json::from_slice(&bytes) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

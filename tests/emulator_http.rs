@@ -1,0 +1,327 @@
+//! The emulator's body limit, the way front proxies apply theirs: a body over
+//! `max_body_size` is answered 413 right after its head, without being read, and the
+//! connection is closed. Raw TCP clients, so what is (not) sent is under control.
+#![cfg(feature = "emulator")]
+
+mod emulator_common;
+
+use std::io::ErrorKind;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use emulator_common::*;
+use serde_json::json;
+use wix_media_upload::emulator::{Emulator, EmulatorConfig};
+
+const MIB: u64 = 1024 * 1024;
+/// The body the "still writing" clients try to send: far more than socket buffers hold.
+const HUGE: u64 = 512 * MIB;
+
+fn start(name: &str, config: EmulatorConfig) -> Emulator {
+    config.start(temp_dir(name)).expect("start emulator")
+}
+
+/// A tus upload of `len` bytes; its URL path.
+fn tus_upload(emu: &Emulator, len: u64) -> String {
+    let agent = agent();
+    let r = post_json(
+        &agent,
+        &emu.generate_url(),
+        &AUTH,
+        &json!({"mimeType": "text/plain"}),
+    );
+    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
+    let created = into_resp(
+        agent
+            .post(emu.tus_endpoint())
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", len.to_string())
+            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
+            .send_empty(),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let url = created.header("Location").expect("Location").to_string();
+    url.strip_prefix(emu.base_url()).expect("path").to_string()
+}
+
+/// A simple upload URL; its path.
+fn simple_upload(emu: &Emulator) -> String {
+    let r = post_json(
+        &agent(),
+        &emu.generate_simple_url(),
+        &AUTH,
+        &json!({"mimeType": "text/plain", "fileName": "a.txt"}),
+    );
+    let url = r.json()["uploadUrl"]
+        .as_str()
+        .expect("uploadUrl")
+        .to_string();
+    url.strip_prefix(emu.base_url()).expect("path").to_string()
+}
+
+fn patch_head(path: &str, len: u64, extra: &str) -> String {
+    format!(
+        "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Content-Length: {len}\r\n{extra}\r\n"
+    )
+}
+
+fn put_head(path: &str, len: u64, extra: &str) -> String {
+    format!(
+        "PUT {path}?filename=a.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+         Content-Length: {len}\r\n{extra}\r\n"
+    )
+}
+
+/// Sends `head` with `Expect: 100-continue` and no body; returns all the server answers.
+/// The server must answer and close without the body (else this read would hang until the
+/// 30 s read timeout, and the answer would not be a 413).
+fn expect_exchange(emu: &Emulator, head: &str) -> String {
+    let mut s = TcpStream::connect(emu.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s.write_all(head.as_bytes()).expect("write head");
+    let mut out = Vec::new();
+    let read = s.read_to_end(&mut out);
+    assert!(read.is_ok(), "the server closed cleanly: {read:?}");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn with_expect_continue_a_body_over_the_limit_gets_413_instead_of_100() {
+    let emu = start("cap-expect", EmulatorConfig::new().max_body_size(MIB));
+    let path = tus_upload(&emu, 10 * MIB);
+    let out = expect_exchange(
+        &emu,
+        &patch_head(&path, 10 * MIB, "Expect: 100-continue\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(!out.contains("100 Continue"), "{out}");
+    assert!(out.contains("Connection: close"), "{out}");
+    assert!(out.contains("Tus-Resumable: 1.0.0"), "{out}");
+    assert!(out.contains("applicationError"), "Wix-shaped: {out}");
+    assert_eq!(emu.uploads()[0].offset, 0);
+
+    // The simple upload and a creation POST carrying bytes have the same limit.
+    let simple = simple_upload(&emu);
+    let out = expect_exchange(
+        &emu,
+        &put_head(&simple, 2 * MIB, "Expect: 100-continue\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(out.contains("Connection: close"), "{out}");
+    let post = format!(
+        "POST /upload/tus HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 9\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        2 * MIB
+    );
+    assert!(expect_exchange(&emu, &post).starts_with("HTTP/1.1 413"));
+    assert!(emu.files().is_empty());
+    assert_eq!(emu.uploads().len(), 1);
+
+    // Within the limit, Expect gets its 100 Continue.
+    let mut s = TcpStream::connect(emu.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = patch_head(&path, 4, "Expect: 100-continue\r\nConnection: close\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).expect("read 100");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/// What a client that writes `HUGE` bytes after `head` saw.
+struct Refused {
+    /// Bytes the client managed to write before the connection failed.
+    written: u64,
+    /// The write error, if writing stopped on one.
+    write_error: Option<ErrorKind>,
+    /// What it could read (possibly nothing, if the reset came first).
+    answer: String,
+}
+
+/// Writes `head` then up to `HUGE` bytes while another thread reads the answer.
+fn refused_while_writing(emu: &Emulator, head: &str) -> Refused {
+    let mut s = TcpStream::connect(emu.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut reader = s.try_clone().expect("clone");
+    let answer = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Until EOF or a reset: a reset may also come before the answer could be read.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    s.write_all(head.as_bytes()).expect("write head");
+    let chunk = vec![b'z'; 256 * 1024];
+    let mut written = 0u64;
+    let mut write_error = None;
+    while written < HUGE {
+        match s.write(&chunk) {
+            Ok(n) => written += n as u64,
+            Err(e) => {
+                write_error = Some(e.kind());
+                break;
+            }
+        }
+    }
+    let _ = s.shutdown(Shutdown::Both);
+    Refused {
+        written,
+        write_error,
+        answer: answer.join().expect("reader"),
+    }
+}
+
+fn assert_refused_early(r: &Refused) {
+    assert!(
+        r.written < HUGE,
+        "the server read the whole {HUGE}-byte body instead of closing (answer: {})",
+        r.answer
+    );
+    assert!(
+        matches!(
+            r.write_error,
+            Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted)
+        ),
+        "the server closed the connection: {:?}",
+        r.write_error
+    );
+    assert!(
+        r.answer.is_empty() || r.answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        r.answer
+    );
+    if !r.answer.is_empty() {
+        assert!(r.answer.contains("Connection: close"), "{}", r.answer);
+    }
+    eprintln!(
+        "client wrote {} MiB, then {:?}; answer read: {}",
+        r.written / MIB,
+        r.write_error,
+        !r.answer.is_empty()
+    );
+}
+
+#[test]
+fn without_expect_a_body_over_the_limit_is_refused_while_the_client_writes() {
+    let emu = start("cap-early", EmulatorConfig::new().max_body_size(MIB));
+    let path = tus_upload(&emu, HUGE);
+    let r = refused_while_writing(&emu, &patch_head(&path, HUGE, ""));
+    assert_refused_early(&r);
+    let up = &emu.uploads()[0];
+    assert_eq!(up.offset, 0);
+    assert_eq!(std::fs::metadata(&up.path).expect("data file").len(), 0);
+
+    let simple = simple_upload(&emu);
+    let r = refused_while_writing(&emu, &put_head(&simple, HUGE, ""));
+    assert_refused_early(&r);
+    assert!(emu.files().is_empty());
+    // The URL was not used up by the refusal.
+    let url = format!("{}{simple}", emu.base_url());
+    let ok = into_resp(agent().put(&url).send(b"small".as_slice()));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+#[test]
+fn a_chunked_body_is_cut_off_with_413_once_past_the_limit() {
+    let emu = start("cap-chunked", EmulatorConfig::new().max_body_size(1000));
+    let path = tus_upload(&emu, 5000);
+    let mut req = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for _ in 0..3 {
+        req.extend_from_slice(b"1f4\r\n");
+        req.extend_from_slice(&[b'c'; 500]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let out = raw_exchange(emu.addr(), &req);
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(out.contains("Connection: close"), "{out}");
+    assert_eq!(emu.uploads()[0].offset, 0);
+    assert_eq!(
+        std::fs::metadata(&emu.uploads()[0].path)
+            .expect("file")
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn drain_mode_reads_the_body_then_answers_413_on_a_live_connection() {
+    let emu = start(
+        "cap-drain",
+        EmulatorConfig::new()
+            .max_body_size(MIB)
+            .drain_rejected_bodies(true),
+    );
+    let path = tus_upload(&emu, 8 * MIB);
+    let url = format!("{}{path}", emu.base_url());
+    let agent = agent();
+    // ureq writes the whole body before it reads: it sees the 413 only in this mode.
+    let patch = |body: &[u8]| {
+        into_resp(
+            agent
+                .patch(&url)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .send(body),
+        )
+    };
+    let r = patch(&vec![1u8; 8 * MIB as usize]);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.header("Connection"), None, "kept alive");
+    let r = patch(&vec![1u8; MIB as usize]);
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.header("Upload-Offset"), Some("1048576"));
+    // Expect still gets the early answer.
+    let out = expect_exchange(
+        &emu,
+        &patch_head(&path, 2 * MIB, "Expect: 100-continue\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+}
+
+#[test]
+fn rest_bodies_are_not_held_to_the_upload_limit() {
+    let emu = start("cap-rest", EmulatorConfig::new().max_body_size(4));
+    let r = post_json(
+        &agent(),
+        &emu.generate_simple_url(),
+        &AUTH,
+        &json!({"mimeType": "text/plain", "fileName": "a.txt", "labels": ["a", "b", "c"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.json()["uploadUrl"].as_str().expect("url").to_string();
+    // The simple upload is: 5 bytes over a 4-byte limit.
+    let r = into_resp(
+        agent()
+            .put(&format!("{url}?filename=a.txt"))
+            .send(b"12345".as_slice()),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    let r = into_resp(
+        agent()
+            .put(&format!("{url}?filename=a.txt"))
+            .send(b"1234".as_slice()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
