@@ -20,6 +20,7 @@ pub(crate) struct FileDescriptorEnvelope {
 
 impl FileDescriptorEnvelope {
     /// Wraps a descriptor.
+    #[cfg(test)]
     pub fn new(file: FileDescriptor) -> Self {
         FileDescriptorEnvelope { file }
     }
@@ -39,6 +40,7 @@ pub(crate) struct GetFilesResponse {
 
 impl GetFilesResponse {
     /// Wraps descriptors.
+    #[cfg(test)]
     pub fn new(files: Vec<FileDescriptor>) -> Self {
         GetFilesResponse { files }
     }
