@@ -372,7 +372,6 @@ impl WixClient {
                 // A server or proxy with a body cap: tus sends it in pieces.
                 Err(e) if options_allow_fallback(route) && refused_as_too_large(&e) => {
                     log::info!("the one-request upload was refused as too large: going resumable");
-                    drop(report);
                     self.resumable(&rest, &request, source, progress, abort.as_ref())?
                 }
                 Err(e) => return Err(e),

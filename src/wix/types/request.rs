@@ -374,7 +374,7 @@ impl GenerateSimpleUploadUrlResponse {
 /// Body of `POST /site-media/v1/files/import`: Wix fetches the file from `url`.
 ///
 /// Wix needs one of `mimeType`, an extension in `displayName` or `url`, or a source that
-/// answers `HEAD`. The answer is a [`FileDescriptorEnvelope`](super::FileDescriptorEnvelope)
+/// answers `HEAD`. The answer is a `{"file": FileDescriptor}` envelope
 /// whose file is `PENDING`.
 ///
 /// `Debug` shows `url` without its user info, query and fragment, and the names but not the
