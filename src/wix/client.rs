@@ -351,6 +351,7 @@ impl WixClient {
             .size_in_bytes(size)
             .options(file_options);
         let rest = self.rest(abort.as_ref());
+        let requested = route;
         let route = match route {
             Route::Auto if size < self.inner.simple_below => Route::Simple,
             Route::Auto => Route::Resumable,
@@ -370,7 +371,7 @@ impl WixClient {
                     resumed_from: None,
                 },
                 // A server or proxy with a body cap: tus sends it in pieces.
-                Err(e) if options_allow_fallback(route) && refused_as_too_large(&e) => {
+                Err(e) if requested == Route::Auto && refused_as_too_large(&e) => {
                     log::info!("the one-request upload was refused as too large: going resumable");
                     self.resumable(&rest, &request, source, progress, abort.as_ref())?
                 }
@@ -473,10 +474,6 @@ impl WixClient {
     pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
         processing::wait_ready(&self.rest(None), id, timeout)
     }
-}
-
-fn options_allow_fallback(route: Route) -> bool {
-    route == Route::Simple
 }
 
 // A 413, or a connection a server closed while the body was still going out (retries over).

@@ -64,7 +64,7 @@ impl Rest<'_> {
                 secrets: &secrets,
             })?;
             if let Some(limiter) = self.limiter {
-                limiter.observe(resp.head.status);
+                limiter.observe(resp.head.status, engine.now());
             }
             read_json(engine, method, &mask(&url, &secrets), &resp)
         })
