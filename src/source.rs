@@ -149,6 +149,15 @@ impl Source {
         }
     }
 
+    /// What it is, for messages: a file's path, or "a stream".
+    pub(crate) fn describe(&self) -> String {
+        match &self.kind {
+            Kind::File { path, .. } => path.display().to_string(),
+            Kind::Seekable(_) => "a seekable source".to_owned(),
+            Kind::Stream(_) => "a stream".to_owned(),
+        }
+    }
+
     /// The resume key, if any.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()

@@ -38,6 +38,13 @@ pub struct Record {
     /// The largest body the server took, when refused bodies taught one.
     #[serde(default)]
     pub chunk_size: Option<u64>,
+    /// When the upload finished (seconds since the Unix epoch): a finished upload's record is
+    /// kept for a while, so a second writer that waited for the first learns the outcome.
+    #[serde(default)]
+    pub completed_at: Option<u64>,
+    /// What the finished upload gave, for layers above tus (the Wix file descriptor).
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
 }
 
 impl Record {
@@ -60,6 +67,8 @@ impl Record {
             metadata: Vec::new(),
             secret_keys: Vec::new(),
             chunk_size: None,
+            completed_at: None,
+            result: None,
         }
     }
 }
@@ -74,6 +83,7 @@ impl std::fmt::Debug for Record {
             .field("expires_at", &self.expires_at)
             .field("metadata", &self.metadata)
             .field("chunk_size", &self.chunk_size)
+            .field("completed_at", &self.completed_at)
             .finish_non_exhaustive()
     }
 }
@@ -86,12 +96,74 @@ pub trait StateStore: Send + Sync {
     fn save(&self, record: &Record) -> Result<()>;
     /// Forgets `key` (no error when absent).
     fn remove(&self, key: &str) -> Result<()>;
+    /// Takes the exclusive lock of `key` (one writer per upload), or `Ok(None)` when someone
+    /// else holds it. The lock is released when the [`StoreLock`] is dropped, and when its
+    /// process dies. The default takes no lock at all: a store shared between processes should
+    /// override this and [`StateStore::lock`].
+    fn try_lock(&self, key: &str) -> Result<Option<StoreLock>> {
+        let _ = key;
+        Ok(Some(StoreLock::unlocked()))
+    }
+    /// Waits for the exclusive lock of `key`.
+    fn lock(&self, key: &str) -> Result<StoreLock> {
+        let _ = key;
+        Ok(StoreLock::unlocked())
+    }
 }
 
-/// Records in memory: they last as long as the store.
+/// An exclusive lock on one key of a [`StateStore`], released on drop.
+pub struct StoreLock {
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl std::fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreLock")
+            .field("held", &self._guard.is_some())
+            .finish()
+    }
+}
+
+impl StoreLock {
+    /// A lock held as long as `guard` lives (a store's own guard type).
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+
+    /// No lock at all.
+    pub fn unlocked() -> Self {
+        Self { _guard: None }
+    }
+}
+
+/// Records in memory: they last as long as the store. Its locks work across the threads
+/// that share it.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
+    locks: std::sync::Arc<MemoryLocks>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryLocks {
+    held: Mutex<std::collections::HashSet<String>>,
+    freed: std::sync::Condvar,
+}
+
+// Releases a `MemoryStore` key on drop.
+struct MemoryGuard {
+    locks: std::sync::Arc<MemoryLocks>,
+    key: String,
+}
+
+impl Drop for MemoryGuard {
+    fn drop(&mut self) {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.remove(&self.key);
+        self.locks.freed.notify_all();
+    }
 }
 
 impl MemoryStore {
@@ -119,6 +191,35 @@ impl StateStore for MemoryStore {
     fn remove(&self, key: &str) -> Result<()> {
         self.map().remove(key);
         Ok(())
+    }
+
+    fn try_lock(&self, key: &str) -> Result<Option<StoreLock>> {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        if !held.insert(key.to_owned()) {
+            return Ok(None);
+        }
+        Ok(Some(self.guard(key)))
+    }
+
+    fn lock(&self, key: &str) -> Result<StoreLock> {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        while !held.insert(key.to_owned()) {
+            held = self
+                .locks
+                .freed
+                .wait(held)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(self.guard(key))
+    }
+}
+
+impl MemoryStore {
+    fn guard(&self, key: &str) -> StoreLock {
+        StoreLock::new(MemoryGuard {
+            locks: std::sync::Arc::clone(&self.locks),
+            key: key.to_owned(),
+        })
     }
 }
 
@@ -240,6 +341,40 @@ impl StateStore for DirStore {
             }
             _ => Ok(()),
         }
+    }
+
+    fn try_lock(&self, key: &str) -> Result<Option<StoreLock>> {
+        let (path, file) = self.lock_file(key)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StoreLock::new(file))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(store_err(&path, "cannot lock", &e)),
+        }
+    }
+
+    fn lock(&self, key: &str) -> Result<StoreLock> {
+        let (path, file) = self.lock_file(key)?;
+        file.lock()
+            .map_err(|e| store_err(&path, "cannot lock", &e))?;
+        Ok(StoreLock::new(file))
+    }
+}
+
+impl DirStore {
+    // The file whose advisory lock (flock) stands for the key's; the kernel releases it when
+    // the process dies, so a killed holder never blocks anyone.
+    fn lock_file(&self, key: &str) -> Result<(PathBuf, fs::File)> {
+        let path = self
+            .dir
+            .join(format!("{:016x}.lock", fnv1a(key.as_bytes())));
+        let mut opts = fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts
+            .open(&path)
+            .map_err(|e| store_err(&path, "cannot open", &e))?;
+        Ok((path, file))
     }
 }
 
@@ -388,6 +523,8 @@ mod tests {
             metadata: vec![("token".into(), Secret::new("S3CRET"))],
             secret_keys: vec!["token".into()],
             chunk_size: None,
+            completed_at: None,
+            result: None,
         }
     }
 

@@ -381,6 +381,23 @@ impl Uploader {
         let mut report = Reporter::new(callback, &*engine.clock);
         let abort = abort.as_ref();
         let key = self.resume_key(endpoint, &source);
+        // One writer per upload: a second one waits, then takes over (or learns it finished).
+        let writer = match &key {
+            Some(k) => Some(engine.writer(k, &source.describe())?),
+            None => None,
+        };
+        if let (Some(k), Some(w)) = (&key, &writer) {
+            if let Some(rec) = engine.finished_meanwhile(k, w)? {
+                log::info!("the other upload finished it: {}", rec.upload_url);
+                return Ok(Uploaded {
+                    url: rec.upload_url.clone(),
+                    size: rec.length.unwrap_or(rec.offset),
+                    resumed_from: None,
+                    metadata: crate::engine::tracked::record_metadata(&rec)?,
+                    key: key.clone(),
+                });
+            }
+        }
         if engine.parallel > 1 && source.is_file() {
             let done = engine.upload_parallel(
                 endpoint,
@@ -422,10 +439,11 @@ impl Uploader {
         resumed_from: Option<u64>,
         keep_state: bool,
     ) -> Result<Uploaded> {
-        if keep_state {
-            self.engine.persist(&tracked)?;
-        } else {
-            self.engine.forget(&tracked)?;
+        match (keep_state, tracked.record()) {
+            (true, _) => self.engine.persist(&tracked)?,
+            // Kept, marked finished, for a writer waiting for this one.
+            (false, Some(rec)) => self.engine.finished(rec, None)?,
+            (false, None) => {}
         }
         let url = tracked
             .up

@@ -6,7 +6,15 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::proto::{Metadata, Upload};
 use crate::secret::Secret;
-use crate::store::Record;
+use crate::store::{Record, StoreLock};
+
+/// The one-writer lock of an upload's record, and whether taking it meant waiting for
+/// another writer (since when).
+#[derive(Debug)]
+pub(crate) struct Writer {
+    _lock: StoreLock,
+    pub(crate) waited_since: Option<SystemTime>,
+}
 
 /// An upload under way, with what its record needs.
 pub(crate) struct Tracked {
@@ -70,11 +78,52 @@ impl Tracked {
                 .map(|(k, _)| k.to_owned())
                 .collect(),
             chunk_size: self.learned_chunk,
+            completed_at: None,
+            result: None,
         })
     }
 }
 
 impl Engine {
+    /// Becomes the one writer of `key`, waiting (and saying so) while another has it.
+    pub(crate) fn writer(&self, key: &str, what: &str) -> Result<Writer> {
+        if let Some(lock) = self.store.try_lock(key)? {
+            return Ok(Writer {
+                _lock: lock,
+                waited_since: None,
+            });
+        }
+        log::info!("another upload of {what} is under way (another process?): waiting for it");
+        let since = self.now();
+        let lock = self.store.lock(key)?;
+        Ok(Writer {
+            _lock: lock,
+            waited_since: Some(since),
+        })
+    }
+
+    /// The record the other writer left as finished while `writer` waited, if it did.
+    pub(crate) fn finished_meanwhile(&self, key: &str, writer: &Writer) -> Result<Option<Record>> {
+        let Some(since) = writer.waited_since else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .load(key)?
+            .filter(|rec| rec.completed_at.is_some_and(|at| at >= unix(since))))
+    }
+
+    /// Keeps `record` as finished (for a writer that waits for this one), with `result`.
+    pub(crate) fn finished(
+        &self,
+        mut record: Record,
+        result: Option<serde_json::Value>,
+    ) -> Result<()> {
+        record.completed_at = Some(unix(self.now()));
+        record.result = result;
+        self.store.save(&record)
+    }
+
     /// Loads the saved upload under `key` if it matches, or starts a new one with `fresh`.
     pub(crate) fn open(
         &self,
@@ -100,6 +149,11 @@ impl Engine {
             return Ok(new(None, metadata.clone()));
         };
         match self.store.load(k)? {
+            Some(rec) if rec.completed_at.is_some() => {
+                // A finished upload: its record was only kept for whoever waited for it.
+                self.store.remove(k)?;
+                Ok(new(key, metadata.clone()))
+            }
             Some(rec)
                 if rec.length == length
                     && length.is_some()
@@ -161,7 +215,7 @@ impl Engine {
     }
 }
 
-fn record_metadata(rec: &Record) -> Result<Metadata> {
+pub(crate) fn record_metadata(rec: &Record) -> Result<Metadata> {
     let mut m = Metadata::new();
     for (k, v) in &rec.metadata {
         m = if rec.secret_keys.contains(k) {
