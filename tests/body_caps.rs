@@ -89,7 +89,10 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
     // The upstream never saw the Expect header.
     let seen = upstream.requests();
     assert_eq!(seen.len(), 2);
-    assert!(seen.iter().all(|r| r.header("Expect").is_none()), "{seen:?}");
+    assert!(
+        seen.iter().all(|r| r.header("Expect").is_none()),
+        "{seen:?}"
+    );
 
     // Over the cap: the 413 comes to the head alone, and the connection ends.
     let mut s = connect(&proxy);
@@ -103,7 +106,11 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
     s.write_all(patch_head(5000, false).as_bytes()).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
-    assert_eq!(upstream.requests().len(), 2, "a refused request was relayed");
+    assert_eq!(
+        upstream.requests().len(),
+        2,
+        "a refused request was relayed"
+    );
 
     let st = proxy.stats();
     assert_eq!(st.count("PATCH"), 4);
@@ -123,10 +130,14 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     // Under the cap: no 100 Continue; the body is relayed when it comes.
     let mut s = connect(&proxy);
     s.write_all(patch_head(600, true).as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut b = [0u8; 1];
     let early = s.read(&mut b);
-    assert!(early.is_err(), "the proxy answered before the body: {early:?}");
+    assert!(
+        early.is_err(),
+        "the proxy answered before the body: {early:?}"
+    );
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(&[3u8; 600]).unwrap();
     let resp = read_head(&mut s);
@@ -137,15 +148,23 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     // Over the cap: nothing until the body streams; after the first `limit` bytes, a 413.
     let mut s = connect(&proxy);
     s.write_all(patch_head(5000, true).as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let early = s.read(&mut b);
-    assert!(early.is_err(), "the proxy answered before the body: {early:?}");
+    assert!(
+        early.is_err(),
+        "the proxy answered before the body: {early:?}"
+    );
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(&[4u8; 1000]).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
     assert!(resp.contains("\r\nConnection: close\r\n"), "{resp}");
-    assert_eq!(upstream.requests().len(), 1, "a refused request was relayed");
+    assert_eq!(
+        upstream.requests().len(),
+        1,
+        "a refused request was relayed"
+    );
     let st = proxy.stats();
     assert_eq!(st.refused_of("PATCH"), 1);
     let log = proxy.requests();

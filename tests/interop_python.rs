@@ -174,7 +174,11 @@ fn harness_serves_tus_and_reads_back_what_was_stored() {
     let rec = server.record(&url).expect("row");
     assert_eq!(rec["offset"], 10, "{rec}");
     assert_eq!(rec["completed"], 1, "{rec}");
-    assert!(server.record("00000000-0000-0000-0000-000000000000").is_none());
+    assert!(
+        server
+            .record("00000000-0000-0000-0000-000000000000")
+            .is_none()
+    );
 
     // Two servers at once get two ports.
     let other = PyTusServer::start();
@@ -235,7 +239,11 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
     }
     assert_eq!(rig.server.uploads().len(), 3);
     assert_eq!(rig.proxy.count("POST"), 3);
-    assert_eq!(rig.proxy.body_bytes("POST"), 0, "Plain creation sends no bytes");
+    assert_eq!(
+        rig.proxy.body_bytes("POST"),
+        0,
+        "Plain creation sends no bytes"
+    );
     // One PATCH per non-empty file, each with the whole file.
     let sizes: Vec<u64> = rig.patches().iter().map(|r| r.body_bytes).collect();
     assert_eq!(sizes, [1, 5 * MIB as u64]);
@@ -389,9 +397,15 @@ fn without_checksum_a_corrupted_body_is_stored_corrupted() {
     assert_eq!(rig.proxy.corrupted(), 1);
     let stored = rig.server.stored_bytes(&done.url);
     assert_eq!(stored.len(), bytes.len());
-    let differing: Vec<usize> = (0..bytes.len()).filter(|&i| stored[i] != bytes[i]).collect();
+    let differing: Vec<usize> = (0..bytes.len())
+        .filter(|&i| stored[i] != bytes[i])
+        .collect();
     assert_eq!(differing, [MIB / 2], "one flipped byte mid-body");
-    assert!(rig.patches().iter().all(|r| r.header("Upload-Checksum").is_none()));
+    assert!(
+        rig.patches()
+            .iter()
+            .all(|r| r.header("Upload-Checksum").is_none())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,8 +586,13 @@ fn aborted_upload_resumes_with_a_new_uploader() {
     assert!(matches!(err, Error::Aborted), "{err:?}");
     let ids = rig.server.uploads();
     assert_eq!(ids.len(), 1);
-    let offset = rig.server.record(&ids[0]).unwrap()["offset"].as_u64().unwrap();
-    assert!((6 * MIB as u64..12 * MIB as u64).contains(&offset), "{offset}");
+    let offset = rig.server.record(&ids[0]).unwrap()["offset"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (6 * MIB as u64..12 * MIB as u64).contains(&offset),
+        "{offset}"
+    );
     let patches_before = rig.proxy.count("PATCH");
 
     // Second process: a new uploader in single-PATCH mode resumes from the server's offset.
@@ -634,7 +653,13 @@ fn default_single_patch_meets_the_servers_8_mib_chunk_cap() {
         .log_lines_with(": wrote ")
         .iter()
         .map(|l| {
-            let n = l.split(": wrote ").nth(1).unwrap().split(' ').next().unwrap();
+            let n = l
+                .split(": wrote ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap();
             n.parse().unwrap()
         })
         .collect();

@@ -403,7 +403,8 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             client_w.flush()?;
             shared.update(i, |r| r.sent_continue = true);
         }
-        req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
+        req.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
 
         // A fresh upstream connection for each request.
         let upstream = TcpStream::connect_timeout(&shared.upstream, IO_TIMEOUT)?;

@@ -17,6 +17,10 @@
 //! [`ProxyConfig::corrupt_patches`] flips one byte in the body of the first PATCHes, so that a
 //! server checking `Upload-Checksum` refuses them.
 //!
+//! A response is read only after the whole request was relayed: an upstream that answers early
+//! and closes (a 413 before the body, as the Python server does) looks to the client like a
+//! connection cut mid-body. Tests of early answers use [`super::cap_proxy`] or no proxy.
+//!
 //! Everything is bounded: sockets have 10 s read and write timeouts, and dropping the proxy
 //! stops accepting, shuts every socket down and joins every thread.
 #![allow(dead_code)]
@@ -695,7 +699,11 @@ fn copy_exact(r: &mut impl Read, w: &mut impl Write, n: u64) -> io::Result<()> {
 }
 
 // Relays a body of `framing`, raw (chunk framing included).
-pub(super) fn relay_body(r: &mut impl BufRead, w: &mut impl Write, framing: Framing) -> io::Result<()> {
+pub(super) fn relay_body(
+    r: &mut impl BufRead,
+    w: &mut impl Write,
+    framing: Framing,
+) -> io::Result<()> {
     match framing {
         Framing::Length(n) => copy_exact(r, w, n),
         Framing::UntilClose => io::copy(r, w).map(|_| ()),
