@@ -23,6 +23,13 @@
 //!   picks a free port itself (bind `127.0.0.1:0`, note the port, close) and starts the server on
 //!   it, again with another port when that one was taken meanwhile (`Address already in use`).
 //!
+//! Started as `.venv/bin/python tests/py-server/serve.py serve --host 127.0.0.1 --port P
+//! --upload-dir D --db-path D/db.sqlite [--checksum-algorithms ..] [--max-chunk-size N]
+//! [--max-size N] [--upload-expiry SECS] [--disable-concatenation]`: `serve.py` runs the
+//! package's own CLI entry point (what the `resumable-upload` script runs) and exits when its
+//! stdin closes, so the server dies with the test process even when that one is killed. Ready
+//! once its log (stderr) says `TUS server listening on`, which it prints after binding.
+//!
 //! Python 3 with `venv` is required: like the Node server, these tests PANIC when the server
 //! cannot be installed or started instead of being skipped.
 #![allow(dead_code)]
