@@ -258,7 +258,9 @@ impl DirStore {
             .map_err(|e| store_err(&dir, "cannot create the state directory", &e))?;
         let owner = secure_dir(&dir)?;
         remove_stale_temp_files(&dir);
-        Ok(Self { dir, owner })
+        let store = Self { dir, owner };
+        store.remove_old_finished_records();
+        Ok(store)
     }
 
     /// The directory.
@@ -361,6 +363,28 @@ impl StateStore for DirStore {
 }
 
 impl DirStore {
+    // Finished uploads' records are kept for writers that wait for them, which come within the
+    // hour; older ones (and their lock files) go.
+    fn remove_old_finished_records(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") || !older_than(&entry, FINISHED_KEPT) {
+                continue;
+            }
+            let finished = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+                .is_some_and(|r| r.completed_at.is_some());
+            if finished {
+                let _ = fs::remove_file(&path);
+                let _ = fs::remove_file(path.with_extension("lock"));
+            }
+        }
+    }
+
     // The file whose advisory lock (flock) stands for the key's; the kernel releases it when
     // the process dies, so a killed holder never blocks anyone.
     fn lock_file(&self, key: &str) -> Result<(PathBuf, fs::File)> {
@@ -488,16 +512,22 @@ fn remove_stale_temp_files(dir: &Path) {
         if !(name.starts_with('.') && name.ends_with(".tmp")) {
             continue;
         }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_TEMP);
-        if old {
+        if older_than(&entry, STALE_TEMP) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// How long a finished upload's record is kept.
+const FINISHED_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn older_than(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|a| a > age)
 }
 
 // Stable across processes and Rust versions, unlike std's hasher.

@@ -386,17 +386,17 @@ impl Uploader {
             Some(k) => Some(engine.writer(k, &source.describe())?),
             None => None,
         };
-        if let (Some(k), Some(w)) = (&key, &writer) {
-            if let Some(rec) = engine.finished_meanwhile(k, w)? {
-                log::info!("the other upload finished it: {}", rec.upload_url);
-                return Ok(Uploaded {
-                    url: rec.upload_url.clone(),
-                    size: rec.length.unwrap_or(rec.offset),
-                    resumed_from: None,
-                    metadata: crate::engine::tracked::record_metadata(&rec)?,
-                    key: key.clone(),
-                });
-            }
+        if let (Some(k), Some(w)) = (&key, &writer)
+            && let Some(rec) = engine.finished_meanwhile(k, w)?
+        {
+            log::info!("the other upload finished it: {}", rec.upload_url);
+            return Ok(Uploaded {
+                url: rec.upload_url.clone(),
+                size: rec.length.unwrap_or(rec.offset),
+                resumed_from: None,
+                metadata: crate::engine::tracked::record_metadata(&rec)?,
+                key: key.clone(),
+            });
         }
         if engine.parallel > 1 && source.is_file() {
             let done = engine.upload_parallel(

@@ -134,12 +134,18 @@ fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
 }
 
 /// Record files in a state directory.
+/// The records of unfinished uploads in `dir` (a finished one is kept, marked, for a while).
 fn records_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter(|e| {
+                    let rec: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+                    rec["completed_at"].is_null()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".json"))
                 .collect()
         })
         .unwrap_or_default()

@@ -102,7 +102,8 @@ fn plan(rng: &mut XorShift) -> Vec<Case> {
             _ => mode_for(rng, target, i / 2),
         };
         // Checksums cost a second read of each body: only on the emulator, not on big files.
-        let checksum = target == Target::Emulator && len < 16 * MIB && rng.next_u64() % 2 == 0;
+        let checksum =
+            target == Target::Emulator && len < 16 * MIB && rng.next_u64().is_multiple_of(2);
         cases.push(Case {
             target,
             len,

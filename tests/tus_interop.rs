@@ -1,9 +1,12 @@
-//! Interop with the official tus server (`@tus/server` + `@tus/file-store` on Node.js).
+//! Interop with the official tus server (`@tus/server` + `@tus/file-store` on Node.js). The
+//! uploads that check what went over the wire go through a transparent [`FaultProxy`], whose
+//! request log counts PATCHes and body bytes per method.
 
 mod support;
 
 use std::sync::{Arc, Mutex};
 
+use support::proxy::{FaultProxy, ProxyConfig};
 use support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::{
     AbortHandle, CreationMode, Error, Metadata, Progress, Source, UploadOptions, Uploader,
@@ -11,19 +14,35 @@ use wix_media_upload::{
 
 const MIB: usize = 1024 * 1024;
 
-fn upload_file(server: &TusServer, uploader: &Uploader, len: usize, seed: u64) {
+/// A transparent proxy in front of `server`, and the creation URL through it.
+fn proxied(server: &TusServer) -> (FaultProxy, String) {
+    let proxy = FaultProxy::to_url(&server.base_url(), ProxyConfig::transparent());
+    let endpoint = proxy.url_for(&server.endpoint());
+    (proxy, endpoint)
+}
+
+/// Body sizes of the PATCHes that went through `proxy`, in order.
+fn patch_sizes(proxy: &FaultProxy) -> Vec<u64> {
+    proxy
+        .requests_of("PATCH")
+        .iter()
+        .map(|r| r.body_bytes)
+        .collect()
+}
+
+fn upload_file(endpoint: &str, server: &TusServer, uploader: &Uploader, len: usize, seed: u64) {
     let (file, bytes) = temp_file_with(len, seed);
     let meta = Metadata::new().with("filename", "f.bin").unwrap();
     let done = uploader
         .upload(
-            &server.endpoint(),
+            endpoint,
             Source::file(file.path()).unwrap(),
             UploadOptions::new().metadata(meta),
         )
         .unwrap();
     assert_eq!(done.size, len as u64);
     assert_eq!(done.resumed_from, None);
-    assert!(done.url.starts_with(&server.endpoint()), "{}", done.url);
+    assert!(done.url.starts_with(endpoint), "{}", done.url);
     assert_eq!(
         server.stored_bytes(&done.url),
         bytes,
@@ -36,33 +55,46 @@ fn upload_file(server: &TusServer, uploader: &Uploader, len: usize, seed: u64) {
 #[test]
 fn single_patch_uploads_of_0_1_and_5_mib() {
     let server = TusServer::start();
+    let (proxy, endpoint) = proxied(&server);
     let uploader = Uploader::new().unwrap();
     for (len, seed) in [(0, 1), (1, 2), (5 * MIB, 3)] {
-        upload_file(&server, &uploader, len, seed);
+        upload_file(&endpoint, &server, &uploader, len, seed);
     }
     assert_eq!(server.uploads().len(), 3);
+    assert_eq!(proxy.count("POST"), 3);
+    // Exactly one PATCH per non-empty file, with the whole file (the empty one needs none).
+    assert_eq!(patch_sizes(&proxy), [1, 5 * MIB as u64]);
 }
 
 #[test]
 fn chunked_upload_in_1_mib_chunks() {
     let server = TusServer::start();
+    let (proxy, endpoint) = proxied(&server);
     let uploader = Uploader::builder()
         .chunk_size(MIB as u64)
         .creation(CreationMode::Plain)
         .build()
         .unwrap();
-    upload_file(&server, &uploader, 5 * MIB + 17, 4);
+    upload_file(&endpoint, &server, &uploader, 5 * MIB + 17, 4);
+    let m = MIB as u64;
+    assert_eq!(patch_sizes(&proxy), [m, m, m, m, m, 17]);
 }
 
 #[test]
 fn creation_with_upload_is_used_when_offered() {
     let server = TusServer::start();
+    let (proxy, endpoint) = proxied(&server);
     let uploader = Uploader::builder()
         .chunk_size(MIB as u64)
-        .creation(CreationMode::WithUpload)
+        .creation(CreationMode::Auto)
         .build()
         .unwrap();
-    upload_file(&server, &uploader, 3 * MIB, 5);
+    upload_file(&endpoint, &server, &uploader, 3 * MIB, 5);
+    // Auto asked first, then the POST carried the first chunk.
+    assert_eq!(proxy.count("OPTIONS"), 1);
+    assert_eq!(proxy.count("POST"), 1);
+    assert_eq!(proxy.body_bytes("POST"), MIB as u64);
+    assert_eq!(patch_sizes(&proxy), [MIB as u64, MIB as u64]);
 }
 
 #[test]
@@ -118,8 +150,11 @@ fn aborted_upload_resumes_with_a_new_uploader() {
     assert_eq!(server.stored_bytes(&done.url), bytes);
     // Nothing before the resume point went out again.
     assert!(seen.lock().unwrap().iter().all(|&s| s >= stored_offset));
-    // The finished upload's record is gone.
-    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0);
+    // No unfinished upload's record is left.
+    assert_eq!(
+        support::unfinished_records(state.path()),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[test]

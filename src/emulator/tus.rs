@@ -256,10 +256,10 @@ fn create(state: &State, req: &mut Request<'_>) -> Outcome {
                 "Content-Type must be application/offset+octet-stream",
             );
         }
-        if let (Some(l), Some(cl)) = (length, req.body.content_length()) {
-            if cl > l {
-                return fail(413, "INVALID_ARGUMENT", "body is longer than Upload-Length");
-            }
+        if let (Some(l), Some(cl)) = (length, req.body.content_length())
+            && cl > l
+        {
+            return fail(413, "INVALID_ARGUMENT", "body is longer than Upload-Length");
         }
     }
     let checksum = if with_body {
@@ -363,10 +363,10 @@ fn create_final(
             return bad_request(&format!("partial upload {id} is not complete"));
         }
         total = total.saturating_add(p.offset);
-        if let Some(t) = p.token {
-            if !tokens.contains(&t) {
-                tokens.push(t);
-            }
+        if let Some(t) = p.token
+            && !tokens.contains(&t)
+        {
+            tokens.push(t);
         }
     }
     if total > state.config.max_file_size {
@@ -541,11 +541,11 @@ fn patch(state: &State, req: &mut Request<'_>, id: &str) -> Outcome {
         }
         _ => {}
     }
-    if let (Some(l), Some(cl)) = (rec.length, req.body.content_length()) {
-        if cl > l - rec.offset {
-            let _ = state.store.end_write(id, rec.offset);
-            return fail(413, "INVALID_ARGUMENT", "body goes past Upload-Length");
-        }
+    if let (Some(l), Some(cl)) = (rec.length, req.body.content_length())
+        && cl > l - rec.offset
+    {
+        let _ = state.store.end_write(id, rec.offset);
+        return fail(413, "INVALID_ARGUMENT", "body goes past Upload-Length");
     }
     match write_body(state, req, &rec, checksum) {
         WriteEnd::Done(rec) => Outcome::Respond(expires_header(
@@ -674,11 +674,11 @@ fn write_body(
             return end(start, WriteEnd::TooLarge);
         }
         let mut cut_now = false;
-        if let Some(c) = cut {
-            if written + chunk.len() as u64 >= c {
-                chunk = &chunk[..usize::try_from(c - written).unwrap_or(0)];
-                cut_now = true;
-            }
+        if let Some(c) = cut
+            && written + chunk.len() as u64 >= c
+        {
+            chunk = &chunk[..usize::try_from(c - written).unwrap_or(0)];
+            cut_now = true;
         }
         if let Some(h) = hasher.as_mut() {
             h.update(chunk);
@@ -712,11 +712,11 @@ fn write_body(
         }
         return end(start + written, WriteEnd::Gone);
     }
-    if let (Some(h), Some(expected)) = (hasher, expected) {
-        if h.finish() != expected {
-            let _ = state.store.truncate(id, start);
-            return end(start, WriteEnd::ChecksumMismatch);
-        }
+    if let (Some(h), Some(expected)) = (hasher, expected)
+        && h.finish() != expected
+    {
+        let _ = state.store.truncate(id, start);
+        return end(start, WriteEnd::ChecksumMismatch);
     }
     let new_offset = start + written;
     if let Err(e) = state.store.end_write(id, new_offset) {

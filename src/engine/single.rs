@@ -37,12 +37,12 @@ impl Engine {
             progress,
         };
         let result = self.run(abort, || self.step(t, &mut feed));
-        if let Err(e) = &result {
-            if !matches!(e, Error::Gone { .. }) {
-                // Best effort: the offset reached, for whoever looks at the record.
-                if let Err(save) = self.persist(t) {
-                    log::warn!("could not save the upload's state: {save}");
-                }
+        if let Err(e) = &result
+            && !matches!(e, Error::Gone { .. })
+        {
+            // Best effort: the offset reached, for whoever looks at the record.
+            if let Err(save) = self.persist(t) {
+                log::warn!("could not save the upload's state: {save}");
             }
         }
         result

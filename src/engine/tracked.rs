@@ -113,7 +113,8 @@ impl Engine {
             .filter(|rec| rec.completed_at.is_some_and(|at| at >= unix(since))))
     }
 
-    /// Keeps `record` as finished (for a writer that waits for this one), with `result`.
+    /// Keeps `record` as finished (for a writer that waits for this one), with `result` and
+    /// without its secrets.
     pub(crate) fn finished(
         &self,
         mut record: Record,
@@ -121,6 +122,9 @@ impl Engine {
     ) -> Result<()> {
         record.completed_at = Some(unix(self.now()));
         record.result = result;
+        // A finished upload needs no token: the secrets go.
+        let secret = std::mem::take(&mut record.secret_keys);
+        record.metadata.retain(|(k, _)| !secret.contains(k));
         self.store.save(&record)
     }
 

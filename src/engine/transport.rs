@@ -215,10 +215,10 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Resul
             .as_reader()
             .take(body_limit)
             .read_to_end(&mut body);
-        if let Err(e) = read {
-            if head.is_success() {
-                return Err(map_ureq(ureq::Error::Io(e), &failed));
-            }
+        if let Err(e) = read
+            && head.is_success()
+        {
+            return Err(map_ureq(ureq::Error::Io(e), &failed));
         }
     }
     log::debug!(

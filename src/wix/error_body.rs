@@ -85,10 +85,10 @@ impl WixError {
                 rule_name: text(obj, "ruleName"),
                 data: obj.get("data").filter(|d| !d.is_null()).cloned(),
             };
-            if let Some(rule) = &parsed.rule_name {
-                if !error.rule_names.contains(rule) {
-                    error.rule_names.push(rule.clone());
-                }
+            if let Some(rule) = &parsed.rule_name
+                && !error.rule_names.contains(rule)
+            {
+                error.rule_names.push(rule.clone());
             }
             error.field_violations.push(parsed);
         }

@@ -9,7 +9,9 @@
 //! that a CI run without Node fails loudly rather than passing with nothing tested.
 #![allow(dead_code)]
 
+pub mod cap_proxy;
 pub mod proxy;
+pub mod py_server;
 pub mod raw_server;
 
 use std::fs;
@@ -285,13 +287,16 @@ fn npm_packages_installed(dir: &Path) -> bool {
     })
 }
 
-/// Holds `tests/tus-server/.install-lock` (a directory: `mkdir` is atomic) while alive.
-struct InstallLock {
+/// Holds `<dir>/.install-lock` (a directory: `mkdir` is atomic) while alive: one test process
+/// at a time installs a test server's packages (test binaries run in parallel).
+pub struct InstallLock {
     path: PathBuf,
 }
 
 impl InstallLock {
-    fn acquire(dir: &Path) -> InstallLock {
+    /// Waits (up to 5 minutes) for `<dir>/.install-lock`; a lock older than 10 minutes is taken
+    /// over as left by a killed process.
+    pub fn acquire(dir: &Path) -> InstallLock {
         let path = dir.join(".install-lock");
         let start = Instant::now();
         loop {
@@ -310,7 +315,7 @@ impl InstallLock {
                     if start.elapsed() > INSTALL_LOCK_TIMEOUT {
                         panic!(
                             "waited {INSTALL_LOCK_TIMEOUT:?} for {} (another test process \
-                             installing the npm packages?); remove it if it is stale",
+                             installing packages?); remove it if it is stale",
                             path.display()
                         );
                     }
@@ -593,4 +598,25 @@ pub fn upload_id(upload_url_or_id: &str) -> &str {
         .unwrap_or(upload_url_or_id)
         .trim_end_matches('/');
     s.rsplit('/').next().unwrap_or(s)
+}
+
+/// The records of unfinished uploads in a state directory (a finished upload's record is kept,
+/// marked `completed_at`, for a writer that waited for it).
+pub fn unfinished_records(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            let rec: serde_json::Value = fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            rec["completed_at"].is_null()
+        })
+        .collect();
+    v.sort();
+    v
 }

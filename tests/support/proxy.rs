@@ -11,11 +11,21 @@
 //! A `Location` that names the upstream is rewritten to name the proxy, so that a server which
 //! answers absolute URLs of its own (the emulator) keeps the client on the proxy.
 //!
+//! Every request is also recorded ([`FaultProxy::requests`]): method, target, headers and how
+//! many body bytes the client sent, so tests can count PATCHes ([`FaultProxy::count`]), check
+//! that a POST carried the first bytes ([`FaultProxy::body_bytes`]) or that a header was sent.
+//! [`ProxyConfig::corrupt_patches`] flips one byte in the body of the first PATCHes, so that a
+//! server checking `Upload-Checksum` refuses them.
+//!
+//! A response is read only after the whole request was relayed: an upstream that answers early
+//! and closes (a 413 before the body, as the Python server does) looks to the client like a
+//! connection cut mid-body. Tests of early answers use [`super::cap_proxy`] or no proxy.
+//!
 //! Everything is bounded: sockets have 10 s read and write timeouts, and dropping the proxy
 //! stops accepting, shuts every socket down and joins every thread.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -87,6 +97,9 @@ pub struct ProxyConfig {
     /// Request-body bytes per second on each connection: a window-limited stream on a long
     /// link (each connection gets this much; more connections get more in all).
     pub rate_per_connection: Option<u64>,
+    /// Flip one byte (the middle one) of the body of the first this-many PATCH requests that
+    /// have a `Content-Length` body (not counted as faults; see [`SeenRequest::corrupted`]).
+    pub corrupt_patches: u64,
 }
 
 impl ProxyConfig {
@@ -99,6 +112,7 @@ impl ProxyConfig {
             faults: Fault::ALL.to_vec(),
             latency: None,
             rate_per_connection: None,
+            corrupt_patches: 0,
         }
     }
 
@@ -151,6 +165,48 @@ impl FaultCounts {
     }
 }
 
+/// One request as it went through the proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// 0-based index of the connection it came on.
+    pub conn: u64,
+    /// Method, as sent.
+    pub method: String,
+    /// Request target (path and query).
+    pub target: String,
+    /// Headers in order, as the client sent them.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes read from the client (chunk framing included); fewer than declared when a
+    /// fault or a failure cut the body.
+    pub body_bytes: u64,
+    /// Whether [`ProxyConfig::corrupt_patches`] flipped a byte of this body.
+    pub corrupted: bool,
+}
+
+impl SeenRequest {
+    /// First value of header `name` (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    /// `Content-Length` as a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("Content-Length").and_then(|v| v.parse().ok())
+    }
+}
+
+/// Requests and body bytes of one method ([`FaultProxy::methods`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MethodCount {
+    /// Requests whose head was read.
+    pub requests: u64,
+    /// Body bytes read from the client, in all.
+    pub body_bytes: u64,
+}
+
 struct Shared {
     config: ProxyConfig,
     upstream: SocketAddr,
@@ -160,6 +216,8 @@ struct Shared {
     by_kind: [AtomicU64; 5],
     connections: AtomicU64,
     requests: AtomicU64,
+    seen: Mutex<Vec<SeenRequest>>,
+    corrupted: AtomicU64,
     // Clones of every open socket, by connection number, to shut them down on drop.
     sockets: Mutex<HashMap<u64, Vec<TcpStream>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -225,6 +283,8 @@ impl FaultProxy {
             by_kind: Default::default(),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            seen: Mutex::new(Vec::new()),
+            corrupted: AtomicU64::new(0),
             sockets: Mutex::new(HashMap::new()),
             workers: Mutex::new(Vec::new()),
         });
@@ -277,6 +337,49 @@ impl FaultProxy {
             reset_on_connect: k(Fault::ResetOnConnect),
             delay: k(Fault::Delay),
         }
+    }
+
+    /// Every request so far, in the order their heads arrived.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The requests of `method` so far.
+    pub fn requests_of(&self, method: &str) -> Vec<SeenRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method))
+            .collect()
+    }
+
+    /// How many requests of `method` went through.
+    pub fn count(&self, method: &str) -> u64 {
+        self.methods()
+            .get(&method.to_ascii_uppercase())
+            .map_or(0, |m| m.requests)
+    }
+
+    /// Body bytes the client sent with requests of `method`, in all.
+    pub fn body_bytes(&self, method: &str) -> u64 {
+        self.methods()
+            .get(&method.to_ascii_uppercase())
+            .map_or(0, |m| m.body_bytes)
+    }
+
+    /// Requests and body bytes by (upper-case) method.
+    pub fn methods(&self) -> BTreeMap<String, MethodCount> {
+        let mut by = BTreeMap::<String, MethodCount>::new();
+        for r in self.shared.seen.lock().unwrap().iter() {
+            let m = by.entry(r.method.to_ascii_uppercase()).or_default();
+            m.requests += 1;
+            m.body_bytes += r.body_bytes;
+        }
+        by
+    }
+
+    /// PATCH bodies corrupted so far ([`ProxyConfig::corrupt_patches`]).
+    pub fn corrupted(&self) -> u64 {
+        self.shared.corrupted.load(Ordering::SeqCst)
     }
 }
 
@@ -334,21 +437,21 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
 }
 
 /// A parsed request or response head.
-struct Head {
+pub(super) struct Head {
     // Request line or status line, without CRLF.
-    start: String,
-    headers: Vec<(String, String)>,
+    pub(super) start: String,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim())
     }
 
-    fn has_token(&self, name: &str, token: &str) -> bool {
+    pub(super) fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -356,11 +459,11 @@ impl Head {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
-    fn method(&self) -> &str {
+    pub(super) fn method(&self) -> &str {
         self.start.split(' ').next().unwrap_or("")
     }
 
-    fn status(&self) -> u16 {
+    pub(super) fn status(&self) -> u16 {
         self.start
             .split(' ')
             .nth(1)
@@ -368,7 +471,11 @@ impl Head {
             .unwrap_or(0)
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub(super) fn target(&self) -> &str {
+        self.start.split(' ').nth(1).unwrap_or("")
+    }
+
+    pub(super) fn bytes(&self) -> Vec<u8> {
         let mut out = String::with_capacity(256);
         out.push_str(&self.start);
         out.push_str("\r\n");
@@ -383,7 +490,7 @@ impl Head {
     }
 
     // How the body that follows this head is framed.
-    fn framing(&self) -> io::Result<Framing> {
+    pub(super) fn framing(&self) -> io::Result<Framing> {
         if self.has_token("Transfer-Encoding", "chunked") {
             return Ok(Framing::Chunked);
         }
@@ -398,13 +505,13 @@ impl Head {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
+pub(super) enum Framing {
     Length(u64),
     Chunked,
     UntilClose,
 }
 
-fn bad(msg: impl Into<String>) -> io::Error {
+pub(super) fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
@@ -418,7 +525,7 @@ fn read_line(r: &mut impl BufRead, out: &mut Vec<u8>, left: usize) -> io::Result
 }
 
 // Reads a head; `None` on a clean end of stream before its first byte.
-fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
+pub(super) fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
     let mut raw = Vec::new();
     loop {
         let start = raw.len();
@@ -534,6 +641,54 @@ impl<W: Write> Write for Throttle<W> {
     }
 }
 
+/// Counts the bytes passed on into `count`.
+pub(super) struct Counting<'a, W> {
+    pub(super) inner: W,
+    pub(super) count: &'a mut u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        *self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Inverts the byte at position `at` of what passes (none when `None`).
+struct Flip<W> {
+    inner: W,
+    at: Option<u64>,
+    pos: u64,
+}
+
+impl<W: Write> Write for Flip<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.at {
+            Some(at) if at >= self.pos && at < self.pos + buf.len() as u64 => {
+                let i = (at - self.pos) as usize;
+                // Pass what comes before the byte, then the flipped byte alone.
+                if i > 0 {
+                    self.inner.write(&buf[..i])?
+                } else {
+                    self.inner.write(&[!buf[0]])?
+                }
+            }
+            _ => self.inner.write(buf)?,
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 // Copies exactly `n` bytes.
 fn copy_exact(r: &mut impl Read, w: &mut impl Write, n: u64) -> io::Result<()> {
     let copied = io::copy(&mut r.by_ref().take(n), w)?;
@@ -544,7 +699,11 @@ fn copy_exact(r: &mut impl Read, w: &mut impl Write, n: u64) -> io::Result<()> {
 }
 
 // Relays a body of `framing`, raw (chunk framing included).
-fn relay_body(r: &mut impl BufRead, w: &mut impl Write, framing: Framing) -> io::Result<()> {
+pub(super) fn relay_body(
+    r: &mut impl BufRead,
+    w: &mut impl Write,
+    framing: Framing,
+) -> io::Result<()> {
     match framing {
         Framing::Length(n) => copy_exact(r, w, n),
         Framing::UntilClose => io::copy(r, w).map(|_| ()),
@@ -583,13 +742,13 @@ fn below(rng: &mut XorShift, n: u64) -> u64 {
     if n == 0 { 0 } else { rng.next_u64() % n }
 }
 
-fn configure(s: &TcpStream) -> io::Result<()> {
+pub(super) fn configure(s: &TcpStream) -> io::Result<()> {
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
     s.set_nodelay(true)
 }
 
-fn shut(a: &TcpStream, b: Option<&TcpStream>) {
+pub(super) fn shut(a: &TcpStream, b: Option<&TcpStream>) {
     let _ = a.shutdown(Shutdown::Both);
     if let Some(b) = b {
         let _ = b.shutdown(Shutdown::Both);
@@ -639,6 +798,19 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             break;
         };
         shared.requests.fetch_add(1, Ordering::SeqCst);
+        let seen = {
+            let mut v = shared.seen.lock().unwrap();
+            v.push(SeenRequest {
+                conn,
+                method: req.method().to_owned(),
+                target: req.target().to_owned(),
+                headers: req.headers.clone(),
+                body_bytes: 0,
+                corrupted: false,
+            });
+            v.len() - 1
+        };
+        let note_body = |n: u64| shared.seen.lock().unwrap()[seen].body_bytes = n;
         // Like nginx: the proxy itself lets the client go on, and the upstream is not asked.
         if req.has_token("Expect", "100-continue") {
             req.headers
@@ -667,9 +839,19 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             Some(Fault::ErrorStatus) => {
                 let status = [500, 502, 503][below(&mut rng, 3) as usize];
                 let text = format!("injected {status}\n");
-                let keep = rng.next_u64() % 2 == 0;
+                let keep = rng.next_u64().is_multiple_of(2);
                 if keep {
-                    relay_body(&mut client_r, &mut io::sink(), req_framing)?;
+                    let mut n = 0;
+                    let drained = relay_body(
+                        &mut client_r,
+                        &mut Counting {
+                            inner: io::sink(),
+                            count: &mut n,
+                        },
+                        req_framing,
+                    );
+                    note_body(n);
+                    drained?;
                 }
                 let resp = format!(
                     "HTTP/1.1 {status} Injected\r\nContent-Type: text/plain\r\n\
@@ -702,14 +884,38 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
         if let Some(latency) = shared.config.latency {
             thread::sleep(latency);
         }
+        // The body's middle byte is flipped for the first `corrupt_patches` PATCHes.
+        let flip_at = match req_framing {
+            Framing::Length(n) if n > 0 && req.method().eq_ignore_ascii_case("PATCH") => shared
+                .corrupted
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                    (c < shared.config.corrupt_patches).then_some(c + 1)
+                })
+                .is_ok()
+                .then_some(n / 2),
+            _ => None,
+        };
+        if flip_at.is_some() {
+            shared.seen.lock().unwrap()[seen].corrupted = true;
+        }
         let mut throttled = Throttle::new(&mut up_w, shared.config.rate_per_connection);
         let mut out = Cut {
             inner: &mut throttled,
             left: limit,
         };
-        let sent = out
-            .write_all(&head)
-            .and_then(|()| relay_body(&mut client_r, &mut out, req_framing));
+        let mut body_bytes = 0;
+        let sent = out.write_all(&head).and_then(|()| {
+            let mut body = Counting {
+                inner: Flip {
+                    inner: &mut out,
+                    at: flip_at,
+                    pos: 0,
+                },
+                count: &mut body_bytes,
+            };
+            relay_body(&mut client_r, &mut body, req_framing)
+        });
+        note_body(body_bytes);
         match sent {
             Ok(()) => {}
             Err(e) if is_cut(&e) => {
@@ -739,10 +945,10 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
         };
         let mut resp = resp;
         for (k, v) in &mut resp.headers {
-            if k.eq_ignore_ascii_case("Location") {
-                if let Some(rest) = v.strip_prefix(&upstream_base) {
-                    *v = format!("{proxy_base}{rest}");
-                }
+            if k.eq_ignore_ascii_case("Location")
+                && let Some(rest) = v.strip_prefix(&upstream_base)
+            {
+                *v = format!("{proxy_base}{rest}");
             }
         }
         let status = resp.status();

@@ -147,10 +147,10 @@ impl RawServer {
                 let conn = sh.accepted.fetch_add(1, Ordering::SeqCst);
                 // Raw handlers own their connection outright: a clone kept here would keep a
                 // dropped socket open.
-                if matches!(*mode, Mode::Requests { .. }) {
-                    if let Ok(clone) = stream.try_clone() {
-                        sh.conns.lock().unwrap().push(clone);
-                    }
+                if matches!(*mode, Mode::Requests { .. })
+                    && let Ok(clone) = stream.try_clone()
+                {
+                    sh.conns.lock().unwrap().push(clone);
                 }
                 let mode = Arc::clone(&mode);
                 let sh = Arc::clone(&sh);
@@ -279,6 +279,8 @@ fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
+            // EINTR: a read with a timeout after the process was stopped and continued.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             _ => return None,
         }
         if head.len() > MAX_HEAD {
@@ -323,7 +325,10 @@ pub fn read_exact_len(stream: &mut TcpStream, len: u64, keep: bool) -> io::Resul
     let mut left = len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = stream.read(&mut buf[..want])?;
+        let n = match stream.read(&mut buf[..want]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -347,7 +352,9 @@ pub fn drain_for(stream: &mut TcpStream, d: Duration) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => break,
         }
@@ -367,7 +374,9 @@ pub fn wait_for_close(stream: &mut TcpStream) -> Duration {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => break,
         }

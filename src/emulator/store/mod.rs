@@ -84,10 +84,10 @@ fn load_json<T: for<'de> Deserialize<'de>>(dir: &Path) -> io::Result<Vec<T>> {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
             // Unreadable leftovers are skipped rather than failing the whole start.
-            if let Ok(bytes) = fs::read(&path) {
-                if let Ok(v) = serde_json::from_slice(&bytes) {
-                    out.push(v);
-                }
+            if let Ok(bytes) = fs::read(&path)
+                && let Ok(v) = serde_json::from_slice(&bytes)
+            {
+                out.push(v);
             }
         }
     }

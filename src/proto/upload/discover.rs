@@ -15,11 +15,11 @@ impl Upload {
             // Servers without OPTIONS support get a plain creation.
             return Ok(Event::Discovered);
         };
-        if let (Some(max), Some(size)) = (caps.max_size, self.length.get()) {
-            if size > max {
-                self.phase = Phase::Discover;
-                return Err(Error::TooLarge { size, max });
-            }
+        if let (Some(max), Some(size)) = (caps.max_size, self.length.get())
+            && size > max
+        {
+            self.phase = Phase::Discover;
+            return Err(Error::TooLarge { size, max });
         }
         self.with_upload = caps.has("creation-with-upload") && self.length.get().is_some();
         if caps.has("checksum") {
