@@ -393,3 +393,51 @@ fn a_refused_body_on_the_simple_route_goes_resumable() {
         .unwrap_err();
     assert_eq!(err.status(), Some(413), "{err}");
 }
+
+#[test]
+fn two_clients_uploading_one_file_make_one_file() {
+    let wix = Wix::start(EmulatorConfig::new());
+    let (path, bytes) = wix.file("shared.bin", 6 << 20);
+    for route in [Route::Simple, Route::Resumable] {
+        let state = wix.dir.join(format!("state-{route:?}"));
+        let start = std::sync::Barrier::new(2);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let (start, state, path) = (&start, &state, &path);
+                    let creds = wix.credentials();
+                    s.spawn(move || {
+                        // Two clients, two stores on one directory: what two processes have.
+                        let client = WixClient::builder(creds)
+                            .uploader(Uploader::builder().state_dir(state))
+                            .build()
+                            .unwrap();
+                        start.wait();
+                        // Slow the body down (about 50 ms a MiB), so the two surely overlap.
+                        let slow = |_| std::thread::sleep(Duration::from_millis(50));
+                        client.upload_with(path, FileUpload::new().route(route).progress(slow))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ids: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().expect("both succeed").file.id.clone())
+            .collect();
+        assert_eq!(ids[0], ids[1], "{route:?}: the same file for both");
+        let id = ids[0].clone().unwrap();
+        assert_eq!(wix.emu.file_bytes(&id), Some(bytes.clone()));
+        let made = wix
+            .emu
+            .files()
+            .iter()
+            .filter(|f| f["displayName"] == "shared.bin")
+            .count();
+        assert_eq!(
+            made,
+            if route == Route::Simple { 1 } else { 2 },
+            "{route:?}"
+        );
+    }
+}

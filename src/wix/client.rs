@@ -19,6 +19,7 @@ use crate::control::{AbortHandle, Progress};
 use crate::engine::progress::Reporter;
 use crate::error::{Error, Result};
 use crate::source::Source;
+use crate::store::Record;
 use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 
 /// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
@@ -358,6 +359,23 @@ impl WixClient {
             chosen => chosen,
         };
         let mut source = source;
+        // One writer per file and destination: a second one (another process) waits, and
+        // returns the same file when the first finished it meanwhile.
+        let engine = rest.engine;
+        let job = self.job_key(&source, &request);
+        let writer = match &job {
+            Some(k) => Some(engine.writer(k, &path.display().to_string())?),
+            None => None,
+        };
+        if let (Some(k), Some(w)) = (&job, &writer) {
+            if let Some(done) = engine
+                .finished_meanwhile(k, w)?
+                .and_then(|r| finished_job(&r))
+            {
+                log::info!("the other upload finished it: file {:?}", done.file.id);
+                return Ok(done);
+            }
+        }
         let mut done = if route == Route::Simple {
             let callback = progress
                 .as_mut()
@@ -380,10 +398,30 @@ impl WixClient {
         } else {
             self.resumable(&rest, &request, source, progress, abort.as_ref())?
         };
+        if let Some(k) = job {
+            let mut rec = Record::new(k, self.inner.credentials.api_base(), "", Some(size));
+            rec.offset = size;
+            let result = serde_json::json!({"file": &done.file, "route": route_name(done.route)});
+            engine.finished(rec, Some(result))?;
+        }
+        drop(writer);
         if let Some(timeout) = wait {
             done.file = self.wait_for_file(&rest, &done.file, timeout)?;
         }
         Ok(done)
+    }
+
+    // Where the one-writer lock and the finished outcome of a file's upload live: the site, the
+    // file, and everything asked of Wix (name, type, folder...).
+    fn job_key(&self, source: &Source, request: &GenerateUploadUrlRequest) -> Option<String> {
+        let file = source.key()?;
+        let asked = serde_json::to_string(request).ok()?;
+        let creds = &self.inner.credentials;
+        Some(format!(
+            "wix-file\n{}\n{:?}\n{file}\n{asked}",
+            creds.api_base(),
+            creds.scope()
+        ))
     }
 
     fn resumable(
@@ -474,6 +512,28 @@ impl WixClient {
     pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
         processing::wait_ready(&self.rest(None), id, timeout)
     }
+}
+
+fn route_name(route: Route) -> &'static str {
+    match route {
+        Route::Simple => "simple",
+        _ => "resumable",
+    }
+}
+
+// The outcome another writer left in a finished record.
+fn finished_job(rec: &Record) -> Option<WixUpload> {
+    let result = rec.result.as_ref()?;
+    let file: FileDescriptor = serde_json::from_value(result.get("file")?.clone()).ok()?;
+    let route = match result.get("route")?.as_str()? {
+        "simple" => Route::Simple,
+        _ => Route::Resumable,
+    };
+    Some(WixUpload {
+        file,
+        route,
+        resumed_from: None,
+    })
 }
 
 // A 413, or a connection a server closed while the body was still going out (retries over).
