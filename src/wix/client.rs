@@ -367,14 +367,13 @@ impl WixClient {
             Some(k) => Some(engine.writer(k, &path.display().to_string())?),
             None => None,
         };
-        if let (Some(k), Some(w)) = (&job, &writer) {
-            if let Some(done) = engine
+        if let (Some(k), Some(w)) = (&job, &writer)
+            && let Some(done) = engine
                 .finished_meanwhile(k, w)?
                 .and_then(|r| finished_job(&r))
-            {
-                log::info!("the other upload finished it: file {:?}", done.file.id);
-                return Ok(done);
-            }
+        {
+            log::info!("the other upload finished it: file {:?}", done.file.id);
+            return Ok(done);
         }
         let mut done = if route == Route::Simple {
             let callback = progress
