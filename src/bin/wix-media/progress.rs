@@ -47,6 +47,8 @@ pub struct Board {
     uploaded: AtomicU64,
     skipped: AtomicU64,
     failed: AtomicU64,
+    /// Files stopped or never started because of a stop.
+    left: AtomicU64,
     /// Bytes sent by this run (a resumed file counts from its resume offset).
     sent: AtomicU64,
     /// Bytes of the total that this run will not send: skipped files, resumed offsets, the
@@ -84,6 +86,7 @@ impl Board {
             uploaded: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            left: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             not_sent: AtomicU64::new(0),
             multi,
@@ -180,6 +183,16 @@ impl Board {
         self.refresh();
     }
 
+    /// A file was not started because the batch stopped.
+    pub fn left_undone(&self) {
+        self.left.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Files interrupted or not started.
+    pub fn undone(&self) -> u64 {
+        self.left.load(Ordering::Relaxed)
+    }
+
     pub fn failures(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }
@@ -265,7 +278,7 @@ pub struct FileBar<'b> {
     board: &'b Board,
     bar: Option<ProgressBar>,
     size: u64,
-    /// Where this run started (a resume starts past 0).
+    /// Where this run started (a resume starts past 0), from the first report.
     base: Option<u64>,
     /// Bytes this file added to the board's `sent`.
     counted: u64,
@@ -275,9 +288,11 @@ impl FileBar<'_> {
     /// The library's progress callback.
     pub fn update(&mut self, p: Progress) {
         let board = self.board;
+        // The first report's acknowledged offset is where this run starts: 0 for a new
+        // upload, the server's offset for a resumed one.
         let base = *self.base.get_or_insert_with(|| {
-            board.not_sent.fetch_add(p.sent, Ordering::Relaxed);
-            p.sent
+            board.not_sent.fetch_add(p.acked, Ordering::Relaxed);
+            p.acked
         });
         self.set_counted(p.sent.saturating_sub(base));
         if let Some(bar) = &self.bar {
@@ -327,6 +342,7 @@ impl FileBar<'_> {
 
     /// The file was interrupted: neither done nor failed.
     pub fn interrupted(mut self) {
+        self.board.left.fetch_add(1, Ordering::Relaxed);
         let goal = self.size.saturating_sub(self.base.unwrap_or(0));
         self.board
             .not_sent

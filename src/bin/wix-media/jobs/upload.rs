@@ -7,6 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use wix_media_upload::wix::types::OperationStatus;
 use wix_media_upload::wix::{FileDescriptor, FileUpload, Route, WixClient};
@@ -24,6 +25,36 @@ use crate::walk::{Item, Walk};
 
 /// The longest `--wait` for one file.
 const WAIT: Duration = Duration::from_secs(3600);
+
+/// A Wix result line.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WixLine<'a> {
+    path: &'a str,
+    file: &'a FileDescriptor,
+    resumed_from: Option<u64>,
+    skipped: bool,
+}
+
+/// A tus result line.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TusLine<'a> {
+    path: &'a str,
+    upload_url: &'a str,
+    size: u64,
+    resumed_from: Option<u64>,
+    skipped: bool,
+}
+
+/// A failure line (with the file when Wix has one, as after a failed processing).
+#[derive(Serialize)]
+struct ErrorLine<'a> {
+    path: &'a str,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a FileDescriptor>,
+}
 
 enum Target {
     Tus(Tus),
@@ -103,25 +134,30 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
         out,
         stop,
     };
-    run_batch(&ctx);
+    let walked_all = run_batch(&ctx);
     board.finish();
     if stop.reason() != Some(Reason::StdoutClosed) {
         output::note(&board.summary());
-    }
-    if stop.reason() == Some(Reason::Interrupted) {
-        output::note("interrupted: run the same command again to resume");
     }
     let failed = if board.failures() > 0 {
         Exit::Failed
     } else {
         Exit::Ok
     };
+    // A stop that came when every file was done anyway changed nothing.
+    if walked_all && board.undone() == 0 {
+        return failed;
+    }
+    if stop.reason() == Some(Reason::Interrupted) {
+        output::note("interrupted: run the same command again to resume");
+    }
     Exit::after(stop, failed)
 }
 
 /// Walks the paths once to count (for the totals, when progress is shown) and once to feed
-/// `--jobs` workers through a small queue: neither holds the list of files.
-fn run_batch(ctx: &Ctx<'_>) {
+/// `--jobs` workers through a small queue: neither holds the list of files. Says whether the
+/// walk went to its end.
+fn run_batch(ctx: &Ctx<'_>) -> bool {
     let jobs = ctx.args.jobs.max(1);
     let (tx, rx) = mpsc::sync_channel::<(PathBuf, Metadata)>(jobs);
     let rx = Mutex::new(rx);
@@ -146,20 +182,25 @@ fn run_batch(ctx: &Ctx<'_>) {
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((path, meta)) = next else { return };
-                        if !ctx.stop.stopped() {
+                        if ctx.stop.stopped() {
+                            ctx.board.left_undone();
+                        } else {
                             ctx.process(&path, &meta);
                         }
                     }
                 })
             })
             .collect();
+        let mut walked_all = true;
         for item in Walk::new(ctx.args.paths.clone()) {
             if ctx.stop.stopped() {
+                walked_all = false;
                 break;
             }
             match item {
                 Item::File(path, meta) => {
                     if tx.send((path, meta)).is_err() {
+                        walked_all = false;
                         break;
                     }
                 }
@@ -174,7 +215,8 @@ fn run_batch(ctx: &Ctx<'_>) {
             let _ = w.join();
         }
         ctx.board.finish();
-    });
+        walked_all
+    })
 }
 
 fn io_text(e: &std::io::Error) -> String {
@@ -191,8 +233,15 @@ fn path_text(path: &Path) -> String {
 
 impl Ctx<'_> {
     /// Prints a result line; a closed stdout stops the batch.
-    fn emit(&self, line: &Value) {
-        if self.out.json(line).is_err() {
+    fn emit(&self, line: &impl Serialize) {
+        let text = match serde_json::to_string(line) {
+            Ok(t) => t,
+            Err(e) => {
+                self.board.note(&format!("cannot write a result: {e}"));
+                return;
+            }
+        };
+        if self.out.line(&text).is_err() {
             self.stop.stop(Reason::StdoutClosed);
         }
     }
@@ -200,11 +249,11 @@ impl Ctx<'_> {
     fn fail(&self, path: &Path, text: &str, file: Option<&FileDescriptor>) {
         let p = path_text(path);
         self.board.note(&format!("{p}: {text}"));
-        let mut line = json!({ "path": p, "error": text });
-        if let Some(f) = file {
-            line["file"] = json!(f);
-        }
-        self.emit(&line);
+        self.emit(&ErrorLine {
+            path: &p,
+            error: text,
+            file,
+        });
     }
 
     fn fail_early(&self, path: &Path, size: u64, text: &str) {
@@ -219,8 +268,9 @@ impl Ctx<'_> {
         };
         let identity = Manifest::identity(&self.target_id, &self.options, &state);
         if !self.args.force {
-            if let Some(stored) = self.manifest.lookup(&identity, &state) {
-                return self.skip(path, &state, &identity, stored);
+            let stored = self.manifest.lookup(&identity, &state);
+            if stored.is_some_and(|v| self.skip(path, &state, &identity, &v)) {
+                return;
             }
         }
         match self.target {
@@ -238,32 +288,45 @@ impl Ctx<'_> {
     }
 
     /// The manifest has it: print what it holds (with `--wait`, wait for a file that was
-    /// not processed yet).
-    fn skip(&self, path: &Path, state: &FileState, identity: &str, stored: Value) {
+    /// not processed yet). `false` when the entry is not usable (then the file is uploaded).
+    fn skip(&self, path: &Path, state: &FileState, identity: &str, stored: &Value) -> bool {
         let p = path_text(path);
-        let line = match self.target {
-            Target::Tus(_) => json!({
-                "path": p,
-                "uploadUrl": stored["uploadUrl"],
-                "size": stored["size"],
-                "resumedFrom": null,
-                "skipped": true,
-            }),
+        match self.target {
+            Target::Tus(_) => {
+                let (Some(url), Some(size)) = (stored["uploadUrl"].as_str(), stored["size"].as_u64())
+                else {
+                    return false;
+                };
+                self.board.skipped(state.size);
+                self.emit(&TusLine {
+                    path: &p,
+                    upload_url: url,
+                    size,
+                    resumed_from: None,
+                    skipped: true,
+                });
+            }
             Target::Wix(w) => {
-                let mut file = stored["file"].clone();
-                let status: Option<OperationStatus> =
-                    serde_json::from_value(file["operationStatus"].clone()).ok();
-                if self.args.wait && status != Some(OperationStatus::Ready) {
-                    let Some(done) = self.wait_stored(w, path, state, identity, &file) else {
-                        return;
+                let Ok(mut file) = serde_json::from_value::<FileDescriptor>(stored["file"].clone())
+                else {
+                    return false;
+                };
+                if self.args.wait && file.operation_status != Some(OperationStatus::Ready) {
+                    let Some(done) = self.wait_stored(w, path, state, identity, file) else {
+                        return true;
                     };
                     file = done;
                 }
-                json!({"path": p, "file": file, "resumedFrom": null, "skipped": true})
+                self.board.skipped(state.size);
+                self.emit(&WixLine {
+                    path: &p,
+                    file: &file,
+                    resumed_from: None,
+                    skipped: true,
+                });
             }
-        };
-        self.board.skipped(state.size);
-        self.emit(&line);
+        }
+        true
     }
 
     /// `--wait` for a file the manifest holds as not yet processed; `None` when it failed
@@ -274,8 +337,8 @@ impl Ctx<'_> {
         path: &Path,
         state: &FileState,
         identity: &str,
-        file: &Value,
-    ) -> Option<Value> {
+        descriptor: FileDescriptor,
+    ) -> Option<FileDescriptor> {
         let client = match w.client(&|t| self.board.note(t)) {
             Ok(c) => c,
             Err(text) => {
@@ -283,14 +346,13 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        let descriptor: FileDescriptor = serde_json::from_value(file.clone()).unwrap_or_default();
         let bar = self.board.start_file(path, state.size);
         bar.message(&format!("{} (waiting for Wix)", path_text(path)));
         match self.wait_for(client, &descriptor) {
             Ok(done) => {
                 self.remember(identity, state, json!({ "file": done }));
                 bar.interrupted();
-                Some(json!(done))
+                Some(done)
             }
             Err(WaitError::Stopped) => {
                 bar.interrupted();
@@ -378,13 +440,13 @@ impl Ctx<'_> {
                     json!({"uploadUrl": done.url, "size": done.size}),
                 );
                 bar.done(true);
-                self.emit(&json!({
-                    "path": path_text(path),
-                    "uploadUrl": done.url,
-                    "size": done.size,
-                    "resumedFrom": done.resumed_from,
-                    "skipped": false,
-                }));
+                self.emit(&TusLine {
+                    path: &path_text(path),
+                    upload_url: &done.url,
+                    size: done.size,
+                    resumed_from: done.resumed_from,
+                    skipped: false,
+                });
             }
             Err(_) if self.stop.stopped() => bar.interrupted(),
             Err(e) => {
@@ -449,12 +511,12 @@ impl Ctx<'_> {
                     }
                 }
                 bar.done(true);
-                self.emit(&json!({
-                    "path": path_text(path),
-                    "file": file,
-                    "resumedFrom": done.resumed_from,
-                    "skipped": false,
-                }));
+                self.emit(&WixLine {
+                    path: &path_text(path),
+                    file: &file,
+                    resumed_from: done.resumed_from,
+                    skipped: false,
+                });
             }
             Err(_) if self.stop.stopped() => bar.interrupted(),
             Err(e) => {
