@@ -139,9 +139,10 @@ fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
 
 #[test]
 fn options_reach_wix() {
+    let emu_dir = TempDir::new("wmu-emu");
     let emu = EmulatorConfig::new()
         .processing_delay(Duration::ZERO)
-        .start(TempDir::new("wmu-emu").path())
+        .start(emu_dir.path())
         .expect("emulator");
     let home = Home::new();
     let dir = TempDir::new("wmu-opts");
@@ -178,7 +179,8 @@ fn options_reach_wix() {
 
 #[test]
 fn routes_simple_and_resumable_chunked_parallel() {
-    let emu = Emulator::start(TempDir::new("wmu-emu").path()).expect("emulator");
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = Emulator::start(emu_dir.path()).expect("emulator");
     let home = Home::new();
     let (small, _) = temp_file_with(5000, 3);
     let (big, digest) = big_temp_file_with(5 * MIB, 4);
@@ -247,7 +249,8 @@ fn routes_simple_and_resumable_chunked_parallel() {
 
 #[test]
 fn retry_delays_and_timeout_are_used() {
-    let emu = Emulator::start(TempDir::new("wmu-emu").path()).expect("emulator");
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = Emulator::start(emu_dir.path()).expect("emulator");
     let home = Home::new();
     let (file, _) = temp_file_with(3000, 5);
     // No retries: one 503 fails the file.
@@ -277,9 +280,10 @@ fn retry_delays_and_timeout_are_used() {
 
 #[test]
 fn wait_flag_waits_until_ready() {
+    let emu_dir = TempDir::new("wmu-emu");
     let emu = EmulatorConfig::new()
         .processing_delay(Duration::from_millis(1500))
-        .start(TempDir::new("wmu-emu").path())
+        .start(emu_dir.path())
         .expect("emulator");
     let home = Home::new();
     let dir = TempDir::new("wmu-wait");
@@ -314,9 +318,10 @@ fn wait_flag_waits_until_ready() {
 
 #[test]
 fn import_and_wait_commands() {
+    let emu_dir = TempDir::new("wmu-emu");
     let emu = EmulatorConfig::new()
         .processing_delay(Duration::from_millis(500))
-        .start(TempDir::new("wmu-emu").path())
+        .start(emu_dir.path())
         .expect("emulator");
     let source = FileServer::start(vec![9u8; 2048], "image/png");
     let home = Home::new();
