@@ -77,11 +77,24 @@ fn usage_errors_exit_2() {
         (vec!["upload", "--jobs", "0", f], "--jobs"),
         (vec!["upload", "--route", "fast", f], "--route"),
         (
-            vec!["upload", "--endpoint", "http://127.0.0.1:9/files", "--folder", "/a", f],
+            vec![
+                "upload",
+                "--endpoint",
+                "http://127.0.0.1:9/files",
+                "--folder",
+                "/a",
+                f,
+            ],
             "cannot be used with",
         ),
         (
-            vec!["upload", "--endpoint", "http://127.0.0.1:9/files", "--wait", f],
+            vec![
+                "upload",
+                "--endpoint",
+                "http://127.0.0.1:9/files",
+                "--wait",
+                f,
+            ],
             "cannot be used with",
         ),
         (vec!["upload", path_str(&missing)], "no-such-file.bin"),
@@ -120,7 +133,10 @@ fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
     let v = out.json();
     assert_eq!(v["path"], path_str(file.path()), "{v}");
     assert_eq!(v["file"]["sizeInBytes"], "1000", "{v}");
-    assert!(v["file"]["id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+    assert!(
+        v["file"]["id"].as_str().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
     assert_eq!(v["skipped"], false);
     assert!(v["resumedFrom"].is_null(), "{v}");
     assert!(out.stderr.contains("built-in emulator"), "{}", out.stderr);
@@ -165,7 +181,11 @@ fn options_reach_wix() {
     out.assert_success();
     let v = out.json();
     assert_eq!(v["file"]["private"], true, "{v}");
-    assert_eq!(v["file"]["labels"], serde_json::json!(["one", "two"]), "{v}");
+    assert_eq!(
+        v["file"]["labels"],
+        serde_json::json!(["one", "two"]),
+        "{v}"
+    );
     assert_eq!(v["file"]["mediaType"], "IMAGE", "{v}");
     let stored = emu.files();
     assert_eq!(stored.len(), 1);
@@ -210,7 +230,10 @@ fn routes_simple_and_resumable_chunked_parallel() {
     let routes = emu.route_counts();
     assert_eq!(routes.get("PATCH tus"), Some(&5), "{routes:?}");
     assert_eq!(routes.get("PUT finalize"), Some(&1), "{routes:?}");
-    let id = out.json()["file"]["id"].as_str().unwrap_or_default().to_owned();
+    let id = out.json()["file"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let bytes = emu.file_bytes(&id).expect("stored file");
     assert_eq!(support::digest(&bytes), digest);
 
@@ -230,7 +253,10 @@ fn routes_simple_and_resumable_chunked_parallel() {
     out.assert_success();
     let routes = emu.route_counts();
     assert_eq!(routes.get("POST tus-create"), Some(&3), "{routes:?}");
-    let id = out.json()["file"]["id"].as_str().unwrap_or_default().to_owned();
+    let id = out.json()["file"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(support::digest(&emu.file_bytes(&id).expect("file")), digest);
 
     // --route simple even for a big file.
@@ -260,7 +286,10 @@ fn retry_delays_and_timeout_are_used() {
     let out = run(cmd);
     out.assert_code(1);
     let v = out.json();
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("503")), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("503")),
+        "{v}"
+    );
     assert_eq!(out.summary(), (0, 0, 1));
     // One retry after 10 ms: the same 503 is survived.
     emu.fail_next(1, 503);
@@ -305,7 +334,10 @@ fn wait_flag_waits_until_ready() {
     assert_eq!(v["skipped"], true, "{v}");
     assert_eq!(v["file"]["operationStatus"], "READY", "{v}");
     let routes = emu.route_counts();
-    assert!(routes.keys().all(|k| k == "GET get-file-by-id"), "{routes:?}");
+    assert!(
+        routes.keys().all(|k| k == "GET get-file-by-id"),
+        "{routes:?}"
+    );
     // A new upload with --wait.
     let mut cmd = home.upload(&["--no-progress", "--wait", "--force", path_str(&clip)]);
     with_wix(&mut cmd, emu.base_url());
@@ -328,7 +360,14 @@ fn import_and_wait_commands() {
     let url = source.url("cat.png");
     let mut cmd = home.command(
         "import",
-        &[&url, "--name", "kitty.png", "--folder", "/imports", "--wait"],
+        &[
+            &url,
+            "--name",
+            "kitty.png",
+            "--folder",
+            "/imports",
+            "--wait",
+        ],
     );
     with_wix(&mut cmd, emu.base_url());
     let out = run(cmd);
@@ -356,7 +395,11 @@ fn import_and_wait_commands() {
     assert_eq!(lines.len(), 2, "{}", out.stdout);
     assert_eq!(lines[0]["file"]["id"], id.as_str());
     assert_eq!(lines[1]["file"]["id"], pending.as_str());
-    assert!(lines.iter().all(|l| l["file"]["operationStatus"] == "READY"));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["file"]["operationStatus"] == "READY")
+    );
 
     // An unknown id: an error line, exit 1.
     let mut cmd = home.command("wait", &["no-such-file", "--timeout", "30"]);
@@ -365,7 +408,10 @@ fn import_and_wait_commands() {
     out.assert_code(1);
     let v = out.json();
     assert_eq!(v["fileId"], "no-such-file", "{v}");
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("404")), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("404")),
+        "{v}"
+    );
 
     // A failed import (nothing listens at the URL) is FAILED, exit 1.
     let mut cmd = home.command("import", &["http://127.0.0.1:1/gone.png", "--wait"]);
@@ -374,7 +420,10 @@ fn import_and_wait_commands() {
     out.assert_code(1);
     let v = out.json();
     assert_eq!(v["file"]["operationStatus"], "FAILED", "{v}");
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("FAILED")), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("FAILED")),
+        "{v}"
+    );
 }
 
 #[test]
@@ -451,7 +500,10 @@ fn tus_mode_on_the_official_server() {
     assert_eq!(v["skipped"], false, "{v}");
     assert_eq!(server.stored_bytes(url), bytes);
     let info = server.info(url);
-    assert_eq!(info["metadata"]["contentType"], "application/x-test", "{info}");
+    assert_eq!(
+        info["metadata"]["contentType"], "application/x-test",
+        "{info}"
+    );
     assert!(
         !out.stderr.contains("emulator"),
         "tus mode starts no emulator: {}",
@@ -549,7 +601,12 @@ fn debug_log_shows_requests_but_never_a_token() {
     let home = Home::new();
     let (file, _) = temp_file_with(5000, 5);
     let (other, _) = temp_file_with(6000, 6);
-    let mut cmd = home.upload(&["--no-progress", "--route", "resumable", path_str(file.path())]);
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--route",
+        "resumable",
+        path_str(file.path()),
+    ]);
     cmd.env("RUST_LOG", "debug");
     let out = run(cmd);
     out.assert_success();

@@ -135,7 +135,10 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let changed = third.line_for("f2.bin");
     assert_eq!(changed["skipped"], false, "{changed}");
     assert_eq!(changed["file"]["sizeInBytes"], "5000", "{changed}");
-    assert_ne!(changed["file"]["id"], first.line_for("f2.bin")["file"]["id"]);
+    assert_ne!(
+        changed["file"]["id"],
+        first.line_for("f2.bin")["file"]["id"]
+    );
 
     // Same size, new mtime: uploaded again too.
     thread::sleep(Duration::from_millis(20));

@@ -92,7 +92,10 @@ impl Output {
             .lines()
             .map(|l| {
                 serde_json::from_str(l).unwrap_or_else(|e| {
-                    panic!("stdout line is not JSON ({e}): {l}\nstderr: {}", self.stderr)
+                    panic!(
+                        "stdout line is not JSON ({e}): {l}\nstderr: {}",
+                        self.stderr
+                    )
                 })
             })
             .collect()

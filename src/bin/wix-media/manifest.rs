@@ -67,13 +67,7 @@ impl Manifest {
 
     /// The identity of an entry: what makes two uploads the same.
     pub fn identity(target: &Value, options: &Value, file: &FileState) -> String {
-        json!([
-            VERSION,
-            target,
-            options,
-            file.canonical.to_string_lossy()
-        ])
-        .to_string()
+        json!([VERSION, target, options, file.canonical.to_string_lossy()]).to_string()
     }
 
     fn path_for(&self, identity: &str) -> PathBuf {
@@ -90,7 +84,10 @@ impl Manifest {
         let entry: Value = match serde_json::from_slice(&bytes) {
             Ok(v) => v,
             Err(e) => {
-                log::warn!("ignoring the damaged manifest entry {}: {e}", path.display());
+                log::warn!(
+                    "ignoring the damaged manifest entry {}: {e}",
+                    path.display()
+                );
                 return None;
             }
         };

@@ -20,12 +20,11 @@ pub fn run(args: ImportArgs, stop: &Stop, out: &Stdout) -> Exit {
         Ok(c) => c,
         Err(text) => return super::usage(&text),
     };
-    let state_dir = args.state.state_dir.unwrap_or_else(target::default_state_dir);
-    let wix = match Wix::new(
-        credentials,
-        &state_dir,
-        Settings::default(),
-    ) {
+    let state_dir = args
+        .state
+        .state_dir
+        .unwrap_or_else(target::default_state_dir);
+    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
         Ok(w) => w,
         Err(text) => {
             output::note(&text);

@@ -293,7 +293,8 @@ impl Ctx<'_> {
         let p = path_text(path);
         match self.target {
             Target::Tus(_) => {
-                let (Some(url), Some(size)) = (stored["uploadUrl"].as_str(), stored["size"].as_u64())
+                let (Some(url), Some(size)) =
+                    (stored["uploadUrl"].as_str(), stored["size"].as_u64())
                 else {
                     return false;
                 };
@@ -405,7 +406,10 @@ impl Ctx<'_> {
     }
 
     fn untrack(store: &TrackingStore, path: &Path) {
-        if let Some(key) = Source::file(path).ok().and_then(|s| s.key().map(str::to_owned)) {
+        if let Some(key) = Source::file(path)
+            .ok()
+            .and_then(|s| s.key().map(str::to_owned))
+        {
             store.untrack(&key);
         }
     }
