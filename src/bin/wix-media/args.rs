@@ -186,7 +186,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "P", default_value_t = 0)]
     pub port: u16,
 
-    /// Where the emulator keeps its files [default: <temp dir>/wix-media-upload-emulator]
+    /// Where the emulator keeps its files [default: $TMPDIR/wix-media-upload-emulator]
     #[arg(long, value_name = "D")]
     pub dir: Option<PathBuf>,
 }
