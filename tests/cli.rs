@@ -664,3 +664,40 @@ fn help_into_a_closed_pipe_is_quiet() {
     out.assert_success();
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
+
+#[test]
+fn plain_progress_lines_when_stderr_is_not_a_terminal() {
+    let server = TusServer::start();
+    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    // The upload stalls at 1 MiB until the gate opens, after the first 5 s status line.
+    let proxy = GateProxy::start(target, Some(MIB));
+    let endpoint = format!("{}/files", proxy.url());
+    let home = Home::new();
+    let (file, digest) = big_temp_file_with(4 * MIB, 11);
+    let child = home
+        .upload(&[
+            "--endpoint",
+            endpoint.as_str(),
+            "--timeout",
+            "60",
+            path_str(file.path()),
+        ])
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(7500));
+    proxy.open();
+    let out = collect(child, RUN_TIMEOUT);
+    out.assert_success();
+    let status = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA"))
+        .unwrap_or_else(|| panic!("no status line in {}", out.stderr));
+    assert!(status.contains("of 4.0 MiB sent"), "{status}");
+    assert!(!out.stdout.contains("sent"), "progress stays off stdout");
+    let v = out.json();
+    assert_eq!(
+        file_digest(server.stored_path(v["uploadUrl"].as_str().unwrap())),
+        digest
+    );
+}

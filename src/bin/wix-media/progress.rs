@@ -161,6 +161,8 @@ impl Board {
         FileBar {
             board: self,
             bar,
+            path: path.to_owned(),
+            finishing: false,
             size,
             base: None,
             counted: 0,
@@ -277,6 +279,8 @@ impl Board {
 pub struct FileBar<'b> {
     board: &'b Board,
     bar: Option<ProgressBar>,
+    path: std::path::PathBuf,
+    finishing: bool,
     size: u64,
     /// Where this run started (a resume starts past 0), from the first report.
     base: Option<u64>,
@@ -298,6 +302,11 @@ impl FileBar<'_> {
         if let Some(bar) = &self.bar {
             if let Some(total) = p.total {
                 bar.set_length(total);
+                if p.acked == total && !self.finishing {
+                    // All bytes are on the server: what is left is the finalize call.
+                    self.finishing = true;
+                    bar.set_message(format!("{} (finishing)", short_path(&self.path)));
+                }
             }
             bar.set_position(p.sent);
         }
@@ -315,9 +324,9 @@ impl FileBar<'_> {
     }
 
     /// Says what the file is waiting for (processing, say).
-    pub fn message(&self, text: &str) {
+    pub fn message(&self, what: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_message(text.to_owned());
+            bar.set_message(format!("{} ({what})", short_path(&self.path)));
         }
     }
 

@@ -348,7 +348,7 @@ impl Ctx<'_> {
             }
         };
         let bar = self.board.start_file(path, state.size);
-        bar.message(&format!("{} (waiting for Wix)", path_text(path)));
+        bar.message("waiting for Wix to process it");
         match self.wait_for(client, &descriptor) {
             Ok(done) => {
                 self.remember(identity, state, json!({ "file": done }));
@@ -494,7 +494,7 @@ impl Ctx<'_> {
                 let mut file = done.file;
                 self.remember(identity, state, json!({ "file": file }));
                 if self.args.wait {
-                    bar.message(&format!("{} (waiting for Wix)", path_text(path)));
+                    bar.message("waiting for Wix to process it");
                     match self.wait_for(client, &file) {
                         Ok(ready) => {
                             if ready != file {
