@@ -674,26 +674,32 @@ fn plain_progress_lines_when_stderr_is_not_a_terminal() {
     let endpoint = format!("{}/files", proxy.url());
     let home = Home::new();
     let (file, digest) = big_temp_file_with(4 * MIB, 11);
-    let child = home
+    let mut child = home
         .upload(&[
             "--endpoint",
             endpoint.as_str(),
             "--timeout",
-            "60",
+            "120",
             path_str(file.path()),
         ])
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(7500));
+    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    let is_status = |l: &str| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA");
+    let deadline = std::time::Instant::now() + Duration::from_secs(100);
+    let mut seen = Vec::new();
+    let status = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match stderr.recv_timeout(left) {
+            Ok(l) if is_status(&l) => break l,
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no status line while stalled; stderr: {seen:?}"),
+        }
+    };
+    assert!(status.contains("of 4.0 MiB sent"), "{status}");
     proxy.open();
     let out = collect(child, RUN_TIMEOUT);
     out.assert_success();
-    let status = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA"))
-        .unwrap_or_else(|| panic!("no status line in {}", out.stderr));
-    assert!(status.contains("of 4.0 MiB sent"), "{status}");
     assert!(!out.stdout.contains("sent"), "progress stays off stdout");
     let v = out.json();
     assert_eq!(

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -172,7 +172,7 @@ impl Output {
 /// Waits for `child` (killing it after `timeout`) and collects its output.
 pub fn collect(mut child: Child, timeout: Duration) -> Output {
     let out = child.stdout.take();
-    let mut err = child.stderr.take().expect("piped stderr");
+    let err = child.stderr.take();
     let out_t = thread::spawn(move || {
         let mut s = String::new();
         if let Some(mut out) = out {
@@ -182,7 +182,9 @@ pub fn collect(mut child: Child, timeout: Duration) -> Output {
     });
     let err_t = thread::spawn(move || {
         let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
+        if let Some(mut err) = err {
+            let _ = err.read_to_string(&mut s);
+        }
         s
     });
     let deadline = Instant::now() + timeout;
@@ -248,8 +250,8 @@ pub fn relative_paths(out: &Output, root: &Path) -> Vec<String> {
     paths
 }
 
-/// Reads lines of a child's stdout on a thread.
-pub fn line_reader(stdout: ChildStdout) -> std::sync::mpsc::Receiver<String> {
+/// Reads lines of a child's stdout (or stderr) on a thread.
+pub fn line_reader(stdout: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let reader = BufReader::new(stdout);
