@@ -452,3 +452,50 @@ fn a_closed_stdout_ends_the_batch_quietly() {
     assert_eq!((uploaded + skipped, failed), (300, 0));
     assert!(skipped >= 1);
 }
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let server = TusServer::start();
+    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    // Held for good after 1 MiB, with a stall timeout longer than the test's patience: only
+    // the second Ctrl-C can end this run in time.
+    let proxy = GateProxy::start(target, Some(MIB));
+    let endpoint = format!("{}/files", proxy.url());
+    let home = Home::new();
+    let (file, _) = big_temp_file_with(8 * MIB, 12);
+    let mut child = home
+        .upload(&[
+            "--endpoint",
+            endpoint.as_str(),
+            "--timeout",
+            "3600",
+            path_str(file.path()),
+        ])
+        .spawn()
+        .expect("spawn");
+    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    // Wait until the upload exists on the server (the client is then stalled).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while server.uploads().is_empty() {
+        assert!(Instant::now() < deadline, "no upload created");
+        thread::sleep(Duration::from_millis(20));
+    }
+    interrupt(&child);
+    let seen = stderr
+        .recv_timeout(RUN_TIMEOUT)
+        .expect("a line after the first Ctrl-C");
+    assert!(seen.contains("Ctrl-C again"), "{seen}");
+    interrupt(&child);
+    let out = collect(child, RUN_TIMEOUT);
+    out.assert_code(130);
+    out.assert_no_panic();
+    // The child is gone: the reader ends at the pipe's end.
+    let mut rest = Vec::new();
+    while let Ok(l) = stderr.recv_timeout(RUN_TIMEOUT) {
+        rest.push(l);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("interrupted again")),
+        "{rest:?}"
+    );
+}

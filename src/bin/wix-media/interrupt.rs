@@ -34,6 +34,7 @@ impl Stop {
         let s = Arc::clone(&stop);
         let handler = ctrlc::set_handler(move || {
             if s.presses.fetch_add(1, Ordering::SeqCst) == 0 {
+                output::note("stopping (Ctrl-C again to quit at once)");
                 s.stop(Reason::Interrupted);
             } else {
                 output::note("interrupted again: exiting now");
