@@ -359,6 +359,11 @@ impl FileBar<'_> {
         self.clear();
     }
 
+    /// Removes the bar without counting anything (the caller counts the file).
+    pub fn discard(mut self) {
+        self.clear();
+    }
+
     fn clear(&mut self) {
         if let (Some(bar), Some(multi)) = (self.bar.take(), &self.board.multi) {
             bar.finish_and_clear();

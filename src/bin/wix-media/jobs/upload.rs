@@ -352,7 +352,7 @@ impl Ctx<'_> {
         match self.wait_for(client, &descriptor) {
             Ok(done) => {
                 self.remember(identity, state, json!({ "file": done }));
-                bar.interrupted();
+                bar.discard();
                 Some(done)
             }
             Err(WaitError::Stopped) => {
@@ -360,9 +360,9 @@ impl Ctx<'_> {
                 None
             }
             Err(e) => {
-                bar.interrupted();
+                bar.discard();
                 let text = e.message(descriptor.id.as_deref().unwrap_or("?"));
-                self.board.failed_early(0);
+                self.board.failed_early(state.size);
                 let failed = match e {
                     WaitError::Failed(f) => *f,
                     _ => descriptor,
