@@ -336,7 +336,10 @@ struct Sample {
 // The CLI is target/<profile>/wix-media, next to this benchmark's target/<profile>/examples.
 fn wix_media_bin() -> PathBuf {
     let me = std::env::current_exe().expect("current exe");
-    let profile = me.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile = me
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     profile.join(format!("wix-media{}", std::env::consts::EXE_SUFFIX))
 }
 
