@@ -8,5 +8,5 @@ command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get inst
 command -v curl >/dev/null || { echo "needs curl"; exit 1; }
 npm ci --prefix tests/tus-server --no-audit --no-fund >/dev/null
 npm ci --prefix benches/js --no-audit --no-fund >/dev/null || echo "tus-js-client unavailable: skipped"
-cargo build --release --examples --features emulator
+cargo build --release --examples --bins --features cli
 exec target/release/examples/bench "$@"

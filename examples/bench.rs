@@ -77,10 +77,10 @@ fn main() {
         }
     }
     std::fs::create_dir_all(&o.dir).expect("bench dir");
-    let upload_bin = sibling("upload");
+    let upload_bin = wix_media_bin();
     assert!(
         upload_bin.exists(),
-        "build it first: cargo build --release --examples --features emulator"
+        "build it first: cargo build --release --examples --bins --features cli"
     );
     let js = o.clients.iter().any(|c| c == "tus-js") && js_client_ready();
     if !js {
@@ -333,10 +333,14 @@ struct Sample {
     rss_kib: u64,
 }
 
-// The benchmark binary and the CLI are built side by side in target/<profile>/examples.
-fn sibling(name: &str) -> PathBuf {
+// The CLI is target/<profile>/wix-media, next to this benchmark's target/<profile>/examples.
+fn wix_media_bin() -> PathBuf {
     let me = std::env::current_exe().expect("current exe");
-    me.with_file_name(name)
+    let profile = me
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    profile.join(format!("wix-media{}", std::env::consts::EXE_SUFFIX))
 }
 
 fn input_file(dir: &Path, len: u64) -> PathBuf {
@@ -386,6 +390,7 @@ fn run_client(
         "ours" | "ours-8m" => {
             let mut v = vec![
                 upload_bin.to_string_lossy().into_owned(),
+                "upload".into(),
                 "--no-progress".into(),
                 "--state-dir".into(),
                 state.to_string_lossy().into_owned(),

@@ -1,450 +1,616 @@
-//! The `upload` example as a user runs it: a child process with its own state dir and cache,
-//! no `WIX_*` variables, and every run bounded in time.
-#![cfg(feature = "emulator")]
+//! The `wix-media` binary, one command at a time: help and usage errors, every upload option
+//! against the emulator (in this process, in the binary, and as `wix-media emulator` in
+//! another process) and against the official tus server, import and wait, honest messages,
+//! logs without secrets. Batches, the manifest, Ctrl-C and closed pipes: tests/cli_batch.rs.
+#![cfg(feature = "cli")]
 
+mod cli_common;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde_json::Value;
+use cli_common::*;
 use support::{TempDir, TusServer, big_temp_file_with, file_digest, temp_file_with};
-use wix_media_upload::emulator::Emulator;
-
-const MIB: u64 = 1024 * 1024;
-/// No run of the example may take longer than this.
-const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
 // ---------------------------------------------------------------------------------------------
-// Finding (or building) the example
-// ---------------------------------------------------------------------------------------------
-
-fn newest_source_mtime() -> SystemTime {
-    fn walk(dir: &Path, newest: &mut SystemTime) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in rd.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, newest);
-            } else if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
-                *newest = (*newest).max(t);
-            }
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut newest = SystemTime::UNIX_EPOCH;
-    walk(&root.join("src"), &mut newest);
-    for f in ["examples/upload.rs", "Cargo.toml"] {
-        if let Ok(t) = std::fs::metadata(root.join(f)).and_then(|m| m.modified()) {
-            newest = newest.max(t);
-        }
-    }
-    newest
-}
-
-fn is_fresh(bin: &Path) -> bool {
-    std::fs::metadata(bin)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= newest_source_mtime())
-}
-
-/// `target/<profile>/examples/upload`, as `cargo test --all-features` builds it; when it is
-/// missing or older than the sources, the example is built once into a target dir of its own
-/// (so as not to wait on the lock of the cargo running these tests).
-fn upload_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let name = format!("upload{}", std::env::consts::EXE_SUFFIX);
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary lives in target/<profile>/deps");
-        let bin = profile_dir.join("examples").join(&name);
-        if is_fresh(&bin) {
-            return bin;
-        }
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-example-build");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "upload", "--features", "emulator"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("CARGO_TARGET_DIR", &target)
-            .stdin(Stdio::null())
-            .status()
-            .expect("run cargo build --example upload");
-        assert!(status.success(), "cargo build --example upload failed");
-        let built = target.join("debug").join("examples").join(&name);
-        assert!(
-            built.is_file(),
-            "{} missing after the build",
-            built.display()
-        );
-        built
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running it
-// ---------------------------------------------------------------------------------------------
-
-/// A fresh state dir and cache dir for one test.
-struct Home {
-    state: TempDir,
-    cache: TempDir,
-}
-
-impl Home {
-    fn new() -> Home {
-        Home {
-            state: TempDir::new("wmu-cli-state"),
-            cache: TempDir::new("wmu-cli-cache"),
-        }
-    }
-
-    /// `upload --state-dir STATE ARGS...` with a clean environment.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(upload_bin());
-        cmd.arg("--state-dir")
-            .arg(self.state.path())
-            .args(args)
-            .env_remove("WIX_API_KEY")
-            .env_remove("WIX_SITE_ID")
-            .env_remove("WIX_API_BASE")
-            .env_remove("RUST_LOG")
-            .env_remove("RUST_BACKTRACE")
-            .env("XDG_CACHE_HOME", self.cache.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-}
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn stdout_lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    }
-
-    /// The one stdout line, as JSON.
-    fn json(&self) -> Value {
-        let lines = self.stdout_lines();
-        assert_eq!(
-            lines.len(),
-            1,
-            "stdout is not one line: {:?}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        serde_json::from_str(lines[0])
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", lines[0]))
-    }
-
-    fn assert_success(&self) {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-    }
-}
-
-fn collect(mut child: Child, timeout: Duration) -> Output {
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_t = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_t = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the example ran longer than {timeout:?}; stderr: {}",
-                err_t.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        code: status.code(),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
-}
-
-fn run(mut cmd: Command) -> Output {
-    collect(cmd.spawn().expect("spawn the example"), RUN_TIMEOUT)
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-// ---------------------------------------------------------------------------------------------
-// A TCP proxy that stops forwarding the client's bytes past a limit
-// ---------------------------------------------------------------------------------------------
-
-struct Gate {
-    forwarded: Mutex<(u64, Option<u64>)>,
-    changed: Condvar,
-}
-
-/// Forwards to `target`; while a limit is set, holds the client's bytes once that many went
-/// through (over all connections). The client then stalls, deterministically, mid-upload.
-struct GateProxy {
-    addr: SocketAddr,
-    gate: Arc<Gate>,
-}
-
-impl GateProxy {
-    fn start(target: SocketAddr, limit: Option<u64>) -> GateProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let addr = listener.local_addr().unwrap();
-        let gate = Arc::new(Gate {
-            forwarded: Mutex::new((0, limit)),
-            changed: Condvar::new(),
-        });
-        let g = Arc::clone(&gate);
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(target) else {
-                    continue;
-                };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let g = Arc::clone(&g);
-                thread::spawn(move || pump_gated(client, server, &g));
-                thread::spawn(move || {
-                    let (mut from, mut to) = (s2, c2);
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(Shutdown::Write);
-                });
-            }
-        });
-        GateProxy { addr, gate }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Lifts the limit.
-    fn open(&self) {
-        self.gate.forwarded.lock().unwrap().1 = None;
-        self.gate.changed.notify_all();
-    }
-}
-
-fn pump_gated(mut from: TcpStream, mut to: TcpStream, gate: &Gate) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        {
-            let mut g = gate.forwarded.lock().unwrap();
-            while g.1.is_some_and(|limit| g.0 >= limit) {
-                g = gate.changed.wait(g).unwrap();
-            }
-        }
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-        gate.forwarded.lock().unwrap().0 += n as u64;
-    }
-    let _ = to.shutdown(Shutdown::Write);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tests
+// Help, version, usage errors
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn wix_emulator_mode_prints_one_file_descriptor() {
+fn help_version_and_help_subcommand() {
+    let home = Home::new();
+    let out = run(home.raw(&["--help"]));
+    out.assert_success();
+    for word in ["upload", "import", "wait", "emulator", "WIX_API_KEY"] {
+        assert!(out.stdout.contains(word), "{word} missing: {}", out.stdout);
+    }
+    let out = run(home.raw(&["help", "upload"]));
+    out.assert_success();
+    for flag in [
+        "--endpoint",
+        "--jobs",
+        "--route",
+        "--folder",
+        "--private",
+        "--label",
+        "--mime",
+        "--wait",
+        "--force",
+        "--chunk-size",
+        "--parallel",
+        "--state-dir",
+        "--timeout",
+        "--retry-delays",
+        "--no-progress",
+    ] {
+        assert!(out.stdout.contains(flag), "{flag} missing: {}", out.stdout);
+    }
+    for sub in ["import", "wait", "emulator"] {
+        let out = run(home.raw(&["help", sub]));
+        out.assert_success();
+        assert!(out.stdout.contains("Usage: wix-media"), "{}", out.stdout);
+    }
+    let out = run(home.raw(&["--version"]));
+    out.assert_success();
+    assert_eq!(
+        out.stdout.trim(),
+        format!("wix-media {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = Home::new();
+    let (file, _) = temp_file_with(10, 1);
+    let f = path_str(file.path());
+    let missing = home.cache.join("no-such-file.bin");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![], "Usage"),
+        (vec!["upload"], "PATH"),
+        (vec!["upload", "--no-such-option", f], "--no-such-option"),
+        (vec!["upload", "--chunk-size", "lots", f], "--chunk-size"),
+        (vec!["upload", "--jobs", "0", f], "--jobs"),
+        (vec!["upload", "--route", "fast", f], "--route"),
+        (
+            vec![
+                "upload",
+                "--endpoint",
+                "http://127.0.0.1:9/files",
+                "--folder",
+                "/a",
+                f,
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "upload",
+                "--endpoint",
+                "http://127.0.0.1:9/files",
+                "--wait",
+                f,
+            ],
+            "cannot be used with",
+        ),
+        (vec!["upload", path_str(&missing)], "no-such-file.bin"),
+        (vec!["wait"], "FILE_ID"),
+        (vec!["import"], "URL"),
+        (vec!["emulator", "--port", "x"], "--port"),
+        (vec!["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let mut cmd = home.raw(&args);
+        cmd.env("XDG_CACHE_HOME", home.cache.path());
+        let out = run(cmd);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        out.assert_no_panic();
+    }
+    // Half the credentials: a usage error too, before any request.
+    let mut cmd = home.upload(&[f]);
+    cmd.env("WIX_API_KEY", "k");
+    let out = run(cmd);
+    out.assert_code(2);
+    assert!(out.stderr.contains("WIX_SITE_ID"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wix mode
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
     let home = Home::new();
     let (file, _) = temp_file_with(1000, 1);
-    let out = run(home.command(&["--no-progress", path_str(file.path())]));
+    let out = run(home.upload(&["--no-progress", path_str(file.path())]));
     out.assert_success();
-    let desc = out.json();
-    assert_eq!(desc["sizeInBytes"], "1000", "{desc}");
-    assert!(desc["id"].as_str().is_some_and(|s| !s.is_empty()), "{desc}");
-    assert!(out.stderr.contains("emulator"), "stderr: {}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["path"], path_str(file.path()), "{v}");
+    assert_eq!(v["file"]["sizeInBytes"], "1000", "{v}");
+    assert!(
+        v["file"]["id"].as_str().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+    assert_eq!(v["skipped"], false);
+    assert!(v["resumedFrom"].is_null(), "{v}");
+    assert!(out.stderr.contains("built-in emulator"), "{}", out.stderr);
+    assert_eq!(out.summary(), (1, 0, 0));
+    // The emulator kept its files in the state dir; the rerun reuses its port.
+    let emu_dir = home.state.join("emulator");
+    let port = std::fs::read_to_string(emu_dir.join("port")).expect("port file");
+    let emu = Emulator::start(&emu_dir).expect("reopen the emulator's store");
+    assert_eq!(emu.files().len(), 1);
+    drop(emu);
+    let (other, _) = temp_file_with(2000, 2);
+    let out = run(home.upload(&["--no-progress", path_str(other.path())]));
+    out.assert_success();
+    assert!(out.stderr.contains(&format!("127.0.0.1:{}", port.trim())));
 }
 
 #[test]
-fn tus_mode_prints_the_upload() {
+fn options_reach_wix() {
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = EmulatorConfig::new()
+        .processing_delay(Duration::ZERO)
+        .start(emu_dir.path())
+        .expect("emulator");
+    let home = Home::new();
+    let dir = TempDir::new("wmu-opts");
+    write_tree(dir.path(), &[("pic.dat", &[7u8; 3000])]);
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--folder",
+        "/photos/2024",
+        "--private",
+        "--label",
+        "one",
+        "--label",
+        "two",
+        "--mime",
+        "image/png",
+        path_str(&dir.join("pic.dat")),
+    ]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let v = out.json();
+    assert_eq!(v["file"]["private"], true, "{v}");
+    assert_eq!(
+        v["file"]["labels"],
+        serde_json::json!(["one", "two"]),
+        "{v}"
+    );
+    assert_eq!(v["file"]["mediaType"], "IMAGE", "{v}");
+    let stored = emu.files();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["filePath"], "/photos/2024", "{}", stored[0]);
+    assert!(
+        !out.stderr.contains("built-in emulator"),
+        "with credentials no emulator is started: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn routes_simple_and_resumable_chunked_parallel() {
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = Emulator::start(emu_dir.path()).expect("emulator");
+    let home = Home::new();
+    let (small, _) = temp_file_with(5000, 3);
+    let (big, digest) = big_temp_file_with(5 * MIB, 4);
+
+    // auto: a small file takes the one-request route.
+    let mut cmd = home.upload(&["--no-progress", path_str(small.path())]);
+    with_wix(&mut cmd, emu.base_url());
+    run(cmd).assert_success();
+    let routes = emu.route_counts();
+    assert_eq!(routes.get("PUT simple-upload"), Some(&1), "{routes:?}");
+    assert_eq!(routes.get("POST tus-create"), None, "{routes:?}");
+
+    // resumable, in 1 MiB chunks: five PATCHes.
+    emu.reset_request_counts();
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--force",
+        "--route",
+        "resumable",
+        "--chunk-size",
+        "1048576",
+        path_str(big.path()),
+    ]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let routes = emu.route_counts();
+    assert_eq!(routes.get("PATCH tus"), Some(&5), "{routes:?}");
+    assert_eq!(routes.get("PUT finalize"), Some(&1), "{routes:?}");
+    let id = out.json()["file"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = emu.file_bytes(&id).expect("stored file");
+    assert_eq!(support::digest(&bytes), digest);
+
+    // --parallel 2: two partial uploads and their concatenation.
+    emu.reset_request_counts();
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--force",
+        "--route",
+        "resumable",
+        "--parallel",
+        "2",
+        path_str(big.path()),
+    ]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let routes = emu.route_counts();
+    assert_eq!(routes.get("POST tus-create"), Some(&3), "{routes:?}");
+    let id = out.json()["file"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(support::digest(&emu.file_bytes(&id).expect("file")), digest);
+
+    // --route simple even for a big file.
+    emu.reset_request_counts();
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--force",
+        "--route",
+        "simple",
+        path_str(big.path()),
+    ]);
+    with_wix(&mut cmd, emu.base_url());
+    run(cmd).assert_success();
+    assert_eq!(emu.route_counts().get("PUT simple-upload"), Some(&1));
+}
+
+#[test]
+fn retry_delays_and_timeout_are_used() {
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = Emulator::start(emu_dir.path()).expect("emulator");
+    let home = Home::new();
+    let (file, _) = temp_file_with(3000, 5);
+    // No retries: one 503 fails the file.
+    emu.fail_next(1, 503);
+    let mut cmd = home.upload(&["--no-progress", "--retry-delays", "", path_str(file.path())]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_code(1);
+    let v = out.json();
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("503")),
+        "{v}"
+    );
+    assert_eq!(out.summary(), (0, 0, 1));
+    // One retry after 10 ms: the same 503 is survived.
+    emu.fail_next(1, 503);
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--retry-delays",
+        "10",
+        "--timeout",
+        "20",
+        path_str(file.path()),
+    ]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    assert_eq!(out.json()["file"]["sizeInBytes"], "3000");
+}
+
+#[test]
+fn wait_flag_waits_until_ready() {
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = EmulatorConfig::new()
+        .processing_delay(Duration::from_millis(1500))
+        .start(emu_dir.path())
+        .expect("emulator");
+    let home = Home::new();
+    let dir = TempDir::new("wmu-wait");
+    write_tree(dir.path(), &[("clip.mp4", &[1u8; 4000])]);
+    let clip = dir.join("clip.mp4");
+    // Without --wait a video is still PENDING.
+    let mut cmd = home.upload(&["--no-progress", path_str(&clip)]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    assert_eq!(out.json()["file"]["operationStatus"], "PENDING");
+    // The rerun with --wait does not upload it again: it waits for the stored file.
+    emu.reset_request_counts();
+    let mut cmd = home.upload(&["--no-progress", "--wait", path_str(&clip)]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let v = out.json();
+    assert_eq!(v["skipped"], true, "{v}");
+    assert_eq!(v["file"]["operationStatus"], "READY", "{v}");
+    let routes = emu.route_counts();
+    assert!(
+        routes.keys().all(|k| k == "GET get-file-by-id"),
+        "{routes:?}"
+    );
+    // A new upload with --wait.
+    let mut cmd = home.upload(&["--no-progress", "--wait", "--force", path_str(&clip)]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let v = out.json();
+    assert_eq!(v["skipped"], false, "{v}");
+    assert_eq!(v["file"]["operationStatus"], "READY", "{v}");
+}
+
+#[test]
+fn import_and_wait_commands() {
+    let emu_dir = TempDir::new("wmu-emu");
+    let emu = EmulatorConfig::new()
+        .processing_delay(Duration::from_millis(500))
+        .start(emu_dir.path())
+        .expect("emulator");
+    let source = FileServer::start(vec![9u8; 2048], "image/png");
+    let home = Home::new();
+    let url = source.url("cat.png");
+    let mut cmd = home.command(
+        "import",
+        &[
+            &url,
+            "--name",
+            "kitty.png",
+            "--folder",
+            "/imports",
+            "--wait",
+        ],
+    );
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let v = out.json();
+    let file = &v["file"];
+    assert_eq!(file["operationStatus"], "READY", "{v}");
+    assert_eq!(file["displayName"], "kitty.png", "{v}");
+    let id = file["id"].as_str().expect("id").to_owned();
+    assert_eq!(emu.file(&id).expect("imported")["filePath"], "/imports");
+
+    // Without --wait: PENDING at once.
+    let mut cmd = home.command("import", &[&source.url("dog.png")]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let pending = out.json()["file"]["id"].as_str().expect("id").to_owned();
+
+    // wait: both ids, in order, READY.
+    let mut cmd = home.command("wait", &[&id, &pending, "--timeout", "60"]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_success();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert_eq!(lines[0]["file"]["id"], id.as_str());
+    assert_eq!(lines[1]["file"]["id"], pending.as_str());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["file"]["operationStatus"] == "READY")
+    );
+
+    // An unknown id: an error line, exit 1.
+    let mut cmd = home.command("wait", &["no-such-file", "--timeout", "30"]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_code(1);
+    let v = out.json();
+    assert_eq!(v["fileId"], "no-such-file", "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("404")),
+        "{v}"
+    );
+
+    // A failed import (nothing listens at the URL) is FAILED, exit 1.
+    let mut cmd = home.command("import", &["http://127.0.0.1:1/gone.png", "--wait"]);
+    with_wix(&mut cmd, emu.base_url());
+    let out = run(cmd);
+    out.assert_code(1);
+    let v = out.json();
+    assert_eq!(v["file"]["operationStatus"], "FAILED", "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("FAILED")),
+        "{v}"
+    );
+}
+
+#[test]
+fn emulator_command_serves_another_process_until_interrupted() {
+    let home = Home::new();
+    let dir = TempDir::new("wmu-emu-cmd");
+    let mut child = home
+        .raw(&["emulator", "--port", "0", "--dir", path_str(dir.path())])
+        .spawn()
+        .expect("spawn wix-media emulator");
+    let lines = line_reader(child.stdout.take().expect("stdout"));
+    let base = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the base URL line");
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+
+    let (file, _) = temp_file_with(4000, 6);
+    let upload = |force: bool| {
+        let mut args = vec!["--no-progress", "--route", "resumable"];
+        if force {
+            args.push("--force");
+        }
+        args.push(path_str(file.path()));
+        let mut cmd = home.upload(&args);
+        with_wix(&mut cmd, &base);
+        run(cmd)
+    };
+    let out = upload(false);
+    out.assert_success();
+    let id = out.json()["file"]["id"].as_str().expect("id").to_owned();
+    let mut cmd = home.command("wait", &[&id]);
+    with_wix(&mut cmd, &base);
+    let out = run(cmd);
+    out.assert_success();
+    assert_eq!(out.json()["file"]["id"], id.as_str());
+    // The second run is answered from the manifest.
+    let out = upload(false);
+    out.assert_success();
+    assert_eq!(out.json()["skipped"], true);
+
+    interrupt(&child);
+    let out = collect(child, RUN_TIMEOUT);
+    out.assert_code(130);
+    out.assert_no_panic();
+    // What it stored is still there for the next start.
+    let emu = Emulator::start(dir.path()).expect("reopen");
+    assert!(emu.file(&id).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// tus mode
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn tus_mode_on_the_official_server() {
     let server = TusServer::start();
     let home = Home::new();
     let (file, bytes) = temp_file_with(300_000, 2);
     let endpoint = server.endpoint();
-    let out = run(home.command(&["--endpoint", &endpoint, path_str(file.path())]));
+    let args = [
+        "--endpoint",
+        endpoint.as_str(),
+        "--mime",
+        "application/x-test",
+        path_str(file.path()),
+    ];
+    let out = run(home.upload(&args));
     out.assert_success();
     let v = out.json();
     let url = v["uploadUrl"].as_str().unwrap_or_else(|| panic!("{v}"));
     assert!(url.starts_with(&endpoint), "{v}");
     assert_eq!(v["size"], 300_000, "{v}");
-    assert_eq!(v["resumedFrom"], 0, "{v}");
+    assert!(v["resumedFrom"].is_null(), "{v}");
+    assert_eq!(v["skipped"], false, "{v}");
     assert_eq!(server.stored_bytes(url), bytes);
-    assert_eq!(server.uploads().len(), 1);
-}
-
-#[test]
-fn killed_upload_resumes_on_the_next_run() {
-    let server = TusServer::start();
-    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
-    // The proxy holds the client once 9 MiB went through: the upload can't finish before the
-    // kill, whatever the machine's speed.
-    let proxy = GateProxy::start(target, Some(9 * MIB));
-    let endpoint = format!("{}/files", proxy.url());
-    let home = Home::new();
-    let (file, digest) = big_temp_file_with(64 * MIB, 3);
-    let args = [
-        "--endpoint",
-        endpoint.as_str(),
-        "--chunk-size",
-        "1048576",
-        path_str(file.path()),
-    ];
-
-    let mut child = home.command(&args).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let stored = match server.uploads().as_slice() {
-            [id] => std::fs::metadata(server.stored_path(id)).map_or(0, |m| m.len()),
-            _ => 0,
-        };
-        if stored > 8 * MIB {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = collect(child, RUN_TIMEOUT);
-            panic!(
-                "the example ended ({status}) before 8 MiB were stored: {}",
-                out.stderr
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "8 MiB not stored within 120 s (uploads: {:?})",
-            server.uploads()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL the example");
-    let killed = collect(child, RUN_TIMEOUT);
-    assert_ne!(killed.code, Some(0));
-    assert!(killed.stdout.is_empty(), "{}", killed.stdout);
-    // Let the held bytes (and the connection's end) through, then run the same command again.
-    proxy.open();
-
-    let out = run(home.command(&args));
-    out.assert_success();
-    let v = out.json();
-    let resumed = v["resumedFrom"].as_u64().unwrap_or_else(|| panic!("{v}"));
-    assert!(resumed > 8 * MIB, "{v}");
-    assert_eq!(v["size"], 64 * MIB, "{v}");
-    assert_eq!(server.uploads().len(), 1, "{:?}", server.uploads());
-    let url = v["uploadUrl"].as_str().unwrap();
+    let info = server.info(url);
     assert_eq!(
-        file_digest(server.stored_path(url)),
-        digest,
-        "stored bytes differ"
+        info["metadata"]["contentType"], "application/x-test",
+        "{info}"
     );
-}
-
-fn assert_one_clean_line(out: &Output) {
-    let lines = out.stderr_lines();
-    assert_eq!(lines.len(), 1, "stderr is not one line: {:?}", out.stderr);
-    assert!(lines[0].starts_with("upload: "), "{}", lines[0]);
-    for bad in ["panicked", "RUST_BACKTRACE"] {
-        assert!(!out.stderr.contains(bad), "{}", out.stderr);
-    }
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
-}
-
-#[test]
-fn missing_file_fails_with_one_line() {
-    let home = Home::new();
-    let missing = home.cache.join("no-such-file.bin");
-    let out = run(home.command(&[path_str(&missing)]));
-    assert!(out.code.is_some_and(|c| c != 0), "exit {:?}", out.code);
-    assert_one_clean_line(&out);
-    assert!(out.stderr.contains("no-such-file.bin"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("emulator"),
+        "tus mode starts no emulator: {}",
+        out.stderr
+    );
+    // Again: skipped, the same URL, no new upload on the server.
+    let out = run(home.upload(&args));
+    out.assert_success();
+    let again = out.json();
+    assert_eq!(again["skipped"], true, "{again}");
+    assert_eq!(again["uploadUrl"], url);
+    assert_eq!(server.uploads().len(), 1);
+    // Another --mime is another upload.
+    let out = run(home.upload(&["--endpoint", endpoint.as_str(), path_str(file.path())]));
+    out.assert_success();
+    assert_eq!(out.json()["skipped"], false);
+    assert_eq!(server.uploads().len(), 2);
 }
 
 #[test]
-fn unreachable_endpoint_fails_with_one_line() {
+fn refused_connections_say_nothing_was_uploaded() {
     let home = Home::new();
     let (file, _) = temp_file_with(100, 4);
-    let out = run(home.command(&[
+    let out = run(home.upload(&[
+        "--no-progress",
         "--endpoint",
         "http://127.0.0.1:1/files",
         "--retry-delays",
         "",
         path_str(file.path()),
     ]));
-    assert!(out.code.is_some_and(|c| c != 0), "exit {:?}", out.code);
-    assert_one_clean_line(&out);
+    out.assert_code(1);
+    out.assert_no_panic();
+    let v = out.json();
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("nothing was uploaded"), "{v}");
+    assert!(err.contains("refused the connection"), "{v}");
+    assert!(!err.contains("resume"), "{v}");
+    // stderr: the same message and the summary, nothing else.
+    assert_eq!(out.stderr_lines().len(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was uploaded"));
+    // Wix mode, a base URL where nothing listens.
+    let mut cmd = home.upload(&["--no-progress", "--retry-delays", "", path_str(file.path())]);
+    with_wix(&mut cmd, "http://127.0.0.1:1");
+    let out = run(cmd);
+    out.assert_code(1);
+    let err = out.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(err.contains("nothing was uploaded"), "{err}");
+    assert!(err.contains("refused the connection"), "{err}");
 }
 
 #[test]
-fn bad_option_exits_2_with_usage() {
+fn a_failure_after_the_upload_was_created_says_run_again_to_resume() {
+    let server = TusServer::start();
+    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    // Holds the client after 2 MiB: with a 3 s stall timeout and no retries the upload fails,
+    // created and partly stored.
+    let proxy = GateProxy::start(target, Some(2 * MIB));
+    let endpoint = format!("{}/files", proxy.url());
     let home = Home::new();
-    let out = run(home.command(&["--no-such-option", "x.bin"]));
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("--no-such-option"), "{}", out.stderr);
-    assert!(out.stderr.contains("usage: upload"), "{}", out.stderr);
-    assert!(out.stdout.is_empty());
-    let out = run(home.command(&["--chunk-size", "lots", "x.bin"]));
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let (file, digest) = big_temp_file_with(8 * MIB, 7);
+    let args = [
+        "--no-progress",
+        "--endpoint",
+        endpoint.as_str(),
+        "--timeout",
+        "3",
+        "--retry-delays",
+        "",
+        path_str(file.path()),
+    ];
+    let out = run(home.upload(&args));
+    out.assert_code(1);
+    let v = out.json();
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("run again to resume"), "{v}");
+    assert!(!err.contains("nothing was uploaded"), "{v}");
+    proxy.open();
+    let out = run(home.upload(&args));
+    out.assert_success();
+    let v = out.json();
+    assert!(v["resumedFrom"].as_u64().is_some_and(|n| n > 0), "{v}");
+    assert_eq!(
+        file_digest(server.stored_path(v["uploadUrl"].as_str().unwrap())),
+        digest
+    );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------------------------
+
 #[test]
-fn debug_log_shows_requests_but_never_the_token() {
+fn debug_log_shows_requests_but_never_a_token() {
     let home = Home::new();
     let (file, _) = temp_file_with(5000, 5);
-    let mut cmd = home.command(&["--no-progress", path_str(file.path())]);
+    let (other, _) = temp_file_with(6000, 6);
+    let mut cmd = home.upload(&[
+        "--no-progress",
+        "--route",
+        "resumable",
+        path_str(file.path()),
+    ]);
     cmd.env("RUST_LOG", "debug");
     let out = run(cmd);
     out.assert_success();
-    assert_eq!(out.json()["sizeInBytes"], "5000");
+    assert_eq!(out.json()["file"]["sizeInBytes"], "5000");
     let err = &out.stderr;
     assert!(
         err.lines()
@@ -456,14 +622,88 @@ fn debug_log_shows_requests_but_never_the_token() {
         .find(|l| l.contains("PUT http://127.0.0.1:") && l.contains("/upload/tus/"))
         .unwrap_or_else(|| panic!("no finalize line in {err}"));
     assert!(finalize.contains("/upload/tus/***?filename="), "{finalize}");
-    // Wix tokens are JWTs: none, nor this run's token in any form, may show.
-    assert!(!err.contains("eyJ"), "{err}");
+    // The simple route's URL holds a token too.
+    let mut cmd = home.upload(&["--no-progress", "--route", "simple", path_str(other.path())]);
+    cmd.env("RUST_LOG", "trace");
+    let simple = run(cmd);
+    simple.assert_success();
+    let all = format!("{err}{}{}{}", simple.stderr, out.stdout, simple.stdout);
+    // Wix tokens are JWTs: none, nor this run's tokens in any form, may show.
+    assert!(!all.contains("eyJ"), "{all}");
     let emu = Emulator::start(home.state.join("emulator")).expect("reopen the emulator's store");
-    let tokens = emu.issued_tokens();
-    assert_eq!(tokens.len(), 1);
-    for t in &tokens {
+    let mut secrets = emu.issued_tokens();
+    secrets.extend(
+        emu.issued_upload_urls()
+            .iter()
+            .filter_map(|u| u.rsplit('/').next().map(str::to_owned)),
+    );
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
+    for t in &secrets {
         for form in [t.clone(), STANDARD.encode(t), URL_SAFE_NO_PAD.encode(t)] {
-            assert!(!err.contains(&form), "stderr shows the token: {err}");
+            assert!(!all.contains(&form), "the output shows a token: {all}");
         }
     }
+    // The manifest holds no token either.
+    for entry in std::fs::read_dir(home.state.join("manifest")).expect("manifest") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        assert!(!text.contains("eyJ"), "{text}");
+        for t in &secrets {
+            assert!(!text.contains(t.as_str()), "{text}");
+        }
+    }
+}
+
+#[test]
+fn help_into_a_closed_pipe_is_quiet() {
+    let home = Home::new();
+    let mut cmd = home.raw(&["--help"]);
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    drop(child.stdout.take());
+    let out = collect(child, RUN_TIMEOUT);
+    out.assert_success();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn plain_progress_lines_when_stderr_is_not_a_terminal() {
+    let server = TusServer::start();
+    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    // The upload stalls at 1 MiB until the gate opens, after the first 5 s status line.
+    let proxy = GateProxy::start(target, Some(MIB));
+    let endpoint = format!("{}/files", proxy.url());
+    let home = Home::new();
+    let (file, digest) = big_temp_file_with(4 * MIB, 11);
+    let mut child = home
+        .upload(&[
+            "--endpoint",
+            endpoint.as_str(),
+            "--timeout",
+            "120",
+            path_str(file.path()),
+        ])
+        .spawn()
+        .expect("spawn");
+    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    let is_status = |l: &str| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA");
+    let deadline = std::time::Instant::now() + Duration::from_secs(100);
+    let mut seen = Vec::new();
+    let status = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match stderr.recv_timeout(left) {
+            Ok(l) if is_status(&l) => break l,
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no status line while stalled; stderr: {seen:?}"),
+        }
+    };
+    assert!(status.contains("of 4.0 MiB sent"), "{status}");
+    proxy.open();
+    let out = collect(child, RUN_TIMEOUT);
+    out.assert_success();
+    assert!(!out.stdout.contains("sent"), "progress stays off stdout");
+    let v = out.json();
+    assert_eq!(
+        file_digest(server.stored_path(v["uploadUrl"].as_str().unwrap())),
+        digest
+    );
 }

@@ -1,5 +1,5 @@
-//! Crash and resume: the `upload` CLI (examples/upload.rs) is SIGKILLed again and again in the
-//! middle of a large upload to the official tus server, and rerun each time with the same
+//! Crash and resume: `wix-media upload` (src/bin/wix-media) is SIGKILLed again and again in
+//! the middle of a large upload to the official tus server, and rerun each time with the same
 //! `--state-dir` until it finishes.
 //!
 //! What is checked, from the server's side and from the client's debug log:
@@ -16,16 +16,14 @@
 //!   the stored bytes equal the file, and the state record is gone.
 //!
 //! The kill points are seeded-random (`WMU_CRASH_SEED` overrides the seed, which is printed).
-//! The CLI binary is the one Cargo builds next to this test (`target/<profile>/examples/upload`),
-//! brought up to date once with `cargo build --example upload --features emulator`.
-#![cfg(feature = "emulator")]
+//! The binary is the one Cargo builds for this test (`CARGO_BIN_EXE_wix-media`).
+#![cfg(feature = "cli")]
 
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,63 +43,9 @@ const SETTLE_MAX: Duration = Duration::from_secs(5);
 /// How often the server's storage is sampled.
 const POLL: Duration = Duration::from_millis(2);
 
-/// The compiled CLI: `cargo build --example upload --features emulator` is run once (a no-op
-/// when `cargo test --all-features` has built it already), so a `--test crash` run after an edit
-/// does not test a stale binary.
+/// The `wix-media` binary Cargo built for this test.
 fn cli() -> &'static Path {
-    static CLI: OnceLock<PathBuf> = OnceLock::new();
-    CLI.get_or_init(|| {
-        // .../target/<profile>/deps/crash-<hash> -> .../target/<profile>/examples/upload
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lies in target/<profile>/deps");
-        let cli = profile_dir
-            .join("examples")
-            .join(format!("upload{}", std::env::consts::EXE_SUFFIX));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "--example",
-            "upload",
-            "--features",
-            "emulator",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                cmd.args(["--profile", profile]);
-            }
-        }
-        if let Some(target_dir) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target_dir);
-        }
-        // Cargo's per-crate variables, set for this test process, would change the
-        // fingerprints of the dependencies and rebuild them all.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            let per_crate = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"]
-                .iter()
-                .any(|p| k.starts_with(p))
-                || [
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                ]
-                .contains(&k.as_ref());
-            if per_crate {
-                cmd.env_remove(k.as_ref());
-            }
-        }
-        let status = cmd.status().expect("run cargo build --example upload");
-        assert!(status.success(), "cargo build --example upload failed");
-        assert!(cli.is_file(), "{} missing after the build", cli.display());
-        cli
-    })
+    Path::new(env!("CARGO_BIN_EXE_wix-media"))
 }
 
 fn seed() -> u64 {
@@ -213,7 +157,8 @@ fn spawn(
     let stdout = fs::File::create(out.join(format!("run{run}.out"))).expect("stdout file");
     let stderr = fs::File::create(out.join(format!("run{run}.err"))).expect("stderr file");
     let mut cmd = Command::new(cli());
-    cmd.arg("--endpoint")
+    cmd.arg("upload")
+        .arg("--endpoint")
         .arg(server.endpoint())
         .arg("--state-dir")
         .arg(state)

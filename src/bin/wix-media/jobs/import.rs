@@ -1,0 +1,87 @@
+//! `wix-media import URL`: Wix fetches the file itself.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wix_media_upload::wix::ImportFileRequest;
+
+use super::wait::{WaitError, wait_ready};
+use super::{Exit, describe_call};
+use crate::args::ImportArgs;
+use crate::interrupt::{Reason, Stop};
+use crate::output::{self, Stdout};
+use crate::target::{self, Settings, Wix};
+
+/// The longest `--wait`.
+const WAIT: Duration = Duration::from_secs(3600);
+
+pub fn run(args: ImportArgs, stop: &Stop, out: &Stdout) -> Exit {
+    let credentials = match target::env_credentials() {
+        Ok(c) => c,
+        Err(text) => return super::usage(&text),
+    };
+    let state_dir = args
+        .state
+        .state_dir
+        .unwrap_or_else(target::default_state_dir);
+    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
+        Ok(w) => w,
+        Err(text) => {
+            output::note(&text);
+            return Exit::Failed;
+        }
+    };
+    let client = match wix.client(&output::note) {
+        Ok(c) => c,
+        Err(text) => {
+            output::note(&text);
+            return Exit::Failed;
+        }
+    };
+    let mut request = ImportFileRequest::new(args.url.as_str());
+    if let Some(name) = &args.name {
+        request = request.display_name(name.as_str());
+    }
+    if let Some(folder) = &args.folder {
+        request = request.file_path(folder.as_str());
+    }
+    let failure = |text: String| {
+        output::note(&text);
+        json!({"url": args.url, "error": text})
+    };
+    let (line, ok) = match client.import(&request) {
+        Err(e) => (failure(describe_call(&e)), false),
+        Ok(file) if !args.wait => {
+            if wix.is_emulator() {
+                output::note(
+                    "the built-in emulator stops with this command: an import it has not \
+                     fetched yet is lost (use --wait)",
+                );
+            }
+            (json!({ "file": file }), true)
+        }
+        Ok(file) => match file.id.as_deref() {
+            None => (failure("Wix answered a file without an id".into()), false),
+            Some(id) => match wait_ready(client, id, Instant::now() + WAIT, stop) {
+                Ok(file) => (json!({ "file": file }), true),
+                Err(WaitError::Stopped) => {
+                    output::note("interrupted");
+                    return Exit::after(stop, Exit::Failed);
+                }
+                Err(e) => {
+                    let text = e.message(id);
+                    output::note(&text);
+                    let file = match e {
+                        WaitError::Failed(f) => *f,
+                        _ => file,
+                    };
+                    (json!({"file": file, "error": text}), false)
+                }
+            },
+        },
+    };
+    if out.json(&line).is_err() {
+        stop.stop(Reason::StdoutClosed);
+    }
+    Exit::after(stop, if ok { Exit::Ok } else { Exit::Failed })
+}

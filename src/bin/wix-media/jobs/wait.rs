@@ -1,0 +1,139 @@
+//! `wix-media wait FILE_ID...`, and the wait for processing that `upload --wait` and
+//! `import --wait` use: reads the file until it is READY or FAILED, stopping at Ctrl-C.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wix_media_upload::wix::types::OperationStatus;
+use wix_media_upload::wix::{FileDescriptor, WixClient};
+
+use super::{Exit, describe_call};
+use crate::args::WaitArgs;
+use crate::interrupt::{Reason, Stop};
+use crate::output::{self, Stdout};
+use crate::target::{self, Settings, Wix};
+
+/// The first pause between two reads; each next one is half as long again, up to 10 s.
+const FIRST_POLL: Duration = Duration::from_millis(500);
+const MAX_POLL: Duration = Duration::from_secs(10);
+/// A new file can be briefly unknown (404): so many such answers are taken, 1.5 s apart.
+const NOT_FOUND_GRACE: u32 = 5;
+const NOT_FOUND_PAUSE: Duration = Duration::from_millis(1500);
+
+/// Why waiting did not give a READY file.
+#[derive(Debug)]
+pub enum WaitError {
+    /// Wix could not process it.
+    Failed(Box<FileDescriptor>),
+    /// Still not ready at the deadline.
+    NotReady(Duration),
+    /// A read failed.
+    Call(String),
+    /// Stopped (Ctrl-C, closed stdout).
+    Stopped,
+}
+
+impl WaitError {
+    pub fn message(&self, id: &str) -> String {
+        match self {
+            WaitError::Failed(_) => format!("Wix could not process file {id} (FAILED)"),
+            WaitError::NotReady(waited) => format!(
+                "file {id} was still being processed after {}",
+                output::human_duration(*waited)
+            ),
+            WaitError::Call(text) => text.clone(),
+            WaitError::Stopped => "interrupted".into(),
+        }
+    }
+}
+
+/// Reads file `id` until it is READY, FAILED, `deadline` passes or `stop` fires.
+pub fn wait_ready(
+    client: &WixClient,
+    id: &str,
+    deadline: Instant,
+    stop: &Stop,
+) -> Result<FileDescriptor, WaitError> {
+    let started = Instant::now();
+    let mut poll = FIRST_POLL;
+    let mut not_found = 0;
+    loop {
+        if stop.stopped() {
+            return Err(WaitError::Stopped);
+        }
+        let pause = match client.get_file(id) {
+            Ok(file) => match file.operation_status {
+                Some(OperationStatus::Ready) => return Ok(file),
+                Some(OperationStatus::Failed) => return Err(WaitError::Failed(Box::new(file))),
+                _ => {
+                    let p = poll;
+                    poll = (poll * 3 / 2).min(MAX_POLL);
+                    p
+                }
+            },
+            Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
+                not_found += 1;
+                NOT_FOUND_PAUSE
+            }
+            Err(e) => return Err(WaitError::Call(describe_call(&e))),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(WaitError::NotReady(started.elapsed()));
+        }
+        log::debug!("file {id} is not ready yet; reading it again in {pause:?}");
+        if !stop.sleep(pause.min(deadline - now)) {
+            return Err(WaitError::Stopped);
+        }
+    }
+}
+
+pub fn run(args: WaitArgs, stop: &Stop, out: &Stdout) -> Exit {
+    let credentials = match target::env_credentials() {
+        Ok(c) => c,
+        Err(text) => return super::usage(&text),
+    };
+    let state_dir = args
+        .state
+        .state_dir
+        .unwrap_or_else(target::default_state_dir);
+    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
+        Ok(w) => w,
+        Err(text) => {
+            output::note(&text);
+            return Exit::Failed;
+        }
+    };
+    let client = match wix.client(&output::note) {
+        Ok(c) => c,
+        Err(text) => {
+            output::note(&text);
+            return Exit::Failed;
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let mut failed = false;
+    for id in &args.ids {
+        let line = match wait_ready(client, id, deadline, stop) {
+            Ok(file) => json!({ "file": file }),
+            Err(WaitError::Stopped) => break,
+            Err(e) => {
+                failed = true;
+                let text = e.message(id);
+                output::note(&text);
+                match e {
+                    WaitError::Failed(file) => json!({"fileId": id, "file": file, "error": text}),
+                    _ => json!({"fileId": id, "error": text}),
+                }
+            }
+        };
+        if out.json(&line).is_err() {
+            stop.stop(Reason::StdoutClosed);
+            break;
+        }
+    }
+    if stop.reason() == Some(Reason::Interrupted) {
+        output::note("interrupted");
+    }
+    Exit::after(stop, if failed { Exit::Failed } else { Exit::Ok })
+}
