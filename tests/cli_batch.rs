@@ -474,10 +474,11 @@ fn a_second_ctrl_c_exits_at_once() {
         .spawn()
         .expect("spawn");
     let stderr = line_reader(child.stderr.take().expect("stderr"));
-    // Wait until the upload exists on the server (the client is then stalled).
+    // Wait until the PATCH body is held at the gate (the client is then stalled mid-body; a
+    // Ctrl-C before the body starts would end the run at once).
     let deadline = Instant::now() + Duration::from_secs(120);
-    while server.uploads().is_empty() {
-        assert!(Instant::now() < deadline, "no upload created");
+    while server.uploads().is_empty() || !proxy.holding() {
+        assert!(Instant::now() < deadline, "the body never reached the gate");
         thread::sleep(Duration::from_millis(20));
     }
     interrupt(&child);

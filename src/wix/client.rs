@@ -509,7 +509,22 @@ impl WixClient {
     ///
     /// As said, and those of [`WixClient::get_file`].
     pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
-        processing::wait_ready(&self.rest(None), id, timeout)
+        self.wait_ready_with(id, timeout, None)
+    }
+
+    /// [`WixClient::wait_ready`] that another thread can stop through `abort`
+    /// ([`Error::Aborted`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`WixClient::wait_ready`], and [`Error::Aborted`].
+    pub fn wait_ready_with(
+        &self,
+        id: &str,
+        timeout: Duration,
+        abort: Option<&AbortHandle>,
+    ) -> Result<FileDescriptor> {
+        processing::wait_ready(&self.rest(abort), id, timeout)
     }
 }
 

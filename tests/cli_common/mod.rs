@@ -315,6 +315,12 @@ impl GateProxy {
         format!("http://{}", self.addr)
     }
 
+    /// Whether the limit is reached: the client's bytes are being held.
+    pub fn holding(&self) -> bool {
+        let g = self.gate.forwarded.lock().unwrap();
+        g.1.is_some_and(|limit| g.0 >= limit)
+    }
+
     /// Lifts the limit.
     pub fn open(&self) {
         self.gate.forwarded.lock().unwrap().1 = None;

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 use wix_media_upload::AbortHandle;
 
@@ -78,16 +77,6 @@ impl Stop {
     /// The handle given to every upload.
     pub fn abort_handle(&self) -> &AbortHandle {
         &self.abort
-    }
-
-    /// Sleeps `d`, or less when stopped; `false` when stopped.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let (lock, cvar) = &self.woken;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (guard, _) = cvar
-            .wait_timeout_while(guard, d, |woken| !*woken)
-            .unwrap_or_else(|e| e.into_inner());
-        !*guard
     }
 
     /// Blocks until stopped.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wix_media_upload::wix::types::OperationStatus;
+use wix_media_upload::Error;
 use wix_media_upload::wix::{FileDescriptor, WixClient};
 
 use super::{Exit, describe_call};
@@ -12,13 +12,6 @@ use crate::args::WaitArgs;
 use crate::interrupt::{Reason, Stop};
 use crate::output::{self, Stdout};
 use crate::target::{self, Settings, Wix};
-
-/// The first pause between two reads; each next one is half as long again, up to 10 s.
-const FIRST_POLL: Duration = Duration::from_millis(500);
-const MAX_POLL: Duration = Duration::from_secs(10);
-/// A new file can be briefly unknown (404): so many such answers are taken, 1.5 s apart.
-const NOT_FOUND_GRACE: u32 = 5;
-const NOT_FOUND_PAUSE: Duration = Duration::from_millis(1500);
 
 /// Why waiting did not give a READY file.
 #[derive(Debug)]
@@ -47,44 +40,21 @@ impl WaitError {
     }
 }
 
-/// Reads file `id` until it is READY, FAILED, `deadline` passes or `stop` fires.
+/// Reads file `id` until it is READY, FAILED, `deadline` passes or `stop` fires (the
+/// library's poll: backing off from 0.5 s to 10 s, a few 404s of a new file tolerated).
 pub fn wait_ready(
     client: &WixClient,
     id: &str,
     deadline: Instant,
     stop: &Stop,
 ) -> Result<FileDescriptor, WaitError> {
-    let started = Instant::now();
-    let mut poll = FIRST_POLL;
-    let mut not_found = 0;
-    loop {
-        if stop.stopped() {
-            return Err(WaitError::Stopped);
-        }
-        let pause = match client.get_file(id) {
-            Ok(file) => match file.operation_status {
-                Some(OperationStatus::Ready) => return Ok(file),
-                Some(OperationStatus::Failed) => return Err(WaitError::Failed(Box::new(file))),
-                _ => {
-                    let p = poll;
-                    poll = (poll * 3 / 2).min(MAX_POLL);
-                    p
-                }
-            },
-            Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
-                not_found += 1;
-                NOT_FOUND_PAUSE
-            }
-            Err(e) => return Err(WaitError::Call(describe_call(&e))),
-        };
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(WaitError::NotReady(started.elapsed()));
-        }
-        log::debug!("file {id} is not ready yet; reading it again in {pause:?}");
-        if !stop.sleep(pause.min(deadline - now)) {
-            return Err(WaitError::Stopped);
-        }
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    match client.wait_ready_with(id, timeout, Some(stop.abort_handle())) {
+        Ok(file) => Ok(file),
+        Err(Error::ProcessingFailed { file }) => Err(WaitError::Failed(file)),
+        Err(Error::NotReady { waited, .. }) => Err(WaitError::NotReady(waited)),
+        Err(Error::Aborted) => Err(WaitError::Stopped),
+        Err(e) => Err(WaitError::Call(describe_call(&e))),
     }
 }
 
