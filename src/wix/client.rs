@@ -10,10 +10,11 @@ use super::processing;
 use super::rest::Rest;
 use super::resumable::{self, generate_with};
 use super::simple;
+use super::types::file_option_setters;
 use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
 use super::{
-    Credentials, ExternalInfo, FileDescriptor, FileOptions, GenerateSimpleUploadUrlRequest,
-    GenerateUploadUrlRequest, ImportFileRequest,
+    Credentials, ExternalInfo, FileDescriptor, FileOptions, GenerateUploadUrlRequest,
+    ImportFileRequest,
 };
 use crate::control::{AbortHandle, Progress};
 use crate::engine::progress::Reporter;
@@ -176,36 +177,7 @@ impl<'a> FileUpload<'a> {
         self
     }
 
-    /// The folder to upload into, by id (`parentFolderId`).
-    pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
-        self.options = self.options.parent_folder_id(id);
-        self
-    }
-
-    /// The folder to upload into, by path (`filePath`, such as `/videos/2024`); missing folders
-    /// are created by Wix.
-    pub fn file_path(mut self, path: impl Into<String>) -> Self {
-        self.options = self.options.file_path(path);
-        self
-    }
-
-    /// Makes the file private (it can't be made public later).
-    pub fn private(mut self, private: bool) -> Self {
-        self.options = self.options.private(private);
-        self
-    }
-
-    /// Adds a label.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.options = self.options.label(label);
-        self
-    }
-
-    /// Your own ids for the file (`externalInfo`), echoed in Wix's webhooks.
-    pub fn external_info(mut self, info: ExternalInfo) -> Self {
-        self.options = self.options.external_info(info);
-        self
-    }
+    file_option_setters!();
 
     /// The route (default [`Route::Auto`]).
     pub fn route(mut self, route: Route) -> Self {
@@ -380,7 +352,7 @@ impl WixClient {
                 .as_mut()
                 .map(|f| &mut **f as &mut dyn FnMut(Progress));
             let mut report = Reporter::new(callback, &*rest.engine.clock);
-            let simple_request = GenerateSimpleUploadUrlRequest::from(request.clone());
+            let simple_request = request.for_simple_route();
             match simple::upload(&rest, &simple_request, &name, &mut source, &mut report) {
                 Ok(file) => WixUpload {
                     file,
@@ -405,7 +377,7 @@ impl WixClient {
         }
         drop(writer);
         if let Some(timeout) = wait {
-            done.file = self.wait_for_file(&rest, &done.file, timeout)?;
+            done.file = self.wait_until_ready(&done.file, timeout, rest.abort)?;
         }
         Ok(done)
     }
@@ -445,23 +417,6 @@ impl WixClient {
             route: Route::Resumable,
             resumed_from: done.upload.resumed_from,
         })
-    }
-
-    fn wait_for_file(
-        &self,
-        rest: &Rest<'_>,
-        file: &FileDescriptor,
-        timeout: Duration,
-    ) -> Result<FileDescriptor> {
-        use super::types::OperationStatus;
-        if file.operation_status == Some(OperationStatus::Ready) {
-            return Ok(file.clone());
-        }
-        let id = file
-            .id
-            .as_deref()
-            .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?;
-        processing::wait_ready(rest, id, timeout)
     }
 
     /// Imports a file Wix fetches from a URL (*Import File*); it is usually still `PENDING`
@@ -510,6 +465,28 @@ impl WixClient {
     /// As said, and those of [`WixClient::get_file`].
     pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
         self.wait_ready_with(id, timeout, None)
+    }
+
+    /// Waits until `file` is processed, as [`WixClient::wait_ready_with`] does; a file that
+    /// is `READY` already is returned as it is, without a request.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`WixClient::wait_ready_with`]; [`Error::InvalidInput`] for a file without id.
+    pub fn wait_until_ready(
+        &self,
+        file: &FileDescriptor,
+        timeout: Duration,
+        abort: Option<&AbortHandle>,
+    ) -> Result<FileDescriptor> {
+        if file.operation_status == Some(super::types::OperationStatus::Ready) {
+            return Ok(file.clone());
+        }
+        let id = file
+            .id
+            .as_deref()
+            .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?;
+        self.wait_ready_with(id, timeout, abort)
     }
 
     /// [`WixClient::wait_ready`] that another thread can stop through `abort`

@@ -21,7 +21,6 @@ pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
 pub use types::{
-    ExternalInfo, FileDescriptor, FileOptions, GenerateSimpleUploadUrlRequest,
-    GenerateSimpleUploadUrlResponse, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
+    ExternalInfo, FileDescriptor, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
     ImportFileRequest,
 };

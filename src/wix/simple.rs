@@ -8,7 +8,8 @@ use percent_encoding::utf8_percent_encode;
 use super::rest::{JSON_BODY_LIMIT, Rest, read_json};
 use super::resumable::COMPONENT;
 use super::types::FileDescriptorEnvelope;
-use super::{FileDescriptor, GenerateSimpleUploadUrlRequest, GenerateSimpleUploadUrlResponse};
+use super::types::GenerateSimpleUploadUrlResponse;
+use super::{FileDescriptor, GenerateUploadUrlRequest};
 use crate::engine::Step;
 use crate::engine::progress::Reporter;
 use crate::engine::transport::{BodyReader, Call, mask};
@@ -21,7 +22,7 @@ const EXPECT_ABOVE: u64 = 1024 * 1024;
 /// Uploads `source` (a file of `request.size_in_bytes` bytes) in one request.
 pub(crate) fn upload(
     rest: &Rest<'_>,
-    request: &GenerateSimpleUploadUrlRequest,
+    request: &GenerateUploadUrlRequest,
     filename: &str,
     source: &mut Source,
     progress: &mut Reporter<'_>,

@@ -127,7 +127,7 @@ impl FileOptions {
     }
 }
 
-/// The [`FileOptions`] setters, for a request with an `options: FileOptions` field.
+/// The [`FileOptions`] setters, for a type with an `options: FileOptions` field.
 macro_rules! file_option_setters {
     () => {
         /// Replaces all the shared options ([`FileOptions`]) at once.
@@ -177,12 +177,15 @@ macro_rules! file_option_setters {
         }
     };
 }
+pub(crate) use file_option_setters;
 
 fn tus() -> UploadProtocol {
     UploadProtocol::Tus
 }
 
-/// Body of `POST /site-media/v1/files/generate-resumable-upload-url` (the tus route).
+/// Body of `POST /site-media/v1/files/generate-resumable-upload-url` (the tus route) and, without
+/// `uploadProtocol`, of `POST /site-media/v1/files/generate-upload-url` (the simple route): the
+/// client sends the one the route needs.
 ///
 /// ```
 /// use wix_media_upload::wix::GenerateUploadUrlRequest;
@@ -213,8 +216,8 @@ pub struct GenerateUploadUrlRequest {
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
     pub options: FileOptions,
-    #[serde(default = "tus")]
-    upload_protocol: UploadProtocol,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upload_protocol: Option<UploadProtocol>,
 }
 
 impl GenerateUploadUrlRequest {
@@ -225,7 +228,7 @@ impl GenerateUploadUrlRequest {
             file_name: None,
             size_in_bytes: None,
             options: FileOptions::default(),
-            upload_protocol: UploadProtocol::Tus,
+            upload_protocol: Some(UploadProtocol::Tus),
         }
     }
 
@@ -243,21 +246,16 @@ impl GenerateUploadUrlRequest {
 
     file_option_setters!();
 
-    /// The upload protocol sent (as parsed, when deserialized); `TUS` for requests built here.
-    pub fn upload_protocol(&self) -> &UploadProtocol {
-        &self.upload_protocol
+    /// The upload protocol sent: `TUS` for requests built here, none for the simple route.
+    pub fn upload_protocol(&self) -> Option<&UploadProtocol> {
+        self.upload_protocol.as_ref()
     }
-}
 
-impl From<GenerateSimpleUploadUrlRequest> for GenerateUploadUrlRequest {
-    /// The same file, uploaded with tus instead.
-    fn from(simple: GenerateSimpleUploadUrlRequest) -> Self {
-        GenerateUploadUrlRequest {
-            mime_type: simple.mime_type,
-            file_name: simple.file_name,
-            size_in_bytes: simple.size_in_bytes,
-            options: simple.options,
-            upload_protocol: UploadProtocol::Tus,
+    /// The same request for the simple route, which has no `uploadProtocol`.
+    pub(crate) fn for_simple_route(&self) -> Self {
+        Self {
+            upload_protocol: None,
+            ..self.clone()
         }
     }
 }
@@ -288,68 +286,6 @@ impl GenerateUploadUrlResponse {
     }
 }
 
-/// Body of `POST /site-media/v1/files/generate-upload-url` (the simple, single-request
-/// route): the fields of [`GenerateUploadUrlRequest`] without `uploadProtocol`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct GenerateSimpleUploadUrlRequest {
-    /// MIME type of the file (required, max 100 chars).
-    pub mime_type: String,
-    /// File name shown in the Media Manager (max 200 chars); with it, the upload's `filename`
-    /// is optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// File size; sent as a decimal string.
-    #[serde(
-        default,
-        with = "lenient::string_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub size_in_bytes: Option<u64>,
-    /// Folder, privacy, labels, external ids.
-    #[serde(flatten)]
-    pub options: FileOptions,
-}
-
-impl GenerateSimpleUploadUrlRequest {
-    /// A request for a single-request upload of a file with this MIME type.
-    pub fn new(mime_type: impl Into<String>) -> Self {
-        GenerateSimpleUploadUrlRequest {
-            mime_type: mime_type.into(),
-            file_name: None,
-            size_in_bytes: None,
-            options: FileOptions::default(),
-        }
-    }
-
-    /// Sets `fileName`.
-    pub fn file_name(mut self, name: impl Into<String>) -> Self {
-        self.file_name = Some(name.into());
-        self
-    }
-
-    /// Sets `sizeInBytes`.
-    pub fn size_in_bytes(mut self, size: u64) -> Self {
-        self.size_in_bytes = Some(size);
-        self
-    }
-
-    file_option_setters!();
-}
-
-impl From<GenerateUploadUrlRequest> for GenerateSimpleUploadUrlRequest {
-    /// The same file, uploaded in one request instead.
-    fn from(resumable: GenerateUploadUrlRequest) -> Self {
-        GenerateSimpleUploadUrlRequest {
-            mime_type: resumable.mime_type,
-            file_name: resumable.file_name,
-            size_in_bytes: resumable.size_in_bytes,
-            options: resumable.options,
-        }
-    }
-}
-
 /// Answer of generate-upload-url: `{"uploadUrl": ...}`.
 ///
 /// The URL embeds a JWT that authorizes the one upload, so it is a [`Secret`]: `Debug` does
@@ -357,13 +293,14 @@ impl From<GenerateUploadUrlRequest> for GenerateSimpleUploadUrlRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct GenerateSimpleUploadUrlResponse {
+pub(crate) struct GenerateSimpleUploadUrlResponse {
     /// Single-use upload URL: `PUT {upload_url}?filename=NAME` with the file as the body.
     pub upload_url: Secret,
 }
 
 impl GenerateSimpleUploadUrlResponse {
     /// A target from an upload URL obtained elsewhere.
+    #[cfg(test)]
     pub fn new(upload_url: impl Into<String>) -> Self {
         GenerateSimpleUploadUrlResponse {
             upload_url: Secret::new(upload_url),
@@ -540,7 +477,7 @@ mod tests {
     #[test]
     fn request_minimal() {
         let req = GenerateUploadUrlRequest::new("image/jpeg");
-        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        assert_eq!(req.upload_protocol(), Some(&UploadProtocol::Tus));
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
             json!({"mimeType": "image/jpeg", "uploadProtocol": "TUS"})
@@ -588,14 +525,14 @@ mod tests {
         let req: GenerateUploadUrlRequest =
             serde_json::from_str(r#"{"mimeType":"text/plain","sizeInBytes":"5"}"#).unwrap();
         assert_eq!(req.size_in_bytes, Some(5));
-        assert_eq!(req.upload_protocol(), &UploadProtocol::Tus);
+        assert_eq!(req.upload_protocol(), None);
         let req: GenerateUploadUrlRequest = serde_json::from_str(
             r#"{"mimeType":"text/plain","uploadProtocol":"HTTP","private":true,"labels":["l"]}"#,
         )
         .unwrap();
         assert_eq!(
             req.upload_protocol(),
-            &UploadProtocol::Unrecognized("HTTP".into())
+            Some(&UploadProtocol::Unrecognized("HTTP".into()))
         );
         assert_eq!(req.options.private, Some(true));
         assert_eq!(req.options.labels, vec!["l"]);
@@ -621,7 +558,11 @@ mod tests {
 
         let bodies = [
             serde_json::to_value(GenerateUploadUrlRequest::new("m").options(options.clone())),
-            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("m").options(options.clone())),
+            serde_json::to_value(
+                GenerateUploadUrlRequest::new("m")
+                    .options(options.clone())
+                    .for_simple_route(),
+            ),
             serde_json::to_value(
                 ImportFileRequest::new("https://x/a.png").options(options.clone()),
             ),
@@ -633,7 +574,7 @@ mod tests {
             }
         }
         // The setters on a request and on FileOptions agree.
-        let by_setters = GenerateSimpleUploadUrlRequest::new("m")
+        let by_setters = GenerateUploadUrlRequest::new("m")
             .parent_folder_id("folder-1")
             .private(false)
             .label("a")
@@ -645,27 +586,21 @@ mod tests {
 
     #[test]
     fn simple_route_request() {
-        let req = GenerateSimpleUploadUrlRequest::new("image/png")
+        let resumable = GenerateUploadUrlRequest::new("image/png")
             .file_name("a.png")
             .size_in_bytes(10)
             .label("x");
+        let req = resumable.for_simple_route();
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
             json!({"mimeType": "image/png", "fileName": "a.png", "sizeInBytes": "10", "labels": ["x"]})
         );
-        assert_eq!(
-            serde_json::to_value(GenerateSimpleUploadUrlRequest::new("text/plain")).unwrap(),
-            json!({"mimeType": "text/plain"})
-        );
         assert_eq!(round_trip(&req), req);
-        // Either route from the same fields.
-        let resumable = GenerateUploadUrlRequest::from(req.clone());
-        assert_eq!(resumable.upload_protocol(), &UploadProtocol::Tus);
+        // Either route from the same fields: only `uploadProtocol` differs.
         let mut body = serde_json::to_value(&resumable).unwrap();
         assert_eq!(body["uploadProtocol"], json!("TUS"));
         body.as_object_mut().unwrap().remove("uploadProtocol");
         assert_eq!(body, serde_json::to_value(&req).unwrap());
-        assert_eq!(GenerateSimpleUploadUrlRequest::from(resumable), req);
     }
 
     #[test]

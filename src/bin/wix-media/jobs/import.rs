@@ -5,38 +5,23 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wix_media_upload::wix::ImportFileRequest;
 
-use super::wait::{WaitError, wait_ready};
+use super::wait::{WaitError, wait_file};
 use super::{Exit, describe_call};
 use crate::args::ImportArgs;
 use crate::interrupt::{Reason, Stop};
 use crate::output::{self, Stdout};
-use crate::target::{self, Settings, Wix};
 
 /// The longest `--wait`.
 const WAIT: Duration = Duration::from_secs(3600);
 
 pub fn run(args: ImportArgs, stop: &Stop, out: &Stdout) -> Exit {
-    let credentials = match target::env_credentials() {
-        Ok(c) => c,
-        Err(text) => return super::usage(&text),
-    };
-    let state_dir = args
-        .state
-        .state_dir
-        .unwrap_or_else(target::default_state_dir);
-    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
+    let wix = match super::wix_target(args.state) {
         Ok(w) => w,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
-    let client = match wix.client(&output::note) {
+    let client = match super::wix_client(&wix) {
         Ok(c) => c,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let mut request = ImportFileRequest::new(args.url.as_str());
     if let Some(name) = &args.name {
@@ -60,24 +45,21 @@ pub fn run(args: ImportArgs, stop: &Stop, out: &Stdout) -> Exit {
             }
             (json!({ "file": file }), true)
         }
-        Ok(file) => match file.id.as_deref() {
-            None => (failure("Wix answered a file without an id".into()), false),
-            Some(id) => match wait_ready(client, id, Instant::now() + WAIT, stop) {
-                Ok(file) => (json!({ "file": file }), true),
-                Err(WaitError::Stopped) => {
-                    output::note("interrupted");
-                    return Exit::after(stop, Exit::Failed);
-                }
-                Err(e) => {
-                    let text = e.message(id);
-                    output::note(&text);
-                    let file = match e {
-                        WaitError::Failed(f) => *f,
-                        _ => file,
-                    };
-                    (json!({"file": file, "error": text}), false)
-                }
-            },
+        Ok(file) => match wait_file(client, &file, Instant::now() + WAIT, stop) {
+            Ok(file) => (json!({ "file": file }), true),
+            Err(WaitError::Stopped) => {
+                output::note("interrupted");
+                return Exit::after(stop, Exit::Failed);
+            }
+            Err(e) => {
+                let text = e.message(file.id.as_deref().unwrap_or("?"));
+                output::note(&text);
+                let file = match e {
+                    WaitError::Failed(f) => *f,
+                    _ => file,
+                };
+                (json!({"file": file, "error": text}), false)
+            }
         },
     };
     if out.json(&line).is_err() {

@@ -10,8 +10,29 @@ use std::process::ExitCode;
 
 use wix_media_upload::Error;
 
+use crate::args::StateArgs;
 use crate::interrupt::{Reason, Stop};
 use crate::output;
+use crate::target::{self, Settings, Wix};
+
+/// The Wix side of `import` and `wait`: the site in the environment, else the built-in
+/// emulator under the state directory.
+fn wix_target(state: StateArgs) -> Result<Wix, Exit> {
+    let credentials = target::env_credentials().map_err(|text| usage(&text))?;
+    let state_dir = state.state_dir.unwrap_or_else(target::default_state_dir);
+    Wix::new(credentials, &state_dir, Settings::default()).map_err(|text| {
+        output::note(&text);
+        Exit::Failed
+    })
+}
+
+/// The client of `wix` (starting the built-in emulator when it is the target).
+fn wix_client(wix: &Wix) -> Result<&wix_media_upload::wix::WixClient, Exit> {
+    wix.client(&output::note).map_err(|text| {
+        output::note(&text);
+        Exit::Failed
+    })
+}
 
 /// How a command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

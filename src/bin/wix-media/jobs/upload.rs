@@ -13,7 +13,7 @@ use wix_media_upload::wix::types::OperationStatus;
 use wix_media_upload::wix::{FileDescriptor, FileUpload, Route, WixClient};
 use wix_media_upload::{Metadata as TusMetadata, Source, UploadOptions};
 
-use super::wait::{WaitError, wait_ready};
+use super::wait::{WaitError, wait_file};
 use super::{Exit, describe};
 use crate::args::{RouteArg, UploadArgs};
 use crate::interrupt::{Reason, Stop};
@@ -378,14 +378,7 @@ impl Ctx<'_> {
         client: &WixClient,
         file: &FileDescriptor,
     ) -> Result<FileDescriptor, WaitError> {
-        if file.operation_status == Some(OperationStatus::Ready) {
-            return Ok(file.clone());
-        }
-        let id = file
-            .id
-            .as_deref()
-            .ok_or_else(|| WaitError::Call("Wix answered a file without an id".into()))?;
-        wait_ready(client, id, Instant::now() + WAIT, self.stop)
+        wait_file(client, file, Instant::now() + WAIT, self.stop)
     }
 
     fn mime_for(&self, path: &Path) -> String {

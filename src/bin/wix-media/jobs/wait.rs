@@ -11,7 +11,6 @@ use super::{Exit, describe_call};
 use crate::args::WaitArgs;
 use crate::interrupt::{Reason, Stop};
 use crate::output::{self, Stdout};
-use crate::target::{self, Settings, Wix};
 
 /// Why waiting did not give a READY file.
 #[derive(Debug)]
@@ -49,7 +48,22 @@ pub fn wait_ready(
     stop: &Stop,
 ) -> Result<FileDescriptor, WaitError> {
     let timeout = deadline.saturating_duration_since(Instant::now());
-    match client.wait_ready_with(id, timeout, Some(stop.abort_handle())) {
+    outcome(client.wait_ready_with(id, timeout, Some(stop.abort_handle())))
+}
+
+/// Waits until `file` is READY (at once when it is), as [`wait_ready`].
+pub fn wait_file(
+    client: &WixClient,
+    file: &FileDescriptor,
+    deadline: Instant,
+    stop: &Stop,
+) -> Result<FileDescriptor, WaitError> {
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    outcome(client.wait_until_ready(file, timeout, Some(stop.abort_handle())))
+}
+
+fn outcome(waited: wix_media_upload::Result<FileDescriptor>) -> Result<FileDescriptor, WaitError> {
+    match waited {
         Ok(file) => Ok(file),
         Err(Error::ProcessingFailed { file }) => Err(WaitError::Failed(file)),
         Err(Error::NotReady { waited, .. }) => Err(WaitError::NotReady(waited)),
@@ -59,27 +73,13 @@ pub fn wait_ready(
 }
 
 pub fn run(args: WaitArgs, stop: &Stop, out: &Stdout) -> Exit {
-    let credentials = match target::env_credentials() {
-        Ok(c) => c,
-        Err(text) => return super::usage(&text),
-    };
-    let state_dir = args
-        .state
-        .state_dir
-        .unwrap_or_else(target::default_state_dir);
-    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
+    let wix = match super::wix_target(args.state) {
         Ok(w) => w,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
-    let client = match wix.client(&output::note) {
+    let client = match super::wix_client(&wix) {
         Ok(c) => c,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut failed = false;
