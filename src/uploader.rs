@@ -298,6 +298,12 @@ impl<'a> UploadOptions<'a> {
     pub(crate) fn abort_handle(&self) -> Option<&AbortHandle> {
         self.abort.as_ref()
     }
+
+    pub(crate) fn progress_callback(&mut self) -> Option<&mut dyn FnMut(Progress)> {
+        self.progress
+            .as_mut()
+            .map(|f| &mut **f as &mut dyn FnMut(Progress))
+    }
 }
 
 /// A completed upload.

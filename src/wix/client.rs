@@ -139,8 +139,8 @@ pub struct FileUpload<'a> {
     options: FileOptions,
     route: Route,
     wait: Option<Duration>,
-    progress: Option<Box<dyn FnMut(Progress) + 'a>>,
-    abort: Option<AbortHandle>,
+    // Progress and abort, as for any upload.
+    upload: UploadOptions<'a>,
 }
 
 impl fmt::Debug for FileUpload<'_> {
@@ -151,8 +151,7 @@ impl fmt::Debug for FileUpload<'_> {
             .field("options", &self.options)
             .field("route", &self.route)
             .field("wait", &self.wait)
-            .field("progress", &self.progress.is_some())
-            .field("abort", &self.abort)
+            .field("upload", &self.upload)
             .finish()
     }
 }
@@ -198,13 +197,13 @@ impl<'a> FileUpload<'a> {
 
     /// Called with how far the upload is (see [`UploadOptions::progress`]).
     pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
-        self.progress = Some(Box::new(f));
+        self.upload = self.upload.progress(f);
         self
     }
 
     /// Lets another thread stop the upload (a resumable one keeps its state for a resume).
     pub fn abort(mut self, handle: AbortHandle) -> Self {
-        self.abort = Some(handle);
+        self.upload = self.upload.abort(handle);
         self
     }
 }
@@ -312,9 +311,9 @@ impl WixClient {
             options: file_options,
             route,
             wait,
-            mut progress,
-            abort,
+            mut upload,
         } = options;
+        let abort = upload.abort_handle().cloned();
         let name = display_name
             .or_else(|| source.file_name())
             .ok_or_else(|| Error::InvalidInput(format!("{} has no file name", path.display())))?;
@@ -348,9 +347,7 @@ impl WixClient {
             return Ok(done);
         }
         let mut done = if route == Route::Simple {
-            let callback = progress
-                .as_mut()
-                .map(|f| &mut **f as &mut dyn FnMut(Progress));
+            let callback = upload.progress_callback();
             let mut report = Reporter::new(callback, &*rest.engine.clock);
             let simple_request = request.for_simple_route();
             match simple::upload(&rest, &simple_request, &name, &mut source, &mut report) {
@@ -362,12 +359,12 @@ impl WixClient {
                 // A server or proxy with a body cap: tus sends it in pieces.
                 Err(e) if requested == Route::Auto && refused_as_too_large(&e) => {
                     log::info!("the one-request upload was refused as too large: going resumable");
-                    self.resumable(&rest, &request, source, progress, abort.as_ref())?
+                    self.resumable(&rest, &request, source, upload)?
                 }
                 Err(e) => return Err(e),
             }
         } else {
-            self.resumable(&rest, &request, source, progress, abort.as_ref())?
+            self.resumable(&rest, &request, source, upload)?
         };
         if let Some(k) = job {
             let mut rec = Record::new(k, self.inner.credentials.api_base(), "", Some(size));
@@ -400,17 +397,9 @@ impl WixClient {
         rest: &Rest<'_>,
         request: &GenerateUploadUrlRequest,
         source: Source,
-        progress: Option<Box<dyn FnMut(Progress) + '_>>,
-        abort: Option<&AbortHandle>,
+        options: UploadOptions<'_>,
     ) -> Result<WixUpload> {
         let target = generate_with(rest, request)?;
-        let mut options = UploadOptions::new();
-        if let Some(f) = progress {
-            options = options.progress(f);
-        }
-        if let Some(a) = abort {
-            options = options.abort(a.clone());
-        }
         let done = resumable::upload(&self.inner.uploader, &target, source, options)?;
         Ok(WixUpload {
             file: done.file,

@@ -55,7 +55,7 @@ pub enum Command {
     Emulator(EmulatorArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StateArgs {
     /// Where resume state, the manifest of uploaded files and the built-in emulator's files
     /// are kept [default: $XDG_CACHE_HOME/wix-media-upload or ~/.cache/wix-media-upload]

@@ -198,9 +198,7 @@ fn validate(
         // Wix keeps the first 255 characters.
         file_name: file_name.map(|f| f.chars().take(255).collect()),
         size_in_bytes: size,
-        parent_folder_id: parent
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "media-root".into()),
+        parent_folder_id: super::folder_or_root(parent),
         private,
         labels,
         file_path,

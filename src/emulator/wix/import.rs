@@ -103,9 +103,7 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
         display_name: name,
         mime_type: mime,
         media_type: kind.to_string(),
-        parent_folder_id: parent
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "media-root".into()),
+        parent_folder_id: super::folder_or_root(parent),
         private,
         labels,
         file_path,

@@ -389,6 +389,13 @@ impl<'a> Fields<'a> {
 }
 
 /// `{base}/upload/<token>`: a simple upload URL.
+/// The folder a request names, or Wix's default, the Media Manager's root.
+pub(crate) fn folder_or_root(parent: Option<String>) -> String {
+    parent
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "media-root".into())
+}
+
 pub(crate) fn simple_upload_url(state: &State, token: &str) -> String {
     format!("{}{}{}", state.base_url, UPLOAD_PREFIX, token)
 }

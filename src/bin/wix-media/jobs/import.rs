@@ -15,14 +15,17 @@ use crate::output::{self, Stdout};
 const WAIT: Duration = Duration::from_secs(3600);
 
 pub fn run(args: ImportArgs, stop: &Stop, out: &Stdout) -> Exit {
-    let wix = match super::wix_target(args.state) {
-        Ok(w) => w,
-        Err(exit) => return exit,
-    };
-    let client = match super::wix_client(&wix) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
+    let state = args.state.clone();
+    super::on_wix(state, |wix, client| import(args, wix, client, stop, out))
+}
+
+fn import(
+    args: ImportArgs,
+    wix: &crate::target::Wix,
+    client: &wix_media_upload::wix::WixClient,
+    stop: &Stop,
+    out: &Stdout,
+) -> Exit {
     let mut request = ImportFileRequest::new(args.url.as_str());
     if let Some(name) = &args.name {
         request = request.display_name(name.as_str());

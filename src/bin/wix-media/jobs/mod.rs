@@ -15,23 +15,30 @@ use crate::interrupt::{Reason, Stop};
 use crate::output;
 use crate::target::{self, Settings, Wix};
 
-/// The Wix side of `import` and `wait`: the site in the environment, else the built-in
-/// emulator under the state directory.
-fn wix_target(state: StateArgs) -> Result<Wix, Exit> {
-    let credentials = target::env_credentials().map_err(|text| usage(&text))?;
+/// Runs `job` on the Wix side of `import` and `wait`: the site in the environment, else the
+/// built-in emulator under the state directory (started here).
+fn on_wix(
+    state: StateArgs,
+    job: impl FnOnce(&Wix, &wix_media_upload::wix::WixClient) -> Exit,
+) -> Exit {
+    let credentials = match target::env_credentials() {
+        Ok(c) => c,
+        Err(text) => return usage(&text),
+    };
     let state_dir = state.state_dir.unwrap_or_else(target::default_state_dir);
-    Wix::new(credentials, &state_dir, Settings::default()).map_err(|text| {
-        output::note(&text);
-        Exit::Failed
-    })
+    let wix = match Wix::new(credentials, &state_dir, Settings::default()) {
+        Ok(wix) => wix,
+        Err(text) => return fail(&text),
+    };
+    match wix.client(&output::note) {
+        Ok(client) => job(&wix, client),
+        Err(text) => fail(&text),
+    }
 }
 
-/// The client of `wix` (starting the built-in emulator when it is the target).
-fn wix_client(wix: &Wix) -> Result<&wix_media_upload::wix::WixClient, Exit> {
-    wix.client(&output::note).map_err(|text| {
-        output::note(&text);
-        Exit::Failed
-    })
+fn fail(text: &str) -> Exit {
+    output::note(text);
+    Exit::Failed
 }
 
 /// How a command ended.

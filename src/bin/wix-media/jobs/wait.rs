@@ -73,14 +73,11 @@ fn outcome(waited: wix_media_upload::Result<FileDescriptor>) -> Result<FileDescr
 }
 
 pub fn run(args: WaitArgs, stop: &Stop, out: &Stdout) -> Exit {
-    let wix = match super::wix_target(args.state) {
-        Ok(w) => w,
-        Err(exit) => return exit,
-    };
-    let client = match super::wix_client(&wix) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
+    let state = args.state.clone();
+    super::on_wix(state, |_, client| wait(args, client, stop, out))
+}
+
+fn wait(args: WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut failed = false;
     for id in &args.ids {
