@@ -1,27 +1,66 @@
-//! Blocking, resumable (tus 1.0) uploads to the Wix Media Manager.
+//! Put files into a Wix site's Media Manager from synchronous Rust: the simple and the
+//! resumable (tus 1.0) upload routes, import from a URL, and waiting until Wix has processed a
+//! file, over a blocking [`ureq`] agent. No async runtime; thread-based.
 //!
-//! Wix's *Resumable Upload API* hands out `{uploadUrl, uploadToken}`; the file then goes up with
-//! tus to `uploadUrl` and a finalize call turns it into a Media Manager file. This crate does the
-//! upload and the finalize over a blocking [`ureq`] agent: no async runtime.
+//! # Quick start
 //!
-//! - [`Uploader`] streams a [`Source`] (file, seekable reader or plain stream) in one PATCH or in
-//!   chunks, retries what can be retried, and keeps resumable state in a [`StateStore`] so an
-//!   interrupted upload continues where the server stopped, even in another process.
-//! - [`wix::finalize`] is the finalize call; [`wix::upload`] does the upload and the finalize.
-//! - [`proto`] is the tus protocol as pure code, for driving with your own I/O.
+//! With `WIX_API_KEY` (an API key with the Media Manager permission) and `WIX_SITE_ID` set:
 //!
 //! ```no_run
-//! use wix_media_upload::wix::{self, GenerateUploadUrlRequest};
-//! use wix_media_upload::{Credentials, Source, UploadOptions, Uploader};
+//! use wix_media_upload::wix::WixClient;
 //!
-//! let uploader = Uploader::builder().state_dir("/tmp/wix-upload-state").build()?;
-//! let creds = Credentials::site(std::env::var("WIX_API_KEY")?, std::env::var("WIX_SITE_ID")?);
-//! let request = GenerateUploadUrlRequest::new("image/jpeg").file_name("photo.jpg");
-//! let target = wix::generate_resumable_upload_url(&uploader, &creds, &request)?;
-//! let done = wix::upload(&uploader, &target, Source::file("photo.jpg")?, UploadOptions::new())?;
-//! println!("{:?} is {:?}", done.file.id, done.file.operation_status);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! let client = WixClient::from_env()?;
+//! let file = client.upload("photos/cat.jpg")?;
+//! println!("{:?} is {:?}", file.url, file.operation_status);
+//! # Ok::<(), wix_media_upload::Error>(())
 //! ```
+//!
+//! [`wix::WixClient::upload_with`] takes a [`wix::FileUpload`]: display name, MIME type (guessed
+//! from the extension by default), folder, privacy, labels, external ids, the [`wix::Route`]
+//! (simple below 10 MiB, resumable above, by default), waiting until `READY`, progress and
+//! abort. [`wix::WixClient::import`] has Wix fetch a URL; [`wix::WixClient::wait_ready`] waits
+//! for processing. REST calls are paced once Wix answers 429.
+//!
+//! # Layers
+//!
+//! - [`wix::WixClient`]: one call per file, every route, on one [`Uploader`].
+//! - [`Uploader`]: tus 1.0 uploads of a [`Source`] (file, seekable reader or stream) in one
+//!   streamed PATCH or in chunks, over one connection or several ([`UploaderBuilder::parallel`]),
+//!   with one retry policy for every request, and resumable state in a [`StateStore`].
+//! - [`wix::generate_resumable_upload_url`], [`wix::upload`], [`wix::finalize`]: the resumable
+//!   route as plain functions, for a caller that gets its upload URL elsewhere.
+//! - [`proto`]: the tus protocol as pure code (no sockets, files or clock), for your own I/O.
+//!
+//! # Resuming
+//!
+//! With [`UploaderBuilder::state_dir`], an interrupted upload of the same file to the same place
+//! resumes from the server's offset, in the same process or the next one; records are private
+//! (`0600` in a `0700` directory) because they hold upload tokens, and there is one writer per
+//! upload even across processes (a second one waits, then continues or returns the same upload).
+//!
+//! ```no_run
+//! use wix_media_upload::wix::{FileUpload, WixClient};
+//! use wix_media_upload::{Credentials, Uploader};
+//!
+//! let client = WixClient::builder(Credentials::site("IST.key...", "site-id"))
+//!     .uploader(Uploader::builder().state_dir("/var/tmp/my-app-uploads"))
+//!     .build()?;
+//! let done = client.upload_with("big-video.mp4", FileUpload::new().file_path("/videos"))?;
+//! println!("resumed from byte {:?}", done.resumed_from);
+//! # Ok::<(), wix_media_upload::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! One enum, [`Error`]: [`Error::is_retryable`], [`Error::status`], [`Error::wix`] (the Wix error
+//! body: message, `applicationError.code`, validation rule names), [`Error::request`]. API keys
+//! and upload tokens never appear in `Debug`, `Display`, errors or the crate's logs.
+//!
+//! # Features
+//!
+//! - `checksum` (default): tus `Upload-Checksum` (sha256, sha1) where the server offers it.
+//! - `emulator`: [`emulator::Emulator`], a local stand-in for Wix to test against offline.
+//! - `cli`: the `wix-media` command (with `emulator`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
