@@ -88,6 +88,10 @@ impl Source {
     }
 
     /// A reader that can seek; its length is found by seeking to its end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when seeking to its end fails.
     pub fn seekable(mut reader: impl Read + Seek + Send + 'static) -> Result<Self> {
         let length = reader.seek(SeekFrom::End(0))?;
         Ok(Self {

@@ -91,20 +91,40 @@ impl std::fmt::Debug for Record {
 /// Keeps [`Record`]s by key.
 pub trait StateStore: Send + Sync {
     /// The record under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store can't be read, or holds a record it must not trust.
     fn load(&self, key: &str) -> Result<Option<Record>>;
     /// Saves `record` under its key, replacing what was there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the record can't be written.
     fn save(&self, record: &Record) -> Result<()>;
     /// Forgets `key` (no error when absent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the record can't be removed.
     fn remove(&self, key: &str) -> Result<()>;
     /// Takes the exclusive lock of `key` (one writer per upload), or `Ok(None)` when someone
     /// else holds it. The lock is released when the [`StoreLock`] is dropped, and when its
     /// process dies. The default takes no lock at all: a store shared between processes should
     /// override this and [`StateStore::lock`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the lock can't be taken for another reason than its holder.
     fn try_lock(&self, key: &str) -> Result<Option<StoreLock>> {
         let _ = key;
         Ok(Some(StoreLock::unlocked()))
     }
     /// Waits for the exclusive lock of `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the lock can't be taken.
     fn lock(&self, key: &str) -> Result<StoreLock> {
         let _ = key;
         Ok(StoreLock::unlocked())
@@ -247,6 +267,10 @@ impl DirStore {
     ///   plant or replace records, and tightening a shared directory is not ours to do;
     /// - ours and only readable or listable by others (such as `0755`): tightened to `0700`,
     ///   with a warning.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the directory can't be created, or is not private as said above.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         let mut builder = fs::DirBuilder::new();

@@ -244,6 +244,10 @@ impl EmulatorConfig {
     }
 
     /// Starts an emulator storing its uploads under `dir` (created if missing).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory can't be made or read, or the port can't be bound.
     pub fn start(self, dir: impl AsRef<Path>) -> io::Result<Emulator> {
         Emulator::start_with(dir, self)
     }

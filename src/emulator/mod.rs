@@ -219,6 +219,10 @@ impl fmt::Debug for Emulator {
 
 impl Emulator {
     /// Starts an emulator with default settings, storing uploads under `dir`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory can't be made or read, or the port can't be bound.
     pub fn start(dir: impl AsRef<Path>) -> io::Result<Emulator> {
         Self::start_with(dir, EmulatorConfig::default())
     }
@@ -229,6 +233,10 @@ impl Emulator {
     }
 
     /// Starts an emulator with `config`, storing uploads under `dir`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory can't be made or read, or the port can't be bound.
     pub fn start_with(dir: impl AsRef<Path>, config: EmulatorConfig) -> io::Result<Emulator> {
         let store = Store::open(dir.as_ref())?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));

@@ -18,6 +18,11 @@ pub fn final_request(endpoint: &str, partials: &[String], metadata: &Metadata) -
 }
 
 /// The final upload's URL from the answer to [`final_request`].
+///
+/// # Errors
+///
+/// [`Error::Status`] for a refusal; a [`Violation`] for a 201 without a usable
+/// `Location`.
 pub fn final_response(endpoint: &str, resp: &ResponseHead, now: SystemTime) -> Result<String> {
     if !matches!(resp.status, 200 | 201) {
         return Err(Error::Status {

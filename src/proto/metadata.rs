@@ -23,12 +23,20 @@ impl Metadata {
     }
 
     /// Adds (or replaces) `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Usage::BadMetadataKey`] for a key that is empty or has spaces, commas or non-ASCII.
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Result<Self> {
         self.insert(key, value)?;
         Ok(self)
     }
 
     /// Adds (or replaces) `key` with a value that must never be shown (an upload token).
+    ///
+    /// # Errors
+    ///
+    /// [`Usage::BadMetadataKey`], as [`Metadata::with`].
     pub fn with_secret(mut self, key: &str, value: impl Into<String>) -> Result<Self> {
         self.insert(key, value)?;
         self.secret.push(key.to_owned());
@@ -36,6 +44,10 @@ impl Metadata {
     }
 
     /// Adds (or replaces) `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Usage::BadMetadataKey`], as [`Metadata::with`].
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> Result<()> {
         validate_key(key)?;
         let value = value.into();

@@ -27,6 +27,10 @@ pub struct Capabilities {
 impl Capabilities {
     /// Reads an answer to [`request`]: `Ok(None)` when the server has no `OPTIONS` (a 4xx),
     /// an error for statuses worth retrying (423, 429, 5xx).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Status`] for 423, 429 and 5xx.
     pub fn from_response(resp: &ResponseHead, now: SystemTime) -> Result<Option<Self>> {
         if !resp.is_success() {
             if retryable_status(resp.status) {

@@ -13,6 +13,10 @@ pub fn request(url: &str) -> Request {
 }
 
 /// Reads the answer to [`request`]: an upload that is already gone (404, 410) is fine.
+///
+/// # Errors
+///
+/// [`Error::Status`] for any other status.
 pub fn response(resp: &ResponseHead, now: SystemTime) -> Result<()> {
     match resp.status {
         200..=299 | 404 | 410 => Ok(()),

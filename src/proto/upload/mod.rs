@@ -256,6 +256,10 @@ impl Upload {
     }
 
     /// Declares the total length of a deferred upload; the next PATCH carries `Upload-Length`.
+    ///
+    /// # Errors
+    ///
+    /// [`Usage::LengthBelowOffset`] for a length below what the server acknowledged.
     pub fn declare_length(&mut self, length: u64) -> Result<()> {
         if self.length != Length::Deferred {
             return Ok(());
@@ -432,6 +436,13 @@ impl Upload {
 
     /// Applies the response to the request from [`Upload::next_request`]; `now` dates
     /// `Retry-After` and `Upload-Expires`.
+    ///
+    /// # Errors
+    ///
+    /// What the answer means when it is not a success: [`Error::Status`] (retry it when
+    /// [`Retryable::is_retryable`](crate::proto::Retryable::is_retryable)), [`Error::Gone`],
+    /// [`Error::OffsetMismatch`], [`Error::ChecksumMismatch`], [`Error::TooLarge`], or a
+    /// [`Violation`].
     pub fn handle(&mut self, resp: &ResponseHead, now: SystemTime) -> Result<Event> {
         let Some(sent) = self.in_flight.take() else {
             return Err(Violation::NoRequestOutstanding.into());
