@@ -6,7 +6,9 @@
 //!   between (a server or proxy that answers 413 before reading the body and closes looks like
 //!   that to a client that is still writing).
 //! - A body larger than [`Config::expect_continue_above`] and than any body this upload has had
-//!   accepted asks `Expect: 100-continue`, so a capping server can refuse it before it is sent.
+//!   accepted asks `Expect: 100-continue`, so a capping server can refuse it before it is sent;
+//!   one lost with its connection all the same stops the asking (a proxy that ignores `Expect`
+//!   would make every attempt wait for a `100 Continue` that never comes).
 //! - 404, 410 and 403 mean the upload is gone ([`Error::Gone`]).
 
 mod create;
@@ -196,6 +198,8 @@ struct InFlight {
     method: Method,
     url: String,
     body: Option<Range<u64>>,
+    // It asked `Expect: 100-continue`.
+    expect: bool,
 }
 
 // The encoded `Upload-Metadata`; it can hold secrets, so Debug shows nothing of it.
@@ -384,6 +388,7 @@ impl Upload {
             method: req.method,
             url: req.url.clone(),
             body: req.body.clone(),
+            expect: req.header("Expect").is_some(),
         });
         Some(req)
     }
@@ -401,13 +406,18 @@ impl Upload {
     /// time at the same offset (no progress since) is halved: the answer is
     /// [`Event::ChunkSizeLowered`].
     pub fn interrupted(&mut self, how: Interruption) -> Option<Event> {
-        let in_flight = self.in_flight.take();
+        let in_flight = self.in_flight.take()?;
         if self.url.is_some() && self.phase != Phase::Done {
             self.phase = Phase::Head;
         }
-        let body = in_flight.and_then(|f| f.body)?;
+        let body = in_flight.body?;
         if how != Interruption::ConnectionLost {
             return None;
+        }
+        if in_flight.expect {
+            // Asked to continue, then lost anyway: whoever refuses bodies here does not answer
+            // `Expect` (a client waits its timeout each time), so stop asking.
+            self.config.expect_continue_above = None;
         }
         let size = body.end - body.start;
         let times = match self.lost {

@@ -366,6 +366,33 @@ mod tests {
     }
 
     #[test]
+    fn a_body_lost_although_it_asked_to_continue_stops_the_asking() {
+        let mut config = cfg(None, CreationMode::Plain);
+        config.expect_continue_above = Some(10);
+        let mut up = Upload::new(EP, 100, &meta(), config);
+        created(&mut up);
+        let first = up.next_request().unwrap();
+        assert_eq!(header(&first, "Expect"), Some("100-continue"));
+        up.interrupted(Interruption::ConnectionLost);
+        up.next_request();
+        up.handle(&offset(200, "0"), now()).unwrap();
+        assert_eq!(header(&up.next_request().unwrap(), "Expect"), None);
+        // A timeout is no sign of that: the asking goes on.
+        let mut config = cfg(None, CreationMode::Plain);
+        config.expect_continue_above = Some(10);
+        let mut up = Upload::new(EP, 100, &meta(), config);
+        created(&mut up);
+        up.next_request();
+        up.interrupted(Interruption::Other);
+        up.next_request();
+        up.handle(&offset(200, "0"), now()).unwrap();
+        assert_eq!(
+            header(&up.next_request().unwrap(), "Expect"),
+            Some("100-continue")
+        );
+    }
+
+    #[test]
     fn a_learned_chunk_size_is_kept_below_the_configured_one() {
         let mut up = plain(100, Some(40));
         up.limit_chunk_size(30);
