@@ -260,6 +260,9 @@ fn opt_u64(v: &Option<u64>) -> String {
 
 fn transport_text(e: &ureq::Error) -> String {
     match e {
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "could not connect: the server refused the connection".into()
+        }
         ureq::Error::ConnectionFailed => {
             "could not connect (connection refused or unreachable)".into()
         }

@@ -1,0 +1,274 @@
+//! Defects found when the code was read closely, each pinned by a test: the Wix calls share
+//! the uploader's settings, clock, retry policy and abort handle; the caller's metadata survives.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use mockito::{Matcher, Server};
+use serde_json::json;
+use wix_media_upload::wix::{
+    self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget,
+};
+use wix_media_upload::{
+    AbortHandle, Clock, Credentials, Error, ManualClock, Metadata, RetryPolicy, Source,
+    UploadOptions, Uploader,
+};
+
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.cmVncmVzc2lvbg.c2ln";
+
+fn file(bytes: &[u8]) -> (std::path::PathBuf, impl Drop) {
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "wmu-regress-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("photo.jpg");
+    std::fs::write(&path, bytes).unwrap();
+    (path, Gone(dir))
+}
+
+fn target(server: &Server) -> ResumableTarget {
+    let response = GenerateUploadUrlResponse::new(format!("{}/upload/tus", server.url()), TOKEN);
+    ResumableTarget::new(response, Some("photo.jpg".into()), "image/jpeg")
+}
+
+/// `upload_to_wix` used to replace the caller's metadata with Wix's three keys.
+#[test]
+fn the_callers_metadata_goes_with_wixs() {
+    let mut server = Server::new();
+    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+    let post = server
+        .mock("POST", "/upload/tus")
+        .match_header(
+            "Upload-Metadata",
+            format!(
+                "origin {},filename {},contentType {},token {}",
+                b64("batch-7"),
+                b64("photo.jpg"),
+                b64("image/jpeg"),
+                b64(TOKEN)
+            )
+            .as_str(),
+        )
+        .with_status(201)
+        .with_header("Location", "/upload/tus/u")
+        .expect(1)
+        .create();
+    server
+        .mock("PATCH", "/upload/tus/u")
+        .with_status(204)
+        .with_header("Upload-Offset", "3")
+        .create();
+    server
+        .mock("PUT", format!("/upload/tus/{TOKEN}").as_str())
+        .match_query(Matcher::Any)
+        .with_body(r#"{"file":{"id":"f"}}"#)
+        .create();
+    let (path, _dir) = file(b"abc");
+    let uploader = Uploader::builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let meta = Metadata::new().with("origin", "batch-7").unwrap();
+    let done = wix::upload(
+        &uploader,
+        &target(&server),
+        Source::file(&path).unwrap(),
+        UploadOptions::new().metadata(meta),
+    )
+    .unwrap();
+    post.assert();
+    assert_eq!(done.upload.metadata.get("origin"), Some("batch-7"));
+}
+
+/// A clock whose first sleep fires an abort handle (as a user's Ctrl-C would).
+struct AbortOnSleep {
+    clock: ManualClock,
+    abort: AbortHandle,
+}
+
+impl Clock for AbortOnSleep {
+    fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+    fn sleep(&self, d: Duration) {
+        self.abort.abort();
+        self.clock.sleep(d);
+    }
+}
+
+/// Finalize's waits between retries used to ignore the abort handle.
+#[test]
+fn finalize_retries_stop_on_abort() {
+    let mut server = Server::new();
+    server
+        .mock("POST", "/upload/tus")
+        .with_status(201)
+        .with_header("Location", "/upload/tus/u")
+        .create();
+    server
+        .mock("PATCH", "/upload/tus/u")
+        .with_status(204)
+        .with_header("Upload-Offset", "3")
+        .create();
+    let finalize = server
+        .mock("PUT", format!("/upload/tus/{TOKEN}").as_str())
+        .match_query(Matcher::Any)
+        .with_status(503)
+        .expect(1)
+        .create();
+    let (path, _dir) = file(b"abc");
+    let abort = AbortHandle::new();
+    let uploader = Uploader::builder()
+        .retry(RetryPolicy::from_millis(&[60_000, 60_000]))
+        .clock(AbortOnSleep {
+            clock: ManualClock::new(),
+            abort: abort.clone(),
+        })
+        .build()
+        .unwrap();
+    let result = wix::upload(
+        &uploader,
+        &target(&server),
+        Source::file(&path).unwrap(),
+        UploadOptions::new().abort(abort),
+    );
+    finalize.assert();
+    assert!(matches!(result, Err(Error::Aborted)), "{result:?}");
+}
+
+/// The Wix calls used to read `Retry-After` dates against the system clock, not the injected one.
+#[test]
+fn retry_after_dates_are_read_on_the_injected_clock() {
+    let mut server = Server::new();
+    let clock = ManualClock::new();
+    let at = httpdate::fmt_http_date(clock.now() + Duration::from_secs(7));
+    server
+        .mock("POST", "/site-media/v1/files/generate-resumable-upload-url")
+        .with_status(429)
+        .with_header("Retry-After", &at)
+        .expect(1)
+        .create();
+    let ok = server
+        .mock("POST", "/site-media/v1/files/generate-resumable-upload-url")
+        .with_body(
+            json!({"uploadUrl": "http://127.0.0.1:9/upload/tus", "uploadToken": TOKEN}).to_string(),
+        )
+        .expect(1)
+        .create();
+    let uploader = Uploader::builder().clock(clock.clone()).build().unwrap();
+    let creds = Credentials::site("k", "s").with_api_base(server.url());
+    wix::generate_resumable_upload_url(
+        &uploader,
+        &creds,
+        &GenerateUploadUrlRequest::new("image/png"),
+    )
+    .unwrap();
+    ok.assert();
+    assert_eq!(clock.slept(), Duration::from_secs(7));
+}
+
+/// Generate used its own timeouts, user agent and headers, and was never retried.
+#[test]
+fn generate_uses_the_uploaders_settings_and_retries() {
+    let mut server = Server::new();
+    let failed = server
+        .mock("POST", "/site-media/v1/files/generate-resumable-upload-url")
+        .with_status(503)
+        .expect(2)
+        .create();
+    let ok = server
+        .mock("POST", "/site-media/v1/files/generate-resumable-upload-url")
+        .match_header("User-Agent", "my-app/1.2")
+        .match_header("X-Request-Origin", "nightly-job")
+        .with_body(
+            json!({"uploadUrl": "http://127.0.0.1:9/upload/tus", "uploadToken": TOKEN}).to_string(),
+        )
+        .expect(1)
+        .create();
+    let clock = ManualClock::new();
+    let uploader = Uploader::builder()
+        .user_agent("my-app/1.2")
+        .header("X-Request-Origin", "nightly-job")
+        .retry(RetryPolicy::from_millis(&[0, 0, 0]))
+        .clock(clock)
+        .build()
+        .unwrap();
+    let creds = Credentials::site("k", "s").with_api_base(server.url());
+    let t = wix::generate_resumable_upload_url(
+        &uploader,
+        &creds,
+        &GenerateUploadUrlRequest::new("image/png"),
+    )
+    .unwrap();
+    failed.assert();
+    ok.assert();
+    assert_eq!(t.upload_url, "http://127.0.0.1:9/upload/tus");
+}
+
+/// Generate to a closed port used to fail at once; it is retried, and says what happened.
+#[test]
+fn generate_to_a_closed_port_is_retried_and_says_so() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let uploader = Uploader::builder()
+        .retry(RetryPolicy::from_millis(&[0, 0]))
+        .build()
+        .unwrap();
+    let creds = Credentials::site("k", "s").with_api_base(format!("http://127.0.0.1:{port}"));
+    let err = wix::generate_resumable_upload_url(
+        &uploader,
+        &creds,
+        &GenerateUploadUrlRequest::new("image/png"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::GaveUp { attempts: 3, .. }), "{err:?}");
+    assert!(err.to_string().contains("could not connect"), "{err}");
+}
+
+/// Progress used to be reported on every read of the body (4,579 calls for 300 MB): it is
+/// rate-limited now, about one call per MiB sent.
+#[test]
+fn progress_is_reported_about_once_per_mib() {
+    let mut server = Server::new();
+    let len = 16 << 20;
+    server
+        .mock("POST", "/files")
+        .with_status(201)
+        .with_header("Location", "/files/p")
+        .create();
+    server
+        .mock("PATCH", "/files/p")
+        .with_status(204)
+        .with_header("Upload-Offset", &len.to_string())
+        .create();
+    let bytes = vec![7u8; len];
+    let calls = Arc::new(Mutex::new(0u32));
+    let counter = Arc::clone(&calls);
+    let uploader = Uploader::builder()
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    uploader
+        .upload(
+            &format!("{}/files", server.url()),
+            Source::seekable(std::io::Cursor::new(bytes)).unwrap(),
+            UploadOptions::new().progress(move |_| *counter.lock().unwrap() += 1),
+        )
+        .unwrap();
+    let calls = *calls.lock().unwrap();
+    assert!(
+        (16..=20).contains(&calls),
+        "{calls} progress calls for 16 MiB"
+    );
+}
