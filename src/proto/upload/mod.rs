@@ -406,10 +406,11 @@ impl Upload {
     /// time at the same offset (no progress since) is halved: the answer is
     /// [`Event::ChunkSizeLowered`].
     pub fn interrupted(&mut self, how: Interruption) -> Option<Event> {
-        let in_flight = self.in_flight.take()?;
+        let in_flight = self.in_flight.take();
         if self.url.is_some() && self.phase != Phase::Done {
             self.phase = Phase::Head;
         }
+        let in_flight = in_flight?;
         let body = in_flight.body?;
         if how != Interruption::ConnectionLost {
             return None;
