@@ -18,7 +18,12 @@ fn a_ctrl_c_single_patch_upload_resumes_from_what_the_emulator_holds() {
     let home = Home::new();
     let (file, digest) = big_temp_file_with(512 * MIB, 31);
     // The default: the whole file in one PATCH.
-    let args = ["--no-progress", "--route", "resumable", path_str(file.path())];
+    let args = [
+        "--no-progress",
+        "--route",
+        "resumable",
+        path_str(file.path()),
+    ];
     let mut child = home.upload(&args).spawn().expect("spawn");
     let uploads = home.state.join("emulator").join("uploads");
     let stored = || -> u64 {
