@@ -83,7 +83,7 @@ pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
 pub use proto::{CreationMode, Metadata, RetryPolicy};
 pub use secret::Secret;
 pub use source::Source;
-pub use store::{DirStore, MemoryStore, Record, StateStore};
+pub use store::{DirStore, MemoryStore, Record, StateStore, StoreLock};
 pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.

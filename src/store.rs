@@ -38,13 +38,16 @@ pub struct Record {
     /// The largest body the server took, when refused bodies taught one.
     #[serde(default)]
     pub chunk_size: Option<u64>,
-    /// When the upload finished (seconds since the Unix epoch): a finished upload's record is
-    /// kept for a while, so a second writer that waited for the first learns the outcome.
+    /// When the upload finished (milliseconds since the Unix epoch): a finished upload's record
+    /// is kept for a while, so a second writer that came meanwhile learns the outcome.
     #[serde(default)]
     pub completed_at: Option<u64>,
     /// What the finished upload gave, for layers above tus (the Wix file descriptor).
     #[serde(default)]
     pub result: Option<serde_json::Value>,
+    /// Which uploader finished it (an opaque id).
+    #[serde(default)]
+    pub finished_by: Option<String>,
 }
 
 impl Record {
@@ -69,6 +72,7 @@ impl Record {
             chunk_size: None,
             completed_at: None,
             result: None,
+            finished_by: None,
         }
     }
 }
@@ -110,25 +114,19 @@ pub trait StateStore: Send + Sync {
     fn remove(&self, key: &str) -> Result<()>;
     /// Takes the exclusive lock of `key` (one writer per upload), or `Ok(None)` when someone
     /// else holds it. The lock is released when the [`StoreLock`] is dropped, and when its
-    /// process dies. The default takes no lock at all: a store shared between processes should
-    /// override this and [`StateStore::lock`].
+    /// process dies. A store that only one process and one uploader ever use may return
+    /// [`StoreLock::unlocked`]; a wrapper around another store forwards it.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the lock can't be taken for another reason than its holder.
-    fn try_lock(&self, key: &str) -> Result<Option<StoreLock>> {
-        let _ = key;
-        Ok(Some(StoreLock::unlocked()))
-    }
+    fn try_lock(&self, key: &str) -> Result<Option<StoreLock>>;
     /// Waits for the exclusive lock of `key`.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the lock can't be taken.
-    fn lock(&self, key: &str) -> Result<StoreLock> {
-        let _ = key;
-        Ok(StoreLock::unlocked())
-    }
+    fn lock(&self, key: &str) -> Result<StoreLock>;
 }
 
 /// An exclusive lock on one key of a [`StateStore`], released on drop.
@@ -579,6 +577,7 @@ mod tests {
             chunk_size: None,
             completed_at: None,
             result: None,
+            finished_by: None,
         }
     }
 

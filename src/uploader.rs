@@ -215,8 +215,11 @@ impl UploaderBuilder {
                 .build()
                 .new_agent()
         });
+        let started = self.clock.now();
         Ok(Uploader {
             engine: Arc::new(Engine {
+                writer_id: crate::engine::new_writer_id(),
+                started,
                 agent,
                 http: self.http,
                 tus: self.proto,
@@ -358,8 +361,14 @@ impl Uploader {
     }
 
     /// Uploads `source` to the tus creation URL `endpoint`, resuming an earlier upload of the same
-    /// source to the same endpoint when the state store has one. Its record is removed on
-    /// success unless [`UploadOptions::keep_state`] says otherwise.
+    /// source to the same endpoint when the state store has one.
+    ///
+    /// One writer per upload: when another uploader (another process, or another `Uploader` on
+    /// the same state store) is uploading the same source to the same endpoint, this call waits
+    /// for it (logging that it does), then continues from the server's offset; when that other
+    /// one finished the upload since this uploader was built, its upload is returned, and
+    /// nothing is sent. On success the record is kept, marked finished and without secrets, for
+    /// such a waiter (an hour at most); [`UploadOptions::keep_state`] keeps it as it is instead.
     ///
     /// # Errors
     ///

@@ -65,3 +65,40 @@ fn a_ctrl_c_single_patch_upload_resumes_from_what_the_emulator_holds() {
     let bytes = emu.stored_path(&emu.uploads()[0].url).expect("bytes");
     assert_eq!(file_digest(bytes), digest);
 }
+
+#[test]
+fn two_processes_on_one_file_make_one_upload_with_the_same_result() {
+    let dir = support::TempDir::new("wmu-two-procs");
+    let emu = wix_media_upload::emulator::EmulatorConfig::new()
+        .processing_delay(Duration::ZERO)
+        .start(dir.path())
+        .expect("emulator");
+    let home = Home::new();
+    for (route, len) in [("simple", 4 * MIB), ("resumable", 48 * MIB)] {
+        let (file, digest) = big_temp_file_with(len, 40 + len);
+        let spawn = || {
+            let mut cmd = home.upload(&["--no-progress", "--route", route, path_str(file.path())]);
+            with_wix(&mut cmd, emu.base_url());
+            cmd.spawn().expect("spawn")
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (collect(a, RUN_TIMEOUT), collect(b, RUN_TIMEOUT));
+        a.assert_success();
+        b.assert_success();
+        let (la, lb) = (a.json(), b.json());
+        let id = la["file"]["id"].as_str().expect("an id").to_owned();
+        assert_eq!(
+            lb["file"]["id"].as_str(),
+            Some(id.as_str()),
+            "{route}: {la} / {lb}"
+        );
+        let made: Vec<_> = emu
+            .files()
+            .into_iter()
+            .filter(|f| f["sizeInBytes"] == len.to_string())
+            .collect();
+        assert_eq!(made.len(), 1, "{route}: {made:?}");
+        let bytes = emu.file_bytes(&id).expect("bytes");
+        assert_eq!(support::digest(&bytes), digest, "{route}");
+    }
+}

@@ -33,6 +33,24 @@ pub(crate) struct Engine {
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) parallel: usize,
+    /// Who this engine is, in the records it finishes (another writer's are news to it).
+    pub(crate) writer_id: String,
+    /// When it was made: records another writer finished since then are its answer too.
+    pub(crate) started: std::time::SystemTime,
+}
+
+/// An id no other engine (in this or another process) has.
+pub(crate) fn new_writer_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos:x}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// What one step of a retried operation did.

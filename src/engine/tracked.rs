@@ -80,6 +80,7 @@ impl Tracked {
             chunk_size: self.learned_chunk,
             completed_at: None,
             result: None,
+            finished_by: None,
         })
     }
 }
@@ -102,15 +103,17 @@ impl Engine {
         })
     }
 
-    /// The record the other writer left as finished while `writer` waited, if it did.
+    /// The record another writer finished since this engine was made (or while `writer`
+    /// waited), if any: that upload is this call's answer too. Records this engine finished
+    /// itself are not (a second call of one uploader uploads again).
     pub(crate) fn finished_meanwhile(&self, key: &str, writer: &Writer) -> Result<Option<Record>> {
-        let Some(since) = writer.waited_since else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .load(key)?
-            .filter(|rec| rec.completed_at.is_some_and(|at| at >= unix(since))))
+        let since = writer
+            .waited_since
+            .map_or(self.started, |w| w.min(self.started));
+        Ok(self.store.load(key)?.filter(|rec| {
+            rec.completed_at.is_some_and(|at| at >= unix_ms(since))
+                && rec.finished_by.as_deref() != Some(self.writer_id.as_str())
+        }))
     }
 
     /// Keeps `record` as finished (for a writer that waits for this one), with `result` and
@@ -120,8 +123,9 @@ impl Engine {
         mut record: Record,
         result: Option<serde_json::Value>,
     ) -> Result<()> {
-        record.completed_at = Some(unix(self.now()));
+        record.completed_at = Some(unix_ms(self.now()));
         record.result = result;
+        record.finished_by = Some(self.writer_id.clone());
         // A finished upload needs no token: the secrets go.
         let secret = std::mem::take(&mut record.secret_keys);
         record.metadata.retain(|(k, _)| !secret.contains(k));
@@ -230,6 +234,11 @@ pub(crate) fn record_metadata(rec: &Record) -> Result<Metadata> {
         .map_err(|e| Error::store_with("saved metadata is invalid", e))?;
     }
     Ok(m)
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn unix(t: SystemTime) -> u64 {

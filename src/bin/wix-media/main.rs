@@ -30,14 +30,34 @@ use crate::jobs::Exit;
 use crate::output::Stdout;
 
 fn init_logging() {
-    let mut logger =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    // The library's info lines are for people (a resume and where from, waiting for another
+    // process on the same file, pacing under a rate limit), but for the state store's.
+    let mut logger = env_logger::Builder::from_env(
+        env_logger::Env::default()
+            .default_filter_or("warn,wix_media_upload=info,wix_media_upload::store=warn"),
+    );
     // ureq's trace level prints request paths and raw bytes, which hold upload tokens: it is
     // capped at debug (the crate's own logs mask them).
     if std::env::var("RUST_LOG").is_ok_and(|v| v.to_ascii_lowercase().contains("trace")) {
         logger.filter_module("ureq", log::LevelFilter::Debug);
         logger.filter_module("ureq_proto", log::LevelFilter::Debug);
     }
+    // One line per message, like the command's own: no timestamps for people.
+    logger.format(|buf, record| {
+        use std::io::Write as _;
+        match record.level() {
+            log::Level::Info => writeln!(buf, "wix-media: {}", record.args()),
+            log::Level::Warn | log::Level::Error => {
+                writeln!(buf, "wix-media: {}: {}", record.level(), record.args())
+            }
+            level => writeln!(
+                buf,
+                "wix-media: {level} {}: {}",
+                record.target(),
+                record.args()
+            ),
+        }
+    });
     let _ = logger.try_init();
 }
 

@@ -103,6 +103,14 @@ impl StateStore for TrackingStore {
         self.live().remove(key);
         Ok(())
     }
+
+    fn try_lock(&self, key: &str) -> LibResult<Option<wix_media_upload::store::StoreLock>> {
+        self.inner.try_lock(key)
+    }
+
+    fn lock(&self, key: &str) -> LibResult<wix_media_upload::store::StoreLock> {
+        self.inner.lock(key)
+    }
 }
 
 /// A Wix client, made at once for real credentials, and on first use for the emulator.
