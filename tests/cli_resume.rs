@@ -95,7 +95,7 @@ fn two_processes_on_one_file_make_one_upload_with_the_same_result() {
         let made: Vec<_> = emu
             .files()
             .into_iter()
-            .filter(|f| f["sizeInBytes"] == len.to_string())
+            .filter(|f| f["sizeInBytes"].as_str() == Some(len.to_string().as_str()))
             .collect();
         assert_eq!(made.len(), 1, "{route}: {made:?}");
         let bytes = emu.file_bytes(&id).expect("bytes");
