@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, de};
 use serde_json::{Map, Value};
 
-use super::lenient::{self, object_or_none};
+use super::lenient::{self, member};
 use super::{FileState, MediaType, OperationStatus};
 
 /// `{"file": FileDescriptor}`: the answer of finalize, the simple upload, import and
@@ -79,10 +79,7 @@ pub struct FileDescriptor {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     /// Media-specific details (`None` as well when `media` has an unexpected shape).
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub media: Option<Media>,
     /// Processing status.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,46 +162,25 @@ mod descriptor_id {
 #[non_exhaustive]
 pub struct Media {
     /// Image details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageMedia>,
     /// Video details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub video: Option<VideoMedia>,
     /// Audio details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioMedia>,
     /// Document details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentMedia>,
     /// Vector image details (same shape as `image`).
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub vector: Option<ImageMedia>,
     /// Archive details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveMedia>,
     /// 3D model details.
-    #[serde(
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
     pub model3d: Option<Model3dMedia>,
     /// Media kinds this crate does not know, as sent (written back as they came).
     #[serde(flatten)]

@@ -131,6 +131,27 @@ where
     }
 }
 
+/// `#[serde(with = "member")]`: an optional object read with [`object_or_none`], written as it is.
+pub(crate) mod member {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        super::object_or_none(deserializer)
+    }
+}
+
 /// A list of `T`: null or a non-list reads as empty, and items that are not a valid `T` are
 /// skipped.
 pub(crate) fn seq<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
