@@ -219,6 +219,7 @@ impl UploaderBuilder {
         Ok(Uploader {
             engine: Arc::new(Engine {
                 writer_id: crate::engine::new_writer_id(),
+                expect_ignored: std::sync::atomic::AtomicBool::new(false),
                 started,
                 agent,
                 http: self.http,
@@ -426,7 +427,7 @@ impl Uploader {
                 return self.finish(done.tracked, done.resumed_from, keep_state);
             }
         }
-        let mut cfg = engine.tus.clone();
+        let mut cfg = engine.tus_config();
         if source.is_stream() && cfg.chunk_size.is_none() {
             cfg.chunk_size = Some(proto::STREAM_CHUNK);
         }

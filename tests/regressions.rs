@@ -272,3 +272,69 @@ fn progress_is_reported_about_once_per_mib() {
         "{calls} progress calls for 16 MiB"
     );
 }
+
+/// A server that never answers `Expect: 100-continue` used to cost a 1 s wait on every large
+/// body: the first wait teaches the uploader to stop asking.
+#[test]
+fn a_server_that_ignores_expect_is_asked_once() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::<bool>::new()));
+    let seen = Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for (id, stream) in listener.incoming().flatten().enumerate() {
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push(line.to_ascii_lowercase());
+                    }
+                    let len: u64 = head
+                        .iter()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    let post = head[0].starts_with("post");
+                    if !post {
+                        seen.lock()
+                            .unwrap()
+                            .push(head.iter().any(|l| l.starts_with("expect:")));
+                    }
+                    std::io::copy(&mut (&mut r).take(len), &mut std::io::sink()).unwrap();
+                    let answer = if post {
+                        format!(
+                            "HTTP/1.1 201 Created\r\nLocation: /files/{id}\r\nContent-Length: 0\r\n\r\n"
+                        )
+                    } else {
+                        format!("HTTP/1.1 204 No Content\r\nUpload-Offset: {len}\r\n\r\n")
+                    };
+                    w.write_all(answer.as_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    let uploader = Uploader::builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        uploader
+            .upload(
+                &format!("http://{addr}/files"),
+                Source::seekable(std::io::Cursor::new(vec![1u8; 2 << 20])).unwrap(),
+                UploadOptions::new(),
+            )
+            .unwrap();
+    }
+    assert_eq!(*asked.lock().unwrap(), [true, false, false]);
+}

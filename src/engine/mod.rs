@@ -14,7 +14,8 @@ pub(crate) mod tracked;
 pub(crate) mod transport;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use ureq::Agent;
 
@@ -37,7 +38,13 @@ pub(crate) struct Engine {
     pub(crate) writer_id: String,
     /// When it was made: records another writer finished since then are its answer too.
     pub(crate) started: std::time::SystemTime,
+    /// Set once a server let an `Expect: 100-continue` wait run out: no more asking.
+    pub(crate) expect_ignored: AtomicBool,
 }
+
+/// A first body read this long after the request went out means no `100 Continue` came: the
+/// await-100 wait (ureq's is 1 s) ran out.
+pub(crate) const EXPECT_IGNORED_AFTER: Duration = Duration::from_millis(900);
 
 /// An id no other engine (in this or another process) has.
 pub(crate) fn new_writer_id() -> String {
@@ -64,6 +71,35 @@ pub(crate) enum Step<T> {
 }
 
 impl Engine {
+    /// The protocol settings for a new upload: no `Expect` once a server ignored it.
+    pub(crate) fn tus_config(&self) -> Config {
+        let mut c = self.tus.clone();
+        if self.expect_ignored.load(Ordering::Relaxed) {
+            c.expect_continue_above = None;
+        }
+        c
+    }
+
+    /// Whether a body of `len` bytes outside the tus machine (the simple PUT) asks `Expect`.
+    pub(crate) fn expect_for(&self, len: u64) -> bool {
+        !self.expect_ignored.load(Ordering::Relaxed)
+            && self
+                .tus
+                .expect_continue_above
+                .is_some_and(|above| len > above)
+    }
+
+    /// Learns from a request that `asked` `Expect`, sent at `sent`, whose body was first read
+    /// at `first_read`, whether the server answers `Expect` at all. (A wall-clock measure of
+    /// the network, not the injected clock: nothing waits on it.)
+    pub(crate) fn note_expect(&self, asked: bool, sent: Instant, first_read: Option<Instant>) {
+        let ignored =
+            asked && first_read.is_some_and(|t| t.duration_since(sent) >= EXPECT_IGNORED_AFTER);
+        if ignored && !self.expect_ignored.swap(true, Ordering::Relaxed) {
+            log::info!("the server does not answer Expect: 100-continue: not asking any more");
+        }
+    }
+
     /// The current time on the injected clock.
     pub(crate) fn now(&self) -> SystemTime {
         self.clock.now()

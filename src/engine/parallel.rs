@@ -64,7 +64,7 @@ impl Engine {
 
         let url = self.concatenate(endpoint, &urls, metadata, abort)?;
         progress.acked(length, Some(length));
-        let fresh = |m: &Metadata| Upload::new(endpoint, length, m, self.tus.clone());
+        let fresh = |m: &Metadata| Upload::new(endpoint, length, m, self.tus_config());
         let mut tracked = self.open(
             endpoint,
             key.map(str::to_owned),
@@ -197,7 +197,7 @@ impl Engine {
         report: &mut Reporter<'_>,
     ) -> Result<(String, Option<u64>)> {
         let len = end - start;
-        let fresh = |m: &Metadata| Upload::partial(endpoint, len, m, self.tus.clone());
+        let fresh = |m: &Metadata| Upload::partial(endpoint, len, m, self.tus_config());
         let mut t = self.open(endpoint, key, Some(len), metadata.clone(), fresh)?;
         self.drive(&mut t, src, start, Some(stop), report)?;
         let url = t.up.url().unwrap_or_default().to_owned();

@@ -57,7 +57,14 @@ impl Engine {
         };
         let secrets = t.secrets();
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let resp = match self.send_request(t, &req, &secrets, feed) {
+        let sent = self.send_request(t, &req, &secrets, feed);
+        if self
+            .expect_ignored
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            t.up.stop_expect_continue();
+        }
+        let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {
                 let how = if lost_connection(&e) {
@@ -124,7 +131,15 @@ impl Engine {
             headers.push(("Upload-Checksum", value));
         }
         let (acked, total, start) = (t.up.offset(), t.up.length(), range.start);
-        let mut on_read = |n: u64| progress.sent(start + n, acked, total);
+        let asked = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("Expect"));
+        let started = std::time::Instant::now();
+        let mut first_read = None;
+        let mut on_read = |n: u64| {
+            first_read.get_or_insert_with(std::time::Instant::now);
+            progress.sent(start + n, acked, total);
+        };
         let mut body = BodyReader::new(source.range(abs.clone())?, len, *abort, &mut on_read);
         let sent = self.send(Call {
             method: req.method.as_str(),
@@ -135,6 +150,7 @@ impl Engine {
             secrets,
         });
         drop(body);
+        self.note_expect(asked, started, first_read);
         match sent {
             // The body reader counts within this body: say what the source holds.
             Err(Error::SourceChanged { found, .. }) => {

@@ -16,9 +16,6 @@ use crate::engine::transport::{BodyReader, Call, mask};
 use crate::error::Result;
 use crate::source::Source;
 
-/// Bodies above this ask `Expect: 100-continue`, so a capping server refuses before the body.
-const EXPECT_ABOVE: u64 = 1024 * 1024;
-
 /// Uploads `source` (a file of `request.size_in_bytes` bytes) in one request.
 pub(crate) fn upload(
     rest: &Rest<'_>,
@@ -46,11 +43,19 @@ pub(crate) fn upload(
             .unwrap_or(base);
         let secrets = [secret];
         let mut headers = vec![("Content-Type", request.mime_type.clone())];
-        if len > EXPECT_ABOVE {
+        // As tus bodies do (and as the uploader's `expect_continue` says): a capping server
+        // refuses before the body.
+        let asked = engine.expect_for(len);
+        if asked {
             headers.push(("Expect", "100-continue".to_owned()));
         }
         source.check_unchanged()?;
-        let mut on_read = |n: u64| progress.sent(n, 0, Some(len));
+        let started = std::time::Instant::now();
+        let mut first_read = None;
+        let mut on_read = |n: u64| {
+            first_read.get_or_insert_with(std::time::Instant::now);
+            progress.sent(n, 0, Some(len));
+        };
         let mut body = BodyReader::new(source.range(0..len)?, len, rest.abort, &mut on_read);
         let resp = engine.send(Call {
             method: "PUT",
@@ -59,8 +64,10 @@ pub(crate) fn upload(
             body: Some((&mut body, len)),
             body_limit: JSON_BODY_LIMIT,
             secrets: &secrets,
-        })?;
+        });
         drop(body);
+        engine.note_expect(asked, started, first_read);
+        let resp = resp?;
         let envelope: FileDescriptorEnvelope =
             read_json(engine, "PUT", &mask(&url, &secrets), &resp)?;
         progress.acked(len, Some(len));

@@ -307,6 +307,11 @@ impl Upload {
         self.config.chunk_size = Some(self.config.chunk_size.map_or(bytes, |c| c.min(bytes)));
     }
 
+    /// Stops asking `Expect: 100-continue` (the server does not answer it).
+    pub fn stop_expect_continue(&mut self) {
+        self.config.expect_continue_above = None;
+    }
+
     /// Whether the length is still unknown.
     pub fn is_deferred(&self) -> bool {
         self.length == Length::Deferred
