@@ -39,12 +39,10 @@ pub fn run(o: &Opts) {
         .start(&emu_dir)
         .expect("emulator");
     let relay = LatencyRelay::start(emu.addr(), Duration::from_millis(o.latency_ms));
-    let js = js_client_ready();
-    let clients: Vec<&str> = if js {
-        vec!["ours", "tus-js"]
-    } else {
-        vec!["ours"]
-    };
+    let mut clients: Vec<&str> = o.batch_clients.iter().map(String::as_str).collect();
+    if clients.contains(&"tus-js") && !js_client_ready() {
+        clients.retain(|c| *c != "tus-js");
+    }
     println!(
         "\n# batch: {} files of {} KiB, {} at a time, Wix mode, in-process emulator behind a relay adding {} ms each way; {runs} alternating runs",
         o.files, o.file_kib, o.jobs, o.latency_ms
@@ -66,7 +64,16 @@ pub fn run(o: &Opts) {
                     let _ = std::fs::remove_dir_all(&state);
                     ours(o, &relay, &state, &files_dir, false)
                 }
-                _ => node(o, &relay, &files_dir),
+                "tus-js" => node(o, &relay, &files_dir),
+                lib => {
+                    // lib (the uploader's own agent) or lib-poolN (N idle connections per host).
+                    let per_host = lib.strip_prefix("lib-pool").unwrap_or("0");
+                    let mut c = Command::new(crate::common::self_exe());
+                    c.args(["lib-batch", &relay.base_url()])
+                        .arg(&files_dir)
+                        .args([&o.jobs.to_string(), per_host]);
+                    timed(c, None)
+                }
             });
             verify(&emu, &before, &inputs, o.file_kib * 1024, client);
             eprintln!(
@@ -97,7 +104,7 @@ pub fn run(o: &Opts) {
     report(o, &results, &reruns);
 }
 
-fn make_inputs(dir: &Path, n: usize, len: u64) -> BTreeMap<String, String> {
+pub fn make_inputs(dir: &Path, n: usize, len: u64) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for i in 0..n {
         let name = format!("f{i:04}.bin");
@@ -157,7 +164,7 @@ fn node(o: &Opts, relay: &LatencyRelay, files: &Path) -> Sample {
     timed(cmd, None)
 }
 
-fn file_ids(emu: &Emulator) -> BTreeSet<String> {
+pub fn file_ids(emu: &Emulator) -> BTreeSet<String> {
     emu.files()
         .iter()
         .filter_map(|f| f["id"].as_str().map(str::to_owned))
@@ -165,7 +172,7 @@ fn file_ids(emu: &Emulator) -> BTreeSet<String> {
 }
 
 // The emulator holds one new file per input, with its name, size and MD5.
-fn verify(
+pub fn verify(
     emu: &Emulator,
     before: &BTreeSet<String>,
     inputs: &BTreeMap<String, String>,
@@ -207,20 +214,26 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut json_clients = serde_json::Map::new();
-    let names = [
-        (
-            "ours",
-            "wix-media upload --jobs 4 (simple route: generate-upload-url + PUT)",
+    let label = |key: &str| match key {
+        "ours" => format!(
+            "wix-media upload --jobs {} (simple route: generate-upload-url + PUT)",
+            o.jobs
         ),
-        (
-            "tus-js",
-            "Node: generate + tus-js-client 4.3.1 + finalize, 4 at a time",
+        "tus-js" => format!(
+            "Node: generate + tus-js-client 4.3.1 + finalize, {} at a time",
+            o.jobs
         ),
-    ];
-    for (key, label) in names {
-        let Some(runs) = results.get(key) else {
+        "lib" => format!("library: WixClient::upload_with on {} threads", o.jobs),
+        other => format!(
+            "library, agent keeping {} idle connections per host",
+            other.trim_start_matches("lib-pool")
+        ),
+    };
+    for key in &o.batch_clients {
+        let Some(runs) = results.get(key.as_str()) else {
             continue;
         };
+        let label = label(key);
         let fps = stat(runs, &|r| n / r.sample.wall);
         let wall = stat(runs, &|r| r.sample.wall);
         let cpu = stat(runs, &|r| r.sample.cpu);
@@ -238,7 +251,7 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
             conns.med
         );
         json_clients.insert(
-            key.to_owned(),
+            key.to_string(),
             json!({
                 "label": label,
                 "files_per_s": fps.json(),
@@ -306,4 +319,54 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
             "loadavg_at_end": crate::common::loadavg(),
         }),
     );
+}
+
+/// Internal: the batch through the library alone
+/// (`bench lib-batch API_BASE DIR JOBS PER_HOST [on|off]`), `JOBS` threads sharing one
+/// `WixClient`. `PER_HOST` 0 keeps the uploader's own agent (ureq's pool keeps at most 3 idle
+/// connections per host); otherwise an agent configured like the uploader's own but keeping
+/// `PER_HOST` idle connections per host. `off`: `UploaderBuilder::expect_continue(false)`.
+pub fn lib_batch(args: &[String]) {
+    use std::sync::Mutex;
+    use wix_media_upload::wix::{FileUpload, WixClient};
+    use wix_media_upload::{Credentials, Uploader};
+    let (base, dir) = (&args[0], Path::new(&args[1]));
+    let jobs: usize = args[2].parse().expect("JOBS");
+    let per_host: usize = args[3].parse().expect("PER_HOST");
+    let expect = args.get(4).is_none_or(|a| a == "on");
+    let mut uploader = Uploader::builder().expect_continue(expect);
+    if per_host > 0 {
+        let agent = wix_media_upload::ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .output_buffer_size(64 * 1024)
+            .max_idle_connections_per_host(per_host)
+            .max_idle_connections(per_host.max(10))
+            .build()
+            .new_agent();
+        uploader = uploader.agent(agent);
+    }
+    let client = WixClient::builder(Credentials::site("bench", "bench").with_api_base(base))
+        .uploader(uploader)
+        .build()
+        .expect("client");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let queue = Mutex::new(files.into_iter());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap().next();
+                    let Some(path) = next else { return };
+                    client
+                        .upload_with(&path, FileUpload::new())
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                }
+            });
+        }
+    });
 }

@@ -9,12 +9,14 @@
 //!   single   512 MiB to @tus/server: curl vs wix-media (one PATCH, 8 MiB chunks), in sets
 //!   caps     300 MB through an early-413 cap relay (8 MiB, 256 MiB; honouring / ignoring Expect)
 //!   expect   512 MiB with Expect: 100-continue on vs off, to @tus/server and to a relay ignoring it
+//!   expect-wix   20 × 5 MB on the Wix simple route behind a proxy honouring / ignoring Expect
 //!   chart    the SVG chart from the saved numbers (also written after batch and single)
 //!   ingest, parallel   the earlier emulator ingest and parallel-upload sections
-//!   (no section: batch folder single caps expect, then the chart)
+//!   (no section: batch folder single caps expect expect-wix, then the chart)
 //! OPTIONS: --runs N  --sets N  --dir D  --results D  --chart FILE.svg  --size-mib N
 //!   --clients curl,ours,ours-8m[,tus-js]  --rss-sizes 64,2048  --files N  --file-kib N
-//!   --jobs N  --latency-ms N  --emulator-dir D  --parallel-mib N
+//!   --jobs N  --latency-ms N  --batch-clients ours,tus-js[,lib,lib-pool8]
+//!   --emulator-dir D  --parallel-mib N
 //! ```
 //! Every section checks the uploaded bytes after every run and panics when they differ.
 
@@ -35,8 +37,16 @@ use std::path::{Path, PathBuf};
 
 use common::{MIB, Opts};
 
-const SECTIONS: [&str; 8] = [
-    "batch", "folder", "single", "caps", "expect", "chart", "ingest", "parallel",
+const SECTIONS: [&str; 9] = [
+    "batch",
+    "folder",
+    "single",
+    "caps",
+    "expect",
+    "expect-wix",
+    "chart",
+    "ingest",
+    "parallel",
 ];
 
 fn main() {
@@ -51,6 +61,7 @@ fn main() {
         }
         Some("emulator-server") => return legacy::emulator_server(Path::new(&args[2])),
         Some("lib-upload") => return caps::lib_upload(&args[2..]),
+        Some("lib-batch") => return batch::lib_batch(&args[2..]),
         _ => {}
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -67,6 +78,7 @@ fn main() {
         file_kib: 64,
         jobs: 4,
         latency_ms: 10,
+        batch_clients: vec!["ours".into(), "tus-js".into()],
         emulator_dir: None,
         parallel_mib: 256,
     };
@@ -97,13 +109,14 @@ fn main() {
             "--file-kib" => o.file_kib = num("--file-kib"),
             "--jobs" => o.jobs = num("--jobs") as usize,
             "--latency-ms" => o.latency_ms = num("--latency-ms"),
+            "--batch-clients" => o.batch_clients = v.split(',').map(str::to_owned).collect(),
             "--emulator-dir" => o.emulator_dir = Some(PathBuf::from(v)),
             "--parallel-mib" => o.parallel_mib = num("--parallel-mib"),
             _ => panic!("unknown section or option {a} (sections: {SECTIONS:?})"),
         }
     }
     if sections.is_empty() {
-        sections = ["batch", "folder", "single", "caps", "expect"]
+        sections = ["batch", "folder", "single", "caps", "expect", "expect-wix"]
             .map(String::from)
             .to_vec();
     }
@@ -119,6 +132,7 @@ fn main() {
             "single" => single::run(&o),
             "caps" => caps::caps(&o),
             "expect" => caps::expect(&o),
+            "expect-wix" => caps::expect_wix(&o),
             "ingest" => legacy::ingest(&o),
             "parallel" => legacy::parallel(&o),
             _ => {}

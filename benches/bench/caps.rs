@@ -330,3 +330,122 @@ pub fn lib_upload(args: &[String]) {
         )
         .expect("upload");
 }
+
+/// Section `expect-wix`: the Wix simple route behind a proxy that ignores `Expect`. A batch of
+/// 5 MB files (simple route: one `PUT` each, with `Expect: 100-continue` above 1 MiB) in Wix
+/// mode, through the latency relay and a cap relay without a cap, honouring or ignoring
+/// `Expect`: the CLI, and the library with `expect_continue` on and off.
+pub fn expect_wix(o: &Opts) {
+    use std::time::Duration;
+    use wix_media_upload::emulator::EmulatorConfig;
+
+    use crate::batch::{file_ids, make_inputs, verify};
+    use crate::relay::LatencyRelay;
+    const FILES: usize = 20;
+    const LEN: u64 = 5_000_000;
+    let runs = o.runs_or(3);
+    let root = o.dir.join("expect-wix");
+    let inputs = make_inputs(&root.join("files"), FILES, LEN);
+    let emu_dir = root.join("emulator");
+    let _ = std::fs::remove_dir_all(&emu_dir);
+    let emu = EmulatorConfig::new()
+        .processing_delay(Duration::ZERO)
+        .start(&emu_dir)
+        .expect("emulator");
+    let proxies: Vec<(&str, CapProxy)> = vec![
+        (
+            "honours Expect",
+            CapProxy::start(emu.addr(), CapConfig::honouring_expect(u64::MAX)),
+        ),
+        (
+            "ignores Expect",
+            CapProxy::start(emu.addr(), CapConfig::ignoring_expect(u64::MAX)),
+        ),
+    ];
+    let relays: Vec<LatencyRelay> = proxies
+        .iter()
+        .map(|(_, p)| {
+            LatencyRelay::start_with(
+                p.addr(),
+                Duration::from_millis(o.latency_ms),
+                emu.addr().port(),
+            )
+        })
+        .collect();
+    let clients = ["cli", "lib", "lib-noexpect"];
+    println!(
+        "\n# Expect on the simple route: {FILES} files of 5 MB, Wix mode, {} at a time, +{} ms each way, through a proxy that honours or ignores Expect; {runs} alternating runs",
+        o.jobs, o.latency_ms
+    );
+    let files_dir = root.join("files");
+    let mut rows: Vec<Vec<(f64, u64)>> = vec![Vec::new(); proxies.len() * clients.len()];
+    for run in 0..runs {
+        for k in 0..rows.len() {
+            let i = (k + run) % rows.len();
+            let (p, c) = (i / clients.len(), clients[i % clients.len()]);
+            let base = relays[p].base_url();
+            let e0 = proxies[p].1.stats().expect_continue;
+            let before = file_ids(&emu);
+            let cmd = match c {
+                "cli" => {
+                    let state = root.join("state");
+                    let _ = std::fs::remove_dir_all(&state);
+                    let mut cmd = Command::new(wix_media_bin());
+                    cmd.args(["upload", "--no-progress", "--jobs", &o.jobs.to_string()])
+                        .arg("--state-dir")
+                        .arg(&state)
+                        .arg(&files_dir)
+                        .env("WIX_API_KEY", "bench")
+                        .env("WIX_SITE_ID", "bench")
+                        .env("WIX_API_BASE", &base)
+                        .env_remove("RUST_LOG");
+                    cmd
+                }
+                lib => {
+                    let mut cmd = Command::new(self_exe());
+                    cmd.args(["lib-batch", &base])
+                        .arg(&files_dir)
+                        .args([o.jobs.to_string().as_str(), "0"])
+                        .arg(if lib == "lib" { "on" } else { "off" });
+                    cmd
+                }
+            };
+            let s = timed(cmd, None);
+            verify(&emu, &before, &inputs, LEN, c);
+            let asked = proxies[p].1.stats().expect_continue - e0;
+            eprintln!(
+                "run {run} {} {c}: {:.2} s, {asked} requests asked Expect",
+                proxies[p].0, s.wall
+            );
+            rows[i].push((s.wall, asked));
+        }
+    }
+    println!(
+        "\n| proxy | client | wall s median (min–max) | files/s | requests asking Expect per run |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut out = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let (p, c) = (i / clients.len(), clients[i % clients.len()]);
+        let w = Stat::of(&r.iter().map(|x| x.0).collect::<Vec<_>>());
+        let label = match c {
+            "cli" => "wix-media upload (defaults)",
+            "lib" => "library, defaults",
+            _ => "library, `expect_continue(false)`",
+        };
+        println!(
+            "| {} | {label} | {w} | {:.1} | {} |",
+            proxies[p].0,
+            FILES as f64 / w.med,
+            r[0].1
+        );
+        out.push(
+            json!({"proxy": proxies[p].0, "client": c, "wall_s": w.json(), "asked_expect": r[0].1}),
+        );
+    }
+    drop(relays);
+    o.save(
+        "expect-wix",
+        &json!({"machine": crate::common::machine(), "files": FILES, "bytes_each": LEN, "rows": out}),
+    );
+}

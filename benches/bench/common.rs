@@ -34,6 +34,8 @@ pub struct Opts {
     pub file_kib: u64,
     pub jobs: usize,
     pub latency_ms: u64,
+    /// Batch: ours, tus-js, lib (the library on threads), lib-poolN.
+    pub batch_clients: Vec<String>,
     /// Legacy sections: the emulator's storage, the parallel upload's size.
     pub emulator_dir: Option<PathBuf>,
     pub parallel_mib: u64,

@@ -10,8 +10,9 @@
 //!
 //! Servers that answer absolute URLs of their own (the emulator's `uploadUrl`, tus `Location`)
 //! would send the client around the relay, so in the server-to-client direction every
-//! `127.0.0.1:<upstream port>` is rewritten to `127.0.0.1:<relay port>`. Both ports have the
-//! same number of digits (the relay re-binds until they do), so no `Content-Length` changes.
+//! `127.0.0.1:<upstream port>` (or another given port) is rewritten to `127.0.0.1:<relay port>`.
+//! Both ports have the same number of digits (the relay re-binds until they do), so no
+//! `Content-Length` changes.
 //!
 //! It counts connections and bytes ([`LatencyRelay::stats`]). Dropping it stops accepting,
 //! shuts every socket down and joins every thread.
@@ -62,12 +63,18 @@ pub struct LatencyRelay {
 impl LatencyRelay {
     /// Relays `127.0.0.1:<port>` → `upstream` (a 127.0.0.1 address), `one_way` each way.
     pub fn start(upstream: SocketAddr, one_way: Duration) -> LatencyRelay {
+        Self::start_with(upstream, one_way, upstream.port())
+    }
+
+    /// Like [`LatencyRelay::start`], rewriting `127.0.0.1:<rewrite_port>` instead of the
+    /// upstream's port (for a relay in front of another relay, say).
+    pub fn start_with(upstream: SocketAddr, one_way: Duration, rewrite_port: u16) -> LatencyRelay {
         assert_eq!(
             upstream.ip(),
             Ipv4Addr::LOCALHOST,
             "the relay only goes to 127.0.0.1"
         );
-        let digits = upstream.port().to_string().len();
+        let digits = rewrite_port.to_string().len();
         let listener = (0..50)
             .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the relay"))
             .find(|l| {
@@ -79,7 +86,7 @@ impl LatencyRelay {
         let shared = Arc::new(Shared {
             upstream,
             one_way,
-            from: format!("127.0.0.1:{}", upstream.port()).into_bytes(),
+            from: format!("127.0.0.1:{rewrite_port}").into_bytes(),
             to: format!("127.0.0.1:{}", addr.port()).into_bytes(),
             stop: AtomicBool::new(false),
             connections: AtomicU64::new(0),
