@@ -10,7 +10,8 @@
 //!   caps     300 MB through an early-413 cap relay (8 MiB, 256 MiB; honouring / ignoring Expect)
 //!   expect   512 MiB with Expect: 100-continue on vs off, to @tus/server and to a relay ignoring it
 //!   expect-wix   20 × 5 MB on the Wix simple route behind a proxy honouring / ignoring Expect
-//!   chart    the SVG chart from the saved numbers (also written after batch and single)
+//!   chart    the SVG chart from the saved numbers (also written after batch and single; with
+//!            another --results dir only when --chart is given too, so docs/ keeps the full one)
 //!   ingest, parallel   the earlier emulator ingest and parallel-upload sections
 //!   (no section: batch folder single caps expect expect-wix, then the chart)
 //! OPTIONS: --runs N  --sets N  --dir D  --results D  --chart FILE.svg  --size-mib N
@@ -83,6 +84,8 @@ fn main() {
         parallel_mib: 256,
     };
     let mut sections: Vec<String> = Vec::new();
+    let default_results = o.results.clone();
+    let mut chart_given = false;
     let mut it = args.into_iter().skip(1);
     while let Some(a) = it.next() {
         if SECTIONS.contains(&a.as_str()) {
@@ -99,7 +102,10 @@ fn main() {
             "--sets" => o.sets = num("--sets") as usize,
             "--dir" => o.dir = v.into(),
             "--results" => o.results = v.into(),
-            "--chart" => o.chart = v.into(),
+            "--chart" => {
+                o.chart = v.into();
+                chart_given = true;
+            }
             "--size-mib" => o.size_mib = num("--size-mib"),
             "--clients" => o.clients = v.split(',').map(str::to_owned).collect(),
             "--rss-sizes" => {
@@ -139,7 +145,9 @@ fn main() {
         }
         chart |= matches!(s.as_str(), "batch" | "single" | "chart");
     }
-    if chart {
+    if chart && !chart_given && o.results != default_results {
+        eprintln!("chart not redrawn: --results is not the default and no --chart was given");
+    } else if chart {
         chart::write(&o);
     }
 }
