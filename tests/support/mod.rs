@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod cap_proxy;
+pub mod logs;
 pub mod proxy;
 pub mod py_server;
 pub mod raw_server;
@@ -619,4 +620,16 @@ pub fn unfinished_records(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// The name the test harness knows the test `name` of `module` (its `module_path!()`) by:
+/// `subject::name`, without the crate's own name. For a test that runs itself again in a child
+/// process (`current_exe() --exact NAME`).
+pub fn test_path(module: &str, name: &str) -> String {
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    if module.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{module}::{name}")
+    }
 }

@@ -1,19 +1,16 @@
 //! Reliability under injected network faults: uploads of random sizes go through a
-//! fault-injecting proxy (`support::proxy`) to the official tus server and to the emulator, and
+//! fault-injecting proxy (`crate::support::proxy`) to the official tus server and to the emulator, and
 //! every one must complete with the stored bytes identical to the source.
 //!
 //! The run is seeded: set `WMU_FAULT_SEED` (decimal or `0x` hex) to replay one; a failure
 //! prints its seed.
-#![cfg(feature = "emulator")]
-
-mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::proxy::{Fault, FaultCounts, FaultProxy, ProxyConfig};
+use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 use serde_json::json;
-use support::proxy::{Fault, FaultCounts, FaultProxy, ProxyConfig};
-use support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 use wix_media_upload::emulator::Emulator;
 use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
 
@@ -276,7 +273,7 @@ fn run(seed: u64) -> Totals {
 
 #[test]
 fn uploads_survive_injected_faults() {
-    let _ = env_logger::builder().is_test(true).try_init();
+    crate::support::logs::install();
     let seed = seed();
     eprintln!("fault seed {seed:#x} (replay with WMU_FAULT_SEED={seed:#x})");
     let started = Instant::now();
@@ -369,7 +366,7 @@ fn parallel_upload_survives_a_failed_options() {
 
 /// Uploads `len` bytes to the emulator behind `proxy` with `case`'s settings and checks them.
 fn upload_through(emu: &Emulator, proxy: &FaultProxy, case: &Case, seed: u64) {
-    let _ = env_logger::builder().is_test(true).try_init();
+    crate::support::logs::install();
     let (file, want) = big_temp_file_with(case.len, seed);
     let meta = Metadata::new().with("token", token(emu, case.len)).unwrap();
     let done = uploader(case)

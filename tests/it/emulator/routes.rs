@@ -1,17 +1,14 @@
 //! The emulator's Wix routes beyond the resumable upload: the simple upload, import, reading
 //! files back, processing, the rate limit, the site check and token expiry; driven with
 //! plain `ureq` and raw TCP.
-#![cfg(feature = "emulator")]
-
-mod emulator_common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
-use emulator_common::*;
 use serde_json::{Value, json};
 use ureq::Agent;
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};

@@ -2,19 +2,15 @@
 //! against the emulator (in this process, in the binary, and as `wix-media emulator` in
 //! another process) and against the official tus server, import and wait, honest messages,
 //! logs without secrets. Batches, the manifest, Ctrl-C and closed pipes: tests/cli_batch.rs.
-#![cfg(feature = "cli")]
-
-mod cli_common;
-mod support;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use super::common::*;
+use crate::support::{TempDir, TusServer, big_temp_file_with, file_digest, temp_file_with};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use cli_common::*;
-use support::{TempDir, TusServer, big_temp_file_with, file_digest, temp_file_with};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
 // ---------------------------------------------------------------------------------------------
@@ -235,7 +231,7 @@ fn routes_simple_and_resumable_chunked_parallel() {
         .unwrap_or_default()
         .to_owned();
     let bytes = emu.file_bytes(&id).expect("stored file");
-    assert_eq!(support::digest(&bytes), digest);
+    assert_eq!(crate::support::digest(&bytes), digest);
 
     // --parallel 2: two partial uploads and their concatenation.
     emu.reset_request_counts();
@@ -257,7 +253,10 @@ fn routes_simple_and_resumable_chunked_parallel() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(support::digest(&emu.file_bytes(&id).expect("file")), digest);
+    assert_eq!(
+        crate::support::digest(&emu.file_bytes(&id).expect("file")),
+        digest
+    );
 
     // --route simple even for a big file.
     emu.reset_request_counts();

@@ -5,8 +5,6 @@
 //!
 //! Elapsed-time assertions are hang guards only (generous bounds), never performance checks.
 
-mod support;
-
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,8 +12,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::raw_server::{Next, RawRequest, RawServer, read_exact_len, respond, wait_for_close};
-use support::temp_file_with;
+use crate::support::raw_server::{
+    Next, RawRequest, RawServer, read_exact_len, respond, wait_for_close,
+};
+use crate::support::temp_file_with;
 use wix_media_upload::proto::Violation;
 use wix_media_upload::{
     CreationMode, Error, Progress, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
@@ -372,7 +372,7 @@ fn dribble(s: &mut TcpStream, prefix: &[u8], drip: u8) {
         return;
     }
     let started = Instant::now();
-    while started.elapsed() < support::raw_server::MAX_WAIT {
+    while started.elapsed() < crate::support::raw_server::MAX_WAIT {
         thread::sleep(Duration::from_millis(500));
         if s.write_all(&[drip]).and_then(|()| s.flush()).is_err() {
             return;
@@ -848,7 +848,7 @@ fn emulator_max_body_size_is_learned() {
     use wix_media_upload::wix;
     use wix_media_upload::wix::types::GenerateUploadUrlRequest;
 
-    let dir = support::TempDir::new("wmu-hostile-emu");
+    let dir = crate::support::TempDir::new("wmu-hostile-emu");
     let emu = EmulatorConfig::new()
         .max_body_size(MIB as u64)
         .start(dir.join("emu"))

@@ -2,17 +2,15 @@
 //! on method, path, headers and body, and every mock asserts how often it was hit. A fake clock
 //! records retry waits instead of sleeping.
 
-mod support;
-
 use std::io::{Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::{TempDir, TempFile, temp_file_with};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mockito::{Matcher, Mock, Server, ServerGuard};
-use support::{TempDir, TempFile, temp_file_with};
 use wix_media_upload::wix::types::{MediaType, OperationStatus};
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
@@ -1108,7 +1106,7 @@ fn stream(bytes: &[u8]) -> (Source, Arc<AtomicU64>) {
 fn stream_chunks_are_sent_in_order() {
     let mut server = Server::new();
     let endpoint = format!("{}/files", server.url());
-    let bytes = support::pseudo_random_bytes(10, 16);
+    let bytes = crate::support::pseudo_random_bytes(10, 16);
     let post = created(plain_post(&mut server, "/files", 10), "/files/s")
         .expect(1)
         .create();
@@ -1141,7 +1139,7 @@ fn stream_chunks_are_sent_in_order() {
 fn stream_chunk_is_resent_from_the_buffer_after_a_failure() {
     let mut server = Server::new();
     let endpoint = format!("{}/files", server.url());
-    let bytes = support::pseudo_random_bytes(10, 17);
+    let bytes = crate::support::pseudo_random_bytes(10, 17);
     let clock = FakeClock::new();
     let post = created(plain_post(&mut server, "/files", 10), "/files/sr")
         .expect(1)

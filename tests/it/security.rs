@@ -1,9 +1,6 @@
 //! Security-minded checks: file names that need escaping survive the whole Wix route, metadata
 //! keys that would break the `Upload-Metadata` header are refused, and TLS cannot be talked
 //! out of verifying.
-#![cfg(feature = "emulator")]
-
-mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{TempDir, temp_file_with};
+use crate::support::{TempDir, temp_file_with};
 use wix_media_upload::emulator::Emulator;
 use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget, finalize,

@@ -17,9 +17,6 @@
 //!
 //! The kill points are seeded-random (`WMU_CRASH_SEED` overrides the seed, which is printed).
 //! The binary is the one Cargo builds for this test (`CARGO_BIN_EXE_wix-media`).
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::fs;
 use std::path::Path;
@@ -27,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
+use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 
 const MIB: u64 = 1024 * 1024;
 /// The file uploaded in each scenario.

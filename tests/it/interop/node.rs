@@ -2,12 +2,10 @@
 //! uploads that check what went over the wire go through a transparent [`FaultProxy`], whose
 //! request log counts PATCHes and body bytes per method.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
-use support::proxy::{FaultProxy, ProxyConfig};
-use support::{TempDir, TusServer, temp_file_with};
+use crate::support::proxy::{FaultProxy, ProxyConfig};
+use crate::support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::{
     AbortHandle, CreationMode, Error, Metadata, Progress, Source, UploadOptions, Uploader,
 };
@@ -152,7 +150,7 @@ fn aborted_upload_resumes_with_a_new_uploader() {
     assert!(seen.lock().unwrap().iter().all(|&s| s >= stored_offset));
     // No unfinished upload's record is left.
     assert_eq!(
-        support::unfinished_records(state.path()),
+        crate::support::unfinished_records(state.path()),
         Vec::<std::path::PathBuf>::new()
     );
 }
@@ -161,7 +159,7 @@ fn aborted_upload_resumes_with_a_new_uploader() {
 fn stream_source_is_uploaded_in_buffered_chunks() {
     let server = TusServer::start();
     let uploader = Uploader::builder().chunk_size(MIB as u64).build().unwrap();
-    let bytes = support::pseudo_random_bytes(3 * MIB + 5, 7);
+    let bytes = crate::support::pseudo_random_bytes(3 * MIB + 5, 7);
     let reader = std::io::Cursor::new(bytes.clone());
     // A `Read` that is not `Seek`.
     let stream = std::io::Read::chain(reader, std::io::empty());

@@ -3,16 +3,14 @@
 //! log shows what the client really sent (how many PATCHes, whether the POST carried bytes,
 //! which `Upload-Checksum`). The harness is `tests/support/py_server.rs`.
 
-mod support;
-
 use std::io::{Cursor, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::proxy::{FaultProxy, ProxyConfig, SeenRequest};
-use support::py_server::{PyTusServer, PyTusServerOptions};
-use support::{TempDir, big_temp_file_with, pseudo_random_bytes, temp_file_with};
+use crate::support::proxy::{FaultProxy, ProxyConfig, SeenRequest};
+use crate::support::py_server::{PyTusServer, PyTusServerOptions};
+use crate::support::{TempDir, big_temp_file_with, pseudo_random_bytes, temp_file_with};
 use wix_media_upload::{
     AbortHandle, CreationMode, Error, Metadata, Progress, RetryPolicy, Source, UploadOptions,
     Uploader, UploaderBuilder,

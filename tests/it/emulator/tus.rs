@@ -1,5 +1,4 @@
 //! Tests of the local Wix stand-in, driven with plain `ureq` and raw TCP.
-#![cfg(feature = "emulator")]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

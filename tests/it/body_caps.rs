@@ -10,17 +10,15 @@
 //! offset); those tests are ignored until it does. Files are streamed from disk and compared by
 //! digest.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use support::cap_proxy::{CapConfig, CapProxy};
-use support::py_server::PyTusServer;
-use support::raw_server::{Next, RawServer, respond};
-use support::{TusServer, big_temp_file_with, file_digest};
+use crate::support::cap_proxy::{CapConfig, CapProxy};
+use crate::support::py_server::PyTusServer;
+use crate::support::raw_server::{Next, RawServer, respond};
+use crate::support::{TusServer, big_temp_file_with, file_digest};
 use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
 
 const MIB: u64 = 1024 * 1024;

@@ -1,12 +1,10 @@
 //! Proves the test harness: the official tus server starts, speaks tus 1.0, and the helpers
 //! read back what it stored. Uses raw `ureq` requests only (no SDK code).
 
-mod support;
-
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{TusServer, TusServerOptions, digest, file_digest, pseudo_random_bytes};
+use crate::support::{TusServer, TusServerOptions, digest, file_digest, pseudo_random_bytes};
 use ureq::Agent;
 use ureq::http::Response;
 
@@ -125,7 +123,7 @@ fn create_patch_head_and_read_back() {
         url.starts_with(&format!("{}/", server.endpoint())),
         "Location {url}"
     );
-    let id = support::upload_id(&url).to_string();
+    let id = crate::support::upload_id(&url).to_string();
     assert_eq!(server.uploads(), vec![id.clone()]);
     assert_eq!(server.stored_bytes(&url), b"");
     let info = server.info(&url);
@@ -260,16 +258,16 @@ fn stop_makes_the_server_unreachable() {
 
 #[test]
 fn temp_files_are_deterministic_and_removed() {
-    let (f1, b1) = support::temp_file_with(1003, 42);
-    let (f2, b2) = support::temp_file_with(1003, 42);
-    let (_f3, b3) = support::temp_file_with(1003, 43);
+    let (f1, b1) = crate::support::temp_file_with(1003, 42);
+    let (f2, b2) = crate::support::temp_file_with(1003, 42);
+    let (_f3, b3) = crate::support::temp_file_with(1003, 43);
     assert_eq!(b1.len(), 1003);
     assert_eq!(b1, b2);
     assert_ne!(b1, b3);
     assert_ne!(f1.path(), f2.path());
     assert_eq!(std::fs::read(f1.path()).unwrap(), b1);
 
-    let (big, d) = support::big_temp_file_with(200_005, 42);
+    let (big, d) = crate::support::big_temp_file_with(200_005, 42);
     assert_eq!(d, digest(&pseudo_random_bytes(200_005, 42)));
     assert_eq!(file_digest(big.path()), d);
     assert_eq!(&pseudo_random_bytes(200_005, 42)[..1003], &b1[..]);
@@ -278,7 +276,7 @@ fn temp_files_are_deterministic_and_removed() {
     drop(f1);
     assert!(!p.exists());
 
-    let dir = support::TempDir::new("wmu-test");
+    let dir = crate::support::TempDir::new("wmu-test");
     let path = dir.path().to_path_buf();
     std::fs::write(dir.join("x"), b"x").unwrap();
     drop(dir);

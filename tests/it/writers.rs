@@ -1,14 +1,12 @@
 //! One writer per upload: two uploaders (as two processes would) of the same file to the same
 //! place from the same state directory make one upload; a killed lock holder blocks no one.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use support::proxy::{FaultProxy, ProxyConfig};
-use support::{TempDir, TusServer, temp_file_with};
+use crate::support::proxy::{FaultProxy, ProxyConfig};
+use crate::support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::{DirStore, Metadata, Source, StateStore, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
@@ -141,7 +139,7 @@ fn a_killed_lock_holder_blocks_no_one() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "hold_a_lock_until_killed",
+            &crate::support::test_path(module_path!(), "hold_a_lock_until_killed"),
             "--ignored",
             "--nocapture",
         ])

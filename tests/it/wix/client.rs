@@ -1,8 +1,5 @@
 //! The Wix client against the emulator: every route, waiting for processing, pacing under a
 //! rate limit, and Wix's error answers.
-#![cfg(feature = "emulator")]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -10,7 +7,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use support::TempDir;
+use crate::support::TempDir;
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 use wix_media_upload::wix::types::{MediaType, OperationStatus};
 use wix_media_upload::wix::{ExternalInfo, FileUpload, ImportFileRequest, Route, WixClient};
@@ -41,7 +38,7 @@ impl Wix {
 
     /// A file named `name` holding `len` pseudo-random bytes.
     fn file(&self, name: &str, len: usize) -> (PathBuf, Vec<u8>) {
-        let bytes = support::pseudo_random_bytes(len, len as u64 ^ 0x5eed);
+        let bytes = crate::support::pseudo_random_bytes(len, len as u64 ^ 0x5eed);
         let path = self.dir.join(name);
         std::fs::write(&path, &bytes).unwrap();
         (path, bytes)
@@ -242,7 +239,7 @@ fn serve_bytes(body: Vec<u8>) -> Source {
 fn import_from_a_url_then_wait() {
     let wix = Wix::start(EmulatorConfig::new().processing_delay(Duration::from_millis(500)));
     let client = wix.client();
-    let bytes = support::pseudo_random_bytes(30_000, 3);
+    let bytes = crate::support::pseudo_random_bytes(30_000, 3);
     let source = serve_bytes(bytes.clone());
     let file = client
         .import(

@@ -1,18 +1,15 @@
 //! The emulator's body limit, the way front proxies apply theirs: a body over
 //! `max_body_size` is answered 413 right after its head, without being read, and the
 //! connection is closed. Raw TCP clients, so what is (not) sent is under control.
-#![cfg(feature = "emulator")]
-
-mod emulator_common;
 
 use std::io::ErrorKind;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use super::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use emulator_common::*;
 use serde_json::json;
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 

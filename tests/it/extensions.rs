@@ -5,17 +5,14 @@
 //! Every fault is injected with the emulator's switches at a known point of the upload (a
 //! progress report with `sent == acked` comes between two requests), and every claim is checked
 //! on the server side (stored bytes, `request_counts()`, the uploads it holds): no timing.
-#![cfg(feature = "emulator")]
-
-mod support;
 
 use std::io::{Cursor, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::{TempDir, TusServer, temp_file_with};
 use md5::Digest as _;
-use support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig, UploadInfo};
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
 use wix_media_upload::{
@@ -309,7 +306,7 @@ fn deferred_length_streams_on_the_emulator() {
     let wix = Wix::start();
     let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
     for (len, seed) in DEFERRED_SIZES {
-        let bytes = support::pseudo_random_bytes(len, seed);
+        let bytes = crate::support::pseudo_random_bytes(len, seed);
         let (endpoint, meta) = wix.endpoint_and_meta();
         let done = uploader
             .upload(
@@ -332,7 +329,7 @@ fn deferred_length_streams_on_the_tus_server() {
     let server = TusServer::start();
     let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
     for (len, seed) in DEFERRED_SIZES {
-        let bytes = support::pseudo_random_bytes(len, seed);
+        let bytes = crate::support::pseudo_random_bytes(len, seed);
         let done = uploader
             .upload(
                 &server.endpoint(),

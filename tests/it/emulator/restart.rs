@@ -2,18 +2,15 @@
 //! `emulator` example is SIGKILLed while a raw client is still sending a PATCH, and an
 //! emulator started on the same directory answers HEAD with what is on disk. A body that
 //! carried `Upload-Checksum` keeps nothing: its bytes were never verified.
-#![cfg(feature = "emulator")]
-
-mod emulator_common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use emulator_common::*;
 use serde_json::json;
 use ureq::Agent;
 use wix_media_upload::emulator::Emulator;

@@ -1,18 +1,14 @@
 //! `wix-media upload` on batches: folders, `--jobs` with failures, the manifest (a rerun
 //! skips with no request; a changed file goes again; `--force`), two processes at once,
 //! Ctrl-C and the resume after it, a closed stdout.
-#![cfg(feature = "cli")]
-
-mod cli_common;
-mod support;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cli_common::*;
-use support::{TempDir, TusServer, big_temp_file_with, file_digest};
+use super::common::*;
+use crate::support::{TempDir, TusServer, big_temp_file_with, file_digest};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
 fn emulator() -> (Emulator, TempDir) {
@@ -300,7 +296,7 @@ fn ctrl_c_keeps_the_upload_and_the_rerun_resumes_it_tus() {
     let endpoint = format!("{}/files", proxy.url());
     let home = Home::new();
     let (file, digest) = big_temp_file_with(64 * MIB, 3);
-    let (small, _) = support::temp_file_with(1000, 8);
+    let (small, _) = crate::support::temp_file_with(1000, 8);
     // A blocked socket write notices the abort at the stall timeout: keep it short.
     let args = [
         "--no-progress",

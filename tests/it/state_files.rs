@@ -3,16 +3,14 @@
 //!
 //! A real upload to the official tus server (see `support::TusServer`) is interrupted after its
 //! first chunk so that a genuine record exists, then the record is damaged and the upload run
-//! again. This file installs a process-wide logger to see the warnings.
-
-mod support;
+//! again. The warnings are read from the binary's log capture (`support::logs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, Once};
 
-use support::{TempDir, TempFile, TusServer, temp_file_with};
+use crate::support::logs;
+use crate::support::{TempDir, TempFile, TusServer, temp_file_with};
 use wix_media_upload::{
     AbortHandle, DirStore, Error, Metadata, Record, Secret, Source, StateStore, UploadOptions,
     Uploader,
@@ -20,46 +18,13 @@ use wix_media_upload::{
 
 const MIB: usize = 1024 * 1024;
 
-static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.target().starts_with("wix_media_upload")
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let line = (record.level(), format!("{}", record.args()));
-            LINES.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
 fn capture_logs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_boxed_logger(Box::new(Capture)).expect("no other logger");
-        log::set_max_level(log::LevelFilter::Info);
-    });
+    logs::install();
 }
 
 /// Captured warnings that mention `needle` (tests run in parallel: each looks for its paths).
 fn warnings_about(needle: &str) -> Vec<String> {
-    logs_about(log::Level::Warn, needle)
-}
-
-fn logs_about(at: log::Level, needle: &str) -> Vec<String> {
-    LINES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(level, text)| *level == at && text.contains(needle))
-        .map(|(_, text)| text.clone())
-        .collect()
+    logs::ours_about(log::Level::Warn, needle)
 }
 
 fn mode(path: &Path) -> u32 {
@@ -186,7 +151,10 @@ fn a_temp_file_left_by_a_killed_save_is_ignored() {
 #[test]
 fn a_temp_file_with_our_own_pid_does_not_block_saving() {
     const CHILD: &str = "WMU_STATE_FILES_CHILD_DIR";
-    const NAME: &str = "a_temp_file_with_our_own_pid_does_not_block_saving";
+    let name = crate::support::test_path(
+        module_path!(),
+        "a_temp_file_with_our_own_pid_does_not_block_saving",
+    );
     if let Some(dir) = std::env::var_os(CHILD) {
         let dir = PathBuf::from(dir);
         let store = DirStore::new(&dir).unwrap();
@@ -202,7 +170,7 @@ fn a_temp_file_with_our_own_pid_does_not_block_saving() {
     }
     let dir = TempDir::new("wmu-stray-pid");
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .args([&name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, dir.path())
         .output()
         .unwrap();
@@ -368,7 +336,7 @@ fn existing_state_dirs_are_tightened_or_refused() {
         assert_eq!(mode(&dir), 0o700, "{m:o} is tightened");
         store.save(&record("k")).unwrap();
         assert_eq!(store.load("k").unwrap(), Some(record("k")));
-        let said = logs_about(log::Level::Info, &dir.display().to_string());
+        let said = logs::ours_about(log::Level::Info, &dir.display().to_string());
         assert!(
             said.iter().any(|w| w.contains(&format!("{m:o}"))),
             "{said:?}"

@@ -1,0 +1,5 @@
+//! The `wix-media` binary.
+
+mod batch;
+mod commands;
+mod common;
