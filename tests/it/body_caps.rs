@@ -1,4 +1,4 @@
-//! Request-body caps in front of real tus servers: the [`CapProxy`] (tests/support/cap_proxy.rs)
+//! Request-body caps in front of real tus servers: the [`CapProxy`] (tests/support/proxy/cap.rs)
 //! answers an oversized body with an early `413` + `Connection: close` and closes without
 //! reading it, as front proxies do (nginx's `client_max_body_size`), either honouring
 //! `Expect: 100-continue` or ignoring it. The first tests prove the proxy itself on raw
@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::support::cap_proxy::{CapConfig, CapProxy};
+use crate::support::proxy::cap::{CapConfig, CapProxy};
 use crate::support::py_server::PyTusServer;
 use crate::support::raw_server::{Next, RawServer, respond};
 use crate::support::{TusServer, big_temp_file_with, file_digest};

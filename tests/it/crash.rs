@@ -16,7 +16,7 @@
 //!   the stored bytes equal the file, and the state record is gone.
 //!
 //! The kill points are seeded-random (`WMU_CRASH_SEED` overrides the seed, which is printed).
-//! The binary is the one Cargo builds for this test (`CARGO_BIN_EXE_wix-media`).
+//! The binary is the one Cargo builds for the tests (`support::bins::wix_media`).
 
 use std::fs;
 use std::path::Path;
@@ -24,6 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::bins::wix_media;
+use crate::support::child::wait_for;
 use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 
 const MIB: u64 = 1024 * 1024;
@@ -39,11 +41,6 @@ const SETTLE: Duration = Duration::from_millis(150);
 const SETTLE_MAX: Duration = Duration::from_secs(5);
 /// How often the server's storage is sampled.
 const POLL: Duration = Duration::from_millis(2);
-
-/// The `wix-media` binary Cargo built for this test.
-fn cli() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_wix-media"))
-}
 
 fn seed() -> u64 {
     std::env::var("WMU_CRASH_SEED")
@@ -153,7 +150,7 @@ fn spawn(
 ) -> Child {
     let stdout = fs::File::create(out.join(format!("run{run}.out"))).expect("stdout file");
     let stderr = fs::File::create(out.join(format!("run{run}.err"))).expect("stderr file");
-    let mut cmd = Command::new(cli());
+    let mut cmd = Command::new(wix_media());
     cmd.arg("upload")
         .arg("--endpoint")
         .arg(server.endpoint())
@@ -243,22 +240,15 @@ fn run_scenario(sc: Scenario) {
             }
             kills.push((at_kill, settled));
         } else {
-            let deadline = Instant::now() + FINAL_WAIT;
-            let status = loop {
+            let status = wait_for(&mut child, FINAL_WAIT, || {
                 watch.sample();
-                if let Some(status) = child.try_wait().expect("try_wait") {
-                    break status;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "[{}] the final run did not finish in {FINAL_WAIT:?}",
-                        sc.name
-                    );
-                }
-                thread::sleep(Duration::from_millis(20));
-            };
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "[{}] the final run did not finish in {FINAL_WAIT:?}",
+                    sc.name
+                )
+            });
             let log = read_log(&logs.join(format!("run{run}.err")));
             assert!(
                 status.success(),

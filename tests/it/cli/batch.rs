@@ -33,7 +33,7 @@ fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
     write_tree(
         &root,
         &[
-            ("a.txt", b"a"),
+            ("a.txt", b"a".as_slice()),
             ("sub/b.txt", b"bb"),
             ("sub/deeper/c.txt", b"ccc"),
             (".hidden.txt", b"h"),
@@ -160,7 +160,10 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
 fn rerun_with_the_built_in_emulator_starts_nothing() {
     let home = Home::new();
     let tree = TempDir::new("wmu-builtin");
-    write_tree(tree.path(), &[("a.txt", b"aaa"), ("b.txt", b"bbbb")]);
+    write_tree(
+        tree.path(),
+        &[("a.txt", b"aaa".as_slice()), ("b.txt", b"bbbb")],
+    );
     let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
     assert!(out.stderr.contains("built-in emulator"), "{}", out.stderr);

@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::common::*;
+use crate::support::raw_server::file_server;
 use crate::support::{TempDir, TusServer, big_temp_file_with, file_digest, temp_file_with};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -354,9 +355,9 @@ fn import_and_wait_commands() {
         .processing_delay(Duration::from_millis(500))
         .start(emu_dir.path())
         .expect("emulator");
-    let source = FileServer::start(vec![9u8; 2048], "image/png");
+    let source = file_server(vec![9u8; 2048], "image/png");
     let home = Home::new();
-    let url = source.url("cat.png");
+    let url = source.url("/cat.png");
     let mut cmd = home.command(
         "import",
         &[
@@ -379,7 +380,7 @@ fn import_and_wait_commands() {
     assert_eq!(emu.file(&id).expect("imported")["filePath"], "/imports");
 
     // Without --wait: PENDING at once.
-    let mut cmd = home.command("import", &[&source.url("dog.png")]);
+    let mut cmd = home.command("import", &[&source.url("/dog.png")]);
     with_wix(&mut cmd, emu.base_url());
     let out = run(cmd);
     out.assert_success();

@@ -4,67 +4,38 @@
 
 use std::io::ErrorKind;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
+use std::net::Shutdown;
 
-use super::common::*;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
-use wix_media_upload::emulator::{Emulator, EmulatorConfig};
+use wix_media_upload::emulator::EmulatorConfig;
+
+use crate::support::emulator::Emu;
+use crate::support::http::{agent, connect, patch_head, raw_exchange, read_continue, send};
 
 const MIB: u64 = 1024 * 1024;
 /// The body the "still writing" clients try to send: far more than socket buffers hold.
 const HUGE: u64 = 512 * MIB;
 
-fn start(name: &str, config: EmulatorConfig) -> Emulator {
-    config.start(temp_dir(name)).expect("start emulator")
-}
-
 /// A tus upload of `len` bytes; its URL path.
-fn tus_upload(emu: &Emulator, len: u64) -> String {
-    let agent = agent();
-    let r = post_json(
-        &agent,
-        &emu.generate_url(),
-        &AUTH,
-        &json!({"mimeType": "text/plain"}),
-    );
-    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
-    let created = into_resp(
-        agent
-            .post(emu.tus_endpoint())
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", len.to_string())
-            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-            .send_empty(),
-    );
-    assert_eq!(created.status, 201, "{}", created.body);
-    let url = created.header("Location").expect("Location").to_string();
-    url.strip_prefix(emu.base_url()).expect("path").to_string()
+fn tus_upload(emu: &Emu, len: u64) -> String {
+    let token = emu.token_for(&json!({"mimeType": "text/plain"}));
+    let url = emu.new_upload(&token, len as usize);
+    url.strip_prefix(emu.emu.base_url())
+        .expect("path")
+        .to_string()
 }
 
 /// A simple upload URL; its path.
-fn simple_upload(emu: &Emulator) -> String {
-    let r = post_json(
-        &agent(),
-        &emu.generate_simple_url(),
-        &AUTH,
-        &json!({"mimeType": "text/plain", "fileName": "a.txt"}),
-    );
-    let url = r.json()["uploadUrl"]
-        .as_str()
-        .expect("uploadUrl")
-        .to_string();
-    url.strip_prefix(emu.base_url()).expect("path").to_string()
+fn simple_upload(emu: &Emu) -> String {
+    let url = emu.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
+    url.strip_prefix(emu.emu.base_url())
+        .expect("path")
+        .to_string()
 }
 
-fn patch_head(path: &str, len: u64, extra: &str) -> String {
-    format!(
-        "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
-         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
-         Content-Length: {len}\r\n{extra}\r\n"
-    )
+/// The head of a PATCH of `len` bytes at offset 0 (and `extra` header lines).
+fn patch_of(path: &str, len: u64, extra: &str) -> String {
+    patch_head(path, 0, &format!("Content-Length: {len}\r\n{extra}"))
 }
 
 fn put_head(path: &str, len: u64, extra: &str) -> String {
@@ -77,10 +48,8 @@ fn put_head(path: &str, len: u64, extra: &str) -> String {
 /// Sends `head` with `Expect: 100-continue` and no body; returns all the server answers.
 /// The server must answer and close without the body (else this read would hang until the
 /// 30 s read timeout, and the answer would not be a 413).
-fn expect_exchange(emu: &Emulator, head: &str) -> String {
-    let mut s = TcpStream::connect(emu.addr()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+fn expect_exchange(emu: &Emu, head: &str) -> String {
+    let mut s = connect(emu.emu.addr());
     s.write_all(head.as_bytes()).expect("write head");
     let mut out = Vec::new();
     let read = s.read_to_end(&mut out);
@@ -90,18 +59,15 @@ fn expect_exchange(emu: &Emulator, head: &str) -> String {
 
 #[test]
 fn with_expect_continue_a_body_over_the_limit_gets_413_instead_of_100() {
-    let emu = start("cap-expect", EmulatorConfig::new().max_body_size(MIB));
+    let emu = Emu::with(EmulatorConfig::new().max_body_size(MIB));
     let path = tus_upload(&emu, 10 * MIB);
-    let out = expect_exchange(
-        &emu,
-        &patch_head(&path, 10 * MIB, "Expect: 100-continue\r\n"),
-    );
+    let out = expect_exchange(&emu, &patch_of(&path, 10 * MIB, "Expect: 100-continue\r\n"));
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
     assert!(!out.contains("100 Continue"), "{out}");
     assert!(out.contains("Connection: close"), "{out}");
     assert!(out.contains("Tus-Resumable: 1.0.0"), "{out}");
     assert!(out.contains("applicationError"), "Wix-shaped: {out}");
-    assert_eq!(emu.uploads()[0].offset, 0);
+    assert_eq!(emu.emu.uploads()[0].offset, 0);
 
     // The simple upload and a creation POST carrying bytes have the same limit.
     let simple = simple_upload(&emu);
@@ -118,18 +84,14 @@ fn with_expect_continue_a_body_over_the_limit_gets_413_instead_of_100() {
         2 * MIB
     );
     assert!(expect_exchange(&emu, &post).starts_with("HTTP/1.1 413"));
-    assert!(emu.files().is_empty());
-    assert_eq!(emu.uploads().len(), 1);
+    assert!(emu.emu.files().is_empty());
+    assert_eq!(emu.emu.uploads().len(), 1);
 
     // Within the limit, Expect gets its 100 Continue.
-    let mut s = TcpStream::connect(emu.addr()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let head = patch_head(&path, 4, "Expect: 100-continue\r\nConnection: close\r\n");
+    let mut s = connect(emu.emu.addr());
+    let head = patch_of(&path, 4, "Expect: 100-continue\r\nConnection: close\r\n");
     s.write_all(head.as_bytes()).expect("write");
-    let mut interim = [0u8; 25];
-    s.read_exact(&mut interim).expect("read 100");
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    read_continue(&mut s);
 }
 
 /// What a client that writes `HUGE` bytes after `head` saw.
@@ -143,12 +105,8 @@ struct Refused {
 }
 
 /// Writes `head` then up to `HUGE` bytes while another thread reads the answer.
-fn refused_while_writing(emu: &Emulator, head: &str) -> Refused {
-    let mut s = TcpStream::connect(emu.addr()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    s.set_write_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+fn refused_while_writing(emu: &Emu, head: &str) -> Refused {
+    let mut s = connect(emu.emu.addr());
     let mut reader = s.try_clone().expect("clone");
     let answer = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -215,27 +173,27 @@ fn assert_refused_early(r: &Refused) {
 
 #[test]
 fn without_expect_a_body_over_the_limit_is_refused_while_the_client_writes() {
-    let emu = start("cap-early", EmulatorConfig::new().max_body_size(MIB));
+    let emu = Emu::with(EmulatorConfig::new().max_body_size(MIB));
     let path = tus_upload(&emu, HUGE);
-    let r = refused_while_writing(&emu, &patch_head(&path, HUGE, ""));
+    let r = refused_while_writing(&emu, &patch_of(&path, HUGE, ""));
     assert_refused_early(&r);
-    let up = &emu.uploads()[0];
+    let up = &emu.emu.uploads()[0];
     assert_eq!(up.offset, 0);
     assert_eq!(std::fs::metadata(&up.path).expect("data file").len(), 0);
 
     let simple = simple_upload(&emu);
     let r = refused_while_writing(&emu, &put_head(&simple, HUGE, ""));
     assert_refused_early(&r);
-    assert!(emu.files().is_empty());
+    assert!(emu.emu.files().is_empty());
     // The URL was not used up by the refusal.
-    let url = format!("{}{simple}", emu.base_url());
-    let ok = into_resp(agent().put(&url).send(b"small".as_slice()));
+    let url = format!("{}{simple}", emu.emu.base_url());
+    let ok = send(&agent(), "PUT", &url, &[], b"small");
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
 
 #[test]
 fn a_chunked_body_is_cut_off_with_413_once_past_the_limit() {
-    let emu = start("cap-chunked", EmulatorConfig::new().max_body_size(1000));
+    let emu = Emu::with(EmulatorConfig::new().max_body_size(1000));
     let path = tus_upload(&emu, 5000);
     let mut req = format!(
         "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
@@ -249,12 +207,12 @@ fn a_chunked_body_is_cut_off_with_413_once_past_the_limit() {
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"0\r\n\r\n");
-    let out = raw_exchange(emu.addr(), &req);
+    let out = raw_exchange(emu.emu.addr(), &req);
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
     assert!(out.contains("Connection: close"), "{out}");
-    assert_eq!(emu.uploads()[0].offset, 0);
+    assert_eq!(emu.emu.uploads()[0].offset, 0);
     assert_eq!(
-        std::fs::metadata(&emu.uploads()[0].path)
+        std::fs::metadata(&emu.emu.uploads()[0].path)
             .expect("file")
             .len(),
         0
@@ -263,26 +221,15 @@ fn a_chunked_body_is_cut_off_with_413_once_past_the_limit() {
 
 #[test]
 fn drain_mode_reads_the_body_then_answers_413_on_a_live_connection() {
-    let emu = start(
-        "cap-drain",
+    let emu = Emu::with(
         EmulatorConfig::new()
             .max_body_size(MIB)
             .drain_rejected_bodies(true),
     );
     let path = tus_upload(&emu, 8 * MIB);
-    let url = format!("{}{path}", emu.base_url());
-    let agent = agent();
+    let url = format!("{}{path}", emu.emu.base_url());
     // ureq writes the whole body before it reads: it sees the 413 only in this mode.
-    let patch = |body: &[u8]| {
-        into_resp(
-            agent
-                .patch(&url)
-                .header("Tus-Resumable", "1.0.0")
-                .header("Content-Type", "application/offset+octet-stream")
-                .header("Upload-Offset", "0")
-                .send(body),
-        )
-    };
+    let patch = |body: &[u8]| emu.patch(&url, 0, body, &[]);
     let r = patch(&vec![1u8; 8 * MIB as usize]);
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(r.header("Connection"), None, "kept alive");
@@ -290,35 +237,20 @@ fn drain_mode_reads_the_body_then_answers_413_on_a_live_connection() {
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(r.header("Upload-Offset"), Some("1048576"));
     // Expect still gets the early answer.
-    let out = expect_exchange(
-        &emu,
-        &patch_head(&path, 2 * MIB, "Expect: 100-continue\r\n"),
-    );
+    let out = expect_exchange(&emu, &patch_of(&path, 2 * MIB, "Expect: 100-continue\r\n"));
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
 }
 
 #[test]
 fn rest_bodies_are_not_held_to_the_upload_limit() {
-    let emu = start("cap-rest", EmulatorConfig::new().max_body_size(4));
-    let r = post_json(
-        &agent(),
-        &emu.generate_simple_url(),
-        &AUTH,
+    let emu = Emu::with(EmulatorConfig::new().max_body_size(4));
+    let url = emu.upload_url(
         &json!({"mimeType": "text/plain", "fileName": "a.txt", "labels": ["a", "b", "c"]}),
     );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let url = r.json()["uploadUrl"].as_str().expect("url").to_string();
     // The simple upload is: 5 bytes over a 4-byte limit.
-    let r = into_resp(
-        agent()
-            .put(&format!("{url}?filename=a.txt"))
-            .send(b"12345".as_slice()),
-    );
+    let url = format!("{url}?filename=a.txt");
+    let r = send(&agent(), "PUT", &url, &[], b"12345");
     assert_eq!(r.status, 413, "{}", r.body);
-    let r = into_resp(
-        agent()
-            .put(&format!("{url}?filename=a.txt"))
-            .send(b"1234".as_slice()),
-    );
+    let r = send(&agent(), "PUT", &url, &[], b"1234");
     assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -5,15 +5,16 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::common::*;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
-use ureq::Agent;
 use wix_media_upload::emulator::Emulator;
+
+use crate::support::bins::emulator_example;
+use crate::support::emulator::{Api, data, md5_hex};
+use crate::support::http::{eventually, patch_head};
+use crate::support::{TempDir, upload_id};
 
 const MIB: usize = 1024 * 1024;
 /// The upload's length...
@@ -29,7 +30,7 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path) -> Running {
-        let mut child = Command::new(emulator_bin())
+        let mut child = Command::new(emulator_example())
             .arg("--dir")
             .arg(dir)
             .stdin(Stdio::null())
@@ -61,120 +62,79 @@ impl Drop for Running {
     }
 }
 
-/// Generates a token and creates a `LEN`-byte upload on `base`; its upload URL.
-fn create_upload(agent: &Agent, base: &str) -> String {
-    let generate = format!("{base}/site-media/v1/files/generate-resumable-upload-url");
-    let r = post_json(agent, &generate, &AUTH, &json!({"mimeType": "text/plain"}));
-    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
-    let created = into_resp(
-        agent
-            .post(format!("{base}/upload/tus"))
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", LEN.to_string())
-            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-            .send_empty(),
-    );
-    assert_eq!(created.status, 201, "{}", created.body);
-    created.header("Location").expect("Location").to_string()
-}
-
 /// Opens a PATCH of the whole upload from offset 0 and sends its first `SENT` bytes; the
 /// connection is left open, mid-body.
 fn start_patch(url: &str, base: &str, bytes: &[u8], extra: &str) -> TcpStream {
     let path = url.strip_prefix(base).expect("path");
     let addr = base.strip_prefix("http://").expect("http");
     let mut s = TcpStream::connect(addr).expect("connect");
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\n\
-         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
-         Content-Length: {LEN}\r\n{extra}\r\n"
-    );
+    let head = patch_head(path, 0, &format!("Content-Length: {LEN}\r\n{extra}"));
     s.write_all(head.as_bytes()).expect("head");
     s.write_all(&bytes[..SENT]).expect("first bytes");
     s
-}
-
-fn head_offset(agent: &Agent, url: &str) -> u64 {
-    let h = into_resp(agent.head(url).header("Tus-Resumable", "1.0.0").call());
-    assert_eq!(h.status, 200, "{}", h.body);
-    h.header("Upload-Offset")
-        .and_then(|v| v.parse().ok())
-        .expect("Upload-Offset")
 }
 
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-fn upload_id(url: &str) -> String {
-    url.rsplit('/').next().expect("id").to_string()
-}
-
 #[test]
 fn a_killed_emulator_keeps_the_bytes_it_received() {
-    let dir = temp_dir("killed");
+    let dir = TempDir::new("wmu-emu-killed");
+    let dir = dir.path();
     let bytes = data(LEN);
-    let agent = agent();
-    let running = Running::start(&dir);
-    let url = create_upload(&agent, &running.base);
+    let running = Running::start(dir);
+    let api = Api::new(&running.base);
+    let url = api.new_upload(&api.token_for(&json!({"mimeType": "text/plain"})), LEN);
     let patch = start_patch(&url, &running.base, &bytes, "");
     // While the body arrives, the offset is recorded as it goes (every 8 MiB or second).
     let seen = eventually("the running write records progress", || {
-        let o = head_offset(&agent, &url);
+        let o = api.offset(&url);
         (o >= 16 * MIB as u64).then_some(o)
     });
     running.kill();
     drop(patch);
 
-    let emu = Emulator::start(&dir).expect("restart on the same dir");
+    let emu = Emulator::start(dir).expect("restart on the same dir");
     let id = upload_id(&url);
-    let info = emu.upload(&id).expect("the upload survived");
+    let info = emu.upload(id).expect("the upload survived");
     let on_disk = file_len(&info.path);
     assert!(on_disk >= seen && on_disk <= SENT as u64, "{on_disk}");
     assert_eq!(info.offset, on_disk, "the record follows the data file");
     let url = format!("{}/{id}", emu.tus_endpoint());
-    assert_eq!(head_offset(&agent, &url), on_disk);
-    let kept = emu.stored_bytes(&id).expect("bytes");
+    assert_eq!(api.offset(&url), on_disk);
+    let kept = emu.stored_bytes(id).expect("bytes");
     assert!(
         kept == bytes[..on_disk as usize],
         "kept bytes are what was sent"
     );
 
     // The upload goes on from there and finalizes to the whole file.
-    let rest = into_resp(
-        agent
-            .patch(&url)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", on_disk.to_string())
-            .send(&bytes[on_disk as usize..]),
-    );
+    let on_disk = on_disk as usize;
+    let rest = api.patch(&url, on_disk, &bytes[on_disk..], &[]);
     assert_eq!(rest.status, 204, "{}", rest.body);
     let token = info.token.expect("token");
-    let fin = into_resp(
-        agent
-            .put(format!("{}/{token}?filename=a.txt", emu.tus_endpoint()))
-            .send(b"{}".as_slice()),
-    );
+    let fin = Api::new(emu.base_url()).finalize(&token, Some("a.txt"));
     assert_eq!(fin.status, 200, "{}", fin.body);
     assert_eq!(fin.json()["file"]["hash"], md5_hex(&bytes));
 }
 
 #[test]
 fn a_killed_emulator_drops_the_unverified_bytes_of_a_checksummed_body() {
-    let dir = temp_dir("killed-checksum");
+    let dir = TempDir::new("wmu-emu-killed-checksum");
+    let dir = dir.path();
     let bytes = data(LEN);
-    let agent = agent();
-    let running = Running::start(&dir);
-    let url = create_upload(&agent, &running.base);
+    let running = Running::start(dir);
+    let api = Api::new(&running.base);
+    let url = api.new_upload(&api.token_for(&json!({"mimeType": "text/plain"})), LEN);
     // The digest is never checked: the body doesn't end.
     let checksum = "Upload-Checksum: sha256 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n";
     let patch = start_patch(&url, &running.base, &bytes, checksum);
-    let data_file: PathBuf = dir.join("uploads").join(format!("{}.bin", upload_id(&url)));
+    let data_file = dir.join("uploads").join(format!("{}.bin", upload_id(&url)));
     eventually("bytes reach the data file", || {
         (file_len(&data_file) >= 16 * MIB as u64).then_some(())
     });
-    assert_eq!(head_offset(&agent, &url), 0, "unverified bytes don't count");
+    assert_eq!(api.offset(&url), 0, "unverified bytes don't count");
     running.kill();
     drop(patch);
     assert!(
@@ -182,19 +142,12 @@ fn a_killed_emulator_drops_the_unverified_bytes_of_a_checksummed_body() {
         "the dead process left them"
     );
 
-    let emu = Emulator::start(&dir).expect("restart on the same dir");
+    let emu = Emulator::start(dir).expect("restart on the same dir");
     let id = upload_id(&url);
     let url = format!("{}/{id}", emu.tus_endpoint());
-    assert_eq!(head_offset(&agent, &url), 0);
-    assert_eq!(file_len(&emu.upload(&id).expect("upload").path), 0);
-    let next = into_resp(
-        agent
-            .patch(&url)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", "0")
-            .send(&bytes[..MIB]),
-    );
+    assert_eq!(api.offset(&url), 0);
+    assert_eq!(file_len(&emu.upload(id).expect("upload").path), 0);
+    let next = api.patch(&url, 0, &bytes[..MIB], &[]);
     assert_eq!(next.status, 204, "{}", next.body);
     assert_eq!(next.header("Upload-Offset"), Some("1048576"));
 }

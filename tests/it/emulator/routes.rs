@@ -2,127 +2,20 @@
 //! files back, processing, the rate limit, the site check and token expiry; driven with
 //! plain `ureq` and raw TCP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use super::common::*;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use ureq::Agent;
-use wix_media_upload::emulator::{Emulator, EmulatorConfig};
+use wix_media_upload::emulator::EmulatorConfig;
 
-struct Env {
-    emu: Emulator,
-    agent: Agent,
-}
-
-impl Env {
-    fn new(name: &str) -> Env {
-        Env::with(name, EmulatorConfig::new())
-    }
-
-    fn with(name: &str, config: EmulatorConfig) -> Env {
-        let emu = config.start(temp_dir(name)).expect("start emulator");
-        Env {
-            emu,
-            agent: agent(),
-        }
-    }
-
-    /// `POST {base}/site-media/v1/files/{route}` with the test credentials.
-    fn rest(&self, route: &str, body: &Value) -> Resp {
-        self.rest_as(route, &AUTH, body)
-    }
-
-    fn rest_as(&self, route: &str, headers: &[(&str, &str)], body: &Value) -> Resp {
-        let url = format!("{}/{route}", self.emu.files_url());
-        post_json(&self.agent, &url, headers, body)
-    }
-
-    fn get_file_as(&self, id: &str, headers: &[(&str, &str)]) -> Resp {
-        let url = format!(
-            "{}/get-file-by-id?fileId={}",
-            self.emu.files_url(),
-            encode(id)
-        );
-        get(&self.agent, &url, headers)
-    }
-
-    fn get_file(&self, id: &str) -> Resp {
-        self.get_file_as(id, &AUTH)
-    }
-
-    /// A simple upload URL for `body`.
-    fn upload_url(&self, body: &Value) -> String {
-        let r = self.rest("generate-upload-url", body);
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.json()["uploadUrl"]
-            .as_str()
-            .expect("uploadUrl")
-            .to_string()
-    }
-
-    fn put(&self, url: &str, content_type: &str, body: &[u8]) -> Resp {
-        into_resp(
-            self.agent
-                .put(url)
-                .header("Content-Type", content_type)
-                .send(body),
-        )
-    }
-
-    /// Polls get-file-by-id until the file is no longer PENDING.
-    fn settled(&self, id: &str) -> Value {
-        eventually(&format!("{id} leaves PENDING"), || {
-            let r = self.get_file(id);
-            assert_eq!(r.status, 200, "{}", r.body);
-            let file = r.json()["file"].clone();
-            (file["operationStatus"] != "PENDING").then_some(file)
-        })
-    }
-
-    /// A resumable upload of `bytes`, finalized with `filename` (or without the query).
-    fn resumable(&self, generate: &Value, bytes: &[u8], filename: Option<&str>) -> Resp {
-        let r = post_json(&self.agent, &self.emu.generate_url(), &AUTH, generate);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let token = r.json()["uploadToken"].as_str().expect("token").to_string();
-        let created = into_resp(
-            self.agent
-                .post(self.emu.tus_endpoint())
-                .header("Tus-Resumable", "1.0.0")
-                .header("Upload-Length", bytes.len().to_string())
-                .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-                .send_empty(),
-        );
-        assert_eq!(created.status, 201, "{}", created.body);
-        let url = created.header("Location").expect("Location").to_string();
-        let p = into_resp(
-            self.agent
-                .patch(&url)
-                .header("Tus-Resumable", "1.0.0")
-                .header("Content-Type", "application/offset+octet-stream")
-                .header("Upload-Offset", "0")
-                .send(bytes),
-        );
-        assert_eq!(p.status, 204, "{}", p.body);
-        let query = filename.map_or(String::new(), |f| format!("?filename={}", encode(f)));
-        into_resp(
-            self.agent
-                .put(format!("{}/{token}{query}", self.emu.tus_endpoint()))
-                .header("Content-Type", "application/json")
-                .send(b"{}".as_slice()),
-        )
-    }
-}
-
-fn file_id(r: &Resp) -> String {
-    r.json()["file"]["id"]
-        .as_str()
-        .expect("file id")
-        .to_string()
-}
+use crate::support::emulator::{
+    AUTH, Emu, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
+};
+use crate::support::http::{connect, encode, eventually, get, read_continue, send};
+use crate::support::raw_server::{Next, RawServer, respond, write_response};
 
 // ---------------------------------------------------------------------------------------------
 // Simple upload
@@ -130,7 +23,7 @@ fn file_id(r: &Resp) -> String {
 
 #[test]
 fn simple_upload_stores_the_body_and_answers_a_descriptor() {
-    let env = Env::new("simple");
+    let env = Emu::start();
     let url = env.upload_url(&json!({
         "mimeType": "image/png", "fileName": "gen.png", "sizeInBytes": "5000",
         "parentFolderId": "folder-1", "private": true, "labels": ["a"],
@@ -181,7 +74,7 @@ fn simple_upload_stores_the_body_and_answers_a_descriptor() {
 
 #[test]
 fn a_simple_upload_url_is_single_use() {
-    let env = Env::new("simple-once");
+    let env = Emu::start();
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     assert_eq!(env.put(&url, "text/plain", b"first").status, 200);
     let again = env.put(&url, "text/plain", b"second");
@@ -199,7 +92,7 @@ fn a_simple_upload_url_is_single_use() {
 
 #[test]
 fn simple_upload_filename_is_optional_only_with_a_generated_file_name() {
-    let env = Env::new("simple-name");
+    let env = Emu::start();
     let with_name = env.upload_url(&json!({"mimeType": "application/pdf", "fileName": "doc.pdf"}));
     let r = env.put(&with_name, "application/pdf", b"%PDF-1.4");
     assert_eq!(r.status, 200, "{}", r.body);
@@ -225,26 +118,9 @@ fn simple_upload_filename_is_optional_only_with_a_generated_file_name() {
 
 #[test]
 fn generate_upload_url_validates_like_the_resumable_generate() {
-    let env = Env::with("simple-rules", EmulatorConfig::new().max_file_size(1000));
-    for (body, rule) in [
-        (
-            json!({"mimeType": "image/png", "sizeInBytes": "0"}),
-            "ZERO_FILE_SIZE",
-        ),
-        (
-            json!({"mimeType": "application/x-msdownload", "fileName": "a.exe"}),
-            "UNSUPPORTED_FILE_FORMAT",
-        ),
-        (
-            json!({"mimeType": "video/mp4", "fileName": "a.png"}),
-            "MISMATCH_MIME_TYPE",
-        ),
-        (
-            json!({"mimeType": "image/png", "sizeInBytes": "1001"}),
-            "FILE_SIZE_OVER_LIMIT",
-        ),
-        (json!({"fileName": "a.png"}), "REQUIRED_FIELD"),
-    ] {
+    let env = Emu::with(EmulatorConfig::new().max_file_size(1000));
+    let no_type = (json!({"fileName": "a.png"}), "REQUIRED_FIELD");
+    for (body, rule) in generate_rule_cases().into_iter().chain([no_type]) {
         let r = env.rest("generate-upload-url", &body);
         assert_eq!(r.status, 400, "{body}");
         assert_eq!(r.rule_names(), vec![rule.to_string()], "{}", r.body);
@@ -259,10 +135,10 @@ fn generate_upload_url_validates_like_the_resumable_generate() {
 
 #[test]
 fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
-    let env = Env::new("simple-cut");
+    let env = Emu::start();
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     let path = url.strip_prefix(env.emu.base_url()).expect("path");
-    let mut s = TcpStream::connect(env.emu.addr()).expect("connect");
+    let mut s = connect(env.emu.addr());
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n"
     );
@@ -284,20 +160,16 @@ fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
 
 #[test]
 fn simple_upload_honours_expect_continue() {
-    let env = Env::new("simple-expect");
+    let env = Emu::start();
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     let path = url.strip_prefix(env.emu.base_url()).expect("path");
-    let mut s = TcpStream::connect(env.emu.addr()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    let mut s = connect(env.emu.addr());
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\
          Expect: 100-continue\r\nConnection: close\r\n\r\n"
     );
     s.write_all(head.as_bytes()).expect("write");
-    let mut interim = [0u8; 25];
-    s.read_exact(&mut interim).expect("read 100");
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    read_continue(&mut s);
     s.write_all(b"hello").expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
@@ -307,8 +179,7 @@ fn simple_upload_honours_expect_continue() {
 
 #[test]
 fn expired_upload_urls_and_tokens_answer_401() {
-    let env = Env::with(
-        "expired",
+    let env = Emu::with(
         EmulatorConfig::new()
             .upload_url_ttl(Duration::ZERO)
             .token_ttl(Duration::ZERO),
@@ -319,28 +190,11 @@ fn expired_upload_urls_and_tokens_answer_401() {
     assert_eq!(r.code().as_deref(), Some("UNAUTHENTICATED"));
     assert!(env.emu.files().is_empty());
 
-    let r = post_json(
-        &env.agent,
-        &env.emu.generate_url(),
-        &AUTH,
-        &json!({"mimeType": "text/plain"}),
-    );
-    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
-    let created = into_resp(
-        env.agent
-            .post(env.emu.tus_endpoint())
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", "3")
-            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-            .send_empty(),
-    );
+    let token = env.token_for(&json!({"mimeType": "text/plain"}));
+    let created = env.create(&token, 3);
     assert_eq!(created.status, 401, "{}", created.body);
     assert_eq!(created.code().as_deref(), Some("UNAUTHENTICATED"));
-    let fin = into_resp(
-        env.agent
-            .put(format!("{}/{token}?filename=a.txt", env.emu.tus_endpoint()))
-            .send(b"{}".as_slice()),
-    );
+    let fin = env.finalize(&token, Some("a.txt"));
     assert_eq!(fin.status, 401, "{}", fin.body);
 }
 
@@ -348,31 +202,19 @@ fn expired_upload_urls_and_tokens_answer_401() {
 fn a_token_expiring_between_upload_and_finalize_cannot_finalize() {
     // Long enough for a generate, a POST and a PATCH on a loaded machine.
     let ttl = Duration::from_secs(4);
-    let env = Env::with("expire-finalize", EmulatorConfig::new().token_ttl(ttl));
+    let env = Emu::with(EmulatorConfig::new().token_ttl(ttl));
     let started = Instant::now();
-    let r = post_json(
-        &env.agent,
-        &env.emu.generate_url(),
-        &AUTH,
-        &json!({"mimeType": "text/plain", "fileName": "a.txt"}),
-    );
-    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
-    let created = into_resp(
-        env.agent
-            .post(env.emu.tus_endpoint())
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", "3")
-            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-            .header("Content-Type", "application/offset+octet-stream")
-            .send(b"abc".as_slice()),
-    );
+    let token = env.token_for(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
+    let meta = token_metadata(&token);
+    let headers = [
+        ("Upload-Length", "3"),
+        ("Upload-Metadata", meta.as_str()),
+        ("Content-Type", "application/offset+octet-stream"),
+    ];
+    let created = env.tus("POST", &env.tus_url(), &headers, b"abc");
     assert_eq!(created.status, 201, "{}", created.body);
     std::thread::sleep((ttl + Duration::from_millis(200)).saturating_sub(started.elapsed()));
-    let fin = into_resp(
-        env.agent
-            .put(format!("{}/{token}", env.emu.tus_endpoint()))
-            .send(b"{}".as_slice()),
-    );
+    let fin = env.finalize(&token, None);
     assert_eq!(fin.status, 401, "{}", fin.body);
     assert!(env.emu.files().is_empty());
 }
@@ -383,7 +225,7 @@ fn a_token_expiring_between_upload_and_finalize_cannot_finalize() {
 
 #[test]
 fn finalize_filename_is_optional_only_with_a_generated_file_name() {
-    let env = Env::new("finalize-name");
+    let env = Emu::start();
     let r = env.resumable(
         &json!({"mimeType": "text/plain", "fileName": "given.txt"}),
         b"abc",
@@ -401,10 +243,7 @@ fn finalize_filename_is_optional_only_with_a_generated_file_name() {
 
 #[test]
 fn files_of_every_route_are_readable() {
-    let env = Env::with(
-        "read-back",
-        EmulatorConfig::new().processing_delay(Duration::ZERO),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
     let resumable = env.resumable(
         &json!({"mimeType": "image/png"}),
         &png(3, 4, 100),
@@ -451,7 +290,7 @@ fn files_of_every_route_are_readable() {
 
 #[test]
 fn unknown_files_are_404_and_bad_reads_400() {
-    let env = Env::new("read-errors");
+    let env = Emu::start();
     let r = env.get_file("2acbb8_nope~mv2.png");
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.code().as_deref(), Some("NOT_FOUND"));
@@ -478,19 +317,13 @@ fn unknown_files_are_404_and_bad_reads_400() {
 
 #[test]
 fn lookup_delay_hides_new_files_for_a_while() {
-    let env = Env::with(
-        "lookup",
-        EmulatorConfig::new().lookup_delay(Duration::from_secs(3600)),
-    );
+    let env = Emu::with(EmulatorConfig::new().lookup_delay(Duration::from_secs(3600)));
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "s.txt"}));
     let id = file_id(&env.put(&url, "text/plain", b"x"));
     assert_eq!(env.get_file(&id).status, 404);
     assert_eq!(env.emu.files().len(), 1, "the inspection helper sees it");
 
-    let env = Env::with(
-        "lookup-short",
-        EmulatorConfig::new().lookup_delay(Duration::from_millis(300)),
-    );
+    let env = Emu::with(EmulatorConfig::new().lookup_delay(Duration::from_millis(300)));
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "s.txt"}));
     let id = file_id(&env.put(&url, "text/plain", b"x"));
     eventually("the file shows up", || {
@@ -504,10 +337,7 @@ fn lookup_delay_hides_new_files_for_a_while() {
 
 #[test]
 fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
-    let env = Env::with(
-        "processing-long",
-        EmulatorConfig::new().processing_delay(Duration::from_secs(3600)),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_secs(3600)));
     let video = env.resumable(&json!({"mimeType": "video/mp4"}), b"vid", Some("v.mp4"));
     assert_eq!(video.status, 200, "{}", video.body);
     let file = &video.json()["file"];
@@ -523,10 +353,7 @@ fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
     let image = env.resumable(&json!({"mimeType": "image/png"}), b"img", Some("i.png"));
     assert_eq!(image.json()["file"]["operationStatus"], "READY");
 
-    let env = Env::with(
-        "processing-short",
-        EmulatorConfig::new().processing_delay(Duration::from_millis(300)),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(300)));
     let video = env.resumable(&json!({"mimeType": "video/mp4"}), b"vid", Some("v.mp4"));
     let id = file_id(&video);
     let file = env.settled(&id);
@@ -542,10 +369,7 @@ fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
         "{file}"
     );
 
-    let env = Env::with(
-        "processing-none",
-        EmulatorConfig::new().processing_delay(Duration::ZERO),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
     let video = env.resumable(&json!({"mimeType": "video/mp4"}), b"vid", Some("v.mp4"));
     assert_eq!(video.json()["file"]["operationStatus"], "READY");
 }
@@ -554,69 +378,43 @@ fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
 // Import
 // ---------------------------------------------------------------------------------------------
 
-/// A tiny HTTP server for import sources: `/pic.png` (Content-Length, image/png),
-/// `/chunked.txt` (chunked, no type), `/untyped` (no length, no type, ends at close),
-/// `/missing` (404).
+/// A tiny HTTP server for import sources: `/pic.png` and `/noext` (Content-Length,
+/// image/png), `/chunked.txt` (chunked, no type), `/untyped` (no length, no type, ends at
+/// close), anything else 404.
 struct Source {
-    port: u16,
+    server: RawServer,
     pic: Vec<u8>,
 }
 
 impl Source {
     fn start() -> Source {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
         let pic = png(12, 34, 70_000);
         let body = pic.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let body = body.clone();
-                std::thread::spawn(move || serve_source(conn, &body));
-            }
+        let server = RawServer::start(move |req, s| {
+            let _ = match req.path.as_str() {
+                "/pic.png" | "/noext" => respond(s, 200, &[("Content-Type", "image/png")], &body),
+                "/chunked.txt" => write_response(
+                    s,
+                    200,
+                    &[("Transfer-Encoding", "chunked")],
+                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                ),
+                "/untyped" => s.write_all(b"HTTP/1.0 200 OK\r\n\r\nsome bytes"),
+                _ => respond(s, 404, &[], b""),
+            };
+            Next::Close
         });
-        Source { port, pic }
+        Source { server, pic }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.server.url(path)
     }
-}
-
-fn serve_source(mut conn: TcpStream, pic: &[u8]) {
-    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-    let mut line = String::new();
-    let _ = reader.read_line(&mut line);
-    let path = line.split(' ').nth(1).unwrap_or("").to_string();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-    }
-    let _ = match path.as_str() {
-        "/pic.png" | "/noext" => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
-                pic.len()
-            );
-            conn.write_all(head.as_bytes())
-                .and_then(|()| conn.write_all(pic))
-        }
-        "/chunked.txt" => conn.write_all(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-        ),
-        "/untyped" => conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nsome bytes"),
-        _ => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
-    };
 }
 
 #[test]
 fn import_answers_pending_then_fetches_and_becomes_ready() {
-    let env = Env::with(
-        "import",
-        EmulatorConfig::new().processing_delay(Duration::from_millis(200)),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(200)));
     let source = Source::start();
     let r = env.rest(
         "import",
@@ -651,10 +449,7 @@ fn import_answers_pending_then_fetches_and_becomes_ready() {
 
 #[test]
 fn import_reads_chunked_and_close_delimited_sources_and_learns_the_type() {
-    let env = Env::with(
-        "import-framing",
-        EmulatorConfig::new().processing_delay(Duration::ZERO),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
     let source = Source::start();
     let chunked = env.rest("import", &json!({"url": source.url("/chunked.txt")}));
     assert_eq!(chunked.json()["file"]["displayName"], "chunked.txt");
@@ -682,10 +477,7 @@ fn import_reads_chunked_and_close_delimited_sources_and_learns_the_type() {
 
 #[test]
 fn imports_from_elsewhere_unreachable_or_failing_sources_fail() {
-    let env = Env::with(
-        "import-fail",
-        EmulatorConfig::new().processing_delay(Duration::ZERO),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
     let source = Source::start();
     let closed = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -710,7 +502,7 @@ fn imports_from_elsewhere_unreachable_or_failing_sources_fail() {
 
 #[test]
 fn import_validates_its_body() {
-    let env = Env::new("import-rules");
+    let env = Emu::start();
     let r = env.rest("import", &json!({"displayName": "a.png"}));
     assert_eq!(r.status, 400);
     assert_eq!(r.rule_names(), vec!["REQUIRED_FIELD".to_string()]);
@@ -733,7 +525,7 @@ fn import_validates_its_body() {
 
 #[test]
 fn rest_routes_need_authorization_and_a_site_id() {
-    let env = Env::new("auth");
+    let env = Emu::start();
     for route in [
         "generate-upload-url",
         "import",
@@ -768,7 +560,7 @@ fn rest_routes_need_authorization_and_a_site_id() {
 
 #[test]
 fn another_site_id_gets_403_with_an_html_body() {
-    let env = Env::with("site", EmulatorConfig::new().site_id("site-1"));
+    let env = Emu::with(EmulatorConfig::new().site_id("site-1"));
     let wrong = [("Authorization", "k"), ("wix-site-id", "site-2")];
     for route in [
         "generate-upload-url",
@@ -793,18 +585,9 @@ fn another_site_id_gets_403_with_an_html_body() {
 
 #[test]
 fn rest_calls_past_the_rate_limit_get_429_upload_traffic_is_not_counted() {
-    let env = Env::with(
-        "rate",
-        EmulatorConfig::new().rate_limit(3, Duration::from_secs(3600)),
-    );
+    let env = Emu::with(EmulatorConfig::new().rate_limit(3, Duration::from_secs(3600)));
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
-    let r = post_json(
-        &env.agent,
-        &env.emu.generate_url(),
-        &AUTH,
-        &json!({"mimeType": "text/plain"}),
-    );
-    let token = r.json()["uploadToken"].as_str().expect("token").to_string();
+    let token = env.token_for(&json!({"mimeType": "text/plain"}));
     // The third call counts although it is refused for its missing Authorization.
     assert_eq!(env.rest_as("get-files", &[], &json!({})).status, 401);
     let limited = env.rest("generate-upload-url", &json!({"mimeType": "text/plain"}));
@@ -814,25 +597,19 @@ fn rest_calls_past_the_rate_limit_get_429_upload_traffic_is_not_counted() {
     assert_eq!(env.get_file("x").status, 429);
     // Upload traffic goes on.
     for _ in 0..5 {
-        let r = into_resp(env.agent.options(env.emu.tus_endpoint()).call());
-        assert_eq!(r.status, 204);
+        assert_eq!(
+            send(&env.agent, "OPTIONS", &env.tus_url(), &[], b"").status,
+            204
+        );
     }
-    let created = into_resp(
-        env.agent
-            .post(env.emu.tus_endpoint())
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", "1")
-            .header("Upload-Metadata", format!("token {}", B64.encode(&token)))
-            .send_empty(),
-    );
+    let created = env.create(&token, 1);
     assert_eq!(created.status, 201);
     assert_eq!(env.put(&url, "text/plain", b"x").status, 200);
 }
 
 #[test]
 fn rate_limit_can_send_retry_after_and_frees_up_after_the_window() {
-    let env = Env::with(
-        "rate-retry",
+    let env = Emu::with(
         EmulatorConfig::new()
             .rate_limit(1, Duration::from_secs(3600))
             .rate_limit_retry_after(true),
@@ -850,10 +627,7 @@ fn rate_limit_can_send_retry_after_and_frees_up_after_the_window() {
         .expect("seconds");
     assert!((1..=3600).contains(&secs), "{secs}");
 
-    let env = Env::with(
-        "rate-window",
-        EmulatorConfig::new().rate_limit(1, Duration::from_millis(300)),
-    );
+    let env = Emu::with(EmulatorConfig::new().rate_limit(1, Duration::from_millis(300)));
     assert_eq!(env.get_file("x").status, 404);
     eventually("the window passes", || {
         (env.get_file("x").status == 404).then_some(())
@@ -862,10 +636,7 @@ fn rate_limit_can_send_retry_after_and_frees_up_after_the_window() {
 
 #[test]
 fn route_counts_tell_requests_per_route() {
-    let env = Env::with(
-        "routes",
-        EmulatorConfig::new().processing_delay(Duration::ZERO),
-    );
+    let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
     let r = env.resumable(&json!({"mimeType": "text/plain"}), b"abc", Some("a.txt"));
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "s.txt"}));
     let simple = env.put(&url, "text/plain", b"x");

@@ -27,15 +27,14 @@
 //! Sockets have 30 s read and write timeouts; dropping the proxy stops it and joins its threads.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::proxy::{Counting, Framing, Head, bad, read_head, relay_body};
+use super::http::{Counting, Framing, bad, configure, read_head, read_response, relay_body};
+use super::relay::{Conns, Relay, upstream_of};
 
 /// Read and write timeout of every socket (longer than a client's await-100 wait).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,35 +142,10 @@ impl CapStats {
 
 struct Shared {
     config: CapConfig,
-    upstream: SocketAddr,
-    addr: SocketAddr,
-    stop: AtomicBool,
-    connections: AtomicU64,
     log: Mutex<Vec<CapRequest>>,
-    // Clones of every open socket, by connection number, to shut them down on drop.
-    sockets: Mutex<HashMap<u64, Vec<TcpStream>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shared {
-    fn register(&self, conn: u64, s: &TcpStream) {
-        if let Ok(clone) = s.try_clone() {
-            self.sockets
-                .lock()
-                .unwrap()
-                .entry(conn)
-                .or_default()
-                .push(clone);
-        }
-    }
-
-    // Forgets the upstream socket of a connection (its client socket stays registered).
-    fn unregister_upstream(&self, conn: u64) {
-        if let Some(socks) = self.sockets.lock().unwrap().get_mut(&conn) {
-            socks.truncate(1);
-        }
-    }
-
     fn update(&self, i: usize, f: impl FnOnce(&mut CapRequest)) {
         f(&mut self.log.lock().unwrap()[i]);
     }
@@ -179,69 +153,42 @@ impl Shared {
 
 /// The running proxy; stopped on drop.
 pub struct CapProxy {
+    relay: Relay,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
 }
 
 impl CapProxy {
     /// Starts a proxy to `upstream` (a 127.0.0.1 address).
     pub fn start(upstream: SocketAddr, config: CapConfig) -> CapProxy {
-        assert!(
-            upstream.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST),
-            "the cap proxy only relays to 127.0.0.1, not {upstream}"
-        );
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the cap proxy");
-        let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
             config,
-            upstream,
-            addr,
-            stop: AtomicBool::new(false),
-            connections: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
-            sockets: Mutex::new(HashMap::new()),
-            workers: Mutex::new(Vec::new()),
         });
         let s = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name("cap-proxy-accept".into())
-            .spawn(move || accept_loop(&s, &listener))
-            .expect("spawn the cap proxy's accept thread");
-        CapProxy {
-            shared,
-            accept: Some(accept),
-        }
+        let relay = Relay::start("cap-proxy", upstream, move |conns, conn, client| {
+            serve(&s, conns, conn, client)
+        });
+        CapProxy { relay, shared }
     }
 
     /// Starts a proxy to the `http://127.0.0.1:PORT...` server of `url`.
     pub fn to_url(url: &str, config: CapConfig) -> CapProxy {
-        let rest = url
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("not an http URL: {url}"));
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let upstream: SocketAddr = authority
-            .parse()
-            .unwrap_or_else(|e| panic!("{authority} is not an IP address and port: {e}"));
-        CapProxy::start(upstream, config)
+        CapProxy::start(upstream_of(url), config)
     }
 
     /// The proxy's address.
     pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
+        self.relay.addr()
     }
 
     /// `http://127.0.0.1:PORT` of the proxy.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        self.relay.conns().base()
     }
 
     /// `url` (on the upstream) with its `http://host:port` replaced by the proxy's.
     pub fn url_for(&self, url: &str) -> String {
-        let up = format!("http://{}", self.shared.upstream);
-        match url.strip_prefix(&up) {
-            Some(rest) => format!("http://{}{rest}", self.shared.addr),
-            None => panic!("{url} is not on the upstream {up}"),
-        }
+        self.relay.url_for(url)
     }
 
     /// Every request so far.
@@ -252,7 +199,7 @@ impl CapProxy {
     /// Counts so far.
     pub fn stats(&self) -> CapStats {
         let mut st = CapStats {
-            connections: self.shared.connections.load(Ordering::SeqCst),
+            connections: self.relay.conns().connections(),
             ..CapStats::default()
         };
         for r in self.shared.log.lock().unwrap().iter() {
@@ -270,64 +217,6 @@ impl CapProxy {
     }
 }
 
-impl Drop for CapProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.shared.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-        for socks in self.shared.sockets.lock().unwrap().values() {
-            for s in socks {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-        }
-        let workers = std::mem::take(&mut *self.shared.workers.lock().unwrap());
-        for h in workers {
-            let _ = h.join();
-        }
-    }
-}
-
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(_) => {
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let conn = shared.connections.fetch_add(1, Ordering::SeqCst);
-        shared.register(conn, &stream);
-        let s = Arc::clone(shared);
-        let worker = thread::Builder::new()
-            .name(format!("cap-proxy-{conn}"))
-            .spawn(move || {
-                let _ = serve(&s, conn, stream);
-                if let Some(socks) = s.sockets.lock().unwrap().remove(&conn) {
-                    for sock in socks {
-                        let _ = sock.shutdown(Shutdown::Both);
-                    }
-                }
-            })
-            .expect("spawn a cap proxy thread");
-        let mut workers = shared.workers.lock().unwrap();
-        workers.retain(|h| !h.is_finished());
-        workers.push(worker);
-    }
-}
-
-fn configure(s: &TcpStream) -> io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)
-}
-
 const REFUSAL_BODY: &str = "request body over the proxy's limit\n";
 
 fn refusal() -> String {
@@ -339,15 +228,14 @@ fn refusal() -> String {
 }
 
 // Serves one client connection until either side closes, a refusal ends it, or the proxy stops.
-fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
-    configure(&client)?;
+fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
+    configure(&client, IO_TIMEOUT)?;
     let mut client_r = BufReader::with_capacity(BUF, client.try_clone()?);
     let mut client_w = &client;
-    let upstream_base = format!("http://{}", shared.upstream);
-    let proxy_base = format!("http://{}", shared.addr);
+    let (upstream_base, proxy_base) = (conns.upstream_base(), conns.base());
     let limit = shared.config.limit;
     loop {
-        if shared.stop.load(Ordering::SeqCst) {
+        if conns.stopped() {
             return Ok(());
         }
         let Some(mut req) = read_head(&mut client_r)? else {
@@ -407,9 +295,9 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             .retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
 
         // A fresh upstream connection for each request.
-        let upstream = TcpStream::connect_timeout(&shared.upstream, IO_TIMEOUT)?;
-        configure(&upstream)?;
-        shared.register(conn, &upstream);
+        let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+        configure(&upstream, IO_TIMEOUT)?;
+        conns.register(conn, &upstream);
         let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
         let mut up_w = &upstream;
         up_w.write_all(&req.bytes())?;
@@ -427,45 +315,20 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
         up_w.flush()?;
 
         // The response, after any interim (1xx) ones, which the client did not ask us for.
-        let resp = loop {
-            let Some(resp) = read_head(&mut up_r)? else {
-                let _ = upstream.shutdown(Shutdown::Both);
-                return Err(bad("upstream closed before answering"));
-            };
-            if (100..200).contains(&resp.status()) && resp.status() != 101 {
-                continue;
-            }
-            break resp;
+        let Some(mut resp) = read_response(&mut up_r, |_| Ok(()))? else {
+            let _ = upstream.shutdown(Shutdown::Both);
+            return Err(bad("upstream closed before answering"));
         };
-        let mut resp: Head = resp;
-        for (k, v) in &mut resp.headers {
-            if k.eq_ignore_ascii_case("Location")
-                && let Some(rest) = v.strip_prefix(&upstream_base)
-            {
-                *v = format!("{proxy_base}{rest}");
-            }
-        }
+        resp.rewrite_location(&upstream_base, &proxy_base);
         let status = resp.status();
-        let is_head = req.method().eq_ignore_ascii_case("HEAD");
-        let resp_framing = if is_head || status == 204 || status == 304 {
-            Framing::Length(0)
-        } else if resp.has_token("Transfer-Encoding", "chunked") {
-            Framing::Chunked
-        } else if resp.header("Content-Length").is_some() {
-            resp.framing()?
-        } else {
-            Framing::UntilClose
-        };
+        let resp_framing = resp.response_framing(&req)?;
         client_w.write_all(&resp.bytes())?;
         relay_body(&mut up_r, &mut client_w, resp_framing)?;
         client_w.flush()?;
         shared.update(i, |r| r.status = status);
         let _ = upstream.shutdown(Shutdown::Both);
-        shared.unregister_upstream(conn);
-        let close = resp_framing == Framing::UntilClose
-            || resp.has_token("Connection", "close")
-            || req.has_token("Connection", "close");
-        if close {
+        conns.unregister_upstream(conn);
+        if resp.ends_connection(resp_framing, &req) {
             let _ = client.shutdown(Shutdown::Both);
             return Ok(());
         }

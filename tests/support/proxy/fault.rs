@@ -19,26 +19,26 @@
 //!
 //! A response is read only after the whole request was relayed: an upstream that answers early
 //! and closes (a 413 before the body, as the Python server does) looks to the client like a
-//! connection cut mid-body. Tests of early answers use [`super::cap_proxy`] or no proxy.
+//! connection cut mid-body. Tests of early answers use [`super::cap`] or no proxy.
 //!
 //! Everything is bounded: sockets have 10 s read and write timeouts, and dropping the proxy
 //! stops accepting, shuts every socket down and joins every thread.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::io::{self, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
-use super::XorShift;
+use super::super::XorShift;
+use super::http::{Counting, Framing, configure, read_head, read_response, relay_body, shut};
+use super::relay::{Conns, Relay, upstream_of};
 
 /// Read and write timeout of every socket.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest request or response head accepted.
-const MAX_HEAD: usize = 64 * 1024;
 /// Relay buffer size.
 const BUF: usize = 64 * 1024;
 
@@ -209,18 +209,11 @@ pub struct MethodCount {
 
 struct Shared {
     config: ProxyConfig,
-    upstream: SocketAddr,
-    addr: SocketAddr,
-    stop: AtomicBool,
     injected: AtomicU64,
     by_kind: [AtomicU64; 5],
-    connections: AtomicU64,
     requests: AtomicU64,
     seen: Mutex<Vec<SeenRequest>>,
     corrupted: AtomicU64,
-    // Clones of every open socket, by connection number, to shut them down on drop.
-    sockets: Mutex<HashMap<u64, Vec<TcpStream>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -246,90 +239,52 @@ impl Shared {
     fn count(&self, f: Fault) {
         self.by_kind[f.index()].fetch_add(1, Ordering::SeqCst);
     }
-
-    fn register(&self, conn: u64, s: &TcpStream) {
-        if let Ok(clone) = s.try_clone() {
-            self.sockets
-                .lock()
-                .unwrap()
-                .entry(conn)
-                .or_default()
-                .push(clone);
-        }
-    }
 }
 
 /// The running proxy; stopped on drop.
 pub struct FaultProxy {
+    relay: Relay,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
 }
 
 impl FaultProxy {
     /// Starts a proxy to `upstream` (a 127.0.0.1 address).
     pub fn start(upstream: SocketAddr, config: ProxyConfig) -> FaultProxy {
-        assert!(
-            upstream.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST),
-            "the fault proxy only relays to 127.0.0.1, not {upstream}"
-        );
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the fault proxy");
-        let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
             config,
-            upstream,
-            addr,
-            stop: AtomicBool::new(false),
             injected: AtomicU64::new(0),
             by_kind: Default::default(),
-            connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
             corrupted: AtomicU64::new(0),
-            sockets: Mutex::new(HashMap::new()),
-            workers: Mutex::new(Vec::new()),
         });
         let s = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name("fault-proxy-accept".into())
-            .spawn(move || accept_loop(&s, &listener))
-            .expect("spawn the proxy's accept thread");
-        FaultProxy {
-            shared,
-            accept: Some(accept),
-        }
+        let relay = Relay::start("fault-proxy", upstream, move |conns, conn, client| {
+            serve(&s, conns, conn, client)
+        });
+        FaultProxy { relay, shared }
     }
 
     /// Starts a proxy to the `http://127.0.0.1:PORT...` server of `url`.
     pub fn to_url(url: &str, config: ProxyConfig) -> FaultProxy {
-        let rest = url
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("not an http URL: {url}"));
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let upstream: SocketAddr = authority
-            .parse()
-            .unwrap_or_else(|e| panic!("{authority} is not an IP address and port: {e}"));
-        FaultProxy::start(upstream, config)
+        FaultProxy::start(upstream_of(url), config)
     }
 
     /// The proxy's address.
     pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
+        self.relay.addr()
     }
 
     /// `url` (on the upstream) with its `http://host:port` replaced by the proxy's.
     pub fn url_for(&self, url: &str) -> String {
-        let up = format!("http://{}", self.shared.upstream);
-        match url.strip_prefix(&up) {
-            Some(rest) => format!("http://{}{rest}", self.shared.addr),
-            None => panic!("{url} is not on the upstream {up}"),
-        }
+        self.relay.url_for(url)
     }
 
     /// Faults injected so far.
     pub fn counts(&self) -> FaultCounts {
         let k = |f: Fault| self.shared.by_kind[f.index()].load(Ordering::SeqCst);
         FaultCounts {
-            connections: self.shared.connections.load(Ordering::SeqCst),
+            connections: self.relay.conns().connections(),
             requests: self.shared.requests.load(Ordering::SeqCst),
             cut_request_body: k(Fault::CutRequestBody),
             cut_response: k(Fault::CutResponse),
@@ -381,183 +336,6 @@ impl FaultProxy {
     pub fn corrupted(&self) -> u64 {
         self.shared.corrupted.load(Ordering::SeqCst)
     }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.shared.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-        for socks in self.shared.sockets.lock().unwrap().values() {
-            for s in socks {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-        }
-        let workers = std::mem::take(&mut *self.shared.workers.lock().unwrap());
-        for h in workers {
-            let _ = h.join();
-        }
-    }
-}
-
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(_) => {
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let conn = shared.connections.fetch_add(1, Ordering::SeqCst);
-        // Registered before the worker starts, so a drop always finds it to shut it down.
-        shared.register(conn, &stream);
-        let s = Arc::clone(shared);
-        let worker = thread::Builder::new()
-            .name(format!("fault-proxy-{conn}"))
-            .spawn(move || {
-                let _ = serve(&s, conn, stream);
-                if let Some(socks) = s.sockets.lock().unwrap().remove(&conn) {
-                    for sock in socks {
-                        let _ = sock.shutdown(Shutdown::Both);
-                    }
-                }
-            })
-            .expect("spawn a proxy thread");
-        let mut workers = shared.workers.lock().unwrap();
-        workers.retain(|h| !h.is_finished());
-        workers.push(worker);
-    }
-}
-
-/// A parsed request or response head.
-pub(super) struct Head {
-    // Request line or status line, without CRLF.
-    pub(super) start: String,
-    pub(super) headers: Vec<(String, String)>,
-}
-
-impl Head {
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-    }
-
-    pub(super) fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    pub(super) fn method(&self) -> &str {
-        self.start.split(' ').next().unwrap_or("")
-    }
-
-    pub(super) fn status(&self) -> u16 {
-        self.start
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    }
-
-    pub(super) fn target(&self) -> &str {
-        self.start.split(' ').nth(1).unwrap_or("")
-    }
-
-    pub(super) fn bytes(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(256);
-        out.push_str(&self.start);
-        out.push_str("\r\n");
-        for (k, v) in &self.headers {
-            out.push_str(k);
-            out.push_str(": ");
-            out.push_str(v);
-            out.push_str("\r\n");
-        }
-        out.push_str("\r\n");
-        out.into_bytes()
-    }
-
-    // How the body that follows this head is framed.
-    pub(super) fn framing(&self) -> io::Result<Framing> {
-        if self.has_token("Transfer-Encoding", "chunked") {
-            return Ok(Framing::Chunked);
-        }
-        match self.header("Content-Length") {
-            Some(v) => v
-                .parse()
-                .map(Framing::Length)
-                .map_err(|_| bad(format!("bad Content-Length {v:?}"))),
-            None => Ok(Framing::Length(0)),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Framing {
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-pub(super) fn bad(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.into())
-}
-
-// Reads one line (with its line end) of at most `left` bytes.
-fn read_line(r: &mut impl BufRead, out: &mut Vec<u8>, left: usize) -> io::Result<usize> {
-    let n = r.by_ref().take(left as u64 + 1).read_until(b'\n', out)?;
-    if n > left {
-        return Err(bad("head too long"));
-    }
-    Ok(n)
-}
-
-// Reads a head; `None` on a clean end of stream before its first byte.
-pub(super) fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
-    let mut raw = Vec::new();
-    loop {
-        let start = raw.len();
-        let n = read_line(r, &mut raw, MAX_HEAD.saturating_sub(start))?;
-        if n == 0 {
-            return if raw.is_empty() {
-                Ok(None)
-            } else {
-                Err(io::Error::from(io::ErrorKind::UnexpectedEof))
-            };
-        }
-        let line = &raw[start..];
-        if line == b"\r\n" || line == b"\n" {
-            if start == 0 {
-                // Stray line end between messages.
-                raw.clear();
-                continue;
-            }
-            break;
-        }
-    }
-    let text = String::from_utf8(raw).map_err(|_| bad("head is not UTF-8"))?;
-    let mut lines = text.lines();
-    let start = lines.next().unwrap_or("").to_owned();
-    let mut headers = Vec::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (k, v) = line
-            .split_once(':')
-            .ok_or_else(|| bad(format!("bad header line {line:?}")))?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    Ok(Some(Head { start, headers }))
 }
 
 /// The error a [`Cut`] writer returns once its budget is spent.
@@ -641,24 +419,6 @@ impl<W: Write> Write for Throttle<W> {
     }
 }
 
-/// Counts the bytes passed on into `count`.
-pub(super) struct Counting<'a, W> {
-    pub(super) inner: W,
-    pub(super) count: &'a mut u64,
-}
-
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        *self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Inverts the byte at position `at` of what passes (none when `None`).
 struct Flip<W> {
     inner: W,
@@ -689,81 +449,19 @@ impl<W: Write> Write for Flip<W> {
     }
 }
 
-// Copies exactly `n` bytes.
-fn copy_exact(r: &mut impl Read, w: &mut impl Write, n: u64) -> io::Result<()> {
-    let copied = io::copy(&mut r.by_ref().take(n), w)?;
-    if copied < n {
-        return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-    }
-    Ok(())
-}
-
-// Relays a body of `framing`, raw (chunk framing included).
-pub(super) fn relay_body(
-    r: &mut impl BufRead,
-    w: &mut impl Write,
-    framing: Framing,
-) -> io::Result<()> {
-    match framing {
-        Framing::Length(n) => copy_exact(r, w, n),
-        Framing::UntilClose => io::copy(r, w).map(|_| ()),
-        Framing::Chunked => loop {
-            let mut line = Vec::new();
-            if read_line(r, &mut line, 4096)? == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            w.write_all(&line)?;
-            let text = std::str::from_utf8(&line).map_err(|_| bad("bad chunk size line"))?;
-            let hex = text.split(';').next().unwrap_or("").trim();
-            let size =
-                u64::from_str_radix(hex, 16).map_err(|_| bad(format!("bad chunk size {hex:?}")))?;
-            if size == 0 {
-                // Trailers, then the empty line.
-                loop {
-                    line.clear();
-                    if read_line(r, &mut line, 4096)? == 0 {
-                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-                    }
-                    w.write_all(&line)?;
-                    if line == b"\r\n" || line == b"\n" {
-                        return Ok(());
-                    }
-                }
-            }
-            copy_exact(r, w, size)?;
-            line.clear();
-            read_line(r, &mut line, 2)?;
-            w.write_all(&line)?;
-        },
-    }
-}
-
 fn below(rng: &mut XorShift, n: u64) -> u64 {
     if n == 0 { 0 } else { rng.next_u64() % n }
 }
 
-pub(super) fn configure(s: &TcpStream) -> io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)
-}
-
-pub(super) fn shut(a: &TcpStream, b: Option<&TcpStream>) {
-    let _ = a.shutdown(Shutdown::Both);
-    if let Some(b) = b {
-        let _ = b.shutdown(Shutdown::Both);
-    }
-}
-
 // Serves one client connection until either side closes, a fault ends it, or the proxy stops.
-fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
+fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
     let mut rng = XorShift::new(
         shared
             .config
             .seed
             .wrapping_add(conn.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
     );
-    if shared.stop.load(Ordering::SeqCst) {
+    if conns.stopped() {
         return Ok(());
     }
     if shared.enabled(Fault::ResetOnConnect)
@@ -773,12 +471,11 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
         shut(&client, None);
         return Ok(());
     }
-    configure(&client)?;
-    let upstream = TcpStream::connect_timeout(&shared.upstream, IO_TIMEOUT)?;
-    configure(&upstream)?;
-    shared.register(conn, &upstream);
-    let upstream_base = format!("http://{}", shared.upstream);
-    let proxy_base = format!("http://{}", shared.addr);
+    configure(&client, IO_TIMEOUT)?;
+    let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+    configure(&upstream, IO_TIMEOUT)?;
+    conns.register(conn, &upstream);
+    let (upstream_base, proxy_base) = (conns.upstream_base(), conns.base());
     let per_request: Vec<Fault> = shared
         .config
         .faults
@@ -791,7 +488,7 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
     let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
     let (mut client_w, mut up_w) = (&client, &upstream);
     loop {
-        if shared.stop.load(Ordering::SeqCst) {
+        if conns.stopped() {
             break;
         }
         let Some(mut req) = read_head(&mut client_r)? else {
@@ -818,7 +515,6 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             client_w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         let req_framing = req.framing()?;
-        let is_head = req.method().eq_ignore_ascii_case("HEAD");
         let mut fault =
             if !per_request.is_empty() && shared.roll(&mut rng, shared.config.probability) {
                 Some(per_request[below(&mut rng, per_request.len() as u64) as usize])
@@ -930,37 +626,15 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             return Ok(());
         }
 
-        // The response, after any interim (1xx) ones.
-        let resp = loop {
-            let Some(resp) = read_head(&mut up_r)? else {
-                // Upstream closed (say, an idle timeout): so does the client's connection.
-                shut(&client, Some(&upstream));
-                return Ok(());
-            };
-            if (100..200).contains(&resp.status()) && resp.status() != 101 {
-                client_w.write_all(&resp.bytes())?;
-                continue;
-            }
-            break resp;
+        // The response, after any interim (1xx) ones, which go on to the client.
+        let interim = |r: &super::http::Head| client_w.write_all(&r.bytes());
+        let Some(mut resp) = read_response(&mut up_r, interim)? else {
+            // Upstream closed (say, an idle timeout): so does the client's connection.
+            shut(&client, Some(&upstream));
+            return Ok(());
         };
-        let mut resp = resp;
-        for (k, v) in &mut resp.headers {
-            if k.eq_ignore_ascii_case("Location")
-                && let Some(rest) = v.strip_prefix(&upstream_base)
-            {
-                *v = format!("{proxy_base}{rest}");
-            }
-        }
-        let status = resp.status();
-        let resp_framing = if is_head || status == 204 || status == 304 {
-            Framing::Length(0)
-        } else if resp.has_token("Transfer-Encoding", "chunked") {
-            Framing::Chunked
-        } else if resp.header("Content-Length").is_some() {
-            resp.framing()?
-        } else {
-            Framing::UntilClose
-        };
+        resp.rewrite_location(&upstream_base, &proxy_base);
+        let resp_framing = resp.response_framing(&req)?;
         let head = resp.bytes();
         let limit = (fault == Some(Fault::CutResponse)).then(|| {
             let body = match resp_framing {
@@ -985,11 +659,7 @@ fn serve(shared: &Shared, conn: u64, client: TcpStream) -> io::Result<()> {
             }
             Err(e) => return Err(e),
         }
-        let close = limit.is_some()
-            || resp_framing == Framing::UntilClose
-            || resp.has_token("Connection", "close")
-            || req.has_token("Connection", "close");
-        if close {
+        if limit.is_some() || resp.ends_connection(resp_framing, &req) {
             shut(&client, Some(&upstream));
             return Ok(());
         }
