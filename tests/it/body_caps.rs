@@ -11,13 +11,14 @@
 //! digest.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Duration;
 
+use crate::support::http::{connect, patch_head, read_head};
 use crate::support::proxy::cap::{CapConfig, CapProxy};
 use crate::support::py_server::PyTusServer;
 use crate::support::raw_server::{Next, RawServer, respond};
+use crate::support::server_process::ServerProcess;
 use crate::support::{TusServer, big_temp_file_with, file_digest};
 use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
 
@@ -36,40 +37,14 @@ fn echo_upstream() -> RawServer {
     })
 }
 
-fn connect(proxy: &CapProxy) -> TcpStream {
-    let s = TcpStream::connect(proxy.addr()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
-
-/// Reads one response head (through the blank line) byte by byte.
-fn read_head(s: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            // A socket read with a timeout returns EINTR when the process was stopped and
-            // continued (seen on this machine): not an end.
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            other => panic!(
-                "connection ended inside a head ({other:?}): {:?}",
-                String::from_utf8_lossy(&head)
-            ),
-        }
-    }
-    String::from_utf8(head).unwrap()
-}
-
-fn patch_head(len: u64, expect: bool) -> String {
-    format!(
-        "PATCH /files/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len}\r\n{}\r\n",
-        if expect {
-            "Expect: 100-continue\r\n"
-        } else {
-            ""
-        }
-    )
+/// The head of a PATCH of `len` bytes, asking for `100 Continue` when `expect`.
+fn patch_of(len: u64, expect: bool) -> String {
+    let expect = if expect {
+        "Expect: 100-continue\r\n"
+    } else {
+        ""
+    };
+    patch_head("/files/x", 0, &format!("Content-Length: {len}\r\n{expect}"))
 }
 
 #[test]
@@ -79,14 +54,14 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
 
     // Under the cap, on one kept-alive connection: 100 Continue from the proxy, then the
     // upstream's answer; then a second request without Expect.
-    let mut s = connect(&proxy);
-    s.write_all(patch_head(1000, true).as_bytes()).unwrap();
+    let mut s = connect(proxy.addr());
+    s.write_all(patch_of(1000, true).as_bytes()).unwrap();
     assert_eq!(read_head(&mut s), "HTTP/1.1 100 Continue\r\n\r\n");
     s.write_all(&[1u8; 1000]).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
     assert!(resp.contains("X-Body-Length: 1000\r\n"), "{resp}");
-    s.write_all(patch_head(10, false).as_bytes()).unwrap();
+    s.write_all(patch_of(10, false).as_bytes()).unwrap();
     s.write_all(&[2u8; 10]).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.contains("X-Body-Length: 10\r\n"), "{resp}");
@@ -99,15 +74,15 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
     );
 
     // Over the cap: the 413 comes to the head alone, and the connection ends.
-    let mut s = connect(&proxy);
-    s.write_all(patch_head(1001, true).as_bytes()).unwrap();
+    let mut s = connect(proxy.addr());
+    s.write_all(patch_of(1001, true).as_bytes()).unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
     // Without Expect, too (the body may be on its way: no reading it).
-    let mut s = connect(&proxy);
-    s.write_all(patch_head(5000, false).as_bytes()).unwrap();
+    let mut s = connect(proxy.addr());
+    s.write_all(patch_of(5000, false).as_bytes()).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
     assert_eq!(
@@ -132,8 +107,8 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     let proxy = CapProxy::to_url(&upstream.base_url(), CapConfig::ignoring_expect(1000));
 
     // Under the cap: no 100 Continue; the body is relayed when it comes.
-    let mut s = connect(&proxy);
-    s.write_all(patch_head(600, true).as_bytes()).unwrap();
+    let mut s = connect(proxy.addr());
+    s.write_all(patch_of(600, true).as_bytes()).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let mut b = [0u8; 1];
@@ -150,8 +125,8 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     assert!(upstream.requests()[0].header("Expect").is_none());
 
     // Over the cap: nothing until the body streams; after the first `limit` bytes, a 413.
-    let mut s = connect(&proxy);
-    s.write_all(patch_head(5000, true).as_bytes()).unwrap();
+    let mut s = connect(proxy.addr());
+    s.write_all(patch_of(5000, true).as_bytes()).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let early = s.read(&mut b);
@@ -194,32 +169,15 @@ impl Upstream {
     fn python() -> Upstream {
         Upstream::Python(PyTusServer::start())
     }
+}
 
-    fn base_url(&self) -> String {
-        match self {
-            Upstream::Node(s) => s.base_url(),
-            Upstream::Python(s) => s.base_url(),
-        }
-    }
+impl Deref for Upstream {
+    type Target = ServerProcess;
 
-    fn endpoint(&self) -> String {
+    fn deref(&self) -> &ServerProcess {
         match self {
-            Upstream::Node(s) => s.endpoint(),
-            Upstream::Python(s) => s.endpoint(),
-        }
-    }
-
-    fn stored_path(&self, url: &str) -> PathBuf {
-        match self {
-            Upstream::Node(s) => s.stored_path(url),
-            Upstream::Python(s) => s.stored_path(url),
-        }
-    }
-
-    fn uploads(&self) -> usize {
-        match self {
-            Upstream::Node(s) => s.uploads().len(),
-            Upstream::Python(s) => s.uploads().len(),
+            Upstream::Node(s) => s,
+            Upstream::Python(s) => s,
         }
     }
 }
@@ -251,7 +209,11 @@ fn upload_through_cap(upstream: &Upstream, cap: CapConfig, len: u64, chunk: Opti
     );
     let done = result.unwrap_or_else(|e| panic!("{e} ({e:?}); through the cap: {st:?}"));
     assert_eq!(done.size, len);
-    assert_eq!(upstream.uploads(), 1, "more than one upload was created");
+    assert_eq!(
+        upstream.uploads().len(),
+        1,
+        "more than one upload was created"
+    );
     assert_eq!(
         file_digest(upstream.stored_path(&done.url)),
         digest,
@@ -282,82 +244,23 @@ fn chunks_under_the_cap_pass_to_both_servers() {
 
 const BIG: u64 = 300_000_000;
 
-#[test]
-fn tus_server_300_mb_through_an_8_mib_cap_honouring_expect() {
-    upload_through_cap(
-        &Upstream::node(),
-        CapConfig::honouring_expect(8 * MIB),
-        BIG,
-        None,
-    );
+/// One test per server and cap: a 300 MB default (single-PATCH) upload through it.
+macro_rules! big_upload_through_a_cap {
+    ($($name:ident: $server:ident, $cap:ident($limit:expr);)*) => {$(
+        #[test]
+        fn $name() {
+            upload_through_cap(&Upstream::$server(), CapConfig::$cap($limit), BIG, None);
+        }
+    )*};
 }
 
-#[test]
-fn tus_server_300_mb_through_an_8_mib_cap_ignoring_expect() {
-    upload_through_cap(
-        &Upstream::node(),
-        CapConfig::ignoring_expect(8 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn tus_server_300_mb_through_a_256_mib_cap_honouring_expect() {
-    upload_through_cap(
-        &Upstream::node(),
-        CapConfig::honouring_expect(256 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn tus_server_300_mb_through_a_256_mib_cap_ignoring_expect() {
-    upload_through_cap(
-        &Upstream::node(),
-        CapConfig::ignoring_expect(256 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn python_server_300_mb_through_an_8_mib_cap_honouring_expect() {
-    upload_through_cap(
-        &Upstream::python(),
-        CapConfig::honouring_expect(8 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn python_server_300_mb_through_an_8_mib_cap_ignoring_expect() {
-    upload_through_cap(
-        &Upstream::python(),
-        CapConfig::ignoring_expect(8 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn python_server_300_mb_through_a_256_mib_cap_honouring_expect() {
-    upload_through_cap(
-        &Upstream::python(),
-        CapConfig::honouring_expect(256 * MIB),
-        BIG,
-        None,
-    );
-}
-
-#[test]
-fn python_server_300_mb_through_a_256_mib_cap_ignoring_expect() {
-    upload_through_cap(
-        &Upstream::python(),
-        CapConfig::ignoring_expect(256 * MIB),
-        BIG,
-        None,
-    );
+big_upload_through_a_cap! {
+    tus_server_300_mb_through_an_8_mib_cap_honouring_expect: node, honouring_expect(8 * MIB);
+    tus_server_300_mb_through_an_8_mib_cap_ignoring_expect: node, ignoring_expect(8 * MIB);
+    tus_server_300_mb_through_a_256_mib_cap_honouring_expect: node, honouring_expect(256 * MIB);
+    tus_server_300_mb_through_a_256_mib_cap_ignoring_expect: node, ignoring_expect(256 * MIB);
+    python_server_300_mb_through_an_8_mib_cap_honouring_expect: python, honouring_expect(8 * MIB);
+    python_server_300_mb_through_an_8_mib_cap_ignoring_expect: python, ignoring_expect(8 * MIB);
+    python_server_300_mb_through_a_256_mib_cap_honouring_expect: python, honouring_expect(256 * MIB);
+    python_server_300_mb_through_a_256_mib_cap_ignoring_expect: python, ignoring_expect(256 * MIB);
 }

@@ -15,6 +15,8 @@ mod harness;
 mod hostile;
 mod interop;
 mod protocol;
+mod resume;
+mod retry;
 mod state_files;
 mod wix;
 mod writers;

@@ -22,12 +22,15 @@
 
 pub mod bins;
 pub mod child;
+pub mod clock;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod files;
+pub mod fixtures;
 pub mod http;
 pub mod install;
 pub mod logs;
+pub mod mock;
 pub mod proxy;
 pub mod py_server;
 pub mod raw_server;

@@ -38,7 +38,6 @@
 use std::fs;
 use std::io::BufReader;
 use std::net::{Ipv4Addr, TcpListener};
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -48,7 +47,7 @@ use std::time::Duration;
 
 use super::TempDir;
 use super::install::{self, Install};
-use super::server_process::{ServerProcess, collect_lines, kill, upload_id};
+use super::server_process::{Harness, ServerProcess, collect_lines, kill, upload_id};
 
 /// How long to wait for the server's start-up log line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -113,8 +112,10 @@ pub struct PyTusServerOptions {
 /// A running `resumable-upload serve` on `127.0.0.1:<free port>` with its own storage
 /// directory (uploads and the SQLite database). Killed, and its directory removed, on drop.
 /// Derefs to the [`ServerProcess`] for its URLs and stored bytes.
-pub struct PyTusServer {
-    process: ServerProcess,
+pub type PyTusServer = Harness<Python>;
+
+/// The Python server's own part of a [`PyTusServer`]: its command line.
+pub struct Python {
     args: Vec<String>,
 }
 
@@ -152,7 +153,7 @@ impl PyTusServer {
                     let label = "resumable-upload server log";
                     return PyTusServer {
                         process: ServerProcess::new(child, port, stderr, dir, label, is_upload),
-                        args,
+                        kind: Python { args },
                     };
                 }
                 Started::PortTaken => {
@@ -178,7 +179,7 @@ impl PyTusServer {
 
     /// The command line it was started with (after the interpreter).
     pub fn args(&self) -> &[String] {
-        &self.args
+        &self.kind.args
     }
 
     /// Log lines that contain `needle`.
@@ -229,20 +230,6 @@ impl PyTusServer {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("not JSON from the db query ({e}): {:?}", out.stdout));
         (!v.is_null()).then_some(v)
-    }
-}
-
-impl Deref for PyTusServer {
-    type Target = ServerProcess;
-
-    fn deref(&self) -> &ServerProcess {
-        &self.process
-    }
-}
-
-impl DerefMut for PyTusServer {
-    fn deref_mut(&mut self) -> &mut ServerProcess {
-        &mut self.process
     }
 }
 

@@ -46,10 +46,7 @@ pub struct RawRequest {
 impl RawRequest {
     /// First value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        super::http::header(&self.headers, name)
     }
 
     /// `Upload-Offset` as a number.
@@ -103,10 +100,7 @@ impl RawServer {
     pub fn start(
         script: impl Fn(&RawRequest, &mut TcpStream) -> Next + Send + Sync + 'static,
     ) -> RawServer {
-        Self::spawn(Mode::Requests {
-            script: Box::new(script),
-            read_body: true,
-        })
+        Self::scripted(Box::new(script), true)
     }
 
     /// Calls `script` right after the head: the body (if any) is still on the stream, for the
@@ -115,10 +109,11 @@ impl RawServer {
     pub fn start_head_only(
         script: impl Fn(&RawRequest, &mut TcpStream) -> Next + Send + Sync + 'static,
     ) -> RawServer {
-        Self::spawn(Mode::Requests {
-            script: Box::new(script),
-            read_body: false,
-        })
+        Self::scripted(Box::new(script), false)
+    }
+
+    fn scripted(script: Box<Script>, read_body: bool) -> RawServer {
+        Self::spawn(Mode::Requests { script, read_body })
     }
 
     /// Hands each accepted connection to `on_accept`, reading nothing (no requests are logged).

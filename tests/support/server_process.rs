@@ -2,12 +2,14 @@
 //! [`super::py_server::PyTusServer`], Python) share: a server running as a child process on
 //! `127.0.0.1:<port>` with a fresh storage directory, its stderr collected for diagnostics,
 //! killed on drop (its stdin closed first: both servers also exit when it closes, so they die
-//! with a killed test process) and its directory then removed. Both harnesses deref to it for
-//! the URLs and the stored bytes.
+//! with a killed test process) and its directory then removed. Each harness is a
+//! [`Harness<K>`], `K` being what is its own, and derefs to the process for the URLs and the
+//! stored bytes.
 #![allow(dead_code)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Mutex};
@@ -120,6 +122,26 @@ impl Drop for ServerProcess {
             // Captured by the test harness: shown only for failing tests.
             eprintln!("--- {} ---\n{stderr}", self.label);
         }
+    }
+}
+
+/// A reference server of kind `K` (what is its own: its options, how to read its storage).
+pub struct Harness<K> {
+    pub(super) process: ServerProcess,
+    pub(super) kind: K,
+}
+
+impl<K> Deref for Harness<K> {
+    type Target = ServerProcess;
+
+    fn deref(&self) -> &ServerProcess {
+        &self.process
+    }
+}
+
+impl<K> DerefMut for Harness<K> {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.process
     }
 }
 

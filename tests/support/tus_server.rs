@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -18,7 +17,7 @@ use std::time::Duration;
 
 use super::TempDir;
 use super::install::{self, Install};
-use super::server_process::{ServerProcess, collect_lines, kill, upload_id};
+use super::server_process::{Harness, ServerProcess, collect_lines, kill, upload_id};
 
 /// How long to wait for the server's `LISTENING` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -98,9 +97,10 @@ pub struct TusServerOptions {
 /// A running official tus server (Node.js) on `127.0.0.1:<ephemeral port>` with its own
 /// storage directory. Killed, and its directory removed, on drop. Derefs to the
 /// [`ServerProcess`] for its URLs and stored bytes.
-pub struct TusServer {
-    process: ServerProcess,
-}
+pub type TusServer = Harness<Node>;
+
+/// The Node server's own part of a [`TusServer`] (nothing but its kind).
+pub struct Node;
 
 /// An upload's data file sits next to its `<id>.json` info file.
 fn is_upload(dir: &Path, name: &str) -> bool {
@@ -184,6 +184,7 @@ impl TusServer {
         };
         TusServer {
             process: ServerProcess::new(child, port, stderr, dir, "tus server stderr", is_upload),
+            kind: Node,
         }
     }
 
@@ -201,19 +202,5 @@ impl TusServer {
         });
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-    }
-}
-
-impl Deref for TusServer {
-    type Target = ServerProcess;
-
-    fn deref(&self) -> &ServerProcess {
-        &self.process
-    }
-}
-
-impl DerefMut for TusServer {
-    fn deref_mut(&mut self) -> &mut ServerProcess {
-        &mut self.process
     }
 }

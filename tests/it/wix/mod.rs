@@ -2,4 +2,5 @@
 
 #[cfg(feature = "emulator")]
 mod client;
+mod finalize;
 mod requests;

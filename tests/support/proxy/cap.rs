@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::http::{Counting, Framing, bad, configure, read_head, read_response, relay_body};
@@ -140,35 +140,29 @@ impl CapStats {
     }
 }
 
-struct Shared {
+/// What the connections of a [`CapProxy`] share.
+pub struct CapState {
     config: CapConfig,
     log: Mutex<Vec<CapRequest>>,
 }
 
-impl Shared {
+impl CapState {
     fn update(&self, i: usize, f: impl FnOnce(&mut CapRequest)) {
         f(&mut self.log.lock().unwrap()[i]);
     }
 }
 
 /// The running proxy; stopped on drop.
-pub struct CapProxy {
-    relay: Relay,
-    shared: Arc<Shared>,
-}
+pub type CapProxy = Relay<CapState>;
 
 impl CapProxy {
     /// Starts a proxy to `upstream` (a 127.0.0.1 address).
     pub fn start(upstream: SocketAddr, config: CapConfig) -> CapProxy {
-        let shared = Arc::new(Shared {
+        let state = CapState {
             config,
             log: Mutex::new(Vec::new()),
-        });
-        let s = Arc::clone(&shared);
-        let relay = Relay::start("cap-proxy", upstream, move |conns, conn, client| {
-            serve(&s, conns, conn, client)
-        });
-        CapProxy { relay, shared }
+        };
+        Relay::new("cap-proxy", upstream, state, serve)
     }
 
     /// Starts a proxy to the `http://127.0.0.1:PORT...` server of `url`.
@@ -176,33 +170,18 @@ impl CapProxy {
         CapProxy::start(upstream_of(url), config)
     }
 
-    /// The proxy's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.relay.addr()
-    }
-
-    /// `http://127.0.0.1:PORT` of the proxy.
-    pub fn base_url(&self) -> String {
-        self.relay.conns().base()
-    }
-
-    /// `url` (on the upstream) with its `http://host:port` replaced by the proxy's.
-    pub fn url_for(&self, url: &str) -> String {
-        self.relay.url_for(url)
-    }
-
     /// Every request so far.
     pub fn requests(&self) -> Vec<CapRequest> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared().log.lock().unwrap().clone()
     }
 
     /// Counts so far.
     pub fn stats(&self) -> CapStats {
         let mut st = CapStats {
-            connections: self.relay.conns().connections(),
+            connections: self.conns().connections(),
             ..CapStats::default()
         };
-        for r in self.shared.log.lock().unwrap().iter() {
+        for r in self.shared().log.lock().unwrap().iter() {
             let m = r.method.to_ascii_uppercase();
             *st.requests.entry(m.clone()).or_default() += 1;
             *st.body_bytes.entry(m.clone()).or_default() += r.body_bytes;
@@ -228,7 +207,7 @@ fn refusal() -> String {
 }
 
 // Serves one client connection until either side closes, a refusal ends it, or the proxy stops.
-fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
+fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
     configure(&client, IO_TIMEOUT)?;
     let mut client_r = BufReader::with_capacity(BUF, client.try_clone()?);
     let mut client_w = &client;

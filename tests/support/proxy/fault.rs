@@ -28,8 +28,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -186,10 +186,7 @@ pub struct SeenRequest {
 impl SeenRequest {
     /// First value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        super::super::http::header(&self.headers, name)
     }
 
     /// `Content-Length` as a number.
@@ -207,7 +204,8 @@ pub struct MethodCount {
     pub body_bytes: u64,
 }
 
-struct Shared {
+/// What the connections of a [`FaultProxy`] share.
+pub struct FaultState {
     config: ProxyConfig,
     injected: AtomicU64,
     by_kind: [AtomicU64; 5],
@@ -216,7 +214,7 @@ struct Shared {
     corrupted: AtomicU64,
 }
 
-impl Shared {
+impl FaultState {
     fn enabled(&self, f: Fault) -> bool {
         self.config.faults.contains(&f)
     }
@@ -242,27 +240,20 @@ impl Shared {
 }
 
 /// The running proxy; stopped on drop.
-pub struct FaultProxy {
-    relay: Relay,
-    shared: Arc<Shared>,
-}
+pub type FaultProxy = Relay<FaultState>;
 
 impl FaultProxy {
     /// Starts a proxy to `upstream` (a 127.0.0.1 address).
     pub fn start(upstream: SocketAddr, config: ProxyConfig) -> FaultProxy {
-        let shared = Arc::new(Shared {
+        let state = FaultState {
             config,
             injected: AtomicU64::new(0),
             by_kind: Default::default(),
             requests: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
             corrupted: AtomicU64::new(0),
-        });
-        let s = Arc::clone(&shared);
-        let relay = Relay::start("fault-proxy", upstream, move |conns, conn, client| {
-            serve(&s, conns, conn, client)
-        });
-        FaultProxy { relay, shared }
+        };
+        Relay::new("fault-proxy", upstream, state, serve)
     }
 
     /// Starts a proxy to the `http://127.0.0.1:PORT...` server of `url`.
@@ -270,22 +261,12 @@ impl FaultProxy {
         FaultProxy::start(upstream_of(url), config)
     }
 
-    /// The proxy's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.relay.addr()
-    }
-
-    /// `url` (on the upstream) with its `http://host:port` replaced by the proxy's.
-    pub fn url_for(&self, url: &str) -> String {
-        self.relay.url_for(url)
-    }
-
     /// Faults injected so far.
     pub fn counts(&self) -> FaultCounts {
-        let k = |f: Fault| self.shared.by_kind[f.index()].load(Ordering::SeqCst);
+        let k = |f: Fault| self.shared().by_kind[f.index()].load(Ordering::SeqCst);
         FaultCounts {
-            connections: self.relay.conns().connections(),
-            requests: self.shared.requests.load(Ordering::SeqCst),
+            connections: self.conns().connections(),
+            requests: self.shared().requests.load(Ordering::SeqCst),
             cut_request_body: k(Fault::CutRequestBody),
             cut_response: k(Fault::CutResponse),
             error_status: k(Fault::ErrorStatus),
@@ -296,7 +277,7 @@ impl FaultProxy {
 
     /// Every request so far, in the order their heads arrived.
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.shared.seen.lock().unwrap().clone()
+        self.shared().seen.lock().unwrap().clone()
     }
 
     /// The requests of `method` so far.
@@ -324,7 +305,7 @@ impl FaultProxy {
     /// Requests and body bytes by (upper-case) method.
     pub fn methods(&self) -> BTreeMap<String, MethodCount> {
         let mut by = BTreeMap::<String, MethodCount>::new();
-        for r in self.shared.seen.lock().unwrap().iter() {
+        for r in self.shared().seen.lock().unwrap().iter() {
             let m = by.entry(r.method.to_ascii_uppercase()).or_default();
             m.requests += 1;
             m.body_bytes += r.body_bytes;
@@ -334,7 +315,7 @@ impl FaultProxy {
 
     /// PATCH bodies corrupted so far ([`ProxyConfig::corrupt_patches`]).
     pub fn corrupted(&self) -> u64 {
-        self.shared.corrupted.load(Ordering::SeqCst)
+        self.shared().corrupted.load(Ordering::SeqCst)
     }
 }
 
@@ -352,6 +333,15 @@ impl std::error::Error for CutHere {}
 
 fn is_cut(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<CutHere>())
+}
+
+/// Whether a relay through a [`Cut`] writer was cut short on purpose; other errors stay errors.
+fn cut_short(sent: io::Result<()>) -> io::Result<bool> {
+    match sent {
+        Ok(()) => Ok(false),
+        Err(e) if is_cut(&e) => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 /// Passes on at most `left` bytes, then fails with [`CutHere`]; unlimited when `None`.
@@ -454,7 +444,7 @@ fn below(rng: &mut XorShift, n: u64) -> u64 {
 }
 
 // Serves one client connection until either side closes, a fault ends it, or the proxy stops.
-fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
+fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
     let mut rng = XorShift::new(
         shared
             .config
@@ -612,13 +602,9 @@ fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Re
             relay_body(&mut client_r, &mut body, req_framing)
         });
         note_body(body_bytes);
-        match sent {
-            Ok(()) => {}
-            Err(e) if is_cut(&e) => {
-                shut(&client, Some(&upstream));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        if cut_short(sent)? {
+            shut(&client, Some(&upstream));
+            return Ok(());
         }
         if limit.is_some() {
             // The whole (chunked) body fit under the limit: cut before the response.
@@ -651,13 +637,9 @@ fn serve(shared: &Shared, conns: &Conns, conn: u64, client: TcpStream) -> io::Re
             .write_all(&head)
             .and_then(|()| relay_body(&mut up_r, &mut out, resp_framing))
             .and_then(|()| out.flush());
-        match sent {
-            Ok(()) => {}
-            Err(e) if is_cut(&e) => {
-                shut(&client, Some(&upstream));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        if cut_short(sent)? {
+            shut(&client, Some(&upstream));
+            return Ok(());
         }
         if limit.is_some() || resp.ends_connection(resp_framing, &req) {
             shut(&client, Some(&upstream));

@@ -4,12 +4,12 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 
-use super::relay::{Relay, upstream_of};
+use super::relay::{Conns, Relay, upstream_of};
 
-struct Gate {
+pub struct Gate {
     /// Client bytes forwarded so far (over all connections), and the limit if one is set.
     forwarded: Mutex<(u64, Option<u64>)>,
     changed: Condvar,
@@ -24,30 +24,19 @@ impl Gate {
 /// Forwards to its upstream; while a limit is set, holds the client's bytes once that many went
 /// through (over all connections). Dropping it opens the gate and stops it.
 pub struct GateProxy {
-    gate: Arc<Gate>,
-    relay: Relay,
+    relay: Relay<Gate>,
 }
 
 impl GateProxy {
     /// A gate in front of `upstream` (a 127.0.0.1 address), closing after `limit` bytes.
     pub fn start(upstream: SocketAddr, limit: Option<u64>) -> GateProxy {
-        let gate = Arc::new(Gate {
+        let gate = Gate {
             forwarded: Mutex::new((0, limit)),
             changed: Condvar::new(),
-        });
-        let g = Arc::clone(&gate);
-        let relay = Relay::start("gate-proxy", upstream, move |conns, conn, client| {
-            let server = TcpStream::connect(conns.upstream)?;
-            conns.register(conn, &server);
-            let (mut from, mut to) = (server.try_clone()?, client.try_clone()?);
-            thread::spawn(move || {
-                let _ = std::io::copy(&mut from, &mut to);
-                let _ = to.shutdown(Shutdown::Write);
-            });
-            pump_gated(client, server, &g);
-            Ok(())
-        });
-        GateProxy { gate, relay }
+        };
+        GateProxy {
+            relay: Relay::new("gate-proxy", upstream, gate, serve),
+        }
     }
 
     /// A gate in front of the `http://127.0.0.1:PORT...` server of `url`.
@@ -57,7 +46,7 @@ impl GateProxy {
 
     /// `http://127.0.0.1:PORT` of the gate.
     pub fn url(&self) -> String {
-        self.relay.conns().base()
+        self.relay.base_url()
     }
 
     /// `url` (on the upstream) with its `http://host:port` replaced by the gate's.
@@ -67,13 +56,15 @@ impl GateProxy {
 
     /// Whether the limit is reached: the client's bytes are being held.
     pub fn holding(&self) -> bool {
-        self.gate.closed(&self.gate.forwarded.lock().unwrap())
+        let gate = self.relay.shared();
+        gate.closed(&gate.forwarded.lock().unwrap())
     }
 
     /// Lifts the limit.
     pub fn open(&self) {
-        self.gate.forwarded.lock().unwrap().1 = None;
-        self.gate.changed.notify_all();
+        let gate = self.relay.shared();
+        gate.forwarded.lock().unwrap().1 = None;
+        gate.changed.notify_all();
     }
 }
 
@@ -82,6 +73,19 @@ impl Drop for GateProxy {
         // Frees the threads that wait at the gate, so that the relay can join them.
         self.open();
     }
+}
+
+/// Relays one connection: the server's bytes as they come, the client's through the gate.
+fn serve(gate: &Gate, conns: &Conns, conn: u64, client: TcpStream) -> std::io::Result<()> {
+    let server = TcpStream::connect(conns.upstream)?;
+    conns.register(conn, &server);
+    let (mut from, mut to) = (server.try_clone()?, client.try_clone()?);
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+    });
+    pump_gated(client, server, gate);
+    Ok(())
 }
 
 fn pump_gated(mut from: TcpStream, mut to: TcpStream, gate: &Gate) {

@@ -18,10 +18,7 @@ pub struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        super::super::http::header(&self.headers, name)
     }
 
     pub fn has_token(&self, name: &str, token: &str) -> bool {

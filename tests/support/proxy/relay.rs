@@ -1,6 +1,8 @@
 //! What every relay of this folder does the same way: listen on `127.0.0.1:0` in front of a
 //! 127.0.0.1 upstream, serve each client connection on a thread of its own, keep a clone of
 //! every open socket, and on drop stop accepting, shut every socket down and join every thread.
+//! A relay is `Relay<S>`, `S` being what its connections share (its configuration and what it
+//! records); each proxy is one (`FaultProxy` is `Relay<FaultState>`...), with methods of its own.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -64,21 +66,19 @@ impl Conns {
 }
 
 /// A running relay; stopped on drop.
-pub struct Relay {
+pub struct Relay<S> {
     conns: Arc<Conns>,
+    shared: Arc<S>,
     accept: Option<JoinHandle<()>>,
 }
 
-type Serve = dyn Fn(&Conns, u64, TcpStream) -> io::Result<()> + Send + Sync;
+/// Serves one client connection (its number, its socket) until it ends.
+pub type Serve<S> = fn(&S, &Conns, u64, TcpStream) -> io::Result<()>;
 
-impl Relay {
+impl<S: Send + Sync + 'static> Relay<S> {
     /// Starts a relay named `name` (its threads' names) to `upstream` (a 127.0.0.1 address):
-    /// each client connection goes to `serve` with its number.
-    pub fn start(
-        name: &'static str,
-        upstream: SocketAddr,
-        serve: impl Fn(&Conns, u64, TcpStream) -> io::Result<()> + Send + Sync + 'static,
-    ) -> Relay {
+    /// each client connection goes to `serve` with `shared` and its number.
+    pub fn new(name: &'static str, upstream: SocketAddr, shared: S, serve: Serve<S>) -> Relay<S> {
         assert!(
             upstream.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST),
             "the {name} only relays to 127.0.0.1, not {upstream}"
@@ -94,16 +94,24 @@ impl Relay {
             sockets: Mutex::new(HashMap::new()),
             workers: Mutex::new(Vec::new()),
         });
-        let c = Arc::clone(&conns);
-        let serve: Arc<Serve> = Arc::new(serve);
+        let shared = Arc::new(shared);
+        let (c, s) = (Arc::clone(&conns), Arc::clone(&shared));
         let accept = thread::Builder::new()
             .name(format!("{name}-accept"))
-            .spawn(move || accept_loop(name, &c, &listener, &serve))
+            .spawn(move || accept_loop(name, &c, &listener, &s, serve))
             .expect("spawn the relay's accept thread");
         Relay {
             conns,
+            shared,
             accept: Some(accept),
         }
+    }
+}
+
+impl<S> Relay<S> {
+    /// What the connections share.
+    pub fn shared(&self) -> &S {
+        &self.shared
     }
 
     /// The relay's side, as the connection threads see it.
@@ -114,6 +122,11 @@ impl Relay {
     /// The relay's address.
     pub fn addr(&self) -> SocketAddr {
         self.conns.addr
+    }
+
+    /// `http://127.0.0.1:PORT` of the relay.
+    pub fn base_url(&self) -> String {
+        self.conns.base()
     }
 
     /// `url` (on the upstream) with its `http://host:port` replaced by the relay's.
@@ -137,7 +150,7 @@ pub fn upstream_of(url: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("{authority} is not an IP address and port: {e}"))
 }
 
-impl Drop for Relay {
+impl<S> Drop for Relay<S> {
     fn drop(&mut self) {
         self.conns.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop.
@@ -157,7 +170,13 @@ impl Drop for Relay {
     }
 }
 
-fn accept_loop(name: &str, conns: &Arc<Conns>, listener: &TcpListener, serve: &Arc<Serve>) {
+fn accept_loop<S: Send + Sync + 'static>(
+    name: &str,
+    conns: &Arc<Conns>,
+    listener: &TcpListener,
+    shared: &Arc<S>,
+    serve: Serve<S>,
+) {
     for stream in listener.incoming() {
         if conns.stopped() {
             return;
@@ -172,11 +191,11 @@ fn accept_loop(name: &str, conns: &Arc<Conns>, listener: &TcpListener, serve: &A
         let conn = conns.connections.fetch_add(1, Ordering::SeqCst);
         // Registered before the worker starts, so a drop always finds it to shut it down.
         conns.register(conn, &stream);
-        let (c, serve) = (Arc::clone(conns), Arc::clone(serve));
+        let (c, s) = (Arc::clone(conns), Arc::clone(shared));
         let worker = thread::Builder::new()
             .name(format!("{name}-{conn}"))
             .spawn(move || {
-                let _ = serve(&c, conn, stream);
+                let _ = serve(&s, &c, conn, stream);
                 if let Some(socks) = c.sockets.lock().unwrap().remove(&conn) {
                     for sock in socks {
                         let _ = sock.shutdown(Shutdown::Both);
