@@ -17,8 +17,8 @@ use crate::support::clock::RecordingClock;
 use crate::support::mock::{
     MockTus, OCTET, TOKEN, assert_all, counted_stream, created, uploader, wix_metadata,
 };
+use crate::support::pseudo_random_bytes;
 use crate::support::state::state_key;
-use crate::support::{pseudo_random_bytes, temp_file_with};
 
 /// `Upload-Metadata` decoded into `(key, value)` pairs.
 fn decode_metadata(header: &str) -> Vec<(String, String)> {
@@ -38,9 +38,7 @@ fn decode_metadata(header: &str) -> Vec<(String, String)> {
 
 #[test]
 fn nothing_is_sent_into_an_expired_upload() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, _) = temp_file_with(10, 41);
+    let (mut tus, file, _) = MockTus::with_file(41);
     let clock = RecordingClock::new();
     // The server says the upload expired a second before its own `Date`.
     let date = SystemTime::now();
@@ -54,13 +52,7 @@ fn nothing_is_sent_into_an_expired_upload() {
         .create();
     let none = tus.never("PATCH", "/files/x");
     let up = uploader(&clock).chunk_size(4).build().unwrap();
-    let err = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap_err();
+    let err = tus.upload(&up, &file, UploadOptions::new()).unwrap_err();
     assert!(matches!(err, Error::Expired), "{err:?}");
     assert!(!err.is_retryable());
     post.assert();
@@ -69,9 +61,8 @@ fn nothing_is_sent_into_an_expired_upload() {
 
 #[test]
 fn create_then_single_patch() {
-    let mut tus = MockTus::new();
+    let (mut tus, file, bytes) = MockTus::with_file(1);
     let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 1);
     let seen_metadata = Arc::new(Mutex::new(None::<String>));
 
     let post = {
@@ -133,9 +124,7 @@ fn create_then_single_patch() {
 
 #[test]
 fn chunked_patches_walk_the_file() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 2);
+    let (mut tus, file, bytes) = MockTus::with_file(2);
     let post = tus.creates("/files", 10, "/files/c");
     let p0 = tus.takes("/files/c", 0, &bytes[0..4]);
     let p4 = tus.takes("/files/c", 4, &bytes[4..8]);
@@ -144,10 +133,10 @@ fn chunked_patches_walk_the_file() {
     let clock = RecordingClock::new();
     let up = uploader(&clock).chunk_size(4).build().unwrap();
     let mut acks = Vec::new();
-    let done = up
+    let done = tus
         .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
+            &up,
+            &file,
             UploadOptions::new().progress(|p: Progress| {
                 if p.sent == p.acked {
                     acks.push(p.acked);
@@ -162,9 +151,7 @@ fn chunked_patches_walk_the_file() {
 
 #[test]
 fn redirects_are_not_followed() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 12);
+    let (mut tus, file, bytes) = MockTus::with_file(12);
     let post = tus.creates("/files", 10, "/files/rd");
     let redirect = tus
         .patch("/files/rd", 0, &bytes)
@@ -177,13 +164,7 @@ fn redirects_are_not_followed() {
 
     let clock = RecordingClock::new();
     let up = uploader(&clock).build().unwrap();
-    let err = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap_err();
+    let err = tus.upload(&up, &file, UploadOptions::new()).unwrap_err();
     post.assert();
     redirect.assert();
     target_patch.assert();
@@ -193,9 +174,8 @@ fn redirects_are_not_followed() {
 
 #[test]
 fn abort_from_progress_stops_and_keeps_the_record() {
-    let mut tus = MockTus::new();
+    let (mut tus, file, bytes) = MockTus::with_file(13);
     let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 13);
     let post = tus.creates("/files", 10, "/files/ab");
     let p0 = tus.takes("/files/ab", 0, &bytes[0..4]);
     let no_more = tus.never("PATCH", Matcher::Any);
@@ -230,9 +210,7 @@ fn abort_from_progress_stops_and_keeps_the_record() {
 
 #[test]
 fn auto_mode_sends_the_first_chunk_with_the_post() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 14);
+    let (mut tus, file, bytes) = MockTus::with_file(14);
     let options = tus
         .server
         .mock("OPTIONS", "/files")
@@ -266,22 +244,14 @@ fn auto_mode_sends_the_first_chunk_with_the_post() {
         .chunk_size(4)
         .build()
         .unwrap();
-    let done = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = tus.upload(&up, &file, UploadOptions::new()).unwrap();
     assert_all(&[&options, &post, &p4, &p8, &no_head]);
     assert_eq!(done.url, tus.at("/files/cwu"));
 }
 
 #[test]
 fn auto_mode_without_options_support_posts_plainly() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 15);
+    let (mut tus, file, bytes) = MockTus::with_file(15);
     let options = tus
         .server
         .mock("OPTIONS", "/files")
@@ -296,12 +266,7 @@ fn auto_mode_without_options_support_posts_plainly() {
         .creation(CreationMode::Auto)
         .build()
         .unwrap();
-    up.upload(
-        &endpoint,
-        Source::file(file.path()).unwrap(),
-        UploadOptions::new(),
-    )
-    .unwrap();
+    tus.upload(&up, &file, UploadOptions::new()).unwrap();
     options.assert();
     post.assert();
     p0.assert();

@@ -74,13 +74,7 @@ fn resume_from_state_dir_with_a_new_uploader() {
         .build()
         .unwrap();
     // No metadata given: the record's is used.
-    let done = second
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = tus.upload(&second, &file, UploadOptions::new()).unwrap();
     no_post.assert();
     head.assert();
     p6.assert();
@@ -96,9 +90,8 @@ fn resume_from_state_dir_with_a_new_uploader() {
 
 #[test]
 fn gone_on_resume_creates_a_new_upload() {
-    let mut tus = MockTus::new();
+    let (mut tus, file, bytes) = MockTus::with_file(4);
     let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 4);
     let state = TempDir::new("wmu-mockito-state");
     let source = Source::file(file.path()).unwrap();
     let key = state_key(&endpoint, &source);
@@ -151,9 +144,7 @@ fn gone_on_resume_creates_a_new_upload() {
 
 #[test]
 fn conflict_heads_then_continues() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 5);
+    let (mut tus, file, bytes) = MockTus::with_file(5);
     let post = tus.creates("/files", 10, "/files/k");
     let p0 = tus
         .patch("/files/k", 0, &bytes)
@@ -169,13 +160,7 @@ fn conflict_heads_then_continues() {
         .retry(RetryPolicy::from_millis(&[0]))
         .build()
         .unwrap();
-    let done = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = tus.upload(&up, &file, UploadOptions::new()).unwrap();
     assert_all(&[&post, &p0, &head, &p3]);
     assert_eq!(done.size, 10);
     assert_eq!(done.resumed_from, None);

@@ -5,41 +5,58 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mockito::Matcher;
-use wix_media_upload::{Error, RetryPolicy, Source, UploadOptions};
+use mockito::{Matcher, Mock};
+use wix_media_upload::{Error, RetryPolicy, UploadOptions, Uploader};
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{MockTus, assert_all, counted_stream, uploader};
-use crate::support::{pseudo_random_bytes, temp_file_with};
+use crate::support::{TempFile, pseudo_random_bytes};
 
-#[test]
-fn service_unavailable_is_retried_with_the_policy_delays() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 6);
+/// An upload of a 10-byte file whose PATCH is answered 503 `failures` times (each marked on
+/// the clock), with `heads` HEADs at offset 0 in between, by an uploader that retries after
+/// 0, 3 and 5 s.
+struct Unavailable {
+    tus: MockTus,
+    file: TempFile,
+    bytes: Vec<u8>,
+    clock: RecordingClock,
+    up: Uploader,
+    mocks: [Mock; 3],
+}
+
+fn unavailable(seed: u64, path: &str, failures: usize, heads: usize) -> Unavailable {
+    let (mut tus, file, bytes) = MockTus::with_file(seed);
     let clock = RecordingClock::new();
-    let post = tus.creates("/files", 10, "/files/u");
-    let unavailable = tus
-        .patch("/files/u", 0, &bytes)
-        .with_status(503)
-        .with_body_from_request(clock.failure_marker())
-        .expect(2)
-        .create();
-    let head = tus.heads("/files/u", 0, 10, 2);
-    let ok = tus.takes("/files/u", 0, &bytes);
-
+    let mocks = [
+        tus.creates("/files", 10, path),
+        tus.patch(path, 0, &bytes)
+            .with_status(503)
+            .with_body_from_request(clock.failure_marker())
+            .expect(failures)
+            .create(),
+        tus.heads(path, 0, 10, heads),
+    ];
     let up = uploader(&clock)
         .retry(RetryPolicy::from_millis(&[0, 3000, 5000]))
         .build()
         .unwrap();
-    let done = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
-    assert_all(&[&post, &unavailable, &head, &ok]);
+    Unavailable {
+        tus,
+        file,
+        bytes,
+        clock,
+        up,
+        mocks,
+    }
+}
+
+#[test]
+fn service_unavailable_is_retried_with_the_policy_delays() {
+    let mut u = unavailable(6, "/files/u", 2, 2);
+    let ok = u.tus.takes("/files/u", 0, &u.bytes);
+    let done = u.tus.upload(&u.up, &u.file, UploadOptions::new()).unwrap();
+    assert_all(&[&u.mocks[0], &u.mocks[1], &u.mocks[2], &ok]);
+    let clock = &u.clock;
     assert_eq!(done.size, 10);
     assert_eq!(
         clock.waits_after_failures(),
@@ -50,33 +67,10 @@ fn service_unavailable_is_retried_with_the_policy_delays() {
 
 #[test]
 fn permanent_service_unavailable_gives_up_after_every_delay() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 7);
-    let clock = RecordingClock::new();
-    let post = tus.creates("/files", 10, "/files/p");
-    let unavailable = tus
-        .patch("/files/p", 0, &bytes)
-        .with_status(503)
-        .with_body_from_request(clock.failure_marker())
-        .expect(4)
-        .create();
-    let head = tus.heads("/files/p", 0, 10, 3);
-
-    let up = uploader(&clock)
-        .retry(RetryPolicy::from_millis(&[0, 3000, 5000]))
-        .build()
-        .unwrap();
-    let err = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap_err();
-    post.assert();
-    unavailable.assert();
-    head.assert();
+    let u = unavailable(7, "/files/p", 4, 3);
+    let (clock, up) = (&u.clock, &u.up);
+    let err = u.tus.upload(up, &u.file, UploadOptions::new()).unwrap_err();
+    assert_all(&[&u.mocks[0], &u.mocks[1], &u.mocks[2]]);
     match &err {
         Error::GaveUp { attempts, last } => {
             assert_eq!(*attempts, 4);
@@ -100,9 +94,7 @@ fn permanent_service_unavailable_gives_up_after_every_delay() {
 
 #[test]
 fn bad_request_is_not_retried() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, _) = temp_file_with(10, 8);
+    let (mut tus, file, _) = MockTus::with_file(8);
     let body = r#"{"message":"bad upload","details":{"applicationError":{"code":"INVALID_TOKEN","description":"the token is not valid"}}}"#;
     let post = tus
         .post("/files", 10)
@@ -119,13 +111,7 @@ fn bad_request_is_not_retried() {
         .retry(RetryPolicy::from_millis(&[0, 3000, 5000]))
         .build()
         .unwrap();
-    let err = up
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap_err();
+    let err = tus.upload(&up, &file, UploadOptions::new()).unwrap_err();
     post.assert();
     no_patch.assert();
     no_head.assert();
@@ -141,9 +127,7 @@ fn bad_request_is_not_retried() {
 
 #[test]
 fn retry_after_is_honoured() {
-    let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
-    let (file, bytes) = temp_file_with(10, 9);
+    let (mut tus, file, bytes) = MockTus::with_file(9);
     let clock = RecordingClock::new();
     let limited = tus
         .post("/files", 10)
@@ -159,12 +143,7 @@ fn retry_after_is_honoured() {
         .retry(RetryPolicy::from_millis(&[0]))
         .build()
         .unwrap();
-    up.upload(
-        &endpoint,
-        Source::file(file.path()).unwrap(),
-        UploadOptions::new(),
-    )
-    .unwrap();
+    tus.upload(&up, &file, UploadOptions::new()).unwrap();
     limited.assert();
     post.assert();
     p0.assert();

@@ -8,9 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
-use wix_media_upload::{CreationMode, Metadata, RetryPolicy, Source, Uploader, UploaderBuilder};
+use wix_media_upload::{
+    CreationMode, Metadata, Result, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
+    UploaderBuilder,
+};
 
 use super::clock::RecordingClock;
+use super::{TempFile, temp_file_with};
 
 /// The content type of a tus body.
 pub const OCTET: &str = "application/offset+octet-stream";
@@ -40,6 +44,26 @@ impl MockTus {
     /// The creation endpoint, `/files`.
     pub fn endpoint(&self) -> String {
         self.at("/files")
+    }
+
+    /// A mock server and a 10-byte file to upload to it (of `seed`).
+    pub fn with_file(seed: u64) -> (MockTus, TempFile, Vec<u8>) {
+        let (file, bytes) = temp_file_with(10, seed);
+        (MockTus::new(), file, bytes)
+    }
+
+    /// Uploads `file` to [`Self::endpoint`] with `up` and `options`.
+    pub fn upload(
+        &self,
+        up: &Uploader,
+        file: &TempFile,
+        options: UploadOptions,
+    ) -> Result<Uploaded> {
+        up.upload(
+            &self.endpoint(),
+            Source::file(file.path()).unwrap(),
+            options,
+        )
     }
 
     /// A creation POST of `length` bytes without body (plain mode), to be answered.
