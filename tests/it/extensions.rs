@@ -7,27 +7,37 @@
 //! on the server side (stored bytes, `request_counts()`, the uploads it holds): no timing.
 
 use std::io::{Cursor, Read};
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::support::{TempDir, TusServer, temp_file_with};
-use md5::Digest as _;
-use wix_media_upload::emulator::{Emulator, EmulatorConfig, UploadInfo};
+use crate::support::emulator::{Emu, md5_hex};
+use crate::support::http::head_status;
+use crate::support::raw_server::{Next, RawServer, respond};
+use crate::support::state::{file_state_key, record};
+use crate::support::upload::{abort_when, upload_aborted};
+use crate::support::{TempDir, TusServer, temp_file_with, unfinished_records};
+use wix_media_upload::emulator::{EmulatorConfig, UploadInfo};
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
 use wix_media_upload::{
     AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Metadata, Progress,
-    RetryPolicy, Secret, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
+    RetryPolicy, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
 };
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 const CHUNK: usize = 64 * KIB;
 
-/// An emulator on its own directory.
-struct Wix {
-    emu: Emulator,
-    _dir: TempDir,
+/// An emulator (on its own directory) with the SDK calls these tests make to it.
+struct Wix(Emu);
+
+impl Deref for Wix {
+    type Target = Emu;
+
+    fn deref(&self) -> &Emu {
+        &self.0
+    }
 }
 
 impl Wix {
@@ -36,14 +46,7 @@ impl Wix {
     }
 
     fn with(config: EmulatorConfig) -> Wix {
-        let dir = TempDir::new("wmu-ext-emu");
-        let emu = config.start(dir.path()).expect("start the emulator");
-        Wix { emu, _dir: dir }
-    }
-
-    fn credentials(&self) -> Credentials {
-        Credentials::site("IST.test-api-key-0123456789", "site-1")
-            .with_api_base(self.emu.base_url())
+        Wix(Emu::with(config))
     }
 
     fn generate(
@@ -70,37 +73,22 @@ impl Wix {
         (t.upload_url, meta)
     }
 
+    /// The uploads held that `kind` picks (partial, final).
+    fn uploads_that(&self, kind: fn(&UploadInfo) -> bool) -> Vec<UploadInfo> {
+        self.emu.uploads().into_iter().filter(kind).collect()
+    }
+
     fn partials(&self) -> Vec<UploadInfo> {
-        self.emu
-            .uploads()
-            .into_iter()
-            .filter(|u| u.is_partial)
-            .collect()
+        self.uploads_that(|u| u.is_partial)
     }
 
     fn finals(&self) -> Vec<UploadInfo> {
-        self.emu
-            .uploads()
-            .into_iter()
-            .filter(|u| u.is_final)
-            .collect()
-    }
-
-    fn count(&self, method: &str) -> u64 {
-        self.emu.request_counts().get(method).copied().unwrap_or(0)
+        self.uploads_that(|u| u.is_final)
     }
 }
 
 fn uploader() -> Uploader {
     Uploader::new().unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
 }
 
 /// Retries without real waits worth mentioning.
@@ -114,46 +102,15 @@ fn builder() -> UploaderBuilder {
         .stall_timeout(Some(Duration::from_secs(30)))
 }
 
-/// The status of a raw tus HEAD.
-fn head_status(url: &str) -> u16 {
-    agent()
-        .head(url)
-        .header("Tus-Resumable", "1.0.0")
-        .call()
-        .expect("HEAD")
-        .status()
-        .as_u16()
-}
-
 /// A `Read` that cannot seek.
 fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
     Cursor::new(bytes.to_vec()).chain(std::io::empty())
 }
 
-/// Record files in a state directory.
-/// The records of unfinished uploads in `dir` (a finished one is kept, marked, for a while).
-fn records_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .filter(|e| {
-                    let rec: serde_json::Value =
-                        serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                    rec["completed_at"].is_null()
-                })
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The state key an uploader uses for a file uploaded to `endpoint`.
-fn state_key(endpoint: &str, file: &Path) -> String {
-    format!(
-        "{endpoint}\n{}",
-        Source::file(file).unwrap().key().expect("files have a key")
-    )
+/// Whether a progress report falls between two requests (`sent == acked`: no body is under
+/// way) once the server acknowledged something.
+fn between_requests(p: Progress) -> bool {
+    p.sent == p.acked && p.acked > 0
 }
 
 /// Calls `f` once, at the first progress report that falls between two requests after the
@@ -356,19 +313,8 @@ fn terminate_deletes_an_upload() {
     let (file, _) = temp_file_with(3 * CHUNK, 41);
     let (endpoint, meta) = wix.endpoint_and_meta();
     let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
-    let abort = AbortHandle::new();
-    let trigger = abort.clone();
-    let err = uploader
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new()
-                .metadata(meta)
-                .abort(abort)
-                .progress(between_requests_once(1, move |_| trigger.abort())),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    let options = abort_when(UploadOptions::new().metadata(meta), between_requests);
+    upload_aborted(&uploader, &endpoint, file.path(), options);
     let uploads = wix.emu.uploads();
     assert_eq!(uploads.len(), 1);
     let url = uploads[0].url.clone();
@@ -397,31 +343,25 @@ fn abort_and_terminate(endpoint: &str, meta: Metadata, state: &TempDir) {
     let saw_record = Arc::new(Mutex::new(false));
     let seen = Arc::clone(&saw_record);
     let dir = state.path().to_path_buf();
-    let err = uploader
-        .upload(
-            endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new()
-                .metadata(meta)
-                .abort(abort)
-                .terminate_on_abort(true)
-                .progress(between_requests_once(1, move |_| {
-                    *seen.lock().unwrap() = !records_in(&dir).is_empty();
-                    trigger.abort();
-                })),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    let options = UploadOptions::new()
+        .metadata(meta)
+        .abort(abort)
+        .terminate_on_abort(true)
+        .progress(between_requests_once(1, move |_| {
+            *seen.lock().unwrap() = !unfinished_records(&dir).is_empty();
+            trigger.abort();
+        }));
+    upload_aborted(&uploader, endpoint, file.path(), options);
     assert!(
         *saw_record.lock().unwrap(),
         "no state was saved before the abort"
     );
     assert!(
-        records_in(state.path()).is_empty(),
+        unfinished_records(state.path()).is_empty(),
         "a state record remains: {:?}",
-        records_in(state.path())
+        unfinished_records(state.path())
     );
-    let key = state_key(endpoint, file.path());
+    let key = file_state_key(&endpoint, file.path());
     assert_eq!(
         DirStore::new(state.path()).unwrap().load(&key).unwrap(),
         None
@@ -477,22 +417,11 @@ fn leave_an_unfinished_upload(
         .state_dir(state)
         .build()
         .unwrap();
-    let abort = AbortHandle::new();
-    let trigger = abort.clone();
-    let err = uploader
-        .upload(
-            endpoint,
-            Source::file(file).unwrap(),
-            UploadOptions::new()
-                .metadata(meta)
-                .abort(abort)
-                .progress(between_requests_once(1, move |_| trigger.abort())),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    let options = abort_when(UploadOptions::new().metadata(meta), between_requests);
+    upload_aborted(&uploader, endpoint, file, options);
     let rec = DirStore::new(state)
         .unwrap()
-        .load(&state_key(endpoint, file))
+        .load(&file_state_key(&endpoint, file))
         .unwrap()
         .expect("a record was saved");
     assert!(rec.offset > 0 && rec.offset < rec.length.unwrap());
@@ -548,7 +477,7 @@ fn expired_record_by_the_clock_starts_a_fresh_upload() {
         .build()
         .unwrap();
     check_fresh_start(&wix, &later, &endpoint, meta, file.path(), &bytes, &stale);
-    assert!(records_in(state.path()).is_empty());
+    assert!(unfinished_records(state.path()).is_empty());
 }
 
 #[test]
@@ -559,38 +488,20 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
     let (endpoint, meta) = wix.endpoint_and_meta();
     // A record for a real, unfinished upload (created by hand), dated as expired a minute ago.
     let store = DirStore::new(state.path()).unwrap();
-    let stale = {
-        let resp = agent()
-            .post(&endpoint)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", bytes.len().to_string())
-            .header("Upload-Metadata", meta.encode())
-            .send_empty()
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 201);
-        resp.headers()["location"].to_str().unwrap().to_owned()
-    };
+    assert_eq!(endpoint, wix.tus_url());
+    let created = wix.create_with(bytes.len(), &meta.encode());
+    assert_eq!(created.status, 201);
+    let stale = created.location();
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    store
-        .save(&{
-            let mut rec = wix_media_upload::Record::new(
-                state_key(&endpoint, file.path()),
-                endpoint.clone(),
-                stale.clone(),
-                Some(bytes.len() as u64),
-            );
-            rec.created_at = now - 120;
-            rec.expires_at = Some(now - 60);
-            rec.metadata = meta
-                .iter()
-                .map(|(k, v)| (k.to_owned(), Secret::new(v)))
-                .collect();
-            rec
-        })
-        .unwrap();
+    let key = file_state_key(&endpoint, file.path());
+    let pairs: Vec<(&str, &str)> = meta.iter().collect();
+    let mut rec = record(&key, &endpoint, &stale, bytes.len() as u64, 0, &pairs);
+    rec.created_at = now - 120;
+    rec.expires_at = Some(now - 60);
+    store.save(&rec).unwrap();
     let uploader = builder().state_dir(state.path()).build().unwrap();
     check_fresh_start(
         &wix,
@@ -601,7 +512,7 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
         &bytes,
         &stale,
     );
-    assert!(records_in(state.path()).is_empty());
+    assert!(unfinished_records(state.path()).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -674,29 +585,20 @@ fn parallel_upload_resumes_its_partials() {
         .build()
         .unwrap();
     wix.emu.cut_next_body_after(64 * KIB as u64);
-    let abort = AbortHandle::new();
-    let trigger = abort.clone();
     let emu = &wix;
-    let err = first
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new()
-                .metadata(meta.clone())
-                .abort(abort)
-                .progress(move |p: Progress| {
-                    if p.acked >= 2 * MIB as u64 && emu.partials().len() == 4 {
-                        trigger.abort();
-                    }
-                }),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    let options = abort_when(UploadOptions::new().metadata(meta.clone()), |p| {
+        p.acked >= 2 * MIB as u64 && emu.partials().len() == 4
+    });
+    upload_aborted(&first, &endpoint, file.path(), options);
     assert_eq!(wix.partials().len(), 4);
     assert!(wix.finals().is_empty());
     assert!(wix.partials().iter().any(|p| p.is_complete()));
     assert!(wix.partials().iter().any(|p| !p.is_complete()));
-    assert_eq!(records_in(state.path()).len(), 4, "one record per slice");
+    assert_eq!(
+        unfinished_records(state.path()).len(),
+        4,
+        "one record per slice"
+    );
 
     // Second run, a new uploader on the same state: no new partials, one final.
     wix.emu.reset_request_counts();
@@ -727,9 +629,9 @@ fn parallel_upload_resumes_its_partials() {
         "final bytes differ"
     );
     assert!(
-        records_in(state.path()).is_empty(),
+        unfinished_records(state.path()).is_empty(),
         "{:?}",
-        records_in(state.path())
+        unfinished_records(state.path())
     );
 }
 
@@ -882,10 +784,7 @@ fn full_wix_route_generate_upload_finalize() {
     )
     .map(|done| done.file)
     .expect("upload and finalize");
-    let md5_hex: String = md5::Md5::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let md5_hex = md5_hex(&bytes);
     assert_eq!(file_desc.size_in_bytes, Some(len as u64));
     assert_eq!(file_desc.hash.as_deref(), Some(md5_hex.as_str()));
     assert_eq!(file_desc.media_type, Some(MediaType::Image));
@@ -895,7 +794,7 @@ fn full_wix_route_generate_upload_finalize() {
     assert_eq!(finalized[0]["hash"], md5_hex.as_str());
     assert_eq!(finalized[0]["sizeInBytes"], len.to_string().as_str());
     assert_eq!(finalized[0]["id"].as_str(), file_desc.id.as_deref());
-    assert!(records_in(state.path()).is_empty());
+    assert!(unfinished_records(state.path()).is_empty());
 
     // The token is single-use: a second finalize fails with a Wix error.
     let err = wix::finalize(
@@ -933,12 +832,8 @@ fn full_wix_route_in_parallel_finalizes_the_concatenation() {
     )
     .map(|done| done.file)
     .unwrap();
-    let md5_hex: String = md5::Md5::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    assert_eq!(desc.hash, Some(md5_hex(&bytes)));
     assert_eq!(desc.size_in_bytes, Some(len as u64));
-    assert_eq!(desc.hash.as_deref(), Some(md5_hex.as_str()));
     assert_eq!(desc.media_type, Some(MediaType::Video));
     assert_eq!(wix.partials().len(), 4);
     assert_eq!(wix.finals().len(), 1);
@@ -952,50 +847,18 @@ fn full_wix_route_in_parallel_finalizes_the_concatenation() {
 /// handshake per chunk. Counted on a raw server that keeps every connection open.
 #[test]
 fn sequential_requests_reuse_one_connection() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            count.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                let mut w = conn.try_clone().unwrap();
-                let mut r = BufReader::new(conn);
-                loop {
-                    // DELETE has no body: a request ends at its blank line.
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        match r.read_line(&mut line) {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) if line == "\r\n" => break,
-                            Ok(_) => {}
-                        }
-                    }
-                    let ok = b"HTTP/1.1 204 No Content\r\nTus-Resumable: 1.0.0\r\n\r\n";
-                    if w.write_all(ok).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+    // DELETE has no body: a request ends at its blank line.
+    let server = RawServer::start(|_, s| {
+        let _ = respond(s, 204, &[("Tus-Resumable", "1.0.0")], b"");
+        Next::KeepAlive
     });
     let uploader = builder().build().unwrap();
     for i in 0..3 {
         uploader
-            .terminate(&format!("http://{addr}/files/u{i}"))
+            .terminate(&server.url(&format!("/files/u{i}")))
             .unwrap();
     }
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        1,
-        "a connection per request"
-    );
+    assert_eq!(server.connections(), 1, "a connection per request");
 }
 
 /// With connections now reused, one the server closed while idle (the emulator after its idle

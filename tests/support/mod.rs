@@ -13,6 +13,7 @@
 //! - [`mock`]: tus answers for `mockito` servers; [`clock`]: a clock that records waits.
 //! - [`fixtures`]: Wix answers from the docs; [`state`]: state dirs and records.
 //! - [`emulator`] (feature `emulator`): an emulator with the calls its tests make.
+//! - [`upload`]: uploads as the tests make them (to the end, or stopped at a point).
 //! - [`logs`]: the binary's log capture; [`child`]: child processes; [`bins`]: the built
 //!   binaries.
 //!
@@ -37,6 +38,7 @@ pub mod raw_server;
 pub mod server_process;
 pub mod state;
 pub mod tus_server;
+pub mod upload;
 
 #[allow(unused_imports)]
 pub use child::test_path;

@@ -1,48 +1,34 @@
 //! Interop with the second reference server, `resumable-upload` 0.3.0 (Python, PyPI), through
-//! the crate's public API. Every upload goes through a transparent [`FaultProxy`], whose request
+//! the crate's public API. Every upload goes through a transparent proxy ([`Rig`]), whose request
 //! log shows what the client really sent (how many PATCHes, whether the POST carried bytes,
 //! which `Upload-Checksum`). The harness is `tests/support/py_server.rs`.
 
 use std::io::{Cursor, Read, Write};
-use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crate::support::proxy::{FaultProxy, ProxyConfig, SeenRequest};
+use super::{Rig, meta, resume, upload_fresh, upload_half};
+use crate::support::http::{
+    agent, connect, head_status, patch_head, raw_exchange, read_continue, send, tus, tus_patch,
+};
+use crate::support::proxy::ProxyConfig;
 use crate::support::py_server::{PyTusServer, PyTusServerOptions};
+use crate::support::state::assert_only_finished_records;
+use crate::support::upload::{abort_when, upload_aborted};
 use crate::support::{TempDir, big_temp_file_with, pseudo_random_bytes, temp_file_with};
 use wix_media_upload::{
-    AbortHandle, CreationMode, Error, Metadata, Progress, RetryPolicy, Source, UploadOptions,
-    Uploader, UploaderBuilder,
+    CreationMode, RetryPolicy, Source, UploadOptions, Uploader, UploaderBuilder,
 };
 
 const MIB: usize = 1024 * 1024;
 
 /// A Python server with a transparent proxy in front.
-struct Rig {
-    server: PyTusServer,
-    proxy: FaultProxy,
+type PyRig = Rig<PyTusServer>;
+
+fn rig() -> PyRig {
+    rig_with(PyTusServerOptions::default(), ProxyConfig::transparent())
 }
 
-impl Rig {
-    fn start() -> Rig {
-        Rig::with(PyTusServerOptions::default(), ProxyConfig::transparent())
-    }
-
-    fn with(options: PyTusServerOptions, proxy: ProxyConfig) -> Rig {
-        let server = PyTusServer::start_with(options);
-        let proxy = FaultProxy::to_url(&server.base_url(), proxy);
-        Rig { server, proxy }
-    }
-
-    /// The creation URL on the proxy.
-    fn endpoint(&self) -> String {
-        self.proxy.url_for(&self.server.endpoint())
-    }
-
-    fn patches(&self) -> Vec<SeenRequest> {
-        self.proxy.requests_of("PATCH")
-    }
+fn rig_with(options: PyTusServerOptions, proxy: ProxyConfig) -> PyRig {
+    Rig::new(PyTusServer::start_with(options), proxy)
 }
 
 fn quick_retries() -> RetryPolicy {
@@ -53,28 +39,9 @@ fn builder() -> UploaderBuilder {
     Uploader::builder().retry(quick_retries())
 }
 
-fn meta() -> Metadata {
-    Metadata::new().with("filename", "f.bin").unwrap()
-}
-
-/// Uploads a fresh `len`-byte file and checks what the server stored.
-fn upload_file(rig: &Rig, uploader: &Uploader, len: usize, seed: u64) -> String {
-    let (file, bytes) = temp_file_with(len, seed);
-    let done = uploader
-        .upload(
-            &rig.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta()),
-        )
-        .unwrap_or_else(|e| panic!("{len} B: {e}"));
-    assert_eq!(done.size, len as u64);
-    assert_eq!(done.resumed_from, None);
-    assert!(done.url.starts_with(&rig.endpoint()), "{}", done.url);
-    assert_eq!(
-        rig.server.stored_bytes(&done.url),
-        bytes,
-        "stored bytes differ ({len} B)"
-    );
+/// Uploads a fresh `len`-byte file and checks what the server stored, and its database row.
+fn upload_file(rig: &PyRig, uploader: &Uploader, len: usize, seed: u64) -> String {
+    let done = upload_fresh(&rig.server, &rig.endpoint(), uploader, len, seed);
     let rec = rig.server.record(&done.url).expect("a database row");
     assert_eq!(rec["upload_length"], len as u64, "{rec}");
     assert_eq!(rec["offset"], len as u64, "{rec}");
@@ -83,47 +50,20 @@ fn upload_file(rig: &Rig, uploader: &Uploader, len: usize, seed: u64) -> String 
     done.url
 }
 
-fn ureq_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-fn head_status(url: &str) -> u16 {
-    ureq_agent()
-        .head(url)
-        .header("Tus-Resumable", "1.0.0")
-        .call()
-        .expect("HEAD")
-        .status()
-        .as_u16()
-}
-
 /// A tus POST without body; returns the (absolute) upload URL.
 fn create_raw(server: &PyTusServer, length: u64) -> String {
-    let resp = ureq_agent()
-        .post(&server.endpoint())
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", length.to_string())
-        .send(&[][..])
-        .expect("POST");
-    assert_eq!(resp.status(), 201);
-    let location = resp.headers()["Location"].to_str().unwrap().to_owned();
+    let length = length.to_string();
+    let resp = tus(
+        &agent(),
+        "POST",
+        &server.endpoint(),
+        &[("Upload-Length", &length)],
+        b"",
+    );
+    assert_eq!(resp.status, 201);
+    let location = resp.location();
     assert!(location.starts_with("/files/"), "{location}");
     format!("{}{location}", server.base_url())
-}
-
-/// Writes `head` on a fresh connection and reads what comes back until the server closes (or
-/// 20 s pass) without sending any body.
-fn answer_to_head_alone(server: &PyTusServer, head: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    let mut got = Vec::new();
-    let _ = s.read_to_end(&mut got);
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,11 +77,8 @@ fn harness_serves_tus_and_reads_back_what_was_stored() {
         ..PyTusServerOptions::default()
     });
     assert!(server.endpoint().ends_with("/files"));
-    let resp = ureq_agent()
-        .options(&server.endpoint())
-        .call()
-        .expect("OPTIONS");
-    let h = |n: &str| resp.headers()[n].to_str().unwrap().to_owned();
+    let resp = send(&agent(), "OPTIONS", &server.endpoint(), &[], b"");
+    let h = |n: &str| resp.header(n).unwrap().to_owned();
     assert_eq!(h("Tus-Version"), "1.0.0");
     for ext in [
         "creation",
@@ -157,15 +94,9 @@ fn harness_serves_tus_and_reads_back_what_was_stored() {
     assert_eq!(h("Tus-Checksum-Algorithm"), "sha1,sha256");
 
     let url = create_raw(&server, 10);
-    let resp = ureq_agent()
-        .patch(&url)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .send(&b"0123456789"[..])
-        .expect("PATCH");
-    assert_eq!(resp.status(), 204);
-    assert_eq!(resp.headers()["Upload-Offset"], "10");
+    let resp = tus_patch(&agent(), &url, 0, b"0123456789", &[]);
+    assert_eq!(resp.status, 204);
+    assert_eq!(resp.header("Upload-Offset"), Some("10"));
     assert_eq!(server.uploads().len(), 1);
     assert_eq!(server.stored_bytes(&url), b"0123456789");
     assert_eq!(server.stored_len(&url), 10);
@@ -195,13 +126,9 @@ fn server_sends_100_continue_and_then_an_early_413_over_its_chunk_cap() {
     });
     let url = create_raw(&server, 5000);
     let path = url.strip_prefix(&server.base_url()).unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n\
-         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n\
-         Content-Length: 5000\r\nExpect: 100-continue\r\n\r\n"
-    );
+    let head = patch_head(path, 0, "Content-Length: 5000\r\nExpect: 100-continue\r\n");
     // No body is ever sent: the whole answer comes to the head alone.
-    let answer = answer_to_head_alone(&server, &head);
+    let answer = raw_exchange(server.addr(), head.as_bytes());
     assert!(
         answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 "),
         "{answer:?}"
@@ -210,13 +137,10 @@ fn server_sends_100_continue_and_then_an_early_413_over_its_chunk_cap() {
     assert_eq!(server.record(&url).unwrap()["offset"], 0);
 
     // Under the cap the same 100 Continue, and the body is then taken.
-    let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = connect(server.addr());
     let head = head.replace("Content-Length: 5000", "Content-Length: 1000");
     s.write_all(head.as_bytes()).unwrap();
-    let mut interim = [0u8; 25];
-    s.read_exact(&mut interim).unwrap();
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    read_continue(&mut s);
     s.write_all(&[7u8; 1000]).unwrap();
     let mut buf = [0u8; 12];
     s.read_exact(&mut buf).unwrap();
@@ -233,18 +157,13 @@ fn server_keeps_the_bytes_of_a_body_cut_by_a_clean_close() {
     for checksum in [false, true] {
         let url = create_raw(&server, 1000);
         let path = url.strip_prefix(&server.base_url()).unwrap();
-        let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut s = connect(server.addr());
         let sum = if checksum {
             "Upload-Checksum: sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n"
         } else {
             ""
         };
-        let head = format!(
-            "PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n\
-             Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n\
-             Content-Length: 1000\r\n{sum}\r\n"
-        );
+        let head = patch_head(path, 0, &format!("Content-Length: 1000\r\n{sum}"));
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(&[5u8; 400]).unwrap();
         s.shutdown(std::net::Shutdown::Write).unwrap();
@@ -269,7 +188,7 @@ fn server_keeps_the_bytes_of_a_body_cut_by_a_clean_close() {
 
 #[test]
 fn single_patch_uploads_of_0_1_and_5_mib() {
-    let rig = Rig::start();
+    let rig = rig();
     let uploader = builder().build().unwrap();
     for (len, seed) in [(0, 1), (1, 2), (5 * MIB, 3)] {
         upload_file(&rig, &uploader, len, seed);
@@ -288,7 +207,7 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
 
 #[test]
 fn chunked_upload_in_1_mib_chunks() {
-    let rig = Rig::start();
+    let rig = rig();
     let uploader = builder().chunk_size(MIB as u64).build().unwrap();
     upload_file(&rig, &uploader, 5 * MIB + 17, 4);
     let sizes: Vec<u64> = rig.patches().iter().map(|r| r.body_bytes).collect();
@@ -304,7 +223,7 @@ fn chunked_upload_in_1_mib_chunks() {
 
 #[test]
 fn auto_creation_sends_the_first_chunk_on_the_post() {
-    let rig = Rig::start();
+    let rig = rig();
     let uploader = builder()
         .chunk_size(MIB as u64)
         .creation(CreationMode::Auto)
@@ -330,7 +249,7 @@ fn auto_creation_sends_the_first_chunk_on_the_post() {
 /// Uploads 4 MiB + 5 B in 1 MiB chunks with checksums on; returns the algorithm names the
 /// PATCHes named.
 #[cfg(feature = "checksum")]
-fn checksummed_upload(rig: &Rig, seed: u64) -> Vec<String> {
+fn checksummed_upload(rig: &PyRig, seed: u64) -> Vec<String> {
     let uploader = builder()
         .chunk_size(MIB as u64)
         .creation(CreationMode::Auto)
@@ -355,7 +274,7 @@ fn checksummed_upload(rig: &Rig, seed: u64) -> Vec<String> {
 #[test]
 fn checksum_sha1_is_sent_and_verified() {
     // The server's default algorithm list is sha1 alone.
-    let rig = Rig::start();
+    let rig = rig();
     let algos = checksummed_upload(&rig, 11);
     assert_eq!(algos, ["sha1"; 4]);
     // The server checked every one (a wrong digest is a 460 and an ERROR line).
@@ -366,7 +285,7 @@ fn checksum_sha1_is_sent_and_verified() {
 #[cfg(feature = "checksum")]
 #[test]
 fn checksum_sha256_is_preferred_when_offered() {
-    let rig = Rig::with(
+    let rig = rig_with(
         PyTusServerOptions {
             checksum_algorithms: Some("sha1,sha256".into()),
             ..PyTusServerOptions::default()
@@ -383,7 +302,7 @@ fn checksum_sha256_is_preferred_when_offered() {
 #[cfg(feature = "checksum")]
 #[test]
 fn corrupted_patch_bodies_are_caught_and_sent_again() {
-    let rig = Rig::with(
+    let rig = rig_with(
         PyTusServerOptions {
             checksum_algorithms: Some("sha256".into()),
             ..PyTusServerOptions::default()
@@ -411,7 +330,7 @@ fn corrupted_patch_bodies_are_caught_and_sent_again() {
 /// shows the checksum at work, not a proxy that does nothing).
 #[test]
 fn without_checksum_a_corrupted_body_is_stored_corrupted() {
-    let rig = Rig::with(
+    let rig = rig_with(
         PyTusServerOptions::default(),
         ProxyConfig {
             corrupt_patches: 1,
@@ -451,7 +370,7 @@ fn without_checksum_a_corrupted_body_is_stored_corrupted() {
 
 #[test]
 fn parallel_upload_concatenates_four_partials() {
-    let rig = Rig::start();
+    let rig = rig();
     let uploader = builder().parallel(4).build().unwrap();
     let (file, bytes) = temp_file_with(8 * MIB + 3, 21);
     let done = uploader
@@ -492,7 +411,7 @@ fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
 /// the first chunk, so the one PATCH declares the length.
 #[test]
 fn deferred_length_stream_shorter_than_a_chunk() {
-    let rig = Rig::start();
+    let rig = rig();
     let uploader = builder().chunk_size(MIB as u64).build().unwrap();
     let sizes = [0, 1, MIB - 1];
     for (i, len) in sizes.into_iter().enumerate() {
@@ -535,7 +454,7 @@ fn deferred_length_stream_shorter_than_a_chunk() {
 #[test]
 fn deferred_length_stream_of_a_chunk_or_more_is_refused_by_this_server() {
     for (len, seed) in [(MIB, 35), (5 * MIB / 2, 36)] {
-        let rig = Rig::start();
+        let rig = rig();
         let uploader = builder().chunk_size(MIB as u64).build().unwrap();
         let bytes = pseudo_random_bytes(len, seed);
         let err = uploader
@@ -557,25 +476,11 @@ fn deferred_length_stream_of_a_chunk_or_more_is_refused_by_this_server() {
 
 #[test]
 fn terminate_deletes_an_unfinished_upload() {
-    let rig = Rig::start();
+    let rig = rig();
     let (file, _) = temp_file_with(3 * MIB, 41);
     let uploader = builder().chunk_size(MIB as u64).build().unwrap();
-    let abort = AbortHandle::new();
-    let trigger = abort.clone();
-    let err = uploader
-        .upload(
-            &rig.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new()
-                .abort(abort)
-                .progress(move |p: Progress| {
-                    if p.acked >= MIB as u64 {
-                        trigger.abort();
-                    }
-                }),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    let options = abort_when(UploadOptions::new(), |p| p.acked >= MIB as u64);
+    upload_aborted(&uploader, &rig.endpoint(), file.path(), options);
     let ids = rig.server.uploads();
     assert_eq!(ids.len(), 1);
     let url = format!("{}/{}", rig.endpoint(), ids[0]);
@@ -594,33 +499,12 @@ fn terminate_deletes_an_unfinished_upload() {
 
 #[test]
 fn aborted_upload_resumes_with_a_new_uploader() {
-    let rig = Rig::start();
+    let rig = rig();
     let state = TempDir::new("wmu-state");
     let (file, digest) = big_temp_file_with(12 * MIB as u64, 6);
     let endpoint = rig.endpoint();
 
-    // First process: 1 MiB chunks, stop once half the file is acknowledged.
-    let abort = AbortHandle::new();
-    let first = builder()
-        .chunk_size(MIB as u64)
-        .state_dir(state.path())
-        .build()
-        .unwrap();
-    let trigger = abort.clone();
-    let err = first
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new()
-                .progress(move |p: Progress| {
-                    if p.acked >= p.total.unwrap_or(u64::MAX) / 2 {
-                        trigger.abort();
-                    }
-                })
-                .abort(abort),
-        )
-        .unwrap_err();
-    assert!(matches!(err, Error::Aborted), "{err:?}");
+    upload_half(builder(), &endpoint, file.path(), state.path());
     let ids = rig.server.uploads();
     assert_eq!(ids.len(), 1);
     let offset = rig.server.record(&ids[0]).unwrap()["offset"]
@@ -632,35 +516,23 @@ fn aborted_upload_resumes_with_a_new_uploader() {
     );
     let patches_before = rig.proxy.count("PATCH");
 
-    // Second process: a new uploader in single-PATCH mode resumes from the server's offset.
-    let second = builder().state_dir(state.path()).build().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    let done = second
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().progress(move |p: Progress| log.lock().unwrap().push(p.sent)),
-        )
-        .unwrap();
-    assert_eq!(done.resumed_from, Some(offset));
-    assert_eq!(rig.server.uploads().len(), 1, "a second upload was created");
+    let done = resume(
+        builder(),
+        &rig.server,
+        &endpoint,
+        file.path(),
+        state.path(),
+        offset,
+    );
     assert_eq!(rig.server.stored_digest(&done.url), digest);
-    assert!(seen.lock().unwrap().iter().all(|&s| s >= offset));
     // The resume asked for the offset, then sent the rest in one PATCH from there.
     assert_eq!(rig.proxy.count("HEAD"), 1);
     let rest = &rig.patches()[patches_before as usize..];
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert_eq!(rest[0].header("Upload-Offset"), Some(&*offset.to_string()));
     assert_eq!(rest[0].body_bytes, 12 * MIB as u64 - offset);
-    // Only the finished upload's record is left, marked finished (see `StateStore::lock`).
-    for entry in std::fs::read_dir(state.path()).unwrap().flatten() {
-        if entry.path().extension().is_some_and(|e| e == "json") {
-            let rec: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
-            assert!(rec["completed_at"].is_u64(), "{rec}");
-        }
-    }
+    // Only the finished upload's record is left, marked finished.
+    assert_only_finished_records(state.path());
 }
 
 // ---------------------------------------------------------------------------------------------
