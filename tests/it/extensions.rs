@@ -361,7 +361,7 @@ fn abort_and_terminate(endpoint: &str, meta: Metadata, state: &TempDir) {
         "a state record remains: {:?}",
         unfinished_records(state.path())
     );
-    let key = file_state_key(&endpoint, file.path());
+    let key = file_state_key(endpoint, file.path());
     assert_eq!(
         DirStore::new(state.path()).unwrap().load(&key).unwrap(),
         None
@@ -421,7 +421,7 @@ fn leave_an_unfinished_upload(
     upload_aborted(&uploader, endpoint, file, options);
     let rec = DirStore::new(state)
         .unwrap()
-        .load(&file_state_key(&endpoint, file))
+        .load(&file_state_key(endpoint, file))
         .unwrap()
         .expect("a record was saved");
     assert!(rec.offset > 0 && rec.offset < rec.length.unwrap());
