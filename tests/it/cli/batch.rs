@@ -2,13 +2,12 @@
 //! skips with no request; a changed file goes again; `--force`), two processes at once,
 //! Ctrl-C and the resume after it, a closed stdout.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use crate::support::{TempDir, TusServer, big_temp_file_with, file_digest};
+use crate::support::{TempDir, big_temp_file_with, file_digest};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
 fn emulator() -> (Emulator, TempDir) {
@@ -53,14 +52,15 @@ fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
     // A hidden file named on the command line is taken.
     let named_hidden = tree.join(".named");
     std::fs::write(&named_hidden, b"named").expect("write");
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        path_str(&root),
-        path_str(&single),
-        path_str(&named_hidden),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &[
+            "--no-progress",
+            path_str(&root),
+            path_str(&single),
+            path_str(&named_hidden),
+        ],
+    );
     out.assert_success();
     assert_eq!(
         relative_paths(&out, tree.path()),
@@ -84,18 +84,12 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let files: Vec<(String, Vec<u8>)> = (0..6)
         .map(|i| (format!("f{i}.bin"), vec![i as u8; 1000 + i * 100]))
         .collect();
-    let borrowed: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
-    write_tree(tree.path(), &borrowed);
+    write_tree(tree.path(), &files);
     let run_it = |extra: &[&str]| {
         let mut args = vec!["--no-progress", "--jobs", "3"];
         args.extend_from_slice(extra);
         args.push(path_str(tree.path()));
-        let mut cmd = home.upload(&args);
-        with_wix(&mut cmd, emu.base_url());
-        run(cmd)
+        home.upload_on(emu.base_url(), &args)
     };
 
     let started = Instant::now();
@@ -192,14 +186,11 @@ fn one_failing_file_among_others_fails_alone() {
         .collect();
     files.push(("too-big.bin".into(), vec![1u8; 200_000]));
     files.push(("empty.bin".into(), Vec::new()));
-    let borrowed: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
-    write_tree(tree.path(), &borrowed);
-    let mut cmd = home.upload(&["--no-progress", "--jobs", "4", path_str(tree.path())]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    write_tree(tree.path(), &files);
+    let out = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--jobs", "4", path_str(tree.path())],
+    );
     out.assert_code(1);
     assert_eq!(out.summary(), (7, 0, 2));
     assert_eq!(out.lines().len(), 9);
@@ -223,9 +214,7 @@ fn one_failing_file_among_others_fails_alone() {
     }
     // A failed file is not in the manifest: the rerun tries it again, skips the rest.
     emu.reset_request_counts();
-    let mut cmd = home.upload(&["--no-progress", path_str(tree.path())]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(emu.base_url(), &["--no-progress", path_str(tree.path())]);
     out.assert_code(1);
     assert_eq!(out.summary(), (0, 7, 2));
 }
@@ -238,11 +227,7 @@ fn two_processes_at_once_share_the_manifest_safely() {
     let files: Vec<(String, Vec<u8>)> = (0..20)
         .map(|i| (format!("f{i:02}.bin"), vec![i as u8; 500 + i]))
         .collect();
-    let borrowed: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
-    write_tree(tree.path(), &borrowed);
+    write_tree(tree.path(), &files);
     let spawn = || {
         let mut cmd = home.upload(&["--no-progress", "--jobs", "4", path_str(tree.path())]);
         with_wix(&mut cmd, emu.base_url());
@@ -281,9 +266,7 @@ fn two_processes_at_once_share_the_manifest_safely() {
     }
     // And a third run skips all of them with no request.
     emu.reset_request_counts();
-    let mut cmd = home.upload(&["--no-progress", path_str(tree.path())]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(emu.base_url(), &["--no-progress", path_str(tree.path())]);
     out.assert_success();
     assert_eq!(out.summary(), (0, 20, 0));
     assert_eq!(total_requests(&emu), 0);
@@ -291,12 +274,9 @@ fn two_processes_at_once_share_the_manifest_safely() {
 
 #[test]
 fn ctrl_c_keeps_the_upload_and_the_rerun_resumes_it_tus() {
-    let server = TusServer::start();
-    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     // The proxy holds the client once 9 MiB went through: the upload can't finish before the
     // interrupt, whatever the machine's speed.
-    let proxy = GateProxy::start(target, Some(9 * MIB));
-    let endpoint = format!("{}/files", proxy.url());
+    let (server, proxy, endpoint) = gated_tus_server(9 * MIB);
     let home = Home::new();
     let (file, digest) = big_temp_file_with(64 * MIB, 3);
     let (small, _) = crate::support::temp_file_with(1000, 8);
@@ -422,11 +402,7 @@ fn a_closed_stdout_ends_the_batch_quietly() {
     let files: Vec<(String, Vec<u8>)> = (0..300)
         .map(|i| (format!("f{i:03}.txt"), format!("file {i}").into_bytes()))
         .collect();
-    let borrowed: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
-    write_tree(tree.path(), &borrowed);
+    write_tree(tree.path(), &files);
     // `wix-media upload DIR | head -1`: read one line, close the pipe. 300 lines of about
     // 700 bytes don't fit the pipe's buffer, so later writes meet the closed pipe.
     let mut cmd = home.upload(&["--no-progress", path_str(tree.path())]);
@@ -454,25 +430,12 @@ fn a_closed_stdout_ends_the_batch_quietly() {
 
 #[test]
 fn a_second_ctrl_c_exits_at_once() {
-    let server = TusServer::start();
-    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     // Held for good after 1 MiB, with a stall timeout longer than the test's patience: only
     // the second Ctrl-C can end this run in time.
-    let proxy = GateProxy::start(target, Some(MIB));
-    let endpoint = format!("{}/files", proxy.url());
+    let (server, proxy, endpoint) = gated_tus_server(MIB);
     let home = Home::new();
     let (file, _) = big_temp_file_with(8 * MIB, 12);
-    let mut child = home
-        .upload(&[
-            "--endpoint",
-            endpoint.as_str(),
-            "--timeout",
-            "3600",
-            path_str(file.path()),
-        ])
-        .spawn()
-        .expect("spawn");
-    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    let (child, stderr) = home.spawn_tus_upload(&endpoint, "3600", file.path());
     // Wait until the PATCH body is held at the gate (the client is then stalled mid-body; a
     // Ctrl-C before the body starts would end the run at once).
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -3,7 +3,6 @@
 //! another process) and against the official tus server, import and wait, honest messages,
 //! logs without secrets. Batches, the manifest, Ctrl-C and closed pipes: tests/cli_batch.rs.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -160,21 +159,22 @@ fn options_reach_wix() {
     let home = Home::new();
     let dir = TempDir::new("wmu-opts");
     write_tree(dir.path(), &[("pic.dat", &[7u8; 3000])]);
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        "--folder",
-        "/photos/2024",
-        "--private",
-        "--label",
-        "one",
-        "--label",
-        "two",
-        "--mime",
-        "image/png",
-        path_str(&dir.join("pic.dat")),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &[
+            "--no-progress",
+            "--folder",
+            "/photos/2024",
+            "--private",
+            "--label",
+            "one",
+            "--label",
+            "two",
+            "--mime",
+            "image/png",
+            path_str(&dir.join("pic.dat")),
+        ],
+    );
     out.assert_success();
     let v = out.json();
     assert_eq!(v["file"]["private"], true, "{v}");
@@ -203,73 +203,46 @@ fn routes_simple_and_resumable_chunked_parallel() {
     let (big, digest) = big_temp_file_with(5 * MIB, 4);
 
     // auto: a small file takes the one-request route.
-    let mut cmd = home.upload(&["--no-progress", path_str(small.path())]);
-    with_wix(&mut cmd, emu.base_url());
-    run(cmd).assert_success();
+    home.upload_on(emu.base_url(), &["--no-progress", path_str(small.path())])
+        .assert_success();
     let routes = emu.route_counts();
     assert_eq!(routes.get("PUT simple-upload"), Some(&1), "{routes:?}");
     assert_eq!(routes.get("POST tus-create"), None, "{routes:?}");
 
+    // Again, with `extra` options.
+    let forced = |extra: &[&str]| {
+        emu.reset_request_counts();
+        let mut args = vec!["--no-progress", "--force"];
+        args.extend_from_slice(extra);
+        args.push(path_str(big.path()));
+        let out = home.upload_on(emu.base_url(), &args);
+        out.assert_success();
+        out
+    };
+    // The digest of the file the output names.
+    let stored = |out: &Output| {
+        let id = out.json()["file"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        crate::support::digest(&emu.file_bytes(&id).expect("stored file"))
+    };
+
     // resumable, in 1 MiB chunks: five PATCHes.
-    emu.reset_request_counts();
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        "--force",
-        "--route",
-        "resumable",
-        "--chunk-size",
-        "1048576",
-        path_str(big.path()),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
-    out.assert_success();
+    let out = forced(&["--route", "resumable", "--chunk-size", "1048576"]);
     let routes = emu.route_counts();
     assert_eq!(routes.get("PATCH tus"), Some(&5), "{routes:?}");
     assert_eq!(routes.get("PUT finalize"), Some(&1), "{routes:?}");
-    let id = out.json()["file"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = emu.file_bytes(&id).expect("stored file");
-    assert_eq!(crate::support::digest(&bytes), digest);
+    assert_eq!(stored(&out), digest);
 
     // --parallel 2: two partial uploads and their concatenation.
-    emu.reset_request_counts();
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        "--force",
-        "--route",
-        "resumable",
-        "--parallel",
-        "2",
-        path_str(big.path()),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
-    out.assert_success();
+    let out = forced(&["--route", "resumable", "--parallel", "2"]);
     let routes = emu.route_counts();
     assert_eq!(routes.get("POST tus-create"), Some(&3), "{routes:?}");
-    let id = out.json()["file"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(
-        crate::support::digest(&emu.file_bytes(&id).expect("file")),
-        digest
-    );
+    assert_eq!(stored(&out), digest);
 
     // --route simple even for a big file.
-    emu.reset_request_counts();
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        "--force",
-        "--route",
-        "simple",
-        path_str(big.path()),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    run(cmd).assert_success();
+    forced(&["--route", "simple"]);
     assert_eq!(emu.route_counts().get("PUT simple-upload"), Some(&1));
 }
 
@@ -281,9 +254,10 @@ fn retry_delays_and_timeout_are_used() {
     let (file, _) = temp_file_with(3000, 5);
     // No retries: one 503 fails the file.
     emu.fail_next(1, 503);
-    let mut cmd = home.upload(&["--no-progress", "--retry-delays", "", path_str(file.path())]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--retry-delays", "", path_str(file.path())],
+    );
     out.assert_code(1);
     let v = out.json();
     assert!(
@@ -293,16 +267,17 @@ fn retry_delays_and_timeout_are_used() {
     assert_eq!(out.summary(), (0, 0, 1));
     // One retry after 10 ms: the same 503 is survived.
     emu.fail_next(1, 503);
-    let mut cmd = home.upload(&[
-        "--no-progress",
-        "--retry-delays",
-        "10",
-        "--timeout",
-        "20",
-        path_str(file.path()),
-    ]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &[
+            "--no-progress",
+            "--retry-delays",
+            "10",
+            "--timeout",
+            "20",
+            path_str(file.path()),
+        ],
+    );
     out.assert_success();
     assert_eq!(out.json()["file"]["sizeInBytes"], "3000");
 }
@@ -319,16 +294,15 @@ fn wait_flag_waits_until_ready() {
     write_tree(dir.path(), &[("clip.mp4", &[1u8; 4000])]);
     let clip = dir.join("clip.mp4");
     // Without --wait a video is still PENDING.
-    let mut cmd = home.upload(&["--no-progress", path_str(&clip)]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(emu.base_url(), &["--no-progress", path_str(&clip)]);
     out.assert_success();
     assert_eq!(out.json()["file"]["operationStatus"], "PENDING");
     // The rerun with --wait does not upload it again: it waits for the stored file.
     emu.reset_request_counts();
-    let mut cmd = home.upload(&["--no-progress", "--wait", path_str(&clip)]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--wait", path_str(&clip)],
+    );
     out.assert_success();
     let v = out.json();
     assert_eq!(v["skipped"], true, "{v}");
@@ -339,9 +313,10 @@ fn wait_flag_waits_until_ready() {
         "{routes:?}"
     );
     // A new upload with --wait.
-    let mut cmd = home.upload(&["--no-progress", "--wait", "--force", path_str(&clip)]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--wait", "--force", path_str(&clip)],
+    );
     out.assert_success();
     let v = out.json();
     assert_eq!(v["skipped"], false, "{v}");
@@ -358,7 +333,8 @@ fn import_and_wait_commands() {
     let source = file_server(vec![9u8; 2048], "image/png");
     let home = Home::new();
     let url = source.url("/cat.png");
-    let mut cmd = home.command(
+    let out = home.run_on(
+        emu.base_url(),
         "import",
         &[
             &url,
@@ -369,8 +345,6 @@ fn import_and_wait_commands() {
             "--wait",
         ],
     );
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
     out.assert_success();
     let v = out.json();
     let file = &v["file"];
@@ -380,16 +354,12 @@ fn import_and_wait_commands() {
     assert_eq!(emu.file(&id).expect("imported")["filePath"], "/imports");
 
     // Without --wait: PENDING at once.
-    let mut cmd = home.command("import", &[&source.url("/dog.png")]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.run_on(emu.base_url(), "import", &[&source.url("/dog.png")]);
     out.assert_success();
     let pending = out.json()["file"]["id"].as_str().expect("id").to_owned();
 
     // wait: both ids, in order, READY.
-    let mut cmd = home.command("wait", &[&id, &pending, "--timeout", "60"]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.run_on(emu.base_url(), "wait", &[&id, &pending, "--timeout", "60"]);
     out.assert_success();
     let lines = out.lines();
     assert_eq!(lines.len(), 2, "{}", out.stdout);
@@ -402,9 +372,7 @@ fn import_and_wait_commands() {
     );
 
     // An unknown id: an error line, exit 1.
-    let mut cmd = home.command("wait", &["no-such-file", "--timeout", "30"]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.run_on(emu.base_url(), "wait", &["no-such-file", "--timeout", "30"]);
     out.assert_code(1);
     let v = out.json();
     assert_eq!(v["fileId"], "no-such-file", "{v}");
@@ -414,9 +382,11 @@ fn import_and_wait_commands() {
     );
 
     // A failed import (nothing listens at the URL) is FAILED, exit 1.
-    let mut cmd = home.command("import", &["http://127.0.0.1:1/gone.png", "--wait"]);
-    with_wix(&mut cmd, emu.base_url());
-    let out = run(cmd);
+    let out = home.run_on(
+        emu.base_url(),
+        "import",
+        &["http://127.0.0.1:1/gone.png", "--wait"],
+    );
     out.assert_code(1);
     let v = out.json();
     assert_eq!(v["file"]["operationStatus"], "FAILED", "{v}");
@@ -447,16 +417,12 @@ fn emulator_command_serves_another_process_until_interrupted() {
             args.push("--force");
         }
         args.push(path_str(file.path()));
-        let mut cmd = home.upload(&args);
-        with_wix(&mut cmd, &base);
-        run(cmd)
+        home.upload_on(&base, &args)
     };
     let out = upload(false);
     out.assert_success();
     let id = out.json()["file"]["id"].as_str().expect("id").to_owned();
-    let mut cmd = home.command("wait", &[&id]);
-    with_wix(&mut cmd, &base);
-    let out = run(cmd);
+    let out = home.run_on(&base, "wait", &[&id]);
     out.assert_success();
     assert_eq!(out.json()["file"]["id"], id.as_str());
     // The second run is answered from the manifest.
@@ -546,9 +512,10 @@ fn refused_connections_say_nothing_was_uploaded() {
     assert_eq!(out.stderr_lines().len(), 2, "{}", out.stderr);
     assert!(out.stderr.contains("nothing was uploaded"));
     // Wix mode, a base URL where nothing listens.
-    let mut cmd = home.upload(&["--no-progress", "--retry-delays", "", path_str(file.path())]);
-    with_wix(&mut cmd, "http://127.0.0.1:1");
-    let out = run(cmd);
+    let out = home.upload_on(
+        "http://127.0.0.1:1",
+        &["--no-progress", "--retry-delays", "", path_str(file.path())],
+    );
     out.assert_code(1);
     let err = out.json()["error"].as_str().unwrap_or_default().to_owned();
     assert!(err.contains("nothing was uploaded"), "{err}");
@@ -557,12 +524,9 @@ fn refused_connections_say_nothing_was_uploaded() {
 
 #[test]
 fn a_failure_after_the_upload_was_created_says_run_again_to_resume() {
-    let server = TusServer::start();
-    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     // Holds the client after 2 MiB: with a 3 s stall timeout and no retries the upload fails,
     // created and partly stored.
-    let proxy = GateProxy::start(target, Some(2 * MIB));
-    let endpoint = format!("{}/files", proxy.url());
+    let (server, proxy, endpoint) = gated_tus_server(2 * MIB);
     let home = Home::new();
     let (file, digest) = big_temp_file_with(8 * MIB, 7);
     let args = [
@@ -667,24 +631,11 @@ fn help_into_a_closed_pipe_is_quiet() {
 
 #[test]
 fn plain_progress_lines_when_stderr_is_not_a_terminal() {
-    let server = TusServer::start();
-    let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     // The upload stalls at 1 MiB until the gate opens, after the first 5 s status line.
-    let proxy = GateProxy::start(target, Some(MIB));
-    let endpoint = format!("{}/files", proxy.url());
+    let (server, proxy, endpoint) = gated_tus_server(MIB);
     let home = Home::new();
     let (file, digest) = big_temp_file_with(4 * MIB, 11);
-    let mut child = home
-        .upload(&[
-            "--endpoint",
-            endpoint.as_str(),
-            "--timeout",
-            "120",
-            path_str(file.path()),
-        ])
-        .spawn()
-        .expect("spawn");
-    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    let (child, stderr) = home.spawn_tus_upload(&endpoint, "120", file.path());
     let is_status = |l: &str| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA");
     let deadline = std::time::Instant::now() + Duration::from_secs(100);
     let mut seen = Vec::new();

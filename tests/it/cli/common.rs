@@ -5,15 +5,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::TempDir;
 pub use crate::support::child::line_reader;
 use crate::support::child::{read_all, signal, wait_for};
 pub use crate::support::proxy::gate::GateProxy;
 pub use crate::support::write_tree;
+use crate::support::{TempDir, TusServer};
 
 pub const MIB: u64 = 1024 * 1024;
 /// No run may take longer than this (generous: a busy 2-core box, debug builds).
@@ -66,6 +67,51 @@ impl Home {
     pub fn upload(&self, args: &[&str]) -> Command {
         self.command("upload", args)
     }
+
+    /// `wix-media SUBCOMMAND --state-dir STATE ARGS...` against the Wix API at `base` (an
+    /// emulator), run to its end.
+    pub fn run_on(&self, base: &str, subcommand: &str, args: &[&str]) -> Output {
+        let mut cmd = self.command(subcommand, args);
+        with_wix(&mut cmd, base);
+        run(cmd)
+    }
+
+    /// `wix-media upload --state-dir STATE ARGS...` against the Wix API at `base`, run to its
+    /// end.
+    pub fn upload_on(&self, base: &str, args: &[&str]) -> Output {
+        self.run_on(base, "upload", args)
+    }
+}
+
+impl Home {
+    /// `wix-media upload --endpoint ENDPOINT --timeout SECS PATH` started (progress on), and its
+    /// stderr read line by line.
+    pub fn spawn_tus_upload(
+        &self,
+        endpoint: &str,
+        timeout_secs: &str,
+        path: &Path,
+    ) -> (Child, Receiver<String>) {
+        let args = [
+            "--endpoint",
+            endpoint,
+            "--timeout",
+            timeout_secs,
+            path_str(path),
+        ];
+        let mut child = self.upload(&args).spawn().expect("spawn");
+        let stderr = line_reader(child.stderr.take().expect("stderr"));
+        (child, stderr)
+    }
+}
+
+/// The official tus server behind a [`GateProxy`] that holds the client's bytes once `limit`
+/// went through, and the creation endpoint through the gate.
+pub fn gated_tus_server(limit: u64) -> (TusServer, GateProxy, String) {
+    let server = TusServer::start();
+    let gate = GateProxy::to_url(&server.base_url(), Some(limit));
+    let endpoint = gate.url_for(&server.endpoint());
+    (server, gate, endpoint)
 }
 
 /// Points a command at an emulator running in the test process, as real credentials would.
