@@ -11,6 +11,7 @@
 //! digest.
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -45,6 +46,18 @@ fn patch_of(len: u64, expect: bool) -> String {
         ""
     };
     patch_head("/files/x", 0, &format!("Content-Length: {len}\r\n{expect}"))
+}
+
+/// Nothing comes back for a while (300 ms) after a head whose body was not sent.
+fn assert_no_answer_before_the_body(s: &mut TcpStream) {
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let early = s.read(&mut [0u8; 1]);
+    assert!(
+        early.is_err(),
+        "the proxy answered before the body: {early:?}"
+    );
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
 }
 
 #[test]
@@ -109,15 +122,7 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     // Under the cap: no 100 Continue; the body is relayed when it comes.
     let mut s = connect(proxy.addr());
     s.write_all(patch_of(600, true).as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut b = [0u8; 1];
-    let early = s.read(&mut b);
-    assert!(
-        early.is_err(),
-        "the proxy answered before the body: {early:?}"
-    );
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_no_answer_before_the_body(&mut s);
     s.write_all(&[3u8; 600]).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
@@ -127,14 +132,7 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     // Over the cap: nothing until the body streams; after the first `limit` bytes, a 413.
     let mut s = connect(proxy.addr());
     s.write_all(patch_of(5000, true).as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let early = s.read(&mut b);
-    assert!(
-        early.is_err(),
-        "the proxy answered before the body: {early:?}"
-    );
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_no_answer_before_the_body(&mut s);
     s.write_all(&[4u8; 1000]).unwrap();
     let resp = read_head(&mut s);
     assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");

@@ -6,7 +6,6 @@
 //! progress report with `sent == acked` comes between two requests), and every claim is checked
 //! on the server side (stored bytes, `request_counts()`, the uploads it holds): no timing.
 
-use std::io::{Cursor, Read};
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,7 +15,9 @@ use crate::support::emulator::{Emu, md5_hex};
 use crate::support::http::head_status;
 use crate::support::raw_server::{Next, RawServer, respond};
 use crate::support::state::{file_state_key, record};
-use crate::support::upload::{abort_when, upload_aborted};
+use crate::support::upload::{
+    abort_when, stream_of, upload_aborted, upload_file_to_wix, upload_unknown_length,
+};
 use crate::support::{TempDir, TusServer, temp_file_with, unfinished_records};
 use wix_media_upload::emulator::{EmulatorConfig, UploadInfo};
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
@@ -54,6 +55,19 @@ impl Wix {
         request: &GenerateUploadUrlRequest,
     ) -> wix_media_upload::Result<ResumableTarget> {
         wix::generate_resumable_upload_url(&uploader(), &self.credentials(), request)
+    }
+
+    /// A target for a `len`-byte `name` of `mime`.
+    fn generate_for(
+        &self,
+        mime: &str,
+        name: &str,
+        len: usize,
+    ) -> wix_media_upload::Result<ResumableTarget> {
+        let request = GenerateUploadUrlRequest::new(mime)
+            .file_name(name)
+            .size_in_bytes(len as u64);
+        self.generate(&request)
     }
 
     /// A fresh `{uploadUrl, uploadToken}` for a file of any size.
@@ -100,11 +114,6 @@ fn builder() -> UploaderBuilder {
     Uploader::builder()
         .retry(quick_retries())
         .stall_timeout(Some(Duration::from_secs(30)))
-}
-
-/// A `Read` that cannot seek.
-fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
-    Cursor::new(bytes.to_vec()).chain(std::io::empty())
 }
 
 /// Whether a progress report falls between two requests (`sent == acked`: no body is under
@@ -287,12 +296,7 @@ fn deferred_length_streams_on_the_tus_server() {
     let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
     for (len, seed) in DEFERRED_SIZES {
         let bytes = crate::support::pseudo_random_bytes(len, seed);
-        let done = uploader
-            .upload(
-                &server.endpoint(),
-                Source::stream_unknown_length(stream_of(&bytes)),
-                UploadOptions::new(),
-            )
+        let done = upload_unknown_length(&uploader, &server.endpoint(), &bytes)
             .unwrap_or_else(|e| panic!("{len} B: {e}"));
         assert_eq!(done.size, len as u64, "{len} B");
         assert_eq!(server.stored_bytes(&done.url), bytes, "{len} B");
@@ -763,27 +767,15 @@ fn full_wix_route_generate_upload_finalize() {
     let wix = Wix::start();
     let len = 3 * CHUNK + 11;
     let (file, bytes) = temp_file_with(len, 71);
-    let target = wix
-        .generate(
-            &GenerateUploadUrlRequest::new("image/png")
-                .file_name("photo.png")
-                .size_in_bytes(len as u64),
-        )
-        .unwrap();
+    let target = wix.generate_for("image/png", "photo.png", len).unwrap();
     let state = TempDir::new("wmu-ext-state");
     let uploader = builder()
         .chunk_size(CHUNK as u64)
         .state_dir(state.path())
         .build()
         .unwrap();
-    let file_desc = wix::upload(
-        &uploader,
-        &target,
-        Source::file(file.path()).unwrap(),
-        UploadOptions::new(),
-    )
-    .map(|done| done.file)
-    .expect("upload and finalize");
+    let file_desc =
+        upload_file_to_wix(&uploader, &target, file.path()).expect("upload and finalize");
     let md5_hex = md5_hex(&bytes);
     assert_eq!(file_desc.size_in_bytes, Some(len as u64));
     assert_eq!(file_desc.hash.as_deref(), Some(md5_hex.as_str()));
@@ -816,22 +808,9 @@ fn full_wix_route_in_parallel_finalizes_the_concatenation() {
     let wix = Wix::start();
     let len = 4 * MIB + 3;
     let (file, bytes) = temp_file_with(len, 72);
-    let target = wix
-        .generate(
-            &GenerateUploadUrlRequest::new("video/mp4")
-                .file_name("clip.mp4")
-                .size_in_bytes(len as u64),
-        )
-        .unwrap();
+    let target = wix.generate_for("video/mp4", "clip.mp4", len).unwrap();
     let uploader = builder().parallel(4).build().unwrap();
-    let desc = wix::upload(
-        &uploader,
-        &target,
-        Source::file(file.path()).unwrap(),
-        UploadOptions::new(),
-    )
-    .map(|done| done.file)
-    .unwrap();
+    let desc = upload_file_to_wix(&uploader, &target, file.path()).unwrap();
     assert_eq!(desc.hash, Some(md5_hex(&bytes)));
     assert_eq!(desc.size_in_bytes, Some(len as u64));
     assert_eq!(desc.media_type, Some(MediaType::Video));

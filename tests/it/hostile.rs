@@ -16,6 +16,7 @@ use crate::support::raw_server::{
     Next, RawRequest, RawServer, read_exact_len, respond, wait_for_close,
 };
 use crate::support::temp_file_with;
+use crate::support::upload::upload_file_to_wix;
 use wix_media_upload::proto::Violation;
 use wix_media_upload::{
     CreationMode, Error, Progress, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
@@ -773,12 +774,7 @@ fn emulator_max_body_size_is_learned() {
             .size_in_bytes(len as u64);
         let target = wix::generate_resumable_upload_url(&up, &creds, &req).unwrap();
         let token = target.upload_token.expose().to_owned();
-        let res = wix::upload(
-            &up,
-            &target,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        );
+        let res = upload_file_to_wix(&up, &target, file.path());
         (res, token, bytes)
     });
     res.unwrap_or_else(|e| panic!("{e}"));

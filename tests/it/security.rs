@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::raw_server::RawServer;
+use crate::support::upload::upload_file_to_wix;
 use crate::support::{TempDir, temp_file_with};
 use wix_media_upload::emulator::Emulator;
 use wix_media_upload::wix::{
@@ -47,14 +49,8 @@ fn awkward_file_names_round_trip_to_the_finalized_file() {
         let mut target = generate_resumable_upload_url(&uploader, &creds, &request).unwrap();
         target.file_name = Some((*name).to_owned());
         let token = target.upload_token.expose().to_owned();
-        let descriptor = wix::upload(
-            &uploader,
-            &target,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap_or_else(|e| panic!("{name:?}: {e}"))
-        .file;
+        let descriptor = upload_file_to_wix(&uploader, &target, file.path())
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
         assert_eq!(
             descriptor.display_name.as_deref(),
             Some(*name),
@@ -118,22 +114,14 @@ fn metadata_keys_that_break_the_header_are_refused() {
 }
 
 /// A plain-TCP server on 127.0.0.1 that answers every connection with `reply` (not TLS).
-fn garbage_server(reply: &'static [u8]) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            thread::spawn(move || {
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 1024];
-                let _ = conn.read(&mut buf);
-                let _ = conn.write_all(reply);
-                let _ = conn.flush();
-            });
-        }
-    });
-    port
+fn garbage_server(reply: &'static [u8]) -> RawServer {
+    RawServer::start_raw(move |mut conn| {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0u8; 1024];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(reply);
+        let _ = conn.flush();
+    })
 }
 
 fn no_retry() -> Uploader {
@@ -163,8 +151,8 @@ fn https_to_a_server_that_does_not_speak_tls_fails() {
     );
     let noise = garbage_server(b"\x16\x03\x01\x00\x05garbage that is no TLS record at all");
     let silent_close = garbage_server(b"");
-    for port in [plausible, noise, silent_close] {
-        let base = format!("https://127.0.0.1:{port}");
+    for server in [plausible, noise, silent_close] {
+        let base = format!("https://{}", server.addr());
         let uploader = no_retry();
         let started = Instant::now();
         let source = Source::seekable(std::io::Cursor::new(vec![7u8; 100])).unwrap();

@@ -2,8 +2,10 @@
 //! chosen point.
 #![allow(dead_code)]
 
+use std::io::{Cursor, Read};
 use std::path::Path;
 
+use wix_media_upload::wix::{self, FileDescriptor, ResumableTarget};
 use wix_media_upload::{
     AbortHandle, Error, Progress, Result, Source, UploadOptions, Uploaded, Uploader,
 };
@@ -19,6 +21,31 @@ pub fn upload_file(
         endpoint,
         Source::file(path).expect("open the file"),
         options,
+    )
+}
+
+/// Uploads the file at `path` to the Wix `target` with `up` (tus, then finalize): the file's
+/// descriptor.
+pub fn upload_file_to_wix(
+    up: &Uploader,
+    target: &ResumableTarget,
+    path: &Path,
+) -> Result<FileDescriptor> {
+    let source = Source::file(path).expect("open the file");
+    wix::upload(up, target, source, UploadOptions::new()).map(|done| done.file)
+}
+
+/// A `Read` of `bytes` that cannot seek.
+pub fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
+    Cursor::new(bytes.to_vec()).chain(std::io::empty())
+}
+
+/// Uploads `bytes` to `endpoint` as a stream whose length is not known (deferred length).
+pub fn upload_unknown_length(up: &Uploader, endpoint: &str, bytes: &[u8]) -> Result<Uploaded> {
+    up.upload(
+        endpoint,
+        Source::stream_unknown_length(stream_of(bytes)),
+        UploadOptions::new(),
     )
 }
 

@@ -3,7 +3,7 @@
 //! log shows what the client really sent (how many PATCHes, whether the POST carried bytes,
 //! which `Upload-Checksum`). The harness is `tests/support/py_server.rs`.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Read, Write};
 
 use super::{Rig, meta, resume, upload_fresh, upload_half};
 use crate::support::http::{
@@ -12,7 +12,7 @@ use crate::support::http::{
 use crate::support::proxy::ProxyConfig;
 use crate::support::py_server::{PyTusServer, PyTusServerOptions};
 use crate::support::state::assert_only_finished_records;
-use crate::support::upload::{abort_when, upload_aborted};
+use crate::support::upload::{abort_when, upload_aborted, upload_unknown_length};
 use crate::support::{TempDir, big_temp_file_with, pseudo_random_bytes, temp_file_with};
 use wix_media_upload::{
     CreationMode, RetryPolicy, Source, UploadOptions, Uploader, UploaderBuilder,
@@ -29,6 +29,14 @@ fn rig() -> PyRig {
 
 fn rig_with(options: PyTusServerOptions, proxy: ProxyConfig) -> PyRig {
     Rig::new(PyTusServer::start_with(options), proxy)
+}
+
+/// A server that checks `Upload-Checksum` with `algorithms`.
+fn checksums(algorithms: &str) -> PyTusServerOptions {
+    PyTusServerOptions {
+        checksum_algorithms: Some(algorithms.into()),
+        ..PyTusServerOptions::default()
+    }
 }
 
 fn quick_retries() -> RetryPolicy {
@@ -72,10 +80,7 @@ fn create_raw(server: &PyTusServer, length: u64) -> String {
 
 #[test]
 fn harness_serves_tus_and_reads_back_what_was_stored() {
-    let server = PyTusServer::start_with(PyTusServerOptions {
-        checksum_algorithms: Some("sha1,sha256".into()),
-        ..PyTusServerOptions::default()
-    });
+    let server = PyTusServer::start_with(checksums("sha1,sha256"));
     assert!(server.endpoint().ends_with("/files"));
     let resp = send(&agent(), "OPTIONS", &server.endpoint(), &[], b"");
     let h = |n: &str| resp.header(n).unwrap().to_owned();
@@ -285,13 +290,7 @@ fn checksum_sha1_is_sent_and_verified() {
 #[cfg(feature = "checksum")]
 #[test]
 fn checksum_sha256_is_preferred_when_offered() {
-    let rig = rig_with(
-        PyTusServerOptions {
-            checksum_algorithms: Some("sha1,sha256".into()),
-            ..PyTusServerOptions::default()
-        },
-        ProxyConfig::transparent(),
-    );
+    let rig = rig_with(checksums("sha1,sha256"), ProxyConfig::transparent());
     let algos = checksummed_upload(&rig, 12);
     assert_eq!(algos, ["sha256"; 4]);
     assert!(rig.server.log_lines_with("Checksum mismatch").is_empty());
@@ -303,10 +302,7 @@ fn checksum_sha256_is_preferred_when_offered() {
 #[test]
 fn corrupted_patch_bodies_are_caught_and_sent_again() {
     let rig = rig_with(
-        PyTusServerOptions {
-            checksum_algorithms: Some("sha256".into()),
-            ..PyTusServerOptions::default()
-        },
+        checksums("sha256"),
         ProxyConfig {
             corrupt_patches: 2,
             ..ProxyConfig::transparent()
@@ -403,10 +399,6 @@ fn parallel_upload_concatenates_four_partials() {
     assert_eq!(rig.proxy.body_bytes("PATCH"), bytes.len() as u64);
 }
 
-fn stream_of(bytes: &[u8]) -> impl Read + Send + 'static {
-    Cursor::new(bytes.to_vec()).chain(std::io::empty())
-}
-
 /// Streams of unknown length shorter than a chunk: the client reads their end while it fills
 /// the first chunk, so the one PATCH declares the length.
 #[test]
@@ -416,12 +408,7 @@ fn deferred_length_stream_shorter_than_a_chunk() {
     let sizes = [0, 1, MIB - 1];
     for (i, len) in sizes.into_iter().enumerate() {
         let bytes = pseudo_random_bytes(len, 31 + i as u64);
-        let done = uploader
-            .upload(
-                &rig.endpoint(),
-                Source::stream_unknown_length(stream_of(&bytes)),
-                UploadOptions::new(),
-            )
+        let done = upload_unknown_length(&uploader, &rig.endpoint(), &bytes)
             .unwrap_or_else(|e| panic!("{len} B: {e}"));
         assert_eq!(done.size, len as u64);
         assert_eq!(rig.server.stored_bytes(&done.url), bytes, "{len} B");
@@ -457,13 +444,7 @@ fn deferred_length_stream_of_a_chunk_or_more_is_refused_by_this_server() {
         let rig = rig();
         let uploader = builder().chunk_size(MIB as u64).build().unwrap();
         let bytes = pseudo_random_bytes(len, seed);
-        let err = uploader
-            .upload(
-                &rig.endpoint(),
-                Source::stream_unknown_length(stream_of(&bytes)),
-                UploadOptions::new(),
-            )
-            .unwrap_err();
+        let err = upload_unknown_length(&uploader, &rig.endpoint(), &bytes).unwrap_err();
         assert_eq!(err.status(), Some(400), "{len} B: {err:?}");
         let patches = rig.patches();
         assert_eq!(patches.len(), 1, "{len} B: {patches:?}");
