@@ -14,6 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
 use support::logs::{capture_at, lines};
+use support::mock::answer;
 use support::temp_file_with;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
@@ -66,13 +67,10 @@ fn scenario() {
 
     // Creation (twice: the Wix upload and the plain one), a 503 (retried, logged at warn), HEAD,
     // PATCH (twice).
-    let post = server
+    let created = server
         .mock("POST", "/upload/tus")
-        .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)))
-        .with_status(201)
-        .with_header("Location", "/upload/tus/u1")
-        .expect(2)
-        .create();
+        .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)));
+    let post = answer(created, 201, &[("Location", "/upload/tus/u1")], 2);
     let unavailable = server
         .mock("PATCH", "/upload/tus/u1")
         .match_body(bytes.clone())
@@ -80,20 +78,12 @@ fn scenario() {
         .with_body(r#"{"message":"try later","details":{}}"#)
         .expect(1)
         .create();
-    let head = server
-        .mock("HEAD", "/upload/tus/u1")
-        .with_status(200)
-        .with_header("Upload-Offset", "0")
-        .with_header("Upload-Length", "10")
-        .expect(1)
-        .create();
-    let patch = server
+    let at_0 = [("Upload-Offset", "0"), ("Upload-Length", "10")];
+    let head = answer(server.mock("HEAD", "/upload/tus/u1"), 200, &at_0, 1);
+    let patched = server
         .mock("PATCH", "/upload/tus/u1")
-        .match_body(bytes.clone())
-        .with_status(204)
-        .with_header("Upload-Offset", "10")
-        .expect(2)
-        .create();
+        .match_body(bytes.clone());
+    let patch = answer(patched, 204, &[("Upload-Offset", "10")], 2);
     let finalize = server
         .mock("PUT", format!("/upload/tus/{TOKEN}?filename=photo.jpg").as_str())
         .with_status(404)

@@ -16,7 +16,7 @@ use crate::support::http::head_status;
 use crate::support::raw_server::{Next, RawServer, respond};
 use crate::support::state::{file_state_key, record};
 use crate::support::upload::{
-    abort_when, stream_of, upload_aborted, upload_file_to_wix, upload_unknown_length,
+    abort_when, stream_of, upload_aborted, upload_file, upload_file_to_wix, upload_unknown_length,
 };
 use crate::support::{TempDir, TusServer, temp_file_with, unfinished_records};
 use wix_media_upload::emulator::{EmulatorConfig, UploadInfo};
@@ -208,13 +208,13 @@ fn upload_without_checksum_succeeds() {
         .checksum(false)
         .build()
         .unwrap();
-    let done = uploader
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta),
-        )
-        .unwrap();
+    let done = upload_file(
+        &uploader,
+        &endpoint,
+        file.path(),
+        UploadOptions::new().metadata(meta),
+    )
+    .unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
     assert_eq!(wix.count("HEAD"), 0);
@@ -529,13 +529,13 @@ fn parallel_upload_concatenates_four_partials() {
     let (file, bytes) = temp_file_with(8 * MIB, 61);
     let (endpoint, meta) = wix.endpoint_and_meta();
     let uploader = builder().parallel(4).build().unwrap();
-    let done = uploader
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta),
-        )
-        .unwrap();
+    let done = upload_file(
+        &uploader,
+        &endpoint,
+        file.path(),
+        UploadOptions::new().metadata(meta),
+    )
+    .unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(wix.partials().len(), 4, "{:?}", wix.emu.uploads());
     assert!(
@@ -557,13 +557,13 @@ fn parallel_falls_back_to_one_upload_without_concatenation() {
     let server = TusServer::start();
     let (file, bytes) = temp_file_with(8 * MIB, 62);
     let uploader = builder().parallel(4).build().unwrap();
-    let done = uploader
-        .upload(
-            &server.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = upload_file(
+        &uploader,
+        &server.endpoint(),
+        file.path(),
+        UploadOptions::new(),
+    )
+    .unwrap();
     assert_eq!(server.uploads().len(), 1, "{:?}", server.uploads());
     assert!(
         server.stored_bytes(&done.url) == bytes,
@@ -611,13 +611,13 @@ fn parallel_upload_resumes_its_partials() {
         .state_dir(state.path())
         .build()
         .unwrap();
-    let done = second
-        .upload(
-            &endpoint,
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta),
-        )
-        .expect("the parallel upload resumes");
+    let done = upload_file(
+        &second,
+        &endpoint,
+        file.path(),
+        UploadOptions::new().metadata(meta),
+    )
+    .expect("the parallel upload resumes");
     assert!(done.resumed_from.is_some(), "{done:?}");
     assert_eq!(wix.partials().len(), 4, "{:?}", wix.emu.uploads());
     assert_eq!(wix.finals().len(), 1);
@@ -712,33 +712,27 @@ fn generate_validation_rules_surface_as_400_with_rule_names() {
 fn generate_without_authorization_is_refused() {
     let wix = Wix::start();
     let request = GenerateUploadUrlRequest::new("image/png").file_name("a.png");
+    let refused = |creds: &Credentials| {
+        let err = wix::generate_resumable_upload_url(&uploader(), creds, &request).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Status {
+                    status: 401 | 403,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        err
+    };
     let no_key = Credentials::site("", "site-1").with_api_base(wix.emu.base_url());
-    let err = wix::generate_resumable_upload_url(&uploader(), &no_key, &request).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Status {
-                status: 401 | 403,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = refused(&no_key);
     assert!(err.wix().is_some(), "{err:?}");
 
     let no_site = Credentials::account("IST.test-api-key-0123456789", "account-1")
         .with_api_base(wix.emu.base_url());
-    let err = wix::generate_resumable_upload_url(&uploader(), &no_site, &request).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Status {
-                status: 401 | 403,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    refused(&no_site);
     assert!(wix.emu.issued_tokens().is_empty());
 }
 
@@ -849,13 +843,13 @@ fn a_pooled_connection_closed_while_idle_is_not_an_error() {
     for seed in [81, 82] {
         let (file, bytes) = temp_file_with(10 * KIB, seed);
         let (endpoint, meta) = wix.endpoint_and_meta();
-        let done = uploader
-            .upload(
-                &endpoint,
-                Source::file(file.path()).unwrap(),
-                UploadOptions::new().metadata(meta),
-            )
-            .unwrap_or_else(|e| panic!("upload {seed}: {e}"));
+        let done = upload_file(
+            &uploader,
+            &endpoint,
+            file.path(),
+            UploadOptions::new().metadata(meta),
+        )
+        .unwrap_or_else(|e| panic!("upload {seed}: {e}"));
         assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
         // Well past the idle timeout: the server has closed the pooled connection.
         std::thread::sleep(Duration::from_millis(600));

@@ -15,7 +15,7 @@ use wix_media_upload::{AbortHandle, CreationMode, Error, Progress, Source, Uploa
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{
-    MockTus, OCTET, TOKEN, assert_all, counted_stream, created, uploader, wix_metadata,
+    MockTus, OCTET, TOKEN, answer, assert_all, counted_stream, created, uploader, wix_metadata,
 };
 use crate::support::pseudo_random_bytes;
 use crate::support::state::state_key;
@@ -153,12 +153,8 @@ fn chunked_patches_walk_the_file() {
 fn redirects_are_not_followed() {
     let (mut tus, file, bytes) = MockTus::with_file(12);
     let post = tus.creates("/files", 10, "/files/rd");
-    let redirect = tus
-        .patch("/files/rd", 0, &bytes)
-        .with_status(307)
-        .with_header("Location", "/elsewhere/rd")
-        .expect(1)
-        .create();
+    let moved = [("Location", "/elsewhere/rd")];
+    let redirect = answer(tus.patch("/files/rd", 0, &bytes), 307, &moved, 1);
     let target_patch = tus.never("PATCH", "/elsewhere/rd");
     let target_get = tus.never("GET", "/elsewhere/rd");
 
@@ -211,16 +207,18 @@ fn abort_from_progress_stops_and_keeps_the_record() {
 #[test]
 fn auto_mode_sends_the_first_chunk_with_the_post() {
     let (mut tus, file, bytes) = MockTus::with_file(14);
-    let options = tus
-        .server
-        .mock("OPTIONS", "/files")
-        .match_header("Tus-Resumable", Matcher::Missing)
-        .with_status(204)
-        .with_header("Tus-Resumable", "1.0.0")
-        .with_header("Tus-Version", "1.0.0")
-        .with_header("Tus-Extension", "creation,creation-with-upload,termination")
-        .expect(1)
-        .create();
+    let offered = [
+        ("Tus-Resumable", "1.0.0"),
+        ("Tus-Version", "1.0.0"),
+        ("Tus-Extension", "creation,creation-with-upload,termination"),
+    ];
+    let asked = tus.server.mock("OPTIONS", "/files");
+    let options = answer(
+        asked.match_header("Tus-Resumable", Matcher::Missing),
+        204,
+        &offered,
+        1,
+    );
     let post = tus
         .server
         .mock("POST", "/files")
@@ -252,12 +250,7 @@ fn auto_mode_sends_the_first_chunk_with_the_post() {
 #[test]
 fn auto_mode_without_options_support_posts_plainly() {
     let (mut tus, file, bytes) = MockTus::with_file(15);
-    let options = tus
-        .server
-        .mock("OPTIONS", "/files")
-        .with_status(404)
-        .expect(1)
-        .create();
+    let options = answer(tus.server.mock("OPTIONS", "/files"), 404, &[], 1);
     let post = tus.creates("/files", 10, "/files/np");
     let p0 = tus.takes("/files/np", 0, &bytes);
 

@@ -6,7 +6,7 @@ use mockito::Matcher;
 use wix_media_upload::{DirStore, RetryPolicy, Source, StateStore, UploadOptions};
 
 use crate::support::clock::RecordingClock;
-use crate::support::mock::{MockTus, TOKEN, assert_all, created, uploader, wix_metadata};
+use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
 use crate::support::state::{record, state_key};
 use crate::support::{TempDir, temp_file_with, unfinished_records};
 
@@ -24,11 +24,7 @@ fn resume_from_state_dir_with_a_new_uploader() {
     // Run 1: the first chunk lands, the second is refused (non-retryable): the record stays.
     let post = tus.creates("/files", 10, "/files/r1");
     let p0 = tus.takes("/files/r1", 0, &bytes[0..4]);
-    let p4 = tus
-        .patch("/files/r1", 4, &bytes[4..8])
-        .with_status(400)
-        .expect(1)
-        .create();
+    let p4 = answer(tus.patch("/files/r1", 4, &bytes[4..8]), 400, &[], 1);
     let first = uploader(&clock)
         .chunk_size(4)
         .state_dir(state.path())
@@ -146,12 +142,8 @@ fn gone_on_resume_creates_a_new_upload() {
 fn conflict_heads_then_continues() {
     let (mut tus, file, bytes) = MockTus::with_file(5);
     let post = tus.creates("/files", 10, "/files/k");
-    let p0 = tus
-        .patch("/files/k", 0, &bytes)
-        .with_status(409)
-        .with_header("Tus-Resumable", "1.0.0")
-        .expect(1)
-        .create();
+    let conflict = tus.patch("/files/k", 0, &bytes);
+    let p0 = answer(conflict, 409, &[("Tus-Resumable", "1.0.0")], 1);
     let head = tus.heads("/files/k", 3, 10, 1);
     let p3 = tus.takes("/files/k", 3, &bytes[3..]);
 

@@ -198,3 +198,12 @@ pub fn counted_stream(bytes: &[u8]) -> (Source, Arc<AtomicU64>) {
     };
     (Source::stream(reader, bytes.len() as u64), read)
 }
+
+/// `mock` answered `status` with `headers`, expected `times` times.
+pub fn answer(mock: Mock, status: usize, headers: &[(&str, &str)], times: usize) -> Mock {
+    headers
+        .iter()
+        .fold(mock.with_status(status), |m, (k, v)| m.with_header(*k, *v))
+        .expect(times)
+        .create()
+}

@@ -6,7 +6,7 @@ use wix_media_upload::{CreationMode, Source, UploadOptions, Uploader};
 
 use super::{Rig, resume, upload_fresh, upload_half};
 use crate::support::proxy::ProxyConfig;
-use crate::support::upload::{abort_when, upload_aborted};
+use crate::support::upload::{abort_when, upload_aborted, upload_file};
 use crate::support::{TempDir, TusServer, pseudo_random_bytes, temp_file_with, unfinished_records};
 
 const MIB: usize = 1024 * 1024;
@@ -17,7 +17,7 @@ fn rig() -> Rig<TusServer> {
 }
 
 /// Uploads a fresh file through `rig` and checks what the server stored, and its info file.
-fn upload_file(rig: &Rig<TusServer>, uploader: &Uploader, len: usize, seed: u64) {
+fn upload_checked(rig: &Rig<TusServer>, uploader: &Uploader, len: usize, seed: u64) {
     let done = upload_fresh(&rig.server, &rig.endpoint(), uploader, len, seed);
     let info = rig.server.info(&done.url);
     assert_eq!(info["size"], len as u64);
@@ -37,7 +37,7 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
     let rig = rig();
     let uploader = Uploader::new().unwrap();
     for (len, seed) in [(0, 1), (1, 2), (5 * MIB, 3)] {
-        upload_file(&rig, &uploader, len, seed);
+        upload_checked(&rig, &uploader, len, seed);
     }
     assert_eq!(rig.server.uploads().len(), 3);
     assert_eq!(rig.proxy.count("POST"), 3);
@@ -48,7 +48,7 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
 #[test]
 fn chunked_upload_in_1_mib_chunks() {
     let rig = rig();
-    upload_file(&rig, &chunked(CreationMode::Plain), 5 * MIB + 17, 4);
+    upload_checked(&rig, &chunked(CreationMode::Plain), 5 * MIB + 17, 4);
     let m = MIB as u64;
     assert_eq!(rig.patch_sizes(), [m, m, m, m, m, 17]);
 }
@@ -56,7 +56,7 @@ fn chunked_upload_in_1_mib_chunks() {
 #[test]
 fn creation_with_upload_is_used_when_offered() {
     let rig = rig();
-    upload_file(&rig, &chunked(CreationMode::Auto), 3 * MIB, 5);
+    upload_checked(&rig, &chunked(CreationMode::Auto), 3 * MIB, 5);
     // Auto asked first, then the POST carried the first chunk.
     assert_eq!(rig.proxy.count("OPTIONS"), 1);
     assert_eq!(rig.proxy.count("POST"), 1);
@@ -133,13 +133,13 @@ fn gone_upload_on_resume_starts_a_new_one() {
         std::fs::remove_file(server.dir().join(format!("{id}.json"))).unwrap();
     }
     let second = Uploader::builder().state_dir(state.path()).build().unwrap();
-    let done = second
-        .upload(
-            &server.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = upload_file(
+        &second,
+        &server.endpoint(),
+        file.path(),
+        UploadOptions::new(),
+    )
+    .unwrap();
     assert_eq!(done.resumed_from, None);
     assert_eq!(server.stored_bytes(&done.url), bytes);
 }

@@ -12,11 +12,9 @@ use crate::support::http::{
 use crate::support::proxy::ProxyConfig;
 use crate::support::py_server::{PyTusServer, PyTusServerOptions};
 use crate::support::state::assert_only_finished_records;
-use crate::support::upload::{abort_when, upload_aborted, upload_unknown_length};
+use crate::support::upload::{abort_when, upload_aborted, upload_file, upload_unknown_length};
 use crate::support::{TempDir, big_temp_file_with, pseudo_random_bytes, temp_file_with};
-use wix_media_upload::{
-    CreationMode, RetryPolicy, Source, UploadOptions, Uploader, UploaderBuilder,
-};
+use wix_media_upload::{CreationMode, RetryPolicy, UploadOptions, Uploader, UploaderBuilder};
 
 const MIB: usize = 1024 * 1024;
 
@@ -48,7 +46,7 @@ fn builder() -> UploaderBuilder {
 }
 
 /// Uploads a fresh `len`-byte file and checks what the server stored, and its database row.
-fn upload_file(rig: &PyRig, uploader: &Uploader, len: usize, seed: u64) -> String {
+fn upload_checked(rig: &PyRig, uploader: &Uploader, len: usize, seed: u64) -> String {
     let done = upload_fresh(&rig.server, &rig.endpoint(), uploader, len, seed);
     let rec = rig.server.record(&done.url).expect("a database row");
     assert_eq!(rec["upload_length"], len as u64, "{rec}");
@@ -196,7 +194,7 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
     let rig = rig();
     let uploader = builder().build().unwrap();
     for (len, seed) in [(0, 1), (1, 2), (5 * MIB, 3)] {
-        upload_file(&rig, &uploader, len, seed);
+        upload_checked(&rig, &uploader, len, seed);
     }
     assert_eq!(rig.server.uploads().len(), 3);
     assert_eq!(rig.proxy.count("POST"), 3);
@@ -214,7 +212,7 @@ fn single_patch_uploads_of_0_1_and_5_mib() {
 fn chunked_upload_in_1_mib_chunks() {
     let rig = rig();
     let uploader = builder().chunk_size(MIB as u64).build().unwrap();
-    upload_file(&rig, &uploader, 5 * MIB + 17, 4);
+    upload_checked(&rig, &uploader, 5 * MIB + 17, 4);
     let sizes: Vec<u64> = rig.patches().iter().map(|r| r.body_bytes).collect();
     let m = MIB as u64;
     assert_eq!(sizes, [m, m, m, m, m, 17]);
@@ -234,7 +232,7 @@ fn auto_creation_sends_the_first_chunk_on_the_post() {
         .creation(CreationMode::Auto)
         .build()
         .unwrap();
-    upload_file(&rig, &uploader, 3 * MIB + 3, 5);
+    upload_checked(&rig, &uploader, 3 * MIB + 3, 5);
     assert_eq!(rig.proxy.count("OPTIONS"), 1);
     assert_eq!(rig.proxy.count("POST"), 1);
     let post = &rig.proxy.requests_of("POST")[0];
@@ -261,7 +259,7 @@ fn checksummed_upload(rig: &PyRig, seed: u64) -> Vec<String> {
         .checksum(true)
         .build()
         .unwrap();
-    upload_file(rig, &uploader, 4 * MIB + 5, seed);
+    upload_checked(rig, &uploader, 4 * MIB + 5, seed);
     rig.patches()
         .iter()
         .map(|r| {
@@ -339,13 +337,13 @@ fn without_checksum_a_corrupted_body_is_stored_corrupted() {
         .build()
         .unwrap();
     let (file, bytes) = temp_file_with(2 * MIB, 14);
-    let done = uploader
-        .upload(
-            &rig.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new(),
-        )
-        .unwrap();
+    let done = upload_file(
+        &uploader,
+        &rig.endpoint(),
+        file.path(),
+        UploadOptions::new(),
+    )
+    .unwrap();
     assert_eq!(rig.proxy.corrupted(), 1);
     let stored = rig.server.stored_bytes(&done.url);
     assert_eq!(stored.len(), bytes.len());
@@ -369,13 +367,13 @@ fn parallel_upload_concatenates_four_partials() {
     let rig = rig();
     let uploader = builder().parallel(4).build().unwrap();
     let (file, bytes) = temp_file_with(8 * MIB + 3, 21);
-    let done = uploader
-        .upload(
-            &rig.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta()),
-        )
-        .unwrap();
+    let done = upload_file(
+        &uploader,
+        &rig.endpoint(),
+        file.path(),
+        UploadOptions::new().metadata(meta()),
+    )
+    .unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(rig.server.stored_bytes(&done.url), bytes);
     let posts = rig.proxy.requests_of("POST");
@@ -534,13 +532,13 @@ fn default_single_patch_meets_the_servers_8_mib_chunk_cap() {
     });
     let (file, digest) = big_temp_file_with(50_000_000, 51);
     let uploader = builder().build().unwrap();
-    let done = uploader
-        .upload(
-            &server.endpoint(),
-            Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta()),
-        )
-        .unwrap_or_else(|e| panic!("{e} ({e:?})"));
+    let done = upload_file(
+        &uploader,
+        &server.endpoint(),
+        file.path(),
+        UploadOptions::new().metadata(meta()),
+    )
+    .unwrap_or_else(|e| panic!("{e} ({e:?})"));
     assert_eq!(done.size, 50_000_000);
     assert_eq!(server.uploads().len(), 1);
     assert_eq!(server.stored_digest(&done.url), digest);

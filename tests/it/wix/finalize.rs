@@ -1,33 +1,31 @@
 //! The Wix finalize against a `mockito` server: the PUT to the token's URL, `wix::upload`
 //! (tus, then finalize), and Wix error bodies.
 
-use mockito::Matcher;
+use mockito::{Matcher, Mock};
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{Error, Secret, Source, UploadOptions, Uploader};
 
 use crate::support::clock::RecordingClock;
 use crate::support::fixtures::{FINALIZE_EXAMPLE, assert_example_descriptor};
-use crate::support::mock::{MockTus, TOKEN, assert_all, created, uploader, wix_metadata};
+use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
 use crate::support::state::state_key;
 use crate::support::temp_file_with;
+
+/// The finalize PUT of [`TOKEN`]'s upload with `query`, as the SDK must send it.
+fn finalize_put(tus: &mut MockTus, query: &str) -> Mock {
+    tus.server
+        .mock("PUT", format!("/upload/tus/{TOKEN}?{query}").as_str())
+        .match_header("Content-Type", "application/json")
+        .match_body(Matcher::Exact("{}".into()))
+}
 
 #[test]
 fn finalize_puts_to_the_token_url_and_parses_the_example() {
     let mut tus = MockTus::new();
-    let put = tus
-        .server
-        .mock(
-            "PUT",
-            format!("/upload/tus/{TOKEN}?filename=file%20name.jpg").as_str(),
-        )
-        .match_header("Content-Type", "application/json")
+    let put = finalize_put(&mut tus, "filename=file%20name.jpg")
         .match_header("Content-Length", "2")
-        .match_body(Matcher::Exact("{}".into()))
-        .with_status(200)
-        .with_header("Content-Type", "application/json")
-        .with_body(FINALIZE_EXAMPLE)
-        .expect(1)
-        .create();
+        .with_body(FINALIZE_EXAMPLE);
+    let put = answer(put, 200, &[("Content-Type", "application/json")], 1);
     let uploader = Uploader::new().unwrap();
     let file = wix::finalize(
         &uploader,
@@ -57,18 +55,8 @@ fn upload_to_wix_uploads_and_finalizes() {
         .expect(1)
         .create();
     let p0 = tus.takes("/upload/tus/up-1", 0, &bytes);
-    let put = tus
-        .server
-        .mock(
-            "PUT",
-            format!("/upload/tus/{TOKEN}?filename=photo%201.jpg").as_str(),
-        )
-        .match_header("Content-Type", "application/json")
-        .match_body(Matcher::Exact("{}".into()))
-        .with_status(200)
-        .with_body(FINALIZE_EXAMPLE)
-        .expect(1)
-        .create();
+    let put = finalize_put(&mut tus, "filename=photo%201.jpg").with_body(FINALIZE_EXAMPLE);
+    let put = answer(put, 200, &[], 1);
 
     let clock = RecordingClock::new();
     let up = uploader(&clock).build().unwrap();

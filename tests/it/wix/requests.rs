@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
-use mockito::{Matcher, Server};
+use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::json;
 use wix_media_upload::wix::types::OperationStatus;
 use wix_media_upload::wix::{FileUpload, ImportFileRequest, Route, WixClient};
 use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
+
+use crate::support::TempDir;
 
 const KEY: &str = "IST.mockito-key-0123456789";
 const SITE: &str = "5f3e-site";
@@ -21,34 +23,19 @@ fn client(server: &Server, clock: &ManualClock, retry: RetryPolicy) -> WixClient
         .unwrap()
 }
 
-fn file(name: &str, bytes: &[u8]) -> (tempdir::Dir, std::path::PathBuf) {
-    let dir = tempdir::Dir::new();
-    let path = dir.0.join(name);
+fn file(name: &str, bytes: &[u8]) -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new("wmu-client-mock");
+    let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     (dir, path)
 }
 
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Dir {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static N: AtomicU32 = AtomicU32::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "wmu-client-mock-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+/// Any `get-file-by-id` read, answered `body`.
+fn file_reads(server: &mut ServerGuard, body: &str) -> Mock {
+    server
+        .mock("GET", "/site-media/v1/files/get-file-by-id")
+        .match_query(Matcher::Any)
+        .with_body(body)
 }
 
 #[test]
@@ -198,12 +185,8 @@ fn waiting_polls_get_file_by_id_with_backoff() {
     assert_eq!(slept, Duration::from_secs(2), "{:?}", clock.sleeps());
     pending.remove();
 
-    let ready = server
-        .mock("GET", "/site-media/v1/files/get-file-by-id")
-        .match_query(Matcher::Any)
-        .with_body(json!({"file": {"id": id, "operationStatus": "READY"}}).to_string())
-        .expect(1)
-        .create();
+    let ready = json!({"file": {"id": id, "operationStatus": "READY"}}).to_string();
+    let ready = file_reads(&mut server, &ready).expect(1).create();
     let file = client.wait_ready(id, Duration::from_secs(2)).unwrap();
     ready.assert();
     assert_eq!(file.operation_status, Some(OperationStatus::Ready));
@@ -213,11 +196,11 @@ fn waiting_polls_get_file_by_id_with_backoff() {
 fn failed_processing_is_a_typed_error() {
     let mut server = Server::new();
     let clock = ManualClock::new();
-    server
-        .mock("GET", "/site-media/v1/files/get-file-by-id")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"file":{"id":"x","operationStatus":"FAILED"}}"#)
-        .create();
+    file_reads(
+        &mut server,
+        r#"{"file":{"id":"x","operationStatus":"FAILED"}}"#,
+    )
+    .create();
     let err = client(&server, &clock, RetryPolicy::none())
         .wait_ready("x", Duration::from_secs(60))
         .unwrap_err();
@@ -264,12 +247,12 @@ fn a_429_is_retried_after_retry_after_and_later_calls_are_paced() {
 fn a_client_never_refused_is_never_slowed() {
     let mut server = Server::new();
     let clock = ManualClock::new();
-    server
-        .mock("GET", "/site-media/v1/files/get-file-by-id")
-        .match_query(Matcher::Any)
-        .with_body(r#"{"file":{"id":"x","operationStatus":"READY"}}"#)
-        .expect(20)
-        .create();
+    file_reads(
+        &mut server,
+        r#"{"file":{"id":"x","operationStatus":"READY"}}"#,
+    )
+    .expect(20)
+    .create();
     let client = client(&server, &clock, RetryPolicy::none());
     for _ in 0..20 {
         client.get_file("x").unwrap();
@@ -306,11 +289,7 @@ fn html_error_pages_are_errors_with_a_hint_not_parse_failures() {
 fn a_bad_json_answer_is_bad_response() {
     let mut server = Server::new();
     let clock = ManualClock::new();
-    server
-        .mock("GET", "/site-media/v1/files/get-file-by-id")
-        .match_query(Matcher::Any)
-        .with_body("{\"file\": [")
-        .create();
+    file_reads(&mut server, "{\"file\": [").create();
     let err = client(&server, &clock, RetryPolicy::none())
         .get_file("x")
         .unwrap_err();
