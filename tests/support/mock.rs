@@ -203,7 +203,7 @@ pub fn counted_stream(bytes: &[u8]) -> (Source, Arc<AtomicU64>) {
 pub fn answer(mock: Mock, status: usize, headers: &[(&str, &str)], times: usize) -> Mock {
     headers
         .iter()
-        .fold(mock.with_status(status), |m, (k, v)| m.with_header(*k, *v))
+        .fold(mock.with_status(status), |m, (k, v)| m.with_header(*k, v))
         .expect(times)
         .create()
 }
