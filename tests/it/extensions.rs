@@ -87,6 +87,16 @@ impl Wix {
         (t.upload_url, meta)
     }
 
+    /// Uploads the file at `path` with `up` and a fresh token (see [`Self::endpoint_and_meta`]).
+    fn upload_fresh(
+        &self,
+        up: &Uploader,
+        path: &Path,
+    ) -> wix_media_upload::Result<wix_media_upload::Uploaded> {
+        let (endpoint, meta) = self.endpoint_and_meta();
+        upload_file(up, &endpoint, path, UploadOptions::new().metadata(meta))
+    }
+
     /// The uploads held that `kind` picks (partial, final).
     fn uploads_that(&self, kind: fn(&UploadInfo) -> bool) -> Vec<UploadInfo> {
         self.emu.uploads().into_iter().filter(kind).collect()
@@ -202,19 +212,12 @@ fn checksum_is_sent_with_every_chunk_and_verified() {
 fn upload_without_checksum_succeeds() {
     let wix = Wix::start();
     let (file, bytes) = temp_file_with(3 * CHUNK + 5, 22);
-    let (endpoint, meta) = wix.endpoint_and_meta();
     let uploader = builder()
         .chunk_size(CHUNK as u64)
         .checksum(false)
         .build()
         .unwrap();
-    let done = upload_file(
-        &uploader,
-        &endpoint,
-        file.path(),
-        UploadOptions::new().metadata(meta),
-    )
-    .unwrap();
+    let done = wix.upload_fresh(&uploader, file.path()).unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
     assert_eq!(wix.count("HEAD"), 0);
@@ -527,15 +530,8 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
 fn parallel_upload_concatenates_four_partials() {
     let wix = Wix::start();
     let (file, bytes) = temp_file_with(8 * MIB, 61);
-    let (endpoint, meta) = wix.endpoint_and_meta();
     let uploader = builder().parallel(4).build().unwrap();
-    let done = upload_file(
-        &uploader,
-        &endpoint,
-        file.path(),
-        UploadOptions::new().metadata(meta),
-    )
-    .unwrap();
+    let done = wix.upload_fresh(&uploader, file.path()).unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(wix.partials().len(), 4, "{:?}", wix.emu.uploads());
     assert!(
@@ -842,14 +838,9 @@ fn a_pooled_connection_closed_while_idle_is_not_an_error() {
     let uploader = builder().retry(RetryPolicy::none()).build().unwrap();
     for seed in [81, 82] {
         let (file, bytes) = temp_file_with(10 * KIB, seed);
-        let (endpoint, meta) = wix.endpoint_and_meta();
-        let done = upload_file(
-            &uploader,
-            &endpoint,
-            file.path(),
-            UploadOptions::new().metadata(meta),
-        )
-        .unwrap_or_else(|e| panic!("upload {seed}: {e}"));
+        let done = wix
+            .upload_fresh(&uploader, file.path())
+            .unwrap_or_else(|e| panic!("upload {seed}: {e}"));
         assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
         // Well past the idle timeout: the server has closed the pooled connection.
         std::thread::sleep(Duration::from_millis(600));

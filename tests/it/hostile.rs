@@ -16,7 +16,6 @@ use crate::support::raw_server::{
     Next, RawRequest, RawServer, read_exact_len, respond, wait_for_close,
 };
 use crate::support::temp_file_with;
-use crate::support::upload::upload_file_to_wix;
 use wix_media_upload::proto::Violation;
 use wix_media_upload::{
     CreationMode, Error, Progress, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
@@ -751,6 +750,8 @@ fn emulator_max_body_size_is_learned() {
     use wix_media_upload::emulator::EmulatorConfig;
     use wix_media_upload::wix;
     use wix_media_upload::wix::types::GenerateUploadUrlRequest;
+
+    use crate::support::upload::upload_file_to_wix;
 
     let dir = crate::support::TempDir::new("wmu-hostile-emu");
     let emu = EmulatorConfig::new()
