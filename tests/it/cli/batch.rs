@@ -7,16 +7,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::common::*;
+use crate::support::emulator::Emu;
 use crate::support::{TempDir, big_temp_file_with, file_digest};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
-fn emulator() -> (Emulator, TempDir) {
-    let dir = TempDir::new("wmu-emu");
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::ZERO)
-        .start(dir.path())
-        .expect("emulator");
-    (emu, dir)
+/// An emulator that processes files at once.
+fn emulator() -> Emu {
+    Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO))
 }
 
 fn total_requests(emu: &Emulator) -> u64 {
@@ -25,7 +22,8 @@ fn total_requests(emu: &Emulator) -> u64 {
 
 #[test]
 fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
-    let (emu, _d) = emulator();
+    let wix = emulator();
+    let emu = &wix.emu;
     let home = Home::new();
     let tree = TempDir::new("wmu-tree");
     let root = tree.join("photos");
@@ -78,7 +76,8 @@ fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
 
 #[test]
 fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
-    let (emu, _d) = emulator();
+    let wix = emulator();
+    let emu = &wix.emu;
     let home = Home::new();
     let tree = TempDir::new("wmu-rerun");
     let files: Vec<(String, Vec<u8>)> = (0..6)
@@ -97,7 +96,7 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let first_time = started.elapsed();
     first.assert_success();
     assert_eq!(first.summary(), (6, 0, 0));
-    let first_requests = total_requests(&emu);
+    let first_requests = total_requests(emu);
     assert!(first_requests >= 12, "{:?}", emu.request_counts());
 
     emu.reset_request_counts();
@@ -106,7 +105,7 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let second_time = started.elapsed();
     second.assert_success();
     assert_eq!(second.summary(), (0, 6, 0));
-    assert_eq!(total_requests(&emu), 0, "{:?}", emu.request_counts());
+    assert_eq!(total_requests(emu), 0, "{:?}", emu.request_counts());
     for name in files.iter().map(|(n, _)| n) {
         let (a, b) = (first.line_for(name), second.line_for(name));
         assert_eq!(b["skipped"], true, "{b}");
@@ -146,7 +145,7 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let forced = run_it(&["--force"]);
     forced.assert_success();
     assert_eq!(forced.summary(), (6, 0, 0));
-    assert!(total_requests(&emu) >= 12);
+    assert!(total_requests(emu) >= 12);
     assert!(forced.lines().iter().all(|l| l["skipped"] == false));
 }
 
@@ -173,12 +172,9 @@ fn rerun_with_the_built_in_emulator_starts_nothing() {
 
 #[test]
 fn one_failing_file_among_others_fails_alone() {
-    let dir = TempDir::new("wmu-emu");
     // Files over 100 kB are refused (FILE_SIZE_OVER_LIMIT) at the generate call.
-    let emu = EmulatorConfig::new()
-        .max_file_size(100_000)
-        .start(dir.path())
-        .expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new().max_file_size(100_000));
+    let emu = &wix.emu;
     let home = Home::new();
     let tree = TempDir::new("wmu-jobs");
     let mut files: Vec<(String, Vec<u8>)> = (0..7)
@@ -221,7 +217,8 @@ fn one_failing_file_among_others_fails_alone() {
 
 #[test]
 fn two_processes_at_once_share_the_manifest_safely() {
-    let (emu, _d) = emulator();
+    let wix = emulator();
+    let emu = &wix.emu;
     let home = Home::new();
     let tree = TempDir::new("wmu-two");
     let files: Vec<(String, Vec<u8>)> = (0..20)
@@ -269,7 +266,7 @@ fn two_processes_at_once_share_the_manifest_safely() {
     let out = home.upload_on(emu.base_url(), &["--no-progress", path_str(tree.path())]);
     out.assert_success();
     assert_eq!(out.summary(), (0, 20, 0));
-    assert_eq!(total_requests(&emu), 0);
+    assert_eq!(total_requests(emu), 0);
 }
 
 #[test]

@@ -13,6 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
+use crate::support::emulator::Emu;
+
 // ---------------------------------------------------------------------------------------------
 // Help, version, usage errors
 // ---------------------------------------------------------------------------------------------
@@ -151,11 +153,8 @@ fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
 
 #[test]
 fn options_reach_wix() {
-    let emu_dir = TempDir::new("wmu-emu");
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::ZERO)
-        .start(emu_dir.path())
-        .expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
+    let emu = &wix.emu;
     let home = Home::new();
     let dir = TempDir::new("wmu-opts");
     write_tree(dir.path(), &[("pic.dat", &[7u8; 3000])]);
@@ -196,8 +195,8 @@ fn options_reach_wix() {
 
 #[test]
 fn routes_simple_and_resumable_chunked_parallel() {
-    let emu_dir = TempDir::new("wmu-emu");
-    let emu = Emulator::start(emu_dir.path()).expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new());
+    let emu = &wix.emu;
     let home = Home::new();
     let (small, _) = temp_file_with(5000, 3);
     let (big, digest) = big_temp_file_with(5 * MIB, 4);
@@ -248,8 +247,8 @@ fn routes_simple_and_resumable_chunked_parallel() {
 
 #[test]
 fn retry_delays_and_timeout_are_used() {
-    let emu_dir = TempDir::new("wmu-emu");
-    let emu = Emulator::start(emu_dir.path()).expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new());
+    let emu = &wix.emu;
     let home = Home::new();
     let (file, _) = temp_file_with(3000, 5);
     // No retries: one 503 fails the file.
@@ -284,11 +283,8 @@ fn retry_delays_and_timeout_are_used() {
 
 #[test]
 fn wait_flag_waits_until_ready() {
-    let emu_dir = TempDir::new("wmu-emu");
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::from_millis(1500))
-        .start(emu_dir.path())
-        .expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(1500)));
+    let emu = &wix.emu;
     let home = Home::new();
     let dir = TempDir::new("wmu-wait");
     write_tree(dir.path(), &[("clip.mp4", &[1u8; 4000])]);
@@ -325,11 +321,8 @@ fn wait_flag_waits_until_ready() {
 
 #[test]
 fn import_and_wait_commands() {
-    let emu_dir = TempDir::new("wmu-emu");
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::from_millis(500))
-        .start(emu_dir.path())
-        .expect("emulator");
+    let wix = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(500)));
+    let emu = &wix.emu;
     let source = file_server(vec![9u8; 2048], "image/png");
     let home = Home::new();
     let url = source.url("/cat.png");
