@@ -176,6 +176,12 @@ pub fn patch_head(path: &str, offset: u64, extra: &str) -> String {
     )
 }
 
+/// The head of a raw simple-upload PUT of text to `target` (path and query); `extra` is more
+/// header lines, each with its CRLF.
+pub fn put_head(target: &str, extra: &str) -> String {
+    format!("PUT {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n{extra}\r\n")
+}
+
 /// A connection to `addr` with 30 s read and write timeouts.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect");

@@ -10,7 +10,9 @@ use serde_json::json;
 use wix_media_upload::emulator::EmulatorConfig;
 
 use crate::support::emulator::Emu;
-use crate::support::http::{agent, connect, patch_head, raw_exchange, read_continue, send};
+use crate::support::http::{
+    agent, connect, patch_head, put_head, raw_exchange, read_continue, send,
+};
 
 const MIB: u64 = 1024 * 1024;
 /// The body the "still writing" clients try to send: far more than socket buffers hold.
@@ -38,10 +40,11 @@ fn patch_of(path: &str, len: u64, extra: &str) -> String {
     patch_head(path, 0, &format!("Content-Length: {len}\r\n{extra}"))
 }
 
-fn put_head(path: &str, len: u64, extra: &str) -> String {
-    format!(
-        "PUT {path}?filename=a.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
-         Content-Length: {len}\r\n{extra}\r\n"
+/// The head of a simple upload of `len` bytes to `path` (and `extra` header lines).
+fn put_of(path: &str, len: u64, extra: &str) -> String {
+    put_head(
+        &format!("{path}?filename=a.txt"),
+        &format!("Content-Length: {len}\r\n{extra}"),
     )
 }
 
@@ -71,10 +74,7 @@ fn with_expect_continue_a_body_over_the_limit_gets_413_instead_of_100() {
 
     // The simple upload and a creation POST carrying bytes have the same limit.
     let simple = simple_upload(&emu);
-    let out = expect_exchange(
-        &emu,
-        &put_head(&simple, 2 * MIB, "Expect: 100-continue\r\n"),
-    );
+    let out = expect_exchange(&emu, &put_of(&simple, 2 * MIB, "Expect: 100-continue\r\n"));
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
     assert!(out.contains("Connection: close"), "{out}");
     let post = format!(
@@ -182,7 +182,7 @@ fn without_expect_a_body_over_the_limit_is_refused_while_the_client_writes() {
     assert_eq!(std::fs::metadata(&up.path).expect("data file").len(), 0);
 
     let simple = simple_upload(&emu);
-    let r = refused_while_writing(&emu, &put_head(&simple, HUGE, ""));
+    let r = refused_while_writing(&emu, &put_of(&simple, HUGE, ""));
     assert_refused_early(&r);
     assert!(emu.emu.files().is_empty());
     // The URL was not used up by the refusal.

@@ -74,18 +74,24 @@ fn start_patch(url: &str, base: &str, bytes: &[u8], extra: &str) -> TcpStream {
     s
 }
 
+/// The example started on a fresh directory, with a `LEN`-byte upload created on it: the
+/// directory, the upload's bytes, the example, the calls to it and the upload's URL.
+fn upload_on_the_example() -> (TempDir, Vec<u8>, Running, Api, String) {
+    let dir = TempDir::new("wmu-emu-killed");
+    let running = Running::start(dir.path());
+    let api = Api::new(&running.base);
+    let url = api.new_upload(&api.token_for(&json!({"mimeType": "text/plain"})), LEN);
+    (dir, data(LEN), running, api, url)
+}
+
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 #[test]
 fn a_killed_emulator_keeps_the_bytes_it_received() {
-    let dir = TempDir::new("wmu-emu-killed");
+    let (dir, bytes, running, api, url) = upload_on_the_example();
     let dir = dir.path();
-    let bytes = data(LEN);
-    let running = Running::start(dir);
-    let api = Api::new(&running.base);
-    let url = api.new_upload(&api.token_for(&json!({"mimeType": "text/plain"})), LEN);
     let patch = start_patch(&url, &running.base, &bytes, "");
     // While the body arrives, the offset is recorded as it goes (every 8 MiB or second).
     let seen = eventually("the running write records progress", || {
@@ -121,12 +127,8 @@ fn a_killed_emulator_keeps_the_bytes_it_received() {
 
 #[test]
 fn a_killed_emulator_drops_the_unverified_bytes_of_a_checksummed_body() {
-    let dir = TempDir::new("wmu-emu-killed-checksum");
+    let (dir, bytes, running, api, url) = upload_on_the_example();
     let dir = dir.path();
-    let bytes = data(LEN);
-    let running = Running::start(dir);
-    let api = Api::new(&running.base);
-    let url = api.new_upload(&api.token_for(&json!({"mimeType": "text/plain"})), LEN);
     // The digest is never checked: the body doesn't end.
     let checksum = "Upload-Checksum: sha256 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n";
     let patch = start_patch(&url, &running.base, &bytes, checksum);

@@ -14,7 +14,7 @@ use wix_media_upload::emulator::EmulatorConfig;
 use crate::support::emulator::{
     AUTH, Emu, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
 };
-use crate::support::http::{connect, encode, eventually, get, read_continue, send};
+use crate::support::http::{connect, encode, eventually, get, put_head, read_continue, send};
 use crate::support::raw_server::{Next, RawServer, respond, write_response};
 
 // ---------------------------------------------------------------------------------------------
@@ -139,9 +139,7 @@ fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     let path = url.strip_prefix(env.emu.base_url()).expect("path");
     let mut s = connect(env.emu.addr());
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n"
-    );
+    let head = put_head(path, "Content-Length: 100000\r\n");
     s.write_all(head.as_bytes()).expect("write");
     s.write_all(&[b'a'; 30_000]).expect("write");
     drop(s);
@@ -164,10 +162,8 @@ fn simple_upload_honours_expect_continue() {
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     let path = url.strip_prefix(env.emu.base_url()).expect("path");
     let mut s = connect(env.emu.addr());
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\
-         Expect: 100-continue\r\nConnection: close\r\n\r\n"
-    );
+    let extra = "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n";
+    let head = put_head(path, extra);
     s.write_all(head.as_bytes()).expect("write");
     read_continue(&mut s);
     s.write_all(b"hello").expect("write");
