@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::bins::wix_media;
 use crate::support::child::wait_for;
+use crate::support::state::records;
 use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 
 const MIB: u64 = 1024 * 1024;
@@ -346,9 +347,7 @@ fn run_scenario(sc: Scenario) {
         .collect();
     // What is left is at most the finished upload's record (kept for a second writer that
     // waited for this one), marked finished and without secrets.
-    for name in left.iter().filter(|n| n.ends_with(".json")) {
-        let rec: serde_json::Value =
-            serde_json::from_slice(&fs::read(state_dir.join(name)).unwrap()).unwrap();
+    for (_, rec) in records(&state_dir) {
         assert!(
             rec["completed_at"].is_u64(),
             "[{}] an unfinished record outlived the upload: {rec}",

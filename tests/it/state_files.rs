@@ -9,11 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::logs;
 use crate::support::{TempDir, TempFile, TusServer, temp_file_with};
+use crate::support::{logs, state};
 use wix_media_upload::{
-    AbortHandle, DirStore, Error, Metadata, Record, Secret, Source, StateStore, UploadOptions,
-    Uploader,
+    AbortHandle, DirStore, Error, Metadata, Record, Source, StateStore, UploadOptions, Uploader,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -45,11 +44,15 @@ fn is_root() -> bool {
 }
 
 fn record(key: &str) -> Record {
-    let mut rec = Record::new(key, "http://h/files", "http://h/files/1", Some(10));
-    rec.offset = 4;
+    let mut rec = state::record(
+        key,
+        "http://h/files",
+        "http://h/files/1",
+        10,
+        4,
+        &[("token", "S3CRET")],
+    );
     rec.created_at = 1;
-    rec.metadata = vec![("token".into(), Secret::new("S3CRET"))];
-    rec.secret_keys = vec!["token".into()];
     rec
 }
 
