@@ -1,7 +1,7 @@
 //! The `wix-media` binary, one command at a time: help and usage errors, every upload option
 //! against the emulator (in this process, in the binary, and as `wix-media emulator` in
 //! another process) and against the official tus server, import and wait, honest messages,
-//! logs without secrets. Batches, the manifest, Ctrl-C and closed pipes: tests/cli_batch.rs.
+//! logs without secrets. Batches, the manifest, Ctrl-C and closed pipes: batch.rs.
 
 use std::process::Stdio;
 use std::time::Duration;
