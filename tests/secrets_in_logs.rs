@@ -1,79 +1,29 @@
 //! The upload token never reaches a log line, an error text or a `Debug` dump.
 //!
-//! This file is separate on purpose: it installs a process-wide logger. Its tests take turns
-//! (`SERIAL`) because each sets the global maximum level and reads the captured lines.
+//! This file is a test binary of its own on purpose: it sets the process-wide log level to
+//! trace and checks every line logged in its process (the log capture of tests/support/logs.rs).
+//! Its tests take turns (`SERIAL`) because each sets the level and reads the captured lines.
 
+#[path = "support/mod.rs"]
 mod support;
 
-use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, SystemTime};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
+use support::logs::{capture_at, lines};
+use support::mock::answer;
 use support::temp_file_with;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
-    Clock, CreationMode, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
+    CreationMode, Error, ManualClock, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
 };
 
 const TOKEN: &str = "TOKEN-abc123-SECRET";
 
-/// One captured record: target, level, message.
-struct Line {
-    target: String,
-    level: log::Level,
-    text: String,
-}
-
-static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
 static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = Line {
-            target: record.target().to_owned(),
-            level: record.level(),
-            text: format!("{}", record.args()),
-        };
-        lines().push(line);
-    }
-
-    fn flush(&self) {}
-}
-
-/// Installs the capturing logger (once), sets the maximum level and forgets earlier lines.
-fn capture_at(level: log::LevelFilter) {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        log::set_boxed_logger(Box::new(Capture)).expect("no other logger");
-    });
-    log::set_max_level(level);
-    lines().clear();
-}
-
-fn lines() -> std::sync::MutexGuard<'static, Vec<Line>> {
-    LINES.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone)]
-struct FakeClock(Arc<Mutex<Vec<Duration>>>);
-
-impl Clock for FakeClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-    }
-
-    fn sleep(&self, d: Duration) {
-        self.0.lock().unwrap().push(d);
-    }
-}
 
 /// The token and the forms it takes on the wire.
 fn forbidden() -> Vec<String> {
@@ -117,13 +67,10 @@ fn scenario() {
 
     // Creation (twice: the Wix upload and the plain one), a 503 (retried, logged at warn), HEAD,
     // PATCH (twice).
-    let post = server
+    let created = server
         .mock("POST", "/upload/tus")
-        .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)))
-        .with_status(201)
-        .with_header("Location", "/upload/tus/u1")
-        .expect(2)
-        .create();
+        .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)));
+    let post = answer(created, 201, &[("Location", "/upload/tus/u1")], 2);
     let unavailable = server
         .mock("PATCH", "/upload/tus/u1")
         .match_body(bytes.clone())
@@ -131,20 +78,12 @@ fn scenario() {
         .with_body(r#"{"message":"try later","details":{}}"#)
         .expect(1)
         .create();
-    let head = server
-        .mock("HEAD", "/upload/tus/u1")
-        .with_status(200)
-        .with_header("Upload-Offset", "0")
-        .with_header("Upload-Length", "10")
-        .expect(1)
-        .create();
-    let patch = server
+    let at_0 = [("Upload-Offset", "0"), ("Upload-Length", "10")];
+    let head = answer(server.mock("HEAD", "/upload/tus/u1"), 200, &at_0, 1);
+    let patched = server
         .mock("PATCH", "/upload/tus/u1")
-        .match_body(bytes.clone())
-        .with_status(204)
-        .with_header("Upload-Offset", "10")
-        .expect(2)
-        .create();
+        .match_body(bytes.clone());
+    let patch = answer(patched, 204, &[("Upload-Offset", "10")], 2);
     let finalize = server
         .mock("PUT", format!("/upload/tus/{TOKEN}?filename=photo.jpg").as_str())
         .with_status(404)
@@ -153,11 +92,11 @@ fn scenario() {
         .expect(1)
         .create();
 
-    let sleeps = Arc::new(Mutex::new(Vec::new()));
+    let clock = ManualClock::new();
     let uploader = Uploader::builder()
         .creation(CreationMode::Plain)
         .retry(RetryPolicy::from_millis(&[1000]))
-        .clock(FakeClock(Arc::clone(&sleeps)))
+        .clock(clock.clone())
         .build()
         .unwrap();
     let source = Source::file(file.path()).unwrap();
@@ -174,8 +113,7 @@ fn scenario() {
     assert!(shown.contains("***"), "the URL is masked: {shown}");
     assert_clean("the finalize error's Display", &shown);
     assert_clean("the finalize error's Debug", &format!("{err:?} {err:#?}"));
-    let slept: Duration = sleeps.lock().unwrap().iter().sum();
-    assert_eq!(slept, Duration::from_secs(1), "the 503 was retried");
+    assert_eq!(clock.slept(), Duration::from_secs(1), "the 503 was retried");
 
     // The record of the finished but unfinalized upload is kept, and holds the token.
     let rec = uploader.store().load(&key).unwrap().expect("record kept");

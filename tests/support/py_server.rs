@@ -1,6 +1,7 @@
 //! The second interop reference server: `resumable-upload` 0.3.0 from PyPI (pure Python, no
 //! dependencies; pinned in `tests/py-server/requirements.txt`), run on 127.0.0.1 with a fresh
-//! storage directory per instance. [`PyTusServer`] mirrors [`super::TusServer`].
+//! storage directory per instance. [`PyTusServer`] mirrors [`super::TusServer`]
+//! (both deref to a [`ServerProcess`]).
 //!
 //! What it does (read off its source, `resumable_upload/server/http_handler.py`, handlers/, and
 //! `storage/sqlite_storage.py`):
@@ -35,16 +36,18 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::{InstallLock, TempDir, upload_id};
+use super::TempDir;
+use super::install::{self, Install};
+use super::server_process::{Harness, ServerProcess, collect_lines, kill, upload_id};
 
 /// How long to wait for the server's start-up log line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -76,39 +79,18 @@ fn py_packages_installed(dir: &Path) -> bool {
 /// Makes sure `tests/py-server/.venv` holds the pinned `resumable-upload`, running
 /// `tests/py-server/install.sh` (once, under a cross-process lock) when it is missing or stale.
 pub fn ensure_py_packages() {
-    let dir = py_server_dir();
-    if py_packages_installed(&dir) {
-        return;
-    }
-    let _lock = InstallLock::acquire(&dir);
-    // Another process may have installed it while we waited.
-    if py_packages_installed(&dir) {
-        return;
-    }
-    let out = Command::new("bash")
-        .arg(dir.join("install.sh"))
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `bash tests/py-server/install.sh` ({e}); it installs the Python tus \
-                 server (resumable-upload, from PyPI) into tests/py-server/.venv"
-            )
-        });
-    if !out.status.success() {
-        panic!(
-            "`bash tests/py-server/install.sh` failed ({}); it needs python3 with the venv \
-             module (or WMU_PYTHON) and PyPI:\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    assert!(
-        py_packages_installed(&dir),
-        "install.sh succeeded but {}/.venv/.installed does not match requirements.txt",
-        dir.display()
+    let mut command = Command::new("bash");
+    command.arg(py_server_dir().join("install.sh"));
+    install::ensure(
+        &py_server_dir(),
+        Install {
+            name: "bash tests/py-server/install.sh",
+            command,
+            needs: "it installs the Python tus server (resumable-upload, from PyPI) into \
+                    tests/py-server/.venv and needs python3 with the venv module (or \
+                    WMU_PYTHON) and PyPI",
+            installed: py_packages_installed,
+        },
     );
 }
 
@@ -129,13 +111,17 @@ pub struct PyTusServerOptions {
 
 /// A running `resumable-upload serve` on `127.0.0.1:<free port>` with its own storage
 /// directory (uploads and the SQLite database). Killed, and its directory removed, on drop.
-pub struct PyTusServer {
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-    dir: TempDir,
+/// Derefs to the [`ServerProcess`] for its URLs and stored bytes.
+pub type PyTusServer = Harness<Python>;
+
+/// The Python server's own part of a [`PyTusServer`]: its command line.
+pub struct Python {
     args: Vec<String>,
+}
+
+/// An upload's data file is named by its uuid.
+fn is_upload(_dir: &Path, name: &str) -> bool {
+    is_uuid(name)
 }
 
 enum Started {
@@ -159,17 +145,15 @@ impl PyTusServer {
             let port = free_port();
             let args = cli_args(port, dir.path(), &options);
             let stderr = Arc::new(Mutex::new(String::new()));
-            let (mut child, stdin, started) = spawn(&args, dir.path(), &stderr);
+            let (mut child, started) = spawn(&args, dir.path(), &stderr);
             let output = || stderr.lock().map(|s| s.clone()).unwrap_or_default();
             match started {
                 Started::Up => {
+                    let child = child.expect("a listening server has a process");
+                    let label = "resumable-upload server log";
                     return PyTusServer {
-                        child,
-                        stdin,
-                        port,
-                        stderr,
-                        dir,
-                        args,
+                        process: ServerProcess::new(child, port, stderr, dir, label, is_upload),
+                        kind: Python { args },
                     };
                 }
                 Started::PortTaken => {
@@ -177,7 +161,6 @@ impl PyTusServer {
                     last = output();
                 }
                 Started::Failed(why) => {
-                    drop(stdin);
                     kill(&mut child);
                     // Give the stderr thread a moment to collect the last lines.
                     thread::sleep(Duration::from_millis(100));
@@ -194,36 +177,9 @@ impl PyTusServer {
         panic!("no free port after {PORT_ATTEMPTS} attempts; last stderr:\n{last}");
     }
 
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The tus creation endpoint, `http://127.0.0.1:PORT/files` (no trailing slash).
-    pub fn endpoint(&self) -> String {
-        format!("{}/files", self.base_url())
-    }
-
     /// The command line it was started with (after the interpreter).
     pub fn args(&self) -> &[String] {
-        &self.args
-    }
-
-    /// The server's storage directory (fresh for this server): `<uuid>` data files and the
-    /// `db.sqlite` database.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// What the server logged (stderr) so far: one INFO line per PATCH and creation, an ERROR
-    /// line per refused request (`Checksum mismatch for upload <id>`, ...).
-    pub fn stderr_output(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        &self.kind.args
     }
 
     /// Log lines that contain `needle`.
@@ -233,36 +189,6 @@ impl PyTusServer {
             .filter(|l| l.contains(needle))
             .map(str::to_owned)
             .collect()
-    }
-
-    /// Ids of the uploads in the storage directory (the `<uuid>` data files), sorted.
-    pub fn uploads(&self) -> Vec<String> {
-        let mut ids: Vec<String> = fs::read_dir(self.dir())
-            .unwrap_or_else(|e| panic!("read_dir {}: {e}", self.dir().display()))
-            .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-            .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|name| is_uuid(name))
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    /// Path of the stored bytes of an upload, given its URL (`Location`) or id.
-    pub fn stored_path(&self, upload_url_or_id: &str) -> PathBuf {
-        self.dir().join(upload_id(upload_url_or_id))
-    }
-
-    /// The bytes the server stored for an upload (URL or id); panics when there is no such file.
-    pub fn stored_bytes(&self, upload_url_or_id: &str) -> Vec<u8> {
-        let path = self.stored_path(upload_url_or_id);
-        fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "no stored upload {} ({e}); uploads present: {:?}",
-                path.display(),
-                self.uploads()
-            )
-        })
     }
 
     /// Size of the stored bytes of an upload (URL or id).
@@ -305,39 +231,11 @@ impl PyTusServer {
             .unwrap_or_else(|e| panic!("not JSON from the db query ({e}): {:?}", out.stdout));
         (!v.is_null()).then_some(v)
     }
-
-    /// Kills the server (idempotent); its directory stays until drop.
-    pub fn stop(&mut self) {
-        self.stdin.take();
-        kill(&mut self.child);
-    }
-}
-
-impl Drop for PyTusServer {
-    fn drop(&mut self) {
-        self.stop();
-        let stderr = self.stderr_output();
-        if !stderr.trim().is_empty() {
-            // Captured by the test harness: shown only for failing tests.
-            eprintln!("--- resumable-upload server log ---\n{stderr}");
-        }
-    }
-}
-
-fn kill(child: &mut Option<Child>) {
-    if let Some(mut c) = child.take() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
 }
 
 /// Spawns `serve.py ARGS` in `dir` and waits for its listening line (or its end); stderr is
 /// collected into `stderr` for as long as the process lives.
-fn spawn(
-    args: &[String],
-    dir: &Path,
-    stderr: &Arc<Mutex<String>>,
-) -> (Option<Child>, Option<ChildStdin>, Started) {
+fn spawn(args: &[String], dir: &Path, stderr: &Arc<Mutex<String>>) -> (Option<Child>, Started) {
     let mut child = match Command::new(venv_python())
         .arg(py_server_dir().join("serve.py"))
         .args(args)
@@ -352,36 +250,31 @@ fn spawn(
         Ok(c) => c,
         Err(e) => {
             let why = format!("cannot spawn {}: {e}", venv_python().display());
-            return (None, None, Started::Failed(why));
+            return (None, Started::Failed(why));
         }
     };
-    let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("piped stdout");
-    let stderr_pipe = child.stderr.take().expect("piped stderr");
     thread::spawn(move || {
         let _ = std::io::copy(&mut BufReader::new(stdout), &mut std::io::sink());
     });
     // Collect stderr (the server's log) and report the listening line, or its end.
     let (tx, rx) = mpsc::channel();
-    let log = Arc::clone(stderr);
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stderr_pipe);
-        let mut line = String::new();
-        let mut told = false;
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            if let Ok(mut s) = log.lock() {
-                s.push_str(&line);
-            }
+    let at_end = tx.clone();
+    let mut told = false;
+    collect_lines(
+        child.stderr.take().expect("piped stderr"),
+        stderr,
+        move |line| {
             if !told && line.contains(LISTENING) {
                 told = true;
                 let _ = tx.send(true);
             }
-            line.clear();
-        }
-        if !told {
-            let _ = tx.send(false);
-        }
-    });
+        },
+        // After `true`, a `false` is never read.
+        move || {
+            let _ = at_end.send(false);
+        },
+    );
     let started = match rx.recv_timeout(STARTUP_TIMEOUT) {
         Ok(true) => Started::Up,
         Ok(false) => {
@@ -396,7 +289,7 @@ fn spawn(
         }
         Err(_) => Started::Failed(format!("no {LISTENING:?} line within {STARTUP_TIMEOUT:?}")),
     };
-    (Some(child), stdin, started)
+    (Some(child), started)
 }
 
 /// A port that was free a moment ago (the caller must cope with losing it).

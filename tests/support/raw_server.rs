@@ -46,10 +46,7 @@ pub struct RawRequest {
 impl RawRequest {
     /// First value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        super::http::header(&self.headers, name)
     }
 
     /// `Upload-Offset` as a number.
@@ -103,10 +100,7 @@ impl RawServer {
     pub fn start(
         script: impl Fn(&RawRequest, &mut TcpStream) -> Next + Send + Sync + 'static,
     ) -> RawServer {
-        Self::spawn(Mode::Requests {
-            script: Box::new(script),
-            read_body: true,
-        })
+        Self::scripted(Box::new(script), true)
     }
 
     /// Calls `script` right after the head: the body (if any) is still on the stream, for the
@@ -115,10 +109,11 @@ impl RawServer {
     pub fn start_head_only(
         script: impl Fn(&RawRequest, &mut TcpStream) -> Next + Send + Sync + 'static,
     ) -> RawServer {
-        Self::spawn(Mode::Requests {
-            script: Box::new(script),
-            read_body: false,
-        })
+        Self::scripted(Box::new(script), false)
+    }
+
+    fn scripted(script: Box<Script>, read_body: bool) -> RawServer {
+        Self::spawn(Mode::Requests { script, read_body })
     }
 
     /// Hands each accepted connection to `on_accept`, reading nothing (no requests are logged).
@@ -167,6 +162,11 @@ impl RawServer {
             shared,
             accept: Some(accept),
         }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -340,34 +340,12 @@ pub fn read_exact_len(stream: &mut TcpStream, len: u64, keep: bool) -> io::Resul
     Ok(out)
 }
 
-/// Reads and drops whatever arrives for up to `d` (or until EOF).
-pub fn drain_for(stream: &mut TcpStream, d: Duration) {
-    let deadline = Instant::now() + d;
+/// Reads and drops whatever arrives for up to `d` (or until EOF); returns how long it read.
+pub fn drain_for(stream: &mut TcpStream, d: Duration) -> Duration {
+    let started = Instant::now();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
     let mut buf = [0u8; 16 * 1024];
-    while Instant::now() < deadline {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => break,
-        }
-    }
-}
-
-/// "Never answers": waits until the client closes the connection (or [`MAX_WAIT`] passes),
-/// reading and dropping anything it sends. Returns how long it waited.
-pub fn wait_for_close(stream: &mut TcpStream) -> Duration {
-    let started = Instant::now();
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut buf = [0u8; 16 * 1024];
-    while started.elapsed() < MAX_WAIT {
+    while started.elapsed() < d {
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(_) => {}
@@ -384,8 +362,27 @@ pub fn wait_for_close(stream: &mut TcpStream) -> Duration {
     started.elapsed()
 }
 
+/// "Never answers": waits until the client closes the connection (or [`MAX_WAIT`] passes),
+/// reading and dropping anything it sends. Returns how long it waited.
+pub fn wait_for_close(stream: &mut TcpStream) -> Duration {
+    drain_for(stream, MAX_WAIT)
+}
+
 /// Writes a complete response with `Content-Length`.
 pub fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<()> {
+    let len = body.len().to_string();
+    let mut all = headers.to_vec();
+    all.push(("Content-Length", &len));
+    write_response(stream, status, &all, body)
+}
+
+/// Writes a response of exactly these headers and body (no `Content-Length` of its own).
+pub fn write_response(
     stream: &mut TcpStream,
     status: u16,
     headers: &[(&str, &str)],
@@ -395,11 +392,27 @@ pub fn respond(
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
     stream.write_all(&bytes)?;
     stream.flush()
+}
+
+/// A server that answers every request with `body` as `content_type` (a HEAD without it) and
+/// closes the connection: the source of an import.
+pub fn file_server(body: Vec<u8>, content_type: &'static str) -> RawServer {
+    RawServer::start(move |req, s| {
+        let len = body.len().to_string();
+        let headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", &len),
+            ("Connection", "close"),
+        ];
+        let body = if req.method == "HEAD" { &[][..] } else { &body };
+        let _ = write_response(s, 200, &headers, body);
+        Next::Close
+    })
 }
 
 fn reason(status: u16) -> &'static str {

@@ -1,0 +1,253 @@
+//! Running the `wix-media` binary as a user does: a child process with its own state dir and
+//! cache, a clean environment, every run bounded in time. Shared by the `cli` tests and the
+//! `crash` tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use crate::support::child::line_reader;
+use crate::support::child::{read_all, signal, wait_for};
+pub use crate::support::proxy::gate::GateProxy;
+pub use crate::support::write_tree;
+use crate::support::{TempDir, TusServer};
+
+pub const MIB: u64 = 1024 * 1024;
+/// No run may take longer than this (generous: a busy 2-core box, debug builds).
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// A fresh state dir and cache dir for one test.
+pub struct Home {
+    pub state: TempDir,
+    pub cache: TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            state: TempDir::new("wmu-cli-state"),
+            cache: TempDir::new("wmu-cli-cache"),
+        }
+    }
+
+    /// `wix-media ARGS...` with a clean environment (no `WIX_*`, no `RUST_LOG`), stdin closed,
+    /// stdout and stderr piped. The state dir is not passed: see [`Home::upload`].
+    pub fn raw(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(crate::support::bins::wix_media());
+        cmd.args(args)
+            .env_remove("WIX_API_KEY")
+            .env_remove("WIX_SITE_ID")
+            .env_remove("WIX_ACCOUNT_ID")
+            .env_remove("WIX_API_BASE")
+            .env_remove("RUST_LOG")
+            .env_remove("RUST_BACKTRACE")
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// `wix-media SUBCOMMAND --state-dir STATE ARGS...`.
+    pub fn command(&self, subcommand: &str, args: &[&str]) -> Command {
+        let mut cmd = self.raw(&[subcommand]);
+        cmd.arg("--state-dir").arg(self.state.path()).args(args);
+        cmd
+    }
+
+    /// `wix-media upload --state-dir STATE ARGS...`.
+    pub fn upload(&self, args: &[&str]) -> Command {
+        self.command("upload", args)
+    }
+
+    /// `wix-media SUBCOMMAND --state-dir STATE ARGS...` against the Wix API at `base` (an
+    /// emulator), run to its end.
+    pub fn run_on(&self, base: &str, subcommand: &str, args: &[&str]) -> Output {
+        let mut cmd = self.command(subcommand, args);
+        with_wix(&mut cmd, base);
+        run(cmd)
+    }
+
+    /// `wix-media upload --state-dir STATE ARGS...` against the Wix API at `base`, run to its
+    /// end.
+    pub fn upload_on(&self, base: &str, args: &[&str]) -> Output {
+        self.run_on(base, "upload", args)
+    }
+}
+
+impl Home {
+    /// `wix-media upload --endpoint ENDPOINT --timeout SECS PATH` started (progress on), and its
+    /// stderr read line by line.
+    pub fn spawn_tus_upload(
+        &self,
+        endpoint: &str,
+        timeout_secs: &str,
+        path: &Path,
+    ) -> (Child, Receiver<String>) {
+        let args = [
+            "--endpoint",
+            endpoint,
+            "--timeout",
+            timeout_secs,
+            path_str(path),
+        ];
+        let mut child = self.upload(&args).spawn().expect("spawn");
+        let stderr = line_reader(child.stderr.take().expect("stderr"));
+        (child, stderr)
+    }
+}
+
+/// The official tus server behind a [`GateProxy`] that holds the client's bytes once `limit`
+/// went through, and the creation endpoint through the gate.
+pub fn gated_tus_server(limit: u64) -> (TusServer, GateProxy, String) {
+    let server = TusServer::start();
+    let gate = GateProxy::to_url(&server.base_url(), Some(limit));
+    let endpoint = gate.url_for(&server.endpoint());
+    (server, gate, endpoint)
+}
+
+/// Points a command at an emulator running in the test process, as real credentials would.
+pub fn with_wix(cmd: &mut Command, base_url: &str) {
+    cmd.env("WIX_API_KEY", "test-key")
+        .env("WIX_SITE_ID", "test-site")
+        .env("WIX_API_BASE", base_url);
+}
+
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!(
+                        "stdout line is not JSON ({e}): {l}\nstderr: {}",
+                        self.stderr
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The one stdout line, as JSON.
+    pub fn json(&self) -> Value {
+        let lines = self.lines();
+        assert_eq!(
+            lines.len(),
+            1,
+            "stdout is not one line: {:?}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        lines.into_iter().next().unwrap_or_default()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    pub fn assert_success(&self) {
+        self.assert_code(0);
+    }
+
+    /// No panic, no backtrace hint.
+    pub fn assert_no_panic(&self) {
+        for bad in ["panicked", "RUST_BACKTRACE"] {
+            assert!(!self.stderr.contains(bad), "{}", self.stderr);
+        }
+    }
+
+    /// The summary line: `(uploaded, skipped, failed)`.
+    pub fn summary(&self) -> (u64, u64, u64) {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.contains(" uploaded, ") && l.contains(" skipped, "))
+            .unwrap_or_else(|| panic!("no summary line in {}", self.stderr));
+        let num = |word: &str| -> u64 {
+            let before = line.split(word).next().unwrap_or("");
+            before
+                .rsplit(|c: char| !c.is_ascii_digit())
+                .find(|s| !s.is_empty())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("no count before {word:?} in {line}"))
+        };
+        (num(" uploaded"), num(" skipped"), num(" failed"))
+    }
+
+    /// The result line for the file whose path ends with `suffix`.
+    pub fn line_for(&self, suffix: &str) -> Value {
+        self.lines()
+            .into_iter()
+            .find(|v| v["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("no line for {suffix} in {}", self.stdout))
+    }
+}
+
+/// Waits for `child` (killing it after `timeout`) and collects its output.
+pub fn collect(mut child: Child, timeout: Duration) -> Output {
+    let out_t = read_all(child.stdout.take());
+    let err_t = read_all(child.stderr.take());
+    let Some(status) = wait_for(&mut child, timeout, || {}) else {
+        panic!(
+            "wix-media ran longer than {timeout:?}; stderr: {}",
+            err_t.join().unwrap_or_default()
+        );
+    };
+    Output {
+        code: status.code(),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    collect(cmd.spawn().expect("spawn wix-media"), RUN_TIMEOUT)
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to a child.
+pub fn interrupt(child: &Child) {
+    signal(child, "INT");
+}
+
+/// The paths of the result lines, relative to `root`, sorted.
+pub fn relative_paths(out: &Output, root: &Path) -> Vec<String> {
+    let mut paths: Vec<String> = out
+        .lines()
+        .iter()
+        .map(|v| {
+            let p = PathBuf::from(v["path"].as_str().unwrap_or_default());
+            p.strip_prefix(root)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+        })
+        .collect();
+    paths.sort();
+    paths
+}

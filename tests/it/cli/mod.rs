@@ -1,0 +1,6 @@
+//! The `wix-media` binary.
+
+mod batch;
+mod commands;
+mod common;
+mod resume;

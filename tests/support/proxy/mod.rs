@@ -1,0 +1,18 @@
+//! Relays between a client under test and a 127.0.0.1 server (std threads only):
+//!
+//! - [`FaultProxy`] (fault.rs): injects seeded faults (cut bodies, error statuses, resets,
+//!   delays), throttles or corrupts bodies, and records every request;
+//! - [`cap::CapProxy`]: caps request bodies like a front proxy (early 413);
+//! - [`gate::GateProxy`]: holds the client's bytes past a limit until opened.
+//!
+//! They share their listener and connection bookkeeping ([`relay`]) and their reading of
+//! HTTP/1.1 ([`http`]).
+
+pub mod cap;
+mod fault;
+pub mod gate;
+pub mod http;
+pub mod relay;
+
+#[allow(unused_imports)]
+pub use fault::{Fault, FaultCounts, FaultProxy, MethodCount, ProxyConfig, SeenRequest};
