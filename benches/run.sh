@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (not part of CI): builds the release CLI and the runner (benches/bench/), installs
+# The benchmark (not part of CI): builds the release CLI and the runner (examples/bench/), installs
 # the official tus server and tus-js-client from npm, runs the sections and prints the tables
 # that go into docs/PERFORMANCE.md; the chart goes to docs/perf-batch.svg.
 #
