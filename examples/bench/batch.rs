@@ -13,10 +13,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wix_media_upload::emulator::{Emulator, EmulatorConfig};
+use wix_media_upload::emulator::Emulator;
 
 use crate::common::{
-    Opts, Sample, Stat, js_client_ready, js_dir, show_counts, timed, wix_media_bin,
+    Opts, Sample, Stat, fresh_emulator, js_client_ready, js_dir, show_counts, timed, wix_media_bin,
 };
 use crate::relay::LatencyRelay;
 
@@ -33,11 +33,7 @@ pub fn run(o: &Opts) {
     let files_dir = root.join(format!("files-{}x{}k", o.files, o.file_kib));
     let inputs = make_inputs(&files_dir, o.files, o.file_kib * 1024);
     let emu_dir = root.join("emulator");
-    let _ = std::fs::remove_dir_all(&emu_dir);
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::ZERO)
-        .start(&emu_dir)
-        .expect("emulator");
+    let emu = fresh_emulator(&emu_dir);
     let relay = LatencyRelay::start(emu.addr(), Duration::from_millis(o.latency_ms));
     let mut clients: Vec<&str> = o.batch_clients.iter().map(String::as_str).collect();
     if clients.contains(&"tus-js") && !js_client_ready() {

@@ -20,7 +20,8 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::common::{
-    MIB, Opts, Sample, Stat, input_file, self_exe, show_counts, timed, wix_media_bin,
+    MIB, Opts, Sample, Stat, fresh_emulator, input_file, self_exe, show_counts, timed,
+    wix_media_bin,
 };
 use crate::single::{clear, verify};
 use crate::support::proxy::cap::{CapConfig, CapProxy, CapStats};
@@ -337,7 +338,6 @@ pub fn lib_upload(args: &[String]) {
 /// `Expect`: the CLI, and the library with `expect_continue` on and off.
 pub fn expect_wix(o: &Opts) {
     use std::time::Duration;
-    use wix_media_upload::emulator::EmulatorConfig;
 
     use crate::batch::{file_ids, make_inputs, verify};
     use crate::relay::LatencyRelay;
@@ -347,11 +347,7 @@ pub fn expect_wix(o: &Opts) {
     let root = o.dir.join("expect-wix");
     let inputs = make_inputs(&root.join("files"), FILES, LEN);
     let emu_dir = root.join("emulator");
-    let _ = std::fs::remove_dir_all(&emu_dir);
-    let emu = EmulatorConfig::new()
-        .processing_delay(Duration::ZERO)
-        .start(&emu_dir)
-        .expect("emulator");
+    let emu = fresh_emulator(&emu_dir);
     let proxies: Vec<(&str, CapProxy)> = vec![
         (
             "honours Expect",

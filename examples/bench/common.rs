@@ -317,3 +317,12 @@ pub fn remove_big_files(dir: &Path) {
         }
     }
 }
+
+/// A fresh emulator in `dir` (what was there is removed), files READY at once.
+pub fn fresh_emulator(dir: &Path) -> wix_media_upload::emulator::Emulator {
+    let _ = std::fs::remove_dir_all(dir);
+    wix_media_upload::emulator::EmulatorConfig::new()
+        .processing_delay(std::time::Duration::ZERO)
+        .start(dir)
+        .expect("emulator")
+}

@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use wix_media_upload::emulator::EmulatorConfig;
 
-use crate::common::{MIB, Opts, Stat, input_file, md5_hex, show_counts, timed, wix_media_bin};
+use crate::common::{
+    MIB, Opts, Stat, fresh_emulator, input_file, md5_hex, show_counts, timed, wix_media_bin,
+};
 
 const FILES: usize = 100;
 const JOBS: usize = 8;
@@ -37,11 +37,7 @@ pub fn run(o: &Opts) {
     let mut rows = Vec::new();
     for run in 0..runs {
         let emu_dir = root.join("emulator");
-        let _ = std::fs::remove_dir_all(&emu_dir);
-        let emu = EmulatorConfig::new()
-            .processing_delay(Duration::ZERO)
-            .start(&emu_dir)
-            .expect("emulator");
+        let emu = fresh_emulator(&emu_dir);
         let state = root.join("state");
         let _ = std::fs::remove_dir_all(&state);
         let mut cmd = Command::new(wix_media_bin());

@@ -35,6 +35,21 @@ fn file(bytes: &[u8]) -> (std::path::PathBuf, impl Drop) {
     (path, Gone(dir))
 }
 
+/// The 201 of a tus creation at `/upload/tus/u`.
+fn created(mock: mockito::Mock) -> mockito::Mock {
+    mock.with_status(201)
+        .with_header("Location", "/upload/tus/u")
+}
+
+/// The PATCH of the 3-byte test file, acknowledged.
+fn accept_the_body(server: &mut Server) {
+    server
+        .mock("PATCH", "/upload/tus/u")
+        .with_status(204)
+        .with_header("Upload-Offset", "3")
+        .create();
+}
+
 fn target(server: &Server) -> ResumableTarget {
     let response = GenerateUploadUrlResponse::new(format!("{}/upload/tus", server.url()), TOKEN);
     ResumableTarget::new(response, Some("photo.jpg".into()), "image/jpeg")
@@ -45,28 +60,19 @@ fn target(server: &Server) -> ResumableTarget {
 fn the_callers_metadata_goes_with_wixs() {
     let mut server = Server::new();
     let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-    let post = server
-        .mock("POST", "/upload/tus")
-        .match_header(
-            "Upload-Metadata",
-            format!(
-                "origin {},filename {},contentType {},token {}",
-                b64("batch-7"),
-                b64("photo.jpg"),
-                b64("image/jpeg"),
-                b64(TOKEN)
-            )
-            .as_str(),
+    let post = server.mock("POST", "/upload/tus").match_header(
+        "Upload-Metadata",
+        format!(
+            "origin {},filename {},contentType {},token {}",
+            b64("batch-7"),
+            b64("photo.jpg"),
+            b64("image/jpeg"),
+            b64(TOKEN)
         )
-        .with_status(201)
-        .with_header("Location", "/upload/tus/u")
-        .expect(1)
-        .create();
-    server
-        .mock("PATCH", "/upload/tus/u")
-        .with_status(204)
-        .with_header("Upload-Offset", "3")
-        .create();
+        .as_str(),
+    );
+    let post = created(post).expect(1).create();
+    accept_the_body(&mut server);
     server
         .mock("PUT", format!("/upload/tus/{TOKEN}").as_str())
         .match_query(Matcher::Any)
@@ -109,16 +115,8 @@ impl Clock for AbortOnSleep {
 #[test]
 fn finalize_retries_stop_on_abort() {
     let mut server = Server::new();
-    server
-        .mock("POST", "/upload/tus")
-        .with_status(201)
-        .with_header("Location", "/upload/tus/u")
-        .create();
-    server
-        .mock("PATCH", "/upload/tus/u")
-        .with_status(204)
-        .with_header("Upload-Offset", "3")
-        .create();
+    created(server.mock("POST", "/upload/tus")).create();
+    accept_the_body(&mut server);
     let finalize = server
         .mock("PUT", format!("/upload/tus/{TOKEN}").as_str())
         .match_query(Matcher::Any)

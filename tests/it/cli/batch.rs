@@ -343,40 +343,12 @@ fn ctrl_c_with_the_built_in_emulator_and_resume() {
         "1048576",
         path_str(file.path()),
     ];
-    let mut child = home.upload(&args).spawn().expect("spawn");
-    // Wait until the emulator (in the child) holds more than 8 MiB of the upload.
-    let uploads = home.state.join("emulator").join("uploads");
-    let stored = || -> u64 {
-        std::fs::read_dir(&uploads)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".bin"))
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stored() <= 8 * MIB {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("ended ({status}) before 8 MiB were stored");
-        }
-        assert!(Instant::now() < deadline, "8 MiB not stored within 120 s");
-        thread::sleep(Duration::from_millis(10));
-    }
-    interrupt(&child);
-    let out = collect(child, RUN_TIMEOUT);
-    if out.code == Some(0) {
-        // The machine was fast enough to finish first: nothing to resume, nothing to check.
-        eprintln!("the upload finished before the interrupt landed");
+    // Ctrl-C once the emulator (in the child) holds more than 8 MiB of the upload.
+    let Some(out) = interrupted_once_stored(&home, home.upload(&args), 8 * MIB) else {
         return;
-    }
-    out.assert_code(130);
-    out.assert_no_panic();
+    };
     assert!(out.stdout.is_empty(), "{}", out.stdout);
-    let at_interrupt = stored();
-    assert!(at_interrupt < 256 * MIB);
+    assert!(emulator_stored(&home) < 256 * MIB);
 
     let out = run(home.upload(&args));
     out.assert_success();

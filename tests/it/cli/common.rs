@@ -251,3 +251,44 @@ pub fn relative_paths(out: &Output, root: &Path) -> Vec<String> {
     paths.sort();
     paths
 }
+
+/// Bytes the built-in emulator of `home` holds in its tus uploads.
+pub fn emulator_stored(home: &Home) -> u64 {
+    let uploads = home.state.join("emulator").join("uploads");
+    std::fs::read_dir(&uploads)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".bin"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `cmd` (an upload to the built-in emulator of `home`) and sends it Ctrl-C once the
+/// emulator holds more than `bytes`: its output, or `None` when it finished first (a fast
+/// machine: nothing to resume).
+pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64) -> Option<Output> {
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while emulator_stored(home) <= bytes {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("ended ({status}) before {bytes} bytes were stored");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{bytes} bytes not stored within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    interrupt(&child);
+    let out = collect(child, RUN_TIMEOUT);
+    if out.code == Some(0) {
+        eprintln!("the upload finished before the interrupt landed");
+        return None;
+    }
+    out.assert_code(130);
+    out.assert_no_panic();
+    Some(out)
+}

@@ -1,8 +1,7 @@
 //! A Ctrl-C'd single-PATCH upload to the built-in emulator resumes from what the emulator holds
 //! (the emulator lives in the interrupted process: what it received must survive that process).
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::common::*;
 use crate::support;
@@ -20,35 +19,10 @@ fn a_ctrl_c_single_patch_upload_resumes_from_what_the_emulator_holds() {
         "resumable",
         path_str(file.path()),
     ];
-    let mut child = home.upload(&args).spawn().expect("spawn");
-    let uploads = home.state.join("emulator").join("uploads");
-    let stored = || -> u64 {
-        std::fs::read_dir(&uploads)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".bin"))
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stored() <= 16 * MIB {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("ended ({status}) before 16 MiB were stored");
-        }
-        assert!(Instant::now() < deadline, "16 MiB not stored within 120 s");
-        thread::sleep(Duration::from_millis(5));
-    }
-    interrupt(&child);
-    let out = collect(child, RUN_TIMEOUT);
-    if out.code == Some(0) {
-        eprintln!("the upload finished before the interrupt landed: nothing to resume");
+    let Some(_) = interrupted_once_stored(&home, home.upload(&args), 16 * MIB) else {
         return;
-    }
-    out.assert_code(130);
-    let held = stored();
+    };
+    let held = emulator_stored(&home);
     assert!(held > 16 * MIB && held < 512 * MIB, "{held}");
 
     let out = run(home.upload(&args));
