@@ -147,13 +147,18 @@ impl std::fmt::Debug for Metadata {
 mod tests {
     use super::*;
 
+    fn pairs(pairs: &[(&str, &str)]) -> Metadata {
+        pairs
+            .iter()
+            .fold(Metadata::new(), |m, &(k, v)| m.with(k, v).unwrap())
+    }
+
     #[test]
     fn encodes_values_in_base64_in_order() {
-        let m = Metadata::new()
-            .with("filename", "world_domination_plan.pdf")
-            .unwrap()
-            .with("is_confidential", "")
-            .unwrap();
+        let m = pairs(&[
+            ("filename", "world_domination_plan.pdf"),
+            ("is_confidential", ""),
+        ]);
         assert_eq!(
             m.encode(),
             "filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential"
@@ -183,11 +188,7 @@ mod tests {
 
     #[test]
     fn insert_replaces() {
-        let m = Metadata::new()
-            .with("k", "1")
-            .unwrap()
-            .with("k", "2")
-            .unwrap();
+        let m = pairs(&[("k", "1"), ("k", "2")]);
         assert_eq!(m.get("k"), Some("2"));
         assert_eq!(m.iter().count(), 1);
     }

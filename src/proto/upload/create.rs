@@ -51,7 +51,6 @@ impl Upload {
         let url = resolve(&sent.url, location)
             .ok_or_else(|| Violation::BadLocation(excerpt(location)))?;
         self.url = Some(url.clone());
-        self.expires = resp.upload_expires_at(now).or(self.expires);
         match &sent.body {
             None => self.set_offset(0),
             Some(body) => match resp.upload_offset() {

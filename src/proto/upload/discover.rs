@@ -104,11 +104,7 @@ mod tests {
     #[test]
     fn a_checksum_is_agreed_from_the_offer() {
         let mut up = Upload::new(EP, 10, &meta(), cfg(None, CreationMode::Auto));
-        up.next_request();
-        let opts = r(204)
-            .with_header("Tus-Extension", "creation,checksum")
-            .with_header("Tus-Checksum-Algorithm", "md5,sha1");
-        up.handle(&opts, now()).unwrap();
+        offered(&mut up, "creation,checksum", "md5,sha1");
         assert_eq!(up.checksum(), Some(ChecksumAlgorithm::Sha1));
         created(&mut up);
         let patch = up.next_request().unwrap();

@@ -16,26 +16,33 @@ impl Upload {
         if !resp.is_success() {
             return Err(status_error(resp, now));
         }
-        if let Some(theirs) = resp.upload_length() {
-            let theirs = parsed("Upload-Length", theirs)?;
-            match self.length {
-                Length::Known(ours) | Length::Declared(ours) if theirs != ours => {
-                    return Err(Violation::LengthMismatch {
-                        server: theirs,
-                        source: ours,
-                    }
-                    .into());
-                }
-                // The server knows the declared length now.
-                Length::Declared(n) => self.length = Length::Known(n),
-                _ => {}
-            }
-        }
+        self.agree_length(resp)?;
         // The server's word wins, even below what it acknowledged before: those bytes go again.
         let offset = self.check_offset(resp.upload_offset(), &(0..u64::MAX))?;
-        self.expires = resp.upload_expires_at(now).or(self.expires);
         self.set_offset(offset);
         Ok(Event::Synced { offset })
+    }
+
+    // A length the server states must be ours; once it states a declared one, it knows it.
+    fn agree_length(&mut self, resp: &ResponseHead) -> Result<()> {
+        let Some(theirs) = resp.upload_length() else {
+            return Ok(());
+        };
+        let theirs = parsed("Upload-Length", theirs)?;
+        match self.length {
+            Length::Known(ours) | Length::Declared(ours) if theirs != ours => {
+                Err(Violation::LengthMismatch {
+                    server: theirs,
+                    source: ours,
+                }
+                .into())
+            }
+            Length::Declared(n) => {
+                self.length = Length::Known(n);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

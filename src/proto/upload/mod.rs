@@ -463,14 +463,19 @@ impl Upload {
         let Some(sent) = self.in_flight.take() else {
             return Err(Violation::NoRequestOutstanding.into());
         };
-        match sent.method {
+        let event = match sent.method {
             Method::Options => self.on_options(resp, now),
             Method::Post => self.on_create(resp, &sent, now),
             Method::Head => self.on_head(resp, now),
             Method::Patch => self.on_patch(resp, sent.body, now),
             // Never sent by this machine.
             Method::Delete => Err(Violation::NoRequestOutstanding.into()),
+        };
+        // Any accepted creation, HEAD or PATCH may carry the server's latest expiry.
+        if event.is_ok() && resp.is_success() {
+            self.expires = resp.upload_expires_at(now).or(self.expires);
         }
+        event
     }
 
     // The server's offset must lie within what could have arrived.

@@ -68,7 +68,6 @@ impl Upload {
         if offset == sent.end {
             self.accepted = self.accepted.max(size);
         }
-        self.expires = resp.upload_expires_at(now).or(self.expires);
         self.set_offset(offset);
         Ok(Event::Progress { offset })
     }
@@ -79,6 +78,20 @@ mod tests {
     use super::super::testing::*;
     use super::super::*;
     use crate::proto::Retryable;
+
+    #[test]
+    fn chunks_walk_the_file() {
+        let mut up = plain(10, Some(4));
+        created(&mut up);
+        let mut ranges = Vec::new();
+        while let Some(req) = up.next_request() {
+            let body = req.body.clone().unwrap();
+            ranges.push(body.clone());
+            up.handle(&offset(204, &body.end.to_string()), now())
+                .unwrap();
+        }
+        assert_eq!(ranges, vec![0..4, 4..8, 8..10]);
+    }
 
     #[test]
     fn single_patch_sends_the_rest() {
@@ -96,20 +109,6 @@ mod tests {
             Event::Progress { offset: 10 }
         );
         assert!(up.is_complete());
-    }
-
-    #[test]
-    fn chunks_walk_the_file() {
-        let mut up = plain(10, Some(4));
-        created(&mut up);
-        let mut ranges = Vec::new();
-        while let Some(req) = up.next_request() {
-            let body = req.body.clone().unwrap();
-            ranges.push(body.clone());
-            up.handle(&offset(204, &body.end.to_string()), now())
-                .unwrap();
-        }
-        assert_eq!(ranges, vec![0..4, 4..8, 8..10]);
     }
 
     #[test]
@@ -243,11 +242,7 @@ mod tests {
     #[test]
     fn checksum_mismatch_resends_after_head() {
         let mut up = Upload::new(EP, 10, &meta(), cfg(None, CreationMode::Auto));
-        up.next_request();
-        let opts = r(204)
-            .with_header("Tus-Extension", "checksum")
-            .with_header("Tus-Checksum-Algorithm", "sha256");
-        up.handle(&opts, now()).unwrap();
+        offered(&mut up, "checksum", "sha256");
         created(&mut up);
         up.next_request();
         let err = up.handle(&r(460), now()).unwrap_err();
@@ -423,12 +418,18 @@ mod tests {
         );
         up.declare_length(6).unwrap();
         assert_eq!(up.length(), Some(6));
+        last_patch_declares(&mut up, 4..6, 6);
+    }
+
+    // The next PATCH sends `body` and `Upload-Length: length`, and completes the upload.
+    fn last_patch_declares(up: &mut Upload, body: Range<u64>, length: u64) {
         let last = up.next_request().unwrap();
+        let length = length.to_string();
         assert_eq!(
             (last.body.clone(), header(&last, "Upload-Length")),
-            (Some(4..6), Some("6"))
+            (Some(body), Some(length.as_str()))
         );
-        up.handle(&offset(204, "6"), now()).unwrap();
+        up.handle(&offset(204, &length), now()).unwrap();
         assert!(up.is_complete());
     }
 
@@ -439,13 +440,7 @@ mod tests {
         up.next_request();
         up.handle(&offset(204, "4"), now()).unwrap();
         up.declare_length(4).unwrap();
-        let req = up.next_request().unwrap();
-        assert_eq!(
-            (req.body.clone(), header(&req, "Upload-Length")),
-            (Some(4..4), Some("4"))
-        );
-        up.handle(&offset(204, "4"), now()).unwrap();
-        assert!(up.is_complete());
+        last_patch_declares(&mut up, 4..4, 4);
     }
 
     #[test]

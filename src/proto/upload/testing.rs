@@ -59,3 +59,12 @@ pub(super) fn created(up: &mut Upload) {
 pub(super) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.header(name)
 }
+
+/// Sends the discovery OPTIONS and answers it with these extensions and checksum algorithms.
+pub(super) fn offered(up: &mut Upload, extensions: &str, algorithms: &str) {
+    up.next_request().unwrap();
+    let opts = r(204)
+        .with_header("Tus-Extension", extensions)
+        .with_header("Tus-Checksum-Algorithm", algorithms);
+    up.handle(&opts, now()).unwrap();
+}
