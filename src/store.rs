@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-/// What is remembered of one upload.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What is remembered of one upload (`Debug` masks the metadata values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Record {
     /// The key: the source's fingerprint and the creation URL.
@@ -74,21 +74,6 @@ impl Record {
             result: None,
             finished_by: None,
         }
-    }
-}
-
-impl std::fmt::Debug for Record {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Record")
-            .field("upload_url", &self.upload_url)
-            .field("length", &self.length)
-            .field("offset", &self.offset)
-            .field("created_at", &self.created_at)
-            .field("expires_at", &self.expires_at)
-            .field("metadata", &self.metadata)
-            .field("chunk_size", &self.chunk_size)
-            .field("completed_at", &self.completed_at)
-            .finish_non_exhaustive()
     }
 }
 

@@ -319,32 +319,26 @@ impl Emulator {
         std::fs::read(self.stored_path(key)?).ok()
     }
 
+    // The tokens of `kind` issued so far, oldest first.
+    fn tokens(&self, kind: TokenKind) -> impl Iterator<Item = store::TokenRecord> {
+        self.state.store.tokens(kind).into_iter()
+    }
+
     /// Every resumable upload token issued so far, oldest first.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.state
-            .store
-            .tokens(TokenKind::Resumable)
-            .into_iter()
-            .map(|t| t.token)
-            .collect()
+        self.tokens(TokenKind::Resumable).map(|t| t.token).collect()
     }
 
     /// Every simple upload URL issued so far (`{base}/upload/<token>`), oldest first.
     pub fn issued_upload_urls(&self) -> Vec<String> {
-        self.state
-            .store
-            .tokens(TokenKind::Simple)
-            .into_iter()
+        self.tokens(TokenKind::Simple)
             .map(|t| wix::simple_upload_url(&self.state, &t.token))
             .collect()
     }
 
     /// The file descriptors returned by successful finalize calls, oldest token first.
     pub fn finalized_files(&self) -> Vec<serde_json::Value> {
-        self.state
-            .store
-            .tokens(TokenKind::Resumable)
-            .into_iter()
+        self.tokens(TokenKind::Resumable)
             .filter_map(|t| t.finalized)
             .collect()
     }

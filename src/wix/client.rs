@@ -132,7 +132,7 @@ impl WixClientBuilder {
 }
 
 /// What to upload a file as, and how: every field is optional.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct FileUpload<'a> {
     display_name: Option<String>,
     mime_type: Option<String>,
@@ -141,19 +141,6 @@ pub struct FileUpload<'a> {
     wait: Option<Duration>,
     // Progress and abort, as for any upload.
     upload: UploadOptions<'a>,
-}
-
-impl fmt::Debug for FileUpload<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileUpload")
-            .field("display_name", &self.display_name)
-            .field("mime_type", &self.mime_type)
-            .field("options", &self.options)
-            .field("route", &self.route)
-            .field("wait", &self.wait)
-            .field("upload", &self.upload)
-            .finish()
-    }
 }
 
 impl<'a> FileUpload<'a> {

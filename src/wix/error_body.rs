@@ -7,24 +7,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One entry of `details.validationError.fieldViolations`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct FieldViolation {
     /// Offending field, e.g. `sizeInBytes`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Human-readable description.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Generic rule that was violated.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub violated_rule: Option<String>,
     /// Wix rule name, e.g. `ZERO_FILE_SIZE`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_name: Option<String>,
     /// Extra data, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }
 

@@ -27,14 +27,16 @@ fn file_name(req: &Request<'_>, token: &TokenRecord) -> Result<String, Response>
         })
 }
 
+/// The token a URL path segment names, with its record, when one of `kind` was issued.
+fn issued(state: &State, raw_token: &str, kind: TokenKind) -> Option<(String, TokenRecord)> {
+    let token = decode_path_segment(raw_token);
+    let rec = state.store.token(&token).filter(|t| t.kind == kind)?;
+    Some((token, rec))
+}
+
 /// `PUT {uploadUrl}/{token}?filename=NAME` with body `{}`.
 pub(crate) fn finalize(state: &State, req: &mut Request<'_>, raw_token: &str) -> Response {
-    let token = decode_path_segment(raw_token);
-    let Some(rec) = state
-        .store
-        .token(&token)
-        .filter(|t| t.kind == TokenKind::Resumable)
-    else {
+    let Some((token, rec)) = issued(state, raw_token, TokenKind::Resumable) else {
         return error(404, "NOT_FOUND", "upload token not found");
     };
     if rec.finalized.is_some() {
@@ -98,12 +100,7 @@ pub(crate) fn finalize(state: &State, req: &mut Request<'_>, raw_token: &str) ->
 /// body, streamed to disk. The URL is single-use; a body cut short stores nothing and leaves
 /// the URL unused.
 pub(crate) fn simple_put(state: &State, req: &mut Request<'_>, raw_token: &str) -> Outcome {
-    let token = decode_path_segment(raw_token);
-    let Some(rec) = state
-        .store
-        .token(&token)
-        .filter(|t| t.kind == TokenKind::Simple)
-    else {
+    let Some((token, rec)) = issued(state, raw_token, TokenKind::Simple) else {
         return Outcome::Respond(error(404, "NOT_FOUND", "upload URL not found"));
     };
     if req.method != "PUT" {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, de};
 use serde_json::{Map, Value};
 
-use super::lenient::{self, member};
+use super::lenient;
 use super::{FileState, MediaType, OperationStatus};
 
 /// `{"file": FileDescriptor}`: the answer of finalize, the simple upload, import and
@@ -50,6 +50,7 @@ impl GetFilesResponse {
 ///
 /// The id is read from `id` or, as Wix's JS SDK names it, `_id` (`id` wins when both are
 /// non-empty); it is always written as `id`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
@@ -58,37 +59,28 @@ pub struct FileDescriptor {
     #[serde(flatten, with = "descriptor_id")]
     pub id: Option<String>,
     /// Display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// Static URL of the file.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Parent folder ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_folder_id: Option<String>,
     /// Content hash.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     /// Size in bytes (a decimal string on the wire; numbers accepted too).
-    #[serde(with = "lenient::string_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
     /// Whether the file is private.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     /// Kind of media.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     /// Media-specific details (`None` as well when `media` has an unexpected shape).
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub media: Option<Media>,
     /// Processing status.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_status: Option<OperationStatus>,
     /// URL the file was imported from.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
     /// Thumbnail URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub thumbnail_url: Option<String>,
     /// Labels.
     #[serde(
@@ -97,16 +89,12 @@ pub struct FileDescriptor {
     )]
     pub labels: Vec<String>,
     /// Creation time (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_date: Option<String>,
     /// Last update time (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_date: Option<String>,
     /// Site ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
     /// Lifecycle state.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<FileState>,
 }
 
@@ -127,9 +115,9 @@ mod descriptor_id {
         underscore_id: Option<Value>,
     }
 
+    #[serde_with::skip_serializing_none]
     #[derive(Serialize)]
     struct Id<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a str>,
     }
 
@@ -157,30 +145,31 @@ mod descriptor_id {
 ///
 /// A member of an unexpected shape reads as `None`; kinds this crate does not know are kept,
 /// as sent, in [`other`](Media::other).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct Media {
     /// Image details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub image: Option<ImageMedia>,
     /// Video details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub video: Option<VideoMedia>,
     /// Audio details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub audio: Option<AudioMedia>,
     /// Document details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub document: Option<DocumentMedia>,
     /// Vector image details (same shape as `image`).
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub vector: Option<ImageMedia>,
     /// Archive details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub archive: Option<ArchiveMedia>,
     /// 3D model details.
-    #[serde(with = "member", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::object_or_none")]
     pub model3d: Option<Model3dMedia>,
     /// Media kinds this crate does not know, as sent (written back as they came).
     #[serde(flatten)]
@@ -215,68 +204,56 @@ impl<'de> Deserialize<'de> for ImageRef {
 }
 
 /// Image object: `{id, url, height, width, altText, filename, sizeInBytes}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ImageInfo {
     /// Image ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Image URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Height in pixels (a number on the wire; strings of digits accepted too).
-    #[serde(with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::number")]
     pub height: Option<u32>,
     /// Width in pixels (a number on the wire; strings of digits accepted too).
-    #[serde(with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::number")]
     pub width: Option<u32>,
     /// Alt text.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alt_text: Option<String>,
     /// Original file name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     /// Size in bytes (a decimal string on the wire; numbers accepted too).
-    #[serde(with = "lenient::string_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
 }
 
 /// `media.image` / `media.vector`: `{image, colors, faces, previewImage}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ImageMedia {
     /// The image (object or URI).
-    #[serde(
-        deserialize_with = "lenient::or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::or_none")]
     pub image: Option<ImageRef>,
     /// Color information, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub colors: Option<Value>,
     /// Detected faces, as sent.
-    #[serde(
-        deserialize_with = "lenient::or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::or_none")]
     pub faces: Option<Vec<Value>>,
     /// Preview image (object or URI).
-    #[serde(
-        deserialize_with = "lenient::or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::or_none")]
     pub preview_image: Option<ImageRef>,
 }
 
 /// `media.video`: `{id, resolutions, filename}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VideoMedia {
     /// Video ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Available renditions.
     #[serde(
@@ -285,36 +262,34 @@ pub struct VideoMedia {
     )]
     pub resolutions: Vec<VideoResolution>,
     /// Original file name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
 }
 
 /// One video rendition: `{url, height, width, format}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VideoResolution {
     /// Rendition URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Height in pixels (strings of digits accepted too).
-    #[serde(with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::number")]
     pub height: Option<u32>,
     /// Width in pixels (strings of digits accepted too).
-    #[serde(with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::number")]
     pub width: Option<u32>,
     /// Format, e.g. `720p.mp4`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
 }
 
 /// `media.audio`: `{id, assets, bitrate, format, duration, sizeInBytes}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AudioMedia {
     /// Audio ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Audio assets, as sent.
     #[serde(
@@ -323,85 +298,72 @@ pub struct AudioMedia {
     )]
     pub assets: Vec<Value>,
     /// Bit rate (strings of digits accepted too).
-    #[serde(with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::number")]
     pub bitrate: Option<u64>,
     /// Format, e.g. `mp3`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// Duration in seconds (numeric strings accepted too).
-    #[serde(with = "lenient::float", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient::float")]
     pub duration: Option<f64>,
     /// Size in bytes (a decimal string on the wire; numbers accepted too).
-    #[serde(with = "lenient::string_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
 }
 
 /// `media.document`: `{id, url, filename}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DocumentMedia {
     /// Document ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Document URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Original file name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
 }
 
 /// `media.archive`: `{id, url, urlExpirationDate, sizeInBytes, filename}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ArchiveMedia {
     /// Archive ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Archive URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// When `url` expires (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url_expiration_date: Option<String>,
     /// Size in bytes (a decimal string on the wire; numbers accepted too).
-    #[serde(with = "lenient::string_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
     /// Original file name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
 }
 
 /// `media.model3d`: `{id, url, thumbnail, altText, urlExpirationDate, filename, sizeInBytes}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Model3dMedia {
     /// Model ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Model URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Thumbnail (object or URI).
-    #[serde(
-        deserialize_with = "lenient::or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::or_none")]
     pub thumbnail: Option<ImageRef>,
     /// Alt text.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alt_text: Option<String>,
     /// When `url` expires (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url_expiration_date: Option<String>,
     /// Original file name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     /// Size in bytes (a decimal string on the wire; numbers accepted too).
-    #[serde(with = "lenient::string_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn uint(value: &Value) -> Option<u64> {
 }
 
 /// A finite number: a JSON number, or a string holding one. `None` for anything else.
-pub(crate) fn float(value: &Value) -> Option<f64> {
+pub(crate) fn finite(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -64,44 +64,21 @@ pub(crate) mod string_u64 {
     }
 }
 
-/// An `Option` of an unsigned integer type written as a JSON number, read with [`uint`]
-/// (a number or a string of digits); `None` when out of the type's range.
-pub(crate) mod number {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
-
-    pub(crate) fn serialize<S: Serializer, T: Serialize>(
-        value: &Option<T>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
-        deserializer: D,
-    ) -> Result<Option<T>, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        Ok(super::uint(&value).and_then(|n| T::try_from(n).ok()))
-    }
+/// An `Option` of an unsigned integer type, read with [`uint`] (a number or a string of
+/// digits); `None` when out of the type's range. Written as a JSON number (serde's default).
+pub(crate) fn number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(uint(&value).and_then(|n| T::try_from(n).ok()))
 }
 
-/// `Option<f64>` written as a JSON number, read with [`float`] (a number or a numeric string).
-pub(crate) mod float {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
-
-    pub(crate) fn serialize<S: Serializer>(
-        value: &Option<f64>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<f64>, D::Error> {
-        Ok(super::float(&Value::deserialize(deserializer)?))
-    }
+/// An `Option<f64>`, read with [`finite`] (a number or a numeric string). Written as a JSON
+/// number (serde's default).
+pub(crate) fn float<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    Ok(finite(&Value::deserialize(deserializer)?))
 }
 
 /// A `T`, or `None` when the value is null or not a valid `T`.
@@ -128,27 +105,6 @@ where
     match Value::deserialize(deserializer)? {
         value @ Value::Object(_) => Ok(T::deserialize(value).ok()),
         _ => Ok(None),
-    }
-}
-
-/// `#[serde(with = "member")]`: an optional object read with [`object_or_none`], written as it is.
-pub(crate) mod member {
-    use serde::de::DeserializeOwned;
-    use serde::{Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer, T: Serialize>(
-        value: &Option<T>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-
-    pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: DeserializeOwned,
-    {
-        super::object_or_none(deserializer)
     }
 }
 
@@ -240,7 +196,7 @@ mod tests {
             (json!(false), None),
             (json!({}), None),
         ] {
-            assert_eq!(float(&value), expected, "{value}");
+            assert_eq!(finite(&value), expected, "{value}");
         }
     }
 
@@ -262,7 +218,7 @@ mod tests {
         many: Vec<u8>,
         #[serde(deserialize_with = "null_as_default")]
         strict: Vec<u8>,
-        #[serde(with = "number")]
+        #[serde(deserialize_with = "number")]
         small: Option<u16>,
     }
 

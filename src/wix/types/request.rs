@@ -12,12 +12,12 @@ use super::{MediaType, UploadProtocol};
 use crate::secret::Secret;
 
 /// `externalInfo`: the caller's own ids for a file, echoed back in Wix's webhooks.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ExternalInfo {
     /// Who the ids belong to (`origin`), e.g. the caller's app name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// The caller's ids (`externalIds`).
     #[serde(
@@ -59,24 +59,21 @@ impl ExternalInfo {
 ///
 /// Build one set and hand it to any of these requests with their `options` method, or use
 /// the requests' own setters of the same names.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct FileOptions {
     /// Folder to create the file in (`parentFolderId`; Wix's default: `media-root`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_folder_id: Option<String>,
     /// Whether the file is private (`private`; a private file cannot be made public later).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     /// Labels to attach to the file (`labels`: at most 500, each at most 200 characters).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// Folder path such as `/videos/2024/december` (`filePath`); missing folders are created.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
     /// The caller's own ids for the file (`externalInfo`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_info: Option<ExternalInfo>,
 }
 
@@ -196,6 +193,7 @@ fn tus() -> UploadProtocol {
 ///     .file_path("/videos/2024/december");
 /// assert_eq!(request.options.file_path.as_deref(), Some("/videos/2024/december"));
 /// ```
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -204,19 +202,15 @@ pub struct GenerateUploadUrlRequest {
     pub mime_type: String,
     /// File name shown in the Media Manager (max 200 chars); with it, finalize's `filename`
     /// is optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub file_name: Option<String>,
     /// File size; sent as a decimal string.
-    #[serde(
-        default,
-        with = "lenient::string_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "lenient::string_u64")]
     pub size_in_bytes: Option<u64>,
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
     pub options: FileOptions,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     upload_protocol: Option<UploadProtocol>,
 }
 
@@ -316,6 +310,7 @@ impl GenerateSimpleUploadUrlResponse {
 ///
 /// `Debug` shows `url` without its user info, query and fragment, and the names but not the
 /// values of `urlParams` and `urlHeaders`: a signed URL or a header may authorize the fetch.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -323,13 +318,13 @@ pub struct ImportFileRequest {
     /// URL to import from (required).
     pub url: String,
     /// Name shown in the Media Manager.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub display_name: Option<String>,
     /// MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub mime_type: Option<String>,
     /// Kind of media (`IMAGE`, `VIDEO`, `AUDIO`, `DOCUMENT`, `VECTOR`, `ARCHIVE`, `MODEL3D`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub media_type: Option<MediaType>,
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wix_media_upload::Error;
 use wix_media_upload::wix::{FileDescriptor, WixClient};
+use wix_media_upload::{AbortHandle, Error};
 
 use super::{Exit, describe_call};
 use crate::args::WaitArgs;
@@ -39,31 +39,28 @@ impl WaitError {
     }
 }
 
-/// Reads file `id` until it is READY, FAILED, `deadline` passes or `stop` fires (the
-/// library's poll: backing off from 0.5 s to 10 s, a few 404s of a new file tolerated).
-pub fn wait_ready(
-    client: &WixClient,
-    id: &str,
-    deadline: Instant,
-    stop: &Stop,
-) -> Result<FileDescriptor, WaitError> {
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    outcome(client.wait_ready_with(id, timeout, Some(stop.abort_handle())))
-}
-
-/// Waits until `file` is READY (at once when it is), as [`wait_ready`].
+/// Waits until `file` is READY (at once when it is), FAILED, `deadline` passes or `stop`
+/// fires (the library's poll: backing off from 0.5 s to 10 s, a few 404s of a new file
+/// tolerated).
 pub fn wait_file(
     client: &WixClient,
     file: &FileDescriptor,
     deadline: Instant,
     stop: &Stop,
 ) -> Result<FileDescriptor, WaitError> {
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    outcome(client.wait_until_ready(file, timeout, Some(stop.abort_handle())))
+    until(deadline, stop, |timeout, abort| {
+        client.wait_until_ready(file, timeout, abort)
+    })
 }
 
-fn outcome(waited: wix_media_upload::Result<FileDescriptor>) -> Result<FileDescriptor, WaitError> {
-    match waited {
+// Runs one of the client's waits with what is left until `deadline`, stopped by `stop`.
+fn until(
+    deadline: Instant,
+    stop: &Stop,
+    wait: impl FnOnce(Duration, Option<&AbortHandle>) -> wix_media_upload::Result<FileDescriptor>,
+) -> Result<FileDescriptor, WaitError> {
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    match wait(timeout, Some(stop.abort_handle())) {
         Ok(file) => Ok(file),
         Err(Error::ProcessingFailed { file }) => Err(WaitError::Failed(file)),
         Err(Error::NotReady { waited, .. }) => Err(WaitError::NotReady(waited)),
@@ -81,7 +78,9 @@ fn wait(args: WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut failed = false;
     for id in &args.ids {
-        let line = match wait_ready(client, id, deadline, stop) {
+        let line = match until(deadline, stop, |t, abort| {
+            client.wait_ready_with(id, t, abort)
+        }) {
             Ok(file) => json!({ "file": file }),
             Err(WaitError::Stopped) => break,
             Err(e) => {
