@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::limiter::Limiter;
-use super::processing;
+use super::processing::{self, FileRef};
 use super::rest::Rest;
 use super::resumable::{self, generate_with};
 use super::simple;
-use super::types::file_option_setters;
 use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
+use super::types::{OperationStatus, file_option_setters};
 use super::{
     Credentials, ExternalInfo, FileDescriptor, FileOptions, GenerateUploadUrlRequest,
     ImportFileRequest,
@@ -361,7 +361,7 @@ impl WixClient {
         }
         drop(writer);
         if let Some(timeout) = wait {
-            done.file = self.wait_until_ready(&done.file, timeout, rest.abort)?;
+            done.file = self.wait_ready_with(&done.file, timeout, rest.abort)?;
         }
         Ok(done)
     }
@@ -434,35 +434,19 @@ impl WixClient {
 
     /// Reads the file until Wix has processed it: `READY` returns it, `FAILED` is
     /// [`Error::ProcessingFailed`], and still `PENDING` after `timeout` is [`Error::NotReady`].
-    /// A 404 right after creation is tolerated a few times.
+    /// A 404 right after creation is tolerated a few times. `file` is an id, or a descriptor
+    /// an upload or import answered (one that is `READY` already comes back without a request).
     ///
     /// # Errors
     ///
-    /// As said, and those of [`WixClient::get_file`].
-    pub fn wait_ready(&self, id: &str, timeout: Duration) -> Result<FileDescriptor> {
-        self.wait_ready_with(id, timeout, None)
-    }
-
-    /// Waits until `file` is processed, as [`WixClient::wait_ready_with`] does; a file that
-    /// is `READY` already is returned as it is, without a request.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`WixClient::wait_ready_with`]; [`Error::InvalidInput`] for a file without id.
-    pub fn wait_until_ready(
+    /// As said, those of [`WixClient::get_file`], and [`Error::InvalidInput`] for a descriptor
+    /// without id.
+    pub fn wait_ready<'f>(
         &self,
-        file: &FileDescriptor,
+        file: impl Into<FileRef<'f>>,
         timeout: Duration,
-        abort: Option<&AbortHandle>,
     ) -> Result<FileDescriptor> {
-        if file.operation_status == Some(super::types::OperationStatus::Ready) {
-            return Ok(file.clone());
-        }
-        let id = file
-            .id
-            .as_deref()
-            .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?;
-        self.wait_ready_with(id, timeout, abort)
+        self.wait_ready_with(file, timeout, None)
     }
 
     /// [`WixClient::wait_ready`] that another thread can stop through `abort`
@@ -471,12 +455,22 @@ impl WixClient {
     /// # Errors
     ///
     /// Those of [`WixClient::wait_ready`], and [`Error::Aborted`].
-    pub fn wait_ready_with(
+    pub fn wait_ready_with<'f>(
         &self,
-        id: &str,
+        file: impl Into<FileRef<'f>>,
         timeout: Duration,
         abort: Option<&AbortHandle>,
     ) -> Result<FileDescriptor> {
+        let id = match file.into() {
+            FileRef::Id(id) => id,
+            FileRef::File(file) if file.operation_status == Some(OperationStatus::Ready) => {
+                return Ok(file.clone());
+            }
+            FileRef::File(file) => file
+                .id
+                .as_deref()
+                .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?,
+        };
         processing::wait_ready(&self.rest(abort), id, timeout)
     }
 }
@@ -541,6 +535,22 @@ mod tests {
             guess_mime(Path::new("Makefile")),
             "application/octet-stream"
         );
+    }
+
+    #[test]
+    fn a_ready_descriptor_needs_no_wait_and_one_without_id_is_refused() {
+        // Nothing listens on port 9: a request would fail with a connection error.
+        let creds = Credentials::site("k", "s").with_api_base("http://127.0.0.1:9");
+        let client = WixClient::new(creds).unwrap();
+        let ready: FileDescriptor =
+            serde_json::from_value(serde_json::json!({"id": "f1", "operationStatus": "READY"}))
+                .unwrap();
+        let waited = client.wait_ready(&ready, Duration::from_secs(60)).unwrap();
+        assert_eq!(waited, ready);
+        let pending: FileDescriptor =
+            serde_json::from_value(serde_json::json!({"operationStatus": "PENDING"})).unwrap();
+        let err = client.wait_ready(&pending, Duration::from_secs(60));
+        assert!(matches!(err, Err(Error::InvalidInput(_))), "{err:?}");
     }
 
     #[test]

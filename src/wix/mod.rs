@@ -17,6 +17,7 @@ pub mod types;
 pub use client::{DEFAULT_SIMPLE_BELOW, FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::{Credentials, DEFAULT_API_BASE, Scope};
 pub use error_body::{FieldViolation, WixError};
+pub use processing::FileRef;
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };

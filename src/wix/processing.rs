@@ -11,6 +11,34 @@ use super::types::{FileDescriptorEnvelope, OperationStatus};
 use crate::control::sleep_unless_aborted;
 use crate::error::{Error, Result};
 
+/// A file to wait for: its id, or a descriptor an upload or import answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum FileRef<'a> {
+    /// A file id.
+    Id(&'a str),
+    /// A file descriptor (one that is `READY` needs no request).
+    File(&'a FileDescriptor),
+}
+
+impl<'a> From<&'a str> for FileRef<'a> {
+    fn from(id: &'a str) -> Self {
+        FileRef::Id(id)
+    }
+}
+
+impl<'a> From<&'a String> for FileRef<'a> {
+    fn from(id: &'a String) -> Self {
+        FileRef::Id(id)
+    }
+}
+
+impl<'a> From<&'a FileDescriptor> for FileRef<'a> {
+    fn from(file: &'a FileDescriptor) -> Self {
+        FileRef::File(file)
+    }
+}
+
 /// The first wait between two reads; each next one is half as long again, up to [`MAX_POLL`].
 pub(crate) const FIRST_POLL: Duration = Duration::from_millis(500);
 /// The longest wait between two reads.

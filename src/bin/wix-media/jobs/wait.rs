@@ -49,7 +49,7 @@ pub fn wait_file(
     stop: &Stop,
 ) -> Result<FileDescriptor, WaitError> {
     until(deadline, stop, |timeout, abort| {
-        client.wait_until_ready(file, timeout, abort)
+        client.wait_ready_with(file, timeout, abort)
     })
 }
 
