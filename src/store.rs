@@ -36,17 +36,13 @@ pub struct Record {
     #[serde(default)]
     pub secret_keys: Vec<String>,
     /// The largest body the server took, when refused bodies taught one.
-    #[serde(default)]
     pub chunk_size: Option<u64>,
     /// When the upload finished (milliseconds since the Unix epoch): a finished upload's record
     /// is kept for a while, so a second writer that came meanwhile learns the outcome.
-    #[serde(default)]
     pub completed_at: Option<u64>,
     /// What the finished upload gave, for layers above tus (the Wix file descriptor).
-    #[serde(default)]
     pub result: Option<serde_json::Value>,
     /// Which uploader finished it (an opaque id).
-    #[serde(default)]
     pub finished_by: Option<String>,
 }
 

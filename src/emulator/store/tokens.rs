@@ -32,11 +32,9 @@ pub(crate) struct TokenRecord {
     pub private: bool,
     pub labels: Vec<String>,
     pub file_path: Option<String>,
-    #[serde(default)]
     pub external_info: Option<Value>,
     pub issued_ms: u64,
     /// When the token stops being accepted (`None` in records of older runs: 7 days).
-    #[serde(default)]
     pub expires_ms: Option<u64>,
     /// The file descriptor returned by the one successful finalize or simple upload.
     pub finalized: Option<Value>,

@@ -52,7 +52,6 @@ pub(crate) struct UploadRecord {
     /// When an incomplete upload stops being usable (expiration extension).
     pub expires_ms: Option<u64>,
     /// A checksummed body is being written from this offset: bytes past it are unverified.
-    #[serde(default)]
     pub unverified_from: Option<u64>,
 }
 

@@ -109,7 +109,6 @@ mod descriptor_id {
 
     #[derive(Deserialize)]
     struct Ids {
-        #[serde(default)]
         id: Option<Value>,
         #[serde(default, rename = "_id")]
         underscore_id: Option<Value>,

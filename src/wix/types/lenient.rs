@@ -188,13 +188,13 @@ mod tests {
             (json!(-2), Some(-2.0)),
             (json!("12.5"), Some(12.5)),
             (json!(" 4 "), Some(4.0)),
+            (json!(null), None),
+            (json!(false), None),
+            (json!({}), None),
             (json!("NaN"), None),
             (json!("inf"), None),
             (json!("1e400"), None),
             (json!("x"), None),
-            (json!(null), None),
-            (json!(false), None),
-            (json!({}), None),
         ] {
             assert_eq!(finite(&value), expected, "{value}");
         }

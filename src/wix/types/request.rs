@@ -202,7 +202,6 @@ pub struct GenerateUploadUrlRequest {
     pub mime_type: String,
     /// File name shown in the Media Manager (max 200 chars); with it, finalize's `filename`
     /// is optional.
-    #[serde(default)]
     pub file_name: Option<String>,
     /// File size; sent as a decimal string.
     #[serde(default, with = "lenient::string_u64")]
@@ -210,7 +209,6 @@ pub struct GenerateUploadUrlRequest {
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
     pub options: FileOptions,
-    #[serde(default)]
     upload_protocol: Option<UploadProtocol>,
 }
 
@@ -318,13 +316,10 @@ pub struct ImportFileRequest {
     /// URL to import from (required).
     pub url: String,
     /// Name shown in the Media Manager.
-    #[serde(default)]
     pub display_name: Option<String>,
     /// MIME type of the file.
-    #[serde(default)]
     pub mime_type: Option<String>,
     /// Kind of media (`IMAGE`, `VIDEO`, `AUDIO`, `DOCUMENT`, `VECTOR`, `ARCHIVE`, `MODEL3D`).
-    #[serde(default)]
     pub media_type: Option<MediaType>,
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
