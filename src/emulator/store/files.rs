@@ -7,9 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{Store, load_json, write_json};
+use super::{Placement, Store, load_json, write_json};
 use crate::emulator::http::lock;
 
 /// Which route made a file.
@@ -43,11 +42,9 @@ pub(crate) struct FileRecord {
     pub mime_type: Option<String>,
     /// `IMAGE`, `VIDEO`, ...; `UNKNOWN` for an import whose type shows only once fetched.
     pub media_type: String,
-    pub parent_folder_id: String,
-    pub private: bool,
-    pub labels: Vec<String>,
-    pub file_path: Option<String>,
-    pub external_info: Option<Value>,
+    /// Folder, privacy, labels, path and external ids, as the generate or import call asked.
+    #[serde(flatten)]
+    pub placement: Placement,
     pub site_id: String,
     pub source_url: Option<String>,
     /// The tus upload holding the bytes (resumable files).

@@ -30,6 +30,17 @@ pub(crate) use uploads::{Busy, CHECKPOINT_BYTES, CHECKPOINT_INTERVAL, Concat, Up
 /// ingest 512 MiB into ext4 in 0.60 s against 0.67–0.72 s with 64 KiB (benches/run.sh).
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
+/// Where a file goes and how it is marked (`parentFolderId`, `private`, `labels`, `filePath`,
+/// `externalInfo`): asked by a generate or import call, kept by its token and its file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Placement {
+    pub parent_folder_id: String,
+    pub private: bool,
+    pub labels: Vec<String>,
+    pub file_path: Option<String>,
+    pub external_info: Option<serde_json::Value>,
+}
+
 /// Uploads, tokens and files, in memory and on disk.
 pub(crate) struct Store {
     uploads_dir: PathBuf,

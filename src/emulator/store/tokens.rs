@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Store, write_json};
+use super::{Placement, Store, write_json};
 use crate::emulator::http::lock;
 
 /// What a token is for.
@@ -28,11 +28,8 @@ pub(crate) struct TokenRecord {
     pub mime_type: String,
     pub file_name: Option<String>,
     pub size_in_bytes: Option<u64>,
-    pub parent_folder_id: String,
-    pub private: bool,
-    pub labels: Vec<String>,
-    pub file_path: Option<String>,
-    pub external_info: Option<Value>,
+    #[serde(flatten)]
+    pub placement: Placement,
     pub issued_ms: u64,
     /// When the token stops being accepted (`None` in records of older runs: 7 days).
     pub expires_ms: Option<u64>,

@@ -102,11 +102,7 @@ pub(crate) fn uploaded_file(
         display_name: file_name.to_string(),
         mime_type: Some(token.mime_type.clone()),
         media_type: kind.to_string(),
-        parent_folder_id: token.parent_folder_id.clone(),
-        private: token.private,
-        labels: token.labels.clone(),
-        file_path: token.file_path.clone(),
-        external_info: token.external_info.clone(),
+        placement: token.placement.clone(),
         site_id: token.site_id.clone(),
         source_url: None,
         upload_id,
@@ -153,22 +149,22 @@ pub(crate) fn descriptor(rec: &FileRecord, now: u64) -> Value {
         "id": id,
         "displayName": name,
         "url": url,
-        "parentFolderId": rec.parent_folder_id,
-        "private": rec.private,
+        "parentFolderId": rec.placement.parent_folder_id,
+        "private": rec.placement.private,
         "mediaType": kind,
         "operationStatus": status,
         "sourceUrl": rec.source_url,
         "thumbnailUrl": (matches!(kind, "IMAGE" | "VECTOR") && bytes_known).then(|| url.clone()),
-        "labels": rec.labels,
+        "labels": rec.placement.labels,
         "createdDate": rfc3339(rec.created_ms),
         "updatedDate": rfc3339(updated),
         "siteId": rec.site_id,
         "state": "OK",
     });
-    if let Some(info) = &rec.external_info {
+    if let Some(info) = &rec.placement.external_info {
         file["externalInfo"] = info.clone();
     }
-    if let Some(path) = &rec.file_path {
+    if let Some(path) = &rec.placement.file_path {
         file["filePath"] = json!(path);
     }
     if !bytes_known {

@@ -135,16 +135,12 @@ fn validate(
     let mut f = Fields::new(v);
     let mime = f.string("mimeType");
     let file_name = f.string("fileName");
-    let parent = f.string("parentFolderId");
-    let file_path = f.file_path();
+    let placement = f.placement();
     // The simple route has no protocol to choose.
     let protocol = match kind {
         TokenKind::Resumable => f.string("uploadProtocol"),
         TokenKind::Simple => None,
     };
-    let private = f.boolean("private");
-    let labels = f.labels();
-    let external_info = f.external_info();
     let mut bad = f.bad;
     let size = size_in_bytes(v, &mut bad);
 
@@ -198,11 +194,7 @@ fn validate(
         // Wix keeps the first 255 characters.
         file_name: file_name.map(|f| f.chars().take(255).collect()),
         size_in_bytes: size,
-        parent_folder_id: super::folder_or_root(parent),
-        private,
-        labels,
-        file_path,
-        external_info,
+        placement,
         issued_ms,
         expires_ms: Some(expires_ms),
         finalized: None,

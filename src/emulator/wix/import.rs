@@ -60,11 +60,7 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
     let display_name = f.string("displayName");
     let mime = f.string("mimeType");
     let media = f.string("mediaType");
-    let parent = f.string("parentFolderId");
-    let file_path = f.file_path();
-    let private = f.boolean("private");
-    let labels = f.labels();
-    let external_info = f.external_info();
+    let placement = f.placement();
     let mut bad = f.bad;
     let url = url.filter(|u| !u.trim().is_empty());
     if url.is_none() {
@@ -103,11 +99,7 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
         display_name: name,
         mime_type: mime,
         media_type: kind.to_string(),
-        parent_folder_id: super::folder_or_root(parent),
-        private,
-        labels,
-        file_path,
-        external_info,
+        placement,
         site_id,
         source_url: Some(url),
         upload_id: None,

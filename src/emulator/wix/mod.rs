@@ -20,7 +20,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::http::{Request, Response, decode_path_segment, lock};
-use super::store::{Concat, Store, UploadRecord};
+use super::store::{Concat, Placement, Store, UploadRecord};
 use super::{FILES_PATH, State, UPLOAD_PREFIX};
 
 /// Largest JSON body a REST call may carry.
@@ -276,6 +276,18 @@ pub(crate) struct Fields<'a> {
 impl<'a> Fields<'a> {
     pub fn new(v: &'a Value) -> Self {
         Fields { v, bad: Vec::new() }
+    }
+
+    /// `parentFolderId` (default `media-root`), `filePath`, `private`, `labels`, `externalInfo`.
+    pub fn placement(&mut self) -> Placement {
+        let parent = self.string("parentFolderId");
+        Placement {
+            parent_folder_id: folder_or_root(parent),
+            file_path: self.file_path(),
+            private: self.boolean("private"),
+            labels: self.labels(),
+            external_info: self.external_info(),
+        }
     }
 
     pub fn string(&mut self, field: &'static str) -> Option<String> {
