@@ -71,6 +71,7 @@ mod control;
 pub mod emulator;
 mod engine;
 mod error;
+mod macros;
 pub mod proto;
 mod secret;
 mod source;

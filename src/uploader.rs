@@ -1,5 +1,6 @@
 //! The public face of the engine: [`Uploader`], its builder and per-upload options.
 
+use crate::macros::setters;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,18 +96,52 @@ impl Default for UploaderBuilder {
 }
 
 impl UploaderBuilder {
-    /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
-    /// one request.
-    pub fn chunk_size(mut self, bytes: u64) -> Self {
-        self.proto.chunk_size = Some(bytes.max(1));
-        self
-    }
+    setters! {
+        /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
+        /// one request.
+        chunk_size(bytes: u64) => proto.chunk_size = Some(bytes.max(1));
 
-    /// Uploads files over `n` connections at once when the server offers tus concatenation
-    /// (default 1). Each connection sends its own slice of the file as a partial upload.
-    pub fn parallel(mut self, n: usize) -> Self {
-        self.parallel = n.max(1);
-        self
+        /// Uploads files over `n` connections at once when the server offers tus concatenation
+        /// (default 1). Each connection sends its own slice of the file as a partial upload.
+        parallel(n: usize) => parallel = n.max(1);
+
+        /// How uploads are created (default [`CreationMode::Plain`]; checksums need
+        /// [`CreationMode::Auto`], which asks the server what it supports).
+        creation(mode: CreationMode) => proto.creation = mode;
+
+        /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
+        retry(policy: RetryPolicy) => retry = policy;
+
+        /// Connection timeout (default 10 s; `None`: none).
+        connect_timeout(t: Option<Duration>) => http.connect_timeout = t;
+
+        /// Longest time without progress reading or writing, or waiting for a response
+        /// (default 30 s). A response's head, and then the (bounded) part of its body that is
+        /// read, must each arrive within it as a whole, so a server dribbling bytes cannot hold
+        /// an upload forever.
+        stall_timeout(t: Option<Duration>) => http.stall_timeout = t;
+
+        /// The `User-Agent` header.
+        user_agent(ua: impl Into<String>) => http.user_agent = ua.into();
+
+        /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
+        /// and timeouts are still set per request.
+        agent(agent: Agent) => agent = Some(agent);
+
+        /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
+        state_store(store: impl StateStore + 'static) => store = Some(Arc::new(store));
+
+        /// Keeps resumable state as files in `dir`, so uploads resume across processes.
+        state_dir(dir: impl Into<PathBuf>) => state_dir = Some(dir.into());
+
+        /// The clock used for sleeping between retries and for expiry.
+        clock(clock: impl Clock + 'static) => clock = Arc::new(clock);
+
+        /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
+        /// of their size (default on): a server or proxy with a body cap then refuses the body
+        /// before it is sent. Costs a round trip on the first large body of each upload (and up to
+        /// a second on servers that ignore `Expect`).
+        expect_continue(on: bool) => proto.expect_continue_above = on.then_some(1024 * 1024);
     }
 
     /// Whether to send `Upload-Checksum` when the server offers a known algorithm (default on
@@ -121,76 +156,9 @@ impl UploaderBuilder {
         self
     }
 
-    /// How uploads are created (default [`CreationMode::Plain`]; checksums need
-    /// [`CreationMode::Auto`], which asks the server what it supports).
-    pub fn creation(mut self, mode: CreationMode) -> Self {
-        self.proto.creation = mode;
-        self
-    }
-
-    /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Connection timeout (default 10 s; `None`: none).
-    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
-        self.http.connect_timeout = t;
-        self
-    }
-
-    /// Longest time without progress reading or writing, or waiting for a response (default 30 s).
-    /// A response's head, and then the (bounded) part of its body that is read, must each arrive
-    /// within it as a whole, so a server dribbling bytes cannot hold an upload forever.
-    pub fn stall_timeout(mut self, t: Option<Duration>) -> Self {
-        self.http.stall_timeout = t;
-        self
-    }
-
     /// A header sent with every tus request.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.http.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// The `User-Agent` header.
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.http.user_agent = ua.into();
-        self
-    }
-
-    /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
-    /// and timeouts are still set per request.
-    pub fn agent(mut self, agent: Agent) -> Self {
-        self.agent = Some(agent);
-        self
-    }
-
-    /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
-    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// Keeps resumable state as files in `dir`, so uploads resume across processes.
-    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.state_dir = Some(dir.into());
-        self
-    }
-
-    /// The clock used for sleeping between retries and for expiry.
-    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
-    /// of their size (default on): a server or proxy with a body cap then refuses the body
-    /// before it is sent. Costs a round trip on the first large body of each upload (and up to
-    /// a second on servers that ignore `Expect`).
-    pub fn expect_continue(mut self, on: bool) -> Self {
-        self.proto.expect_continue_above = on.then_some(1024 * 1024);
         self
     }
 
@@ -261,10 +229,20 @@ impl<'a> UploadOptions<'a> {
         Self::default()
     }
 
-    /// The `Upload-Metadata` pairs.
-    pub fn metadata(mut self, metadata: Metadata) -> Self {
-        self.metadata = metadata;
-        self
+    setters! {
+        /// The `Upload-Metadata` pairs.
+        metadata(metadata: Metadata) => metadata = metadata;
+
+        /// Lets another thread stop the upload.
+        abort(handle: AbortHandle) => abort = Some(handle);
+
+        /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
+        /// of keeping it for a resume.
+        terminate_on_abort(yes: bool) => terminate_on_abort = yes;
+
+        /// Keeps the resume record after success (default: removed), so a later call finds the
+        /// finished upload instead of starting another; [`Uploader::forget`] removes it.
+        keep_state(yes: bool) => keep_state = yes;
     }
 
     /// Called with how far the upload is: whenever the server acknowledges bytes (at most once
@@ -272,26 +250,6 @@ impl<'a> UploadOptions<'a> {
     /// comes first. A 300 MB file in one PATCH makes about 300 calls.
     pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
         self.progress = Some(Box::new(f));
-        self
-    }
-
-    /// Lets another thread stop the upload.
-    pub fn abort(mut self, handle: AbortHandle) -> Self {
-        self.abort = Some(handle);
-        self
-    }
-
-    /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
-    /// of keeping it for a resume.
-    pub fn terminate_on_abort(mut self, yes: bool) -> Self {
-        self.terminate_on_abort = yes;
-        self
-    }
-
-    /// Keeps the resume record after success (default: removed), so a later call finds the
-    /// finished upload instead of starting another; [`Uploader::forget`] removes it.
-    pub fn keep_state(mut self, yes: bool) -> Self {
-        self.keep_state = yes;
         self
     }
 

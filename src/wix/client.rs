@@ -1,5 +1,6 @@
 //! The Wix media client: one call per file, every upload route, waiting for processing.
 
+use crate::macros::setters;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -90,25 +91,18 @@ pub struct WixClientBuilder {
 }
 
 impl WixClientBuilder {
-    /// The uploader's settings (retries, timeouts, state directory, user agent, chunk size,
-    /// parallel connections...): every call of the client shares them.
-    pub fn uploader(mut self, settings: UploaderBuilder) -> Self {
-        self.uploader = settings;
-        self
-    }
+    setters! {
+        /// The uploader's settings (retries, timeouts, state directory, user agent, chunk size,
+        /// parallel connections...): every call of the client shares them.
+        uploader(settings: UploaderBuilder) => uploader = settings;
 
-    /// Files smaller than `bytes` take the simple route under [`Route::Auto`] (default
-    /// [`DEFAULT_SIMPLE_BELOW`]).
-    pub fn simple_below(mut self, bytes: u64) -> Self {
-        self.simple_below = bytes;
-        self
-    }
+        /// Files smaller than `bytes` take the simple route under [`Route::Auto`] (default
+        /// [`DEFAULT_SIMPLE_BELOW`]).
+        simple_below(bytes: u64) => simple_below = bytes;
 
-    /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
-    /// Wix has answered 429).
-    pub fn requests_per_minute(mut self, n: u32) -> Self {
-        self.per_minute = Some(n);
-        self
+        /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
+        /// Wix has answered 429).
+        requests_per_minute(n: u32) => per_minute = Some(n);
     }
 
     /// Builds the client.
@@ -150,36 +144,26 @@ impl<'a> FileUpload<'a> {
         Self::default()
     }
 
-    /// The name shown in the Media Manager (default: the file's name).
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = Some(name.into());
-        self
-    }
+    setters! {
+        /// The name shown in the Media Manager (default: the file's name).
+        display_name(name: impl Into<String>) => display_name = Some(name.into());
 
-    /// The MIME type (default: guessed from the extension; `application/octet-stream` when
-    /// unknown).
-    pub fn mime_type(mut self, mime: impl Into<String>) -> Self {
-        self.mime_type = Some(mime.into());
-        self
+        /// The MIME type (default: guessed from the extension; `application/octet-stream` when
+        /// unknown).
+        mime_type(mime: impl Into<String>) => mime_type = Some(mime.into());
+
+        /// The route (default [`Route::Auto`]).
+        route(route: Route) => route = route;
+
+        /// Waits until Wix has processed the file (`READY`), for at most `timeout`.
+        wait_for(timeout: Duration) => wait = Some(timeout);
     }
 
     file_option_setters!();
 
-    /// The route (default [`Route::Auto`]).
-    pub fn route(mut self, route: Route) -> Self {
-        self.route = route;
-        self
-    }
-
     /// Waits until Wix has processed the file (`READY`), for at most `seconds`.
     pub fn wait(self, seconds: u64) -> Self {
         self.wait_for(Duration::from_secs(seconds))
-    }
-
-    /// Waits until Wix has processed the file (`READY`), for at most `timeout`.
-    pub fn wait_for(mut self, timeout: Duration) -> Self {
-        self.wait = Some(timeout);
-        self
     }
 
     /// Called with how far the upload is (see [`UploadOptions::progress`]).

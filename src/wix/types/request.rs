@@ -1,6 +1,7 @@
 //! Request bodies of the routes that create or read files, and the answers that are not a
 //! file descriptor.
 
+use crate::macros::setters;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -83,16 +84,18 @@ impl FileOptions {
         FileOptions::default()
     }
 
-    /// Sets `parentFolderId`.
-    pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
-        self.parent_folder_id = Some(id.into());
-        self
-    }
+    setters! {
+        /// Sets `parentFolderId`.
+        parent_folder_id(id: impl Into<String>) => parent_folder_id = Some(id.into());
 
-    /// Sets `private`.
-    pub fn private(mut self, private: bool) -> Self {
-        self.private = Some(private);
-        self
+        /// Sets `private`.
+        private(private: bool) => private = Some(private);
+
+        /// Sets `filePath`.
+        file_path(path: impl Into<String>) => file_path = Some(path.into());
+
+        /// Sets `externalInfo`.
+        external_info(info: ExternalInfo) => external_info = Some(info);
     }
 
     /// Adds one label.
@@ -108,18 +111,6 @@ impl FileOptions {
         S: Into<String>,
     {
         self.labels = labels.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets `filePath`.
-    pub fn file_path(mut self, path: impl Into<String>) -> Self {
-        self.file_path = Some(path.into());
-        self
-    }
-
-    /// Sets `externalInfo`.
-    pub fn external_info(mut self, info: ExternalInfo) -> Self {
-        self.external_info = Some(info);
         self
     }
 }
@@ -224,16 +215,12 @@ impl GenerateUploadUrlRequest {
         }
     }
 
-    /// Sets `fileName`.
-    pub fn file_name(mut self, name: impl Into<String>) -> Self {
-        self.file_name = Some(name.into());
-        self
-    }
+    setters! {
+        /// Sets `fileName`.
+        file_name(name: impl Into<String>) => file_name = Some(name.into());
 
-    /// Sets `sizeInBytes`.
-    pub fn size_in_bytes(mut self, size: u64) -> Self {
-        self.size_in_bytes = Some(size);
-        self
+        /// Sets `sizeInBytes`.
+        size_in_bytes(size: u64) => size_in_bytes = Some(size);
     }
 
     file_option_setters!();
@@ -346,22 +333,15 @@ impl ImportFileRequest {
         }
     }
 
-    /// Sets `displayName`.
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = Some(name.into());
-        self
-    }
+    setters! {
+        /// Sets `displayName`.
+        display_name(name: impl Into<String>) => display_name = Some(name.into());
 
-    /// Sets `mimeType`.
-    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Self {
-        self.mime_type = Some(mime_type.into());
-        self
-    }
+        /// Sets `mimeType`.
+        mime_type(mime_type: impl Into<String>) => mime_type = Some(mime_type.into());
 
-    /// Sets `mediaType`.
-    pub fn media_type(mut self, media_type: MediaType) -> Self {
-        self.media_type = Some(media_type);
-        self
+        /// Sets `mediaType`.
+        media_type(media_type: MediaType) => media_type = Some(media_type);
     }
 
     /// Adds (or replaces) one of `urlParams`.
