@@ -43,14 +43,9 @@ impl ExternalInfo {
         self
     }
 
-    /// Replaces `externalIds`.
-    pub fn external_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.external_ids = ids.into_iter().map(Into::into).collect();
-        self
+    setters! {
+        /// Replaces `externalIds`.
+        external_ids(ids: impl IntoIterator<Item = impl Into<String>>) => external_ids = strings(ids);
     }
 }
 
@@ -96,6 +91,9 @@ impl FileOptions {
 
         /// Sets `externalInfo`.
         external_info(info: ExternalInfo) => external_info = Some(info);
+
+        /// Replaces all labels.
+        labels(labels: impl IntoIterator<Item = impl Into<String>>) => labels = strings(labels);
     }
 
     /// Adds one label.
@@ -103,66 +101,49 @@ impl FileOptions {
         self.labels.push(label.into());
         self
     }
+}
 
-    /// Replaces all labels.
-    pub fn labels<I, S>(mut self, labels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.labels = labels.into_iter().map(Into::into).collect();
-        self
-    }
+fn strings(items: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+    items.into_iter().map(Into::into).collect()
 }
 
 /// The [`FileOptions`] setters, for a type with an `options: FileOptions` field.
 macro_rules! file_option_setters {
     () => {
-        /// Replaces all the shared options ([`FileOptions`]) at once.
-        pub fn options(mut self, options: FileOptions) -> Self {
-            self.options = options;
-            self
+        $crate::macros::setters! {
+            /// Replaces all the shared options ([`FileOptions`]) at once.
+            options(options: FileOptions) => options = options;
         }
 
-        /// Sets `parentFolderId` (Wix's default: `media-root`).
-        pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
-            self.options = self.options.parent_folder_id(id);
-            self
-        }
+        file_option_setters! {
+            /// Sets `parentFolderId` (Wix's default: `media-root`).
+            parent_folder_id(id: impl Into<String>);
 
-        /// Sets `private` (a private file cannot be made public later).
-        pub fn private(mut self, private: bool) -> Self {
-            self.options = self.options.private(private);
-            self
-        }
+            /// Sets `private` (a private file cannot be made public later).
+            private(private: bool);
 
-        /// Adds one label.
-        pub fn label(mut self, label: impl Into<String>) -> Self {
-            self.options = self.options.label(label);
-            self
-        }
+            /// Adds one label.
+            label(label: impl Into<String>);
 
-        /// Replaces all labels.
-        pub fn labels<I, S>(mut self, labels: I) -> Self
-        where
-            I: IntoIterator<Item = S>,
-            S: Into<String>,
-        {
-            self.options = self.options.labels(labels);
-            self
-        }
+            /// Replaces all labels.
+            labels(labels: impl IntoIterator<Item = impl Into<String>>);
 
-        /// Sets `filePath`, e.g. `/videos/2024/december`; missing folders are created.
-        pub fn file_path(mut self, path: impl Into<String>) -> Self {
-            self.options = self.options.file_path(path);
-            self
-        }
+            /// Sets `filePath`, e.g. `/videos/2024/december`; missing folders are created.
+            file_path(path: impl Into<String>);
 
-        /// Sets `externalInfo`.
-        pub fn external_info(mut self, info: ExternalInfo) -> Self {
-            self.options = self.options.external_info(info);
-            self
+            /// Sets `externalInfo`.
+            external_info(info: ExternalInfo);
         }
+    };
+    // Each setter hands its value to the `FileOptions` setter of the same name.
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.options = self.options.$name($arg);
+                self
+            }
+        )*
     };
 }
 pub(crate) use file_option_setters;
