@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use wix_media_upload::wix::FileOptions;
 
 /// Upload files to a Wix site's Media Manager (or to any tus server), resumably.
 ///
@@ -73,6 +74,36 @@ pub enum RouteArg {
     Simple,
 }
 
+/// Where Wix puts a file and how it marks it (`upload` and `import`).
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The Wix folder (filePath, such as /photos/2024); missing folders are created by Wix
+    #[arg(long, value_name = "PATH")]
+    pub folder: Option<String>,
+
+    /// Make the files private (they can't be made public later)
+    #[arg(long)]
+    pub private: bool,
+
+    /// A label for the files (repeatable)
+    #[arg(long = "label", value_name = "TEXT")]
+    pub labels: Vec<String>,
+}
+
+impl FileArgs {
+    /// The options the Wix calls take.
+    pub fn options(&self) -> FileOptions {
+        let mut options = FileOptions::new().labels(&self.labels);
+        if let Some(folder) = &self.folder {
+            options = options.file_path(folder);
+        }
+        if self.private {
+            options = options.private(true);
+        }
+        options
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UploadArgs {
     /// Files and folders to upload
@@ -95,17 +126,8 @@ pub struct UploadArgs {
     #[arg(long, value_enum, default_value_t = RouteArg::Auto)]
     pub route: RouteArg,
 
-    /// The Wix folder (filePath, such as /photos/2024); missing folders are created by Wix
-    #[arg(long, value_name = "PATH")]
-    pub folder: Option<String>,
-
-    /// Make the files private (they can't be made public later)
-    #[arg(long)]
-    pub private: bool,
-
-    /// A label for the files (repeatable)
-    #[arg(long = "label", value_name = "TEXT")]
-    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub file: FileArgs,
 
     /// The MIME type of every file, instead of the guess from its extension
     #[arg(long, value_name = "TYPE")]
@@ -154,9 +176,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// The Wix folder (filePath); missing folders are created by Wix
-    #[arg(long, value_name = "PATH")]
-    pub folder: Option<String>,
+    #[command(flatten)]
+    pub file: FileArgs,
 
     /// Wait until the file is READY (or FAILED), at most an hour
     #[arg(long)]

@@ -30,9 +30,7 @@ fn import(
     if let Some(name) = &args.name {
         request = request.display_name(name.as_str());
     }
-    if let Some(folder) = &args.folder {
-        request = request.file_path(folder.as_str());
-    }
+    request = request.options(args.file.options());
     let failure = |text: String| {
         output::note(&text);
         json!({"url": args.url, "error": text})

@@ -116,9 +116,9 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
         Target::Wix(w) => (
             w.identity(),
             json!({
-                "folder": args.folder,
-                "private": args.private,
-                "labels": args.labels,
+                "folder": args.file.folder,
+                "private": args.file.private,
+                "labels": args.file.labels,
                 "mime": args.mime,
             }),
         ),
@@ -472,15 +472,7 @@ impl Ctx<'_> {
         if let Some(m) = &self.args.mime {
             upload = upload.mime_type(m.as_str());
         }
-        if let Some(f) = &self.args.folder {
-            upload = upload.file_path(f.as_str());
-        }
-        if self.args.private {
-            upload = upload.private(true);
-        }
-        for l in &self.args.labels {
-            upload = upload.label(l.as_str());
-        }
+        upload = upload.options(self.args.file.options());
         let result = client.upload_with(path, upload.progress(|p| bar.update(p)));
         match result {
             Ok(done) => {
