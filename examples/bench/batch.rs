@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use wix_media_upload::emulator::Emulator;
 
 use crate::common::{
-    Opts, Sample, Stat, fresh_emulator, js_client_ready, js_dir, show_counts, timed, wix_media_bin,
+    Opts, Sample, Stat, fresh_emulator, js_client_ready, js_dir, show_counts, show_list, timed,
+    wix_media_bin,
 };
 use crate::relay::LatencyRelay;
 
@@ -30,18 +31,18 @@ struct Run {
 pub fn run(o: &Opts) {
     let runs = o.runs_or(5);
     let root = o.dir.join("batch");
-    let files_dir = root.join(format!("files-{}x{}k", o.files, o.file_kib));
-    let inputs = make_inputs(&files_dir, o.files, o.file_kib * 1024);
+    let files_dir = root.join(format!("files-{}x{}k", o.batch.files, o.batch.file_kib));
+    let inputs = make_inputs(&files_dir, o.batch.files, o.batch.file_kib * 1024);
     let emu_dir = root.join("emulator");
     let emu = fresh_emulator(&emu_dir);
-    let relay = LatencyRelay::start(emu.addr(), Duration::from_millis(o.latency_ms));
-    let mut clients: Vec<&str> = o.batch_clients.iter().map(String::as_str).collect();
+    let relay = LatencyRelay::start(emu.addr(), Duration::from_millis(o.batch.latency_ms));
+    let mut clients: Vec<&str> = o.batch.clients.iter().map(String::as_str).collect();
     if clients.contains(&"tus-js") && !js_client_ready() {
         clients.retain(|c| *c != "tus-js");
     }
     println!(
         "\n# batch: {} files of {} KiB, {} at a time, Wix mode, in-process emulator behind a relay adding {} ms each way; {runs} alternating runs",
-        o.files, o.file_kib, o.jobs, o.latency_ms
+        o.batch.files, o.batch.file_kib, o.batch.jobs, o.batch.latency_ms
     );
     let mut results: BTreeMap<&str, Vec<Run>> = BTreeMap::new();
     let mut reruns: Vec<Run> = Vec::new();
@@ -67,15 +68,15 @@ pub fn run(o: &Opts) {
                     let mut c = Command::new(crate::common::self_exe());
                     c.args(["lib-batch", &relay.base_url()])
                         .arg(&files_dir)
-                        .args([&o.jobs.to_string(), per_host]);
+                        .args([&o.batch.jobs.to_string(), per_host]);
                     timed(c, None)
                 }
             });
-            verify(&emu, &before, &inputs, o.file_kib * 1024, client);
+            verify(&emu, &before, &inputs, o.batch.file_kib * 1024, client);
             eprintln!(
                 "run {i} {client}: {:.2} s, {:.0} files/s, {} requests ({}), {} connections, {:.1} MiB rss",
                 r.sample.wall,
-                o.files as f64 / r.sample.wall,
+                o.batch.files as f64 / r.sample.wall,
                 r.requests,
                 show_counts(&r.routes),
                 r.connections,
@@ -85,7 +86,7 @@ pub fn run(o: &Opts) {
                 let again = measure(&emu, &relay, || ours(o, &relay, &state, &files_dir, true));
                 assert_eq!(
                     emu.files().len(),
-                    before.len() + o.files,
+                    before.len() + o.batch.files,
                     "the rerun uploaded"
                 );
                 eprintln!(
@@ -124,8 +125,9 @@ fn measure(emu: &Emulator, relay: &LatencyRelay, f: impl FnOnce() -> Sample) -> 
 }
 
 fn ours(o: &Opts, relay: &LatencyRelay, state: &Path, files: &Path, rerun: bool) -> Sample {
+    let jobs = o.batch.jobs.to_string();
     let mut cmd = Command::new(wix_media_bin());
-    cmd.args(["upload", "--no-progress", "--jobs", &o.jobs.to_string()])
+    cmd.args(["upload", "--no-progress", "--jobs", &jobs])
         .arg("--state-dir")
         .arg(state)
         .arg(files)
@@ -141,7 +143,7 @@ fn ours(o: &Opts, relay: &LatencyRelay, state: &Path, files: &Path, rerun: bool)
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(lines.len(), o.files, "one line per file");
+    assert_eq!(lines.len(), o.batch.files, "one line per file");
     for l in &lines {
         assert_eq!(l["skipped"], json!(rerun), "skipped must be {rerun}: {l}");
         assert!(l["file"]["id"].is_string(), "no file in {l}");
@@ -153,7 +155,7 @@ fn node(o: &Opts, relay: &LatencyRelay, files: &Path) -> Sample {
     let mut cmd = Command::new("node");
     cmd.arg(js_dir().join("wix-batch.js"))
         .arg(relay.base_url())
-        .arg(o.jobs.to_string())
+        .arg(o.batch.jobs.to_string())
         .arg(files)
         .env("WIX_API_KEY", "bench")
         .env("WIX_SITE_ID", "bench");
@@ -202,7 +204,7 @@ pub fn verify(
 }
 
 fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
-    let n = o.files as f64;
+    let n = o.batch.files as f64;
     let stat =
         |runs: &[Run], f: &dyn Fn(&Run) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
     println!(
@@ -210,22 +212,19 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut json_clients = serde_json::Map::new();
+    let jobs = o.batch.jobs;
     let label = |key: &str| match key {
-        "ours" => format!(
-            "wix-media upload --jobs {} (simple route: generate-upload-url + PUT)",
-            o.jobs
-        ),
-        "tus-js" => format!(
-            "Node: generate + tus-js-client 4.3.1 + finalize, {} at a time",
-            o.jobs
-        ),
-        "lib" => format!("library: WixClient::upload_with on {} threads", o.jobs),
+        "ours" => {
+            format!("wix-media upload --jobs {jobs} (simple route: generate-upload-url + PUT)")
+        }
+        "tus-js" => format!("Node: generate + tus-js-client 4.3.1 + finalize, {jobs} at a time"),
+        "lib" => format!("library: WixClient::upload_with on {jobs} threads"),
         other => format!(
             "library, agent keeping {} idle connections per host",
             other.trim_start_matches("lib-pool")
         ),
     };
-    for key in &o.batch_clients {
+    for key in &o.batch.clients {
         let Some(runs) = results.get(key.as_str()) else {
             continue;
         };
@@ -293,11 +292,7 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
         let s = Stat::of(&per_run);
         println!(
             "\nfiles/s ours / tus-js: per run {}; median {:.2} (target ≥ 2)",
-            per_run
-                .iter()
-                .map(|x| format!("{x:.2}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            show_list(&per_run, 2),
             s.med
         );
         ratio = s.json();
@@ -306,10 +301,10 @@ fn report(o: &Opts, results: &BTreeMap<&str, Vec<Run>>, reruns: &[Run]) {
         "batch",
         &json!({
             "machine": crate::common::machine(),
-            "files": o.files,
-            "file_kib": o.file_kib,
-            "jobs": o.jobs,
-            "latency_ms_each_way": o.latency_ms,
+            "files": o.batch.files,
+            "file_kib": o.batch.file_kib,
+            "jobs": o.batch.jobs,
+            "latency_ms_each_way": o.batch.latency_ms,
             "clients": json_clients,
             "ratio_files_per_s": ratio,
             "loadavg_at_end": crate::common::loadavg(),

@@ -36,7 +36,7 @@ mod single;
 
 use std::path::{Path, PathBuf};
 
-use common::{MIB, Opts};
+use common::{BatchOpts, LegacyOpts, MIB, Opts, SingleOpts};
 
 const SECTIONS: [&str; 9] = [
     "batch",
@@ -68,20 +68,26 @@ fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut o = Opts {
         runs: None,
-        sets: 3,
         dir: std::env::temp_dir().join("wmu-bench"),
         results: manifest.join("target").join("bench-results"),
         chart: manifest.join("docs").join("perf-batch.svg"),
-        size_mib: 512,
-        clients: vec!["curl".into(), "ours".into(), "ours-8m".into()],
-        rss_sizes: Vec::new(),
-        files: 200,
-        file_kib: 64,
-        jobs: 4,
-        latency_ms: 10,
-        batch_clients: vec!["ours".into(), "tus-js".into()],
-        emulator_dir: None,
-        parallel_mib: 256,
+        single: SingleOpts {
+            sets: 3,
+            size_mib: 512,
+            clients: vec!["curl".into(), "ours".into(), "ours-8m".into()],
+            rss_sizes: Vec::new(),
+        },
+        batch: BatchOpts {
+            files: 200,
+            file_kib: 64,
+            jobs: 4,
+            latency_ms: 10,
+            clients: vec!["ours".into(), "tus-js".into()],
+        },
+        legacy: LegacyOpts {
+            emulator_dir: None,
+            parallel_mib: 256,
+        },
     };
     let mut sections: Vec<String> = Vec::new();
     let default_results = o.results.clone();
@@ -99,25 +105,25 @@ fn main() {
         };
         match a.as_str() {
             "--runs" => o.runs = Some(num("--runs") as usize),
-            "--sets" => o.sets = num("--sets") as usize,
+            "--sets" => o.single.sets = num("--sets") as usize,
             "--dir" => o.dir = v.into(),
             "--results" => o.results = v.into(),
             "--chart" => {
                 o.chart = v.into();
                 chart_given = true;
             }
-            "--size-mib" => o.size_mib = num("--size-mib"),
-            "--clients" => o.clients = v.split(',').map(str::to_owned).collect(),
+            "--size-mib" => o.single.size_mib = num("--size-mib"),
+            "--clients" => o.single.clients = v.split(',').map(str::to_owned).collect(),
             "--rss-sizes" => {
-                o.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect();
+                o.single.rss_sizes = v.split(',').filter_map(|s| s.parse().ok()).collect();
             }
-            "--files" => o.files = num("--files") as usize,
-            "--file-kib" => o.file_kib = num("--file-kib"),
-            "--jobs" => o.jobs = num("--jobs") as usize,
-            "--latency-ms" => o.latency_ms = num("--latency-ms"),
-            "--batch-clients" => o.batch_clients = v.split(',').map(str::to_owned).collect(),
-            "--emulator-dir" => o.emulator_dir = Some(PathBuf::from(v)),
-            "--parallel-mib" => o.parallel_mib = num("--parallel-mib"),
+            "--files" => o.batch.files = num("--files") as usize,
+            "--file-kib" => o.batch.file_kib = num("--file-kib"),
+            "--jobs" => o.batch.jobs = num("--jobs") as usize,
+            "--latency-ms" => o.batch.latency_ms = num("--latency-ms"),
+            "--batch-clients" => o.batch.clients = v.split(',').map(str::to_owned).collect(),
+            "--emulator-dir" => o.legacy.emulator_dir = Some(PathBuf::from(v)),
+            "--parallel-mib" => o.legacy.parallel_mib = num("--parallel-mib"),
             _ => panic!("unknown section or option {a} (sections: {SECTIONS:?})"),
         }
     }

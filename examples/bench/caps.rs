@@ -28,10 +28,32 @@ use crate::support::proxy::cap::{CapConfig, CapProxy, CapStats};
 use crate::support::{TusServer, file_digest};
 
 struct Case {
-    name: &'static str,
+    name: String,
     cap: Option<CapConfig>,
     /// `None`: the CLI with its defaults; `Some(expect)`: the library runner.
     lib_expect: Option<bool>,
+}
+
+impl Case {
+    /// Through a relay capping bodies at `mib` MiB that honours or ignores `Expect`: the CLI, or
+    /// the library with `expect_continue(false)`.
+    fn capped(mib: u64, honours: bool, library: bool) -> Case {
+        let (cap, verb) = if honours {
+            (CapConfig::honouring_expect(mib * MIB), "honours")
+        } else {
+            (CapConfig::ignoring_expect(mib * MIB), "ignores")
+        };
+        let client = if library {
+            "; library, expect_continue(false)"
+        } else {
+            ""
+        };
+        Case {
+            name: format!("{mib} MiB cap, {verb} Expect{client}"),
+            cap: Some(cap),
+            lib_expect: library.then_some(false),
+        }
+    }
 }
 
 struct Row {
@@ -51,51 +73,23 @@ pub fn caps(o: &Opts) {
     let digest = file_digest(&input);
     let cases = [
         Case {
-            name: "no relay",
+            name: "no relay".into(),
             cap: None,
             lib_expect: None,
         },
         Case {
-            name: "relay, no cap",
+            name: "relay, no cap".into(),
             cap: Some(CapConfig::honouring_expect(u64::MAX)),
             lib_expect: None,
         },
-        Case {
-            name: "256 MiB cap, honours Expect",
-            cap: Some(CapConfig::honouring_expect(256 * MIB)),
-            lib_expect: None,
-        },
-        Case {
-            name: "256 MiB cap, ignores Expect",
-            cap: Some(CapConfig::ignoring_expect(256 * MIB)),
-            lib_expect: None,
-        },
-        Case {
-            name: "8 MiB cap, honours Expect",
-            cap: Some(CapConfig::honouring_expect(8 * MIB)),
-            lib_expect: None,
-        },
-        Case {
-            name: "8 MiB cap, ignores Expect",
-            cap: Some(CapConfig::ignoring_expect(8 * MIB)),
-            lib_expect: None,
-        },
+        Case::capped(256, true, false),
+        Case::capped(256, false, false),
+        Case::capped(8, true, false),
+        Case::capped(8, false, false),
         // What Expect buys and costs at a cap: the library with it switched off.
-        Case {
-            name: "8 MiB cap, honours Expect; library, expect_continue(false)",
-            cap: Some(CapConfig::honouring_expect(8 * MIB)),
-            lib_expect: Some(false),
-        },
-        Case {
-            name: "8 MiB cap, ignores Expect; library, expect_continue(false)",
-            cap: Some(CapConfig::ignoring_expect(8 * MIB)),
-            lib_expect: Some(false),
-        },
-        Case {
-            name: "256 MiB cap, ignores Expect; library, expect_continue(false)",
-            cap: Some(CapConfig::ignoring_expect(256 * MIB)),
-            lib_expect: Some(false),
-        },
+        Case::capped(8, true, true),
+        Case::capped(8, false, true),
+        Case::capped(256, false, true),
     ];
     println!(
         "\n# body caps: 300 MB (286 MiB), `wix-media upload --endpoint` defaults, @tus/server behind the cap relay, {runs} alternating runs"
@@ -120,7 +114,7 @@ pub fn caps(o: &Opts) {
                     timed(c, None)
                 }
             };
-            verify(&server, digest, case.name);
+            verify(&server, digest, &case.name);
             let stats = proxy.as_ref().map(CapProxy::stats);
             eprintln!(
                 "run {run} {}: {:.2} s, {}",
@@ -205,8 +199,8 @@ pub fn expect(o: &Opts) {
     let runs = o.runs_or(5);
     let server = TusServer::start();
     let input = input_file(
-        &o.dir.join(format!("input-{}.bin", o.size_mib)),
-        o.size_mib * MIB,
+        &o.dir.join(format!("input-{}.bin", o.single.size_mib)),
+        o.single.size_mib * MIB,
         0,
     );
     let digest = file_digest(&input);
@@ -227,7 +221,7 @@ pub fn expect(o: &Opts) {
     }
     println!(
         "\n# Expect: 100-continue on vs off: {} MiB, library runner (`UploaderBuilder::expect_continue`), {runs} alternating runs",
-        o.size_mib
+        o.single.size_mib
     );
     let mut rows: Vec<Vec<Row>> = (0..cases.len()).map(|_| Vec::new()).collect();
     for run in 0..runs {
@@ -304,7 +298,7 @@ pub fn expect(o: &Opts) {
     }
     o.save(
         "expect",
-        &json!({"machine": crate::common::machine(), "size_mib": o.size_mib, "cases": out}),
+        &json!({"machine": crate::common::machine(), "size_mib": o.single.size_mib, "cases": out}),
     );
 }
 
@@ -363,15 +357,16 @@ pub fn expect_wix(o: &Opts) {
         .map(|(_, p)| {
             LatencyRelay::start_with(
                 p.addr(),
-                Duration::from_millis(o.latency_ms),
+                Duration::from_millis(o.batch.latency_ms),
                 emu.addr().port(),
             )
         })
         .collect();
     let clients = ["cli", "lib", "lib-noexpect"];
+    let jobs = o.batch.jobs.to_string();
     println!(
         "\n# Expect on the simple route: {FILES} files of 5 MB, Wix mode, {} at a time, +{} ms each way, through a proxy that honours or ignores Expect; {runs} alternating runs",
-        o.jobs, o.latency_ms
+        o.batch.jobs, o.batch.latency_ms
     );
     let files_dir = root.join("files");
     let mut rows: Vec<Vec<(f64, u64)>> = vec![Vec::new(); proxies.len() * clients.len()];
@@ -387,7 +382,7 @@ pub fn expect_wix(o: &Opts) {
                     let state = root.join("state");
                     let _ = std::fs::remove_dir_all(&state);
                     let mut cmd = Command::new(wix_media_bin());
-                    cmd.args(["upload", "--no-progress", "--jobs", &o.jobs.to_string()])
+                    cmd.args(["upload", "--no-progress", "--jobs", &jobs])
                         .arg("--state-dir")
                         .arg(&state)
                         .arg(&files_dir)
@@ -401,7 +396,7 @@ pub fn expect_wix(o: &Opts) {
                     let mut cmd = Command::new(self_exe());
                     cmd.args(["lib-batch", &base])
                         .arg(&files_dir)
-                        .args([o.jobs.to_string().as_str(), "0"])
+                        .args([jobs.as_str(), "0"])
                         .arg(if lib == "lib" { "on" } else { "off" });
                     cmd
                 }

@@ -38,43 +38,65 @@ fn bar(v: &Value, key: &str, label: &str, ours: bool) -> Option<Bar> {
     })
 }
 
-pub fn write(o: &Opts) {
-    let mut panels = Vec::new();
-    if let Some(b) = o.load("batch") {
-        let c = &b["clients"];
-        let bars: Vec<Bar> = [
+/// The panels, each of a section's saved numbers: the section, which number of each client the
+/// bars show and its unit, and the bars (client, label, whether it is ours).
+type Shows = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, bool)],
+);
+
+const PANELS: [Shows; 2] = [
+    (
+        "batch",
+        "files_per_s",
+        "files/s",
+        &[
             ("ours", "wix-media upload --jobs 4", true),
             ("tus-js", "Node: generate + tus-js-client + finalize", false),
-        ]
-        .into_iter()
-        .filter_map(|(k, label, ours)| bar(&c[k], "files_per_s", label, ours))
-        .collect();
-        panels.push(Panel {
-            title: format!(
-                "Batch: {} files of {} KiB, {} at a time, +{} ms each way (files/s, higher is better)",
-                b["files"], b["file_kib"], b["jobs"], b["latency_ms_each_way"]
-            ),
-            unit: "files/s",
-            bars,
-        });
-    }
-    if let Some(s) = o.load("single") {
-        let c = &s["clients"];
-        let bars: Vec<Bar> = [
+        ],
+    ),
+    (
+        "single",
+        "wall_s",
+        "s",
+        &[
             ("curl", "curl: POST, one PATCH -T", false),
             ("ours", "wix-media upload --endpoint (one PATCH)", true),
             ("ours-8m", "wix-media upload --chunk-size 8 MiB", true),
             ("tus-js", "tus-js-client 4.3.1", false),
-        ]
-        .into_iter()
-        .filter_map(|(k, label, ours)| bar(&c[k], "wall_s", label, ours))
-        .collect();
+        ],
+    ),
+];
+
+/// A panel's title, from its section's saved numbers.
+fn title(section: &str, v: &Value) -> String {
+    match section {
+        "batch" => format!(
+            "Batch: {} files of {} KiB, {} at a time, +{} ms each way (files/s, higher is better)",
+            v["files"], v["file_kib"], v["jobs"], v["latency_ms_each_way"]
+        ),
+        _ => format!(
+            "{} MiB to @tus/server, all runs of all sets (wall s, lower is better)",
+            v["size_mib"]
+        ),
+    }
+}
+
+pub fn write(o: &Opts) {
+    let mut panels = Vec::new();
+    for (section, stat, unit, bars) in PANELS {
+        let Some(v) = o.load(section) else {
+            continue;
+        };
+        let bars = bars
+            .iter()
+            .filter_map(|&(k, label, ours)| bar(&v["clients"][k], stat, label, ours))
+            .collect();
         panels.push(Panel {
-            title: format!(
-                "{} MiB to @tus/server, all runs of all sets (wall s, lower is better)",
-                s["size_mib"]
-            ),
-            unit: "s",
+            title: title(section, &v),
+            unit,
             bars,
         });
     }

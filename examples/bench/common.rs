@@ -16,27 +16,44 @@ pub const MIB: u64 = 1024 * 1024;
 pub struct Opts {
     /// Runs per client and set (each section has its own default when unset).
     pub runs: Option<usize>,
-    /// Sets of alternating runs (the single-file comparison).
-    pub sets: usize,
     /// Inputs, state and emulator storage.
     pub dir: PathBuf,
     /// Where each section leaves its numbers as JSON (the chart reads them).
     pub results: PathBuf,
     /// The SVG chart.
     pub chart: PathBuf,
-    /// Single-file comparison: the file's size and the clients.
+    pub single: SingleOpts,
+    pub batch: BatchOpts,
+    pub legacy: LegacyOpts,
+}
+
+/// The large file of the single-file comparison (its size also serves `expect` and `ingest`).
+#[derive(Clone, Debug)]
+pub struct SingleOpts {
+    /// Sets of alternating runs.
+    pub sets: usize,
+    /// The file's size and the clients.
     pub size_mib: u64,
     pub clients: Vec<String>,
-    /// Single-file comparison: extra files whose peak RSS is measured (MiB; none by default).
+    /// Extra files whose peak RSS is measured (MiB; none by default).
     pub rss_sizes: Vec<u64>,
-    /// Batch: how many files, how large, how many at once, latency each way.
+}
+
+/// The batch of small files (how many at once and the latency also serve `expect-wix`).
+#[derive(Clone, Debug)]
+pub struct BatchOpts {
+    /// How many files, how large, how many at once, latency each way.
     pub files: usize,
     pub file_kib: u64,
     pub jobs: usize,
     pub latency_ms: u64,
-    /// Batch: ours, tus-js, lib (the library on threads), lib-poolN.
-    pub batch_clients: Vec<String>,
-    /// Legacy sections: the emulator's storage, the parallel upload's size.
+    /// ours, tus-js, lib (the library on threads), lib-poolN.
+    pub clients: Vec<String>,
+}
+
+/// The legacy sections: the emulator's storage, the parallel upload's size.
+#[derive(Clone, Debug)]
+pub struct LegacyOpts {
     pub emulator_dir: Option<PathBuf>,
     pub parallel_mib: u64,
 }
@@ -294,6 +311,14 @@ pub fn machine() -> Value {
         "curl": cmd("curl", &["--version"]).lines().next().unwrap_or("").to_owned(),
         "loadavg_at_start": loadavg(),
     })
+}
+
+/// `1.00, 2.50` of some numbers, with `digits` decimals.
+pub fn show_list(v: &[f64], digits: usize) -> String {
+    v.iter()
+        .map(|x| format!("{x:.digits$}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `a: 1, b: 2` of a count map.

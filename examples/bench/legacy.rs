@@ -17,8 +17,8 @@ pub fn parallel(o: &Opts) {
     const RATE: u64 = 32 * MIB;
     let runs = o.runs_or(3);
     let input = input_file(
-        &o.dir.join(format!("input-{}.bin", o.parallel_mib)),
-        o.parallel_mib * MIB,
+        &o.dir.join(format!("input-{}.bin", o.legacy.parallel_mib)),
+        o.legacy.parallel_mib * MIB,
         0,
     );
     let md5 = md5_hex(&input);
@@ -63,7 +63,7 @@ pub fn parallel(o: &Opts) {
     let (one, four) = (median(&walls[0]), median(&walls[1]));
     println!(
         "\n# parallel upload, {} MiB to the emulator via the proxy (+20 ms per request, {} MiB/s per connection), medians of {runs} runs",
-        o.parallel_mib,
+        o.legacy.parallel_mib,
         RATE / MIB,
     );
     println!("| connections | wall s |\n|---|---|");
@@ -75,12 +75,13 @@ pub fn parallel(o: &Opts) {
 pub fn ingest(o: &Opts) {
     let runs = o.runs_or(5);
     let input = input_file(
-        &o.dir.join(format!("input-{}.bin", o.size_mib)),
-        o.size_mib * MIB,
+        &o.dir.join(format!("input-{}.bin", o.single.size_mib)),
+        o.single.size_mib * MIB,
         0,
     );
     // Default: next to the input, on disk; `--emulator-dir /dev/shm/x` takes the disk out.
     let dir = o
+        .legacy
         .emulator_dir
         .clone()
         .unwrap_or_else(|| o.dir.join("emulator"));
@@ -134,7 +135,7 @@ pub fn ingest(o: &Opts) {
         .unwrap_or_default();
     drop(child.stdin.take());
     let _ = child.wait();
-    let mib = o.size_mib as f64;
+    let mib = o.single.size_mib as f64;
     let (n, t) = (median(&null), median(&tus));
     println!(
         "\n# emulator ingest, curl client, {mib:.0} MiB, medians of {runs} runs, storage in {}",

@@ -18,12 +18,13 @@
 //! shuts every socket down and joins every thread.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::support::proxy::relay::{Conns, Relay};
 
 const BUF: usize = 64 * 1024;
 /// Buffers queued per direction (at most this × 64 KiB in flight).
@@ -40,25 +41,17 @@ pub struct RelayStats {
     pub down_bytes: u64,
 }
 
-struct Shared {
-    upstream: SocketAddr,
+/// What the connections share (the listener's side is the tests' [`Relay`]).
+struct Delay {
     one_way: Duration,
-    from: Vec<u8>,
-    to: Vec<u8>,
-    stop: AtomicBool,
-    connections: AtomicU64,
+    rewrite_port: u16,
     up_bytes: AtomicU64,
     down_bytes: AtomicU64,
-    sockets: Mutex<Vec<TcpStream>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// The running relay; stopped on drop.
-pub struct LatencyRelay {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
-}
+/// The running relay; stopped on drop (the tests' [`Relay`] stops accepting, shuts every socket
+/// down and joins every thread).
+pub struct LatencyRelay(Relay<Delay>);
 
 impl LatencyRelay {
     /// Relays `127.0.0.1:<port>` → `upstream` (a 127.0.0.1 address), `one_way` each way.
@@ -69,155 +62,86 @@ impl LatencyRelay {
     /// Like [`LatencyRelay::start`], rewriting `127.0.0.1:<rewrite_port>` instead of the
     /// upstream's port (for a relay in front of another relay, say).
     pub fn start_with(upstream: SocketAddr, one_way: Duration, rewrite_port: u16) -> LatencyRelay {
-        assert_eq!(
-            upstream.ip(),
-            Ipv4Addr::LOCALHOST,
-            "the relay only goes to 127.0.0.1"
-        );
         let digits = rewrite_port.to_string().len();
-        let listener = (0..50)
-            .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the relay"))
-            .find(|l| {
-                l.local_addr()
-                    .is_ok_and(|a| a.port().to_string().len() == digits)
-            })
-            .expect("a relay port with as many digits as the upstream's");
-        let addr = listener.local_addr().expect("relay address");
-        let shared = Arc::new(Shared {
-            upstream,
+        let delay = || Delay {
             one_way,
-            from: format!("127.0.0.1:{rewrite_port}").into_bytes(),
-            to: format!("127.0.0.1:{}", addr.port()).into_bytes(),
-            stop: AtomicBool::new(false),
-            connections: AtomicU64::new(0),
+            rewrite_port,
             up_bytes: AtomicU64::new(0),
             down_bytes: AtomicU64::new(0),
-            sockets: Mutex::new(Vec::new()),
-            threads: Mutex::new(Vec::new()),
-        });
-        let s = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name("relay-accept".into())
-            .spawn(move || accept_loop(&s, &listener))
-            .expect("spawn the relay");
-        LatencyRelay {
-            addr,
-            shared,
-            accept: Some(accept),
-        }
+        };
+        (0..50)
+            .map(|_| Relay::new("relay", upstream, delay(), serve))
+            .find(|r| r.addr().port().to_string().len() == digits)
+            .map(LatencyRelay)
+            .expect("a relay port with as many digits as the upstream's")
     }
 
     /// `http://127.0.0.1:PORT` of the relay.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.base_url()
     }
 
     /// Counts so far.
     pub fn stats(&self) -> RelayStats {
+        let delay = self.0.shared();
         RelayStats {
-            connections: self.shared.connections.load(Ordering::SeqCst),
-            up_bytes: self.shared.up_bytes.load(Ordering::SeqCst),
-            down_bytes: self.shared.down_bytes.load(Ordering::SeqCst),
+            connections: self.0.conns().connections(),
+            up_bytes: delay.up_bytes.load(Ordering::SeqCst),
+            down_bytes: delay.down_bytes.load(Ordering::SeqCst),
         }
     }
 }
 
-impl Drop for LatencyRelay {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-        for s in self.shared.sockets.lock().unwrap().iter() {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap());
-        for t in threads {
-            let _ = t.join();
-        }
-    }
-}
-
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
-    for client in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(client) = client else {
-            thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        let opened = Instant::now();
-        let Ok(upstream) = TcpStream::connect(shared.upstream) else {
-            let _ = client.shutdown(Shutdown::Both);
-            continue;
-        };
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = connect_pair(shared, client, upstream, opened) {
-            eprintln!("relay: {e}");
-        }
-    }
-}
-
-fn connect_pair(
-    shared: &Arc<Shared>,
-    client: TcpStream,
-    upstream: TcpStream,
-    opened: Instant,
-) -> io::Result<()> {
+// One client connection: a reader and a writer thread each way, until both ways end.
+fn serve(delay: &Delay, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
+    let opened = Instant::now();
+    let upstream = TcpStream::connect(conns.upstream)?;
+    conns.register(conn, &upstream);
     client.set_nodelay(true)?;
     upstream.set_nodelay(true)?;
-    {
-        let mut socks = shared.sockets.lock().unwrap();
-        // Forget sockets of finished connections (their threads are gone).
-        socks.retain(|s| s.peer_addr().is_ok());
-        socks.push(client.try_clone()?);
-        socks.push(upstream.try_clone()?);
-    }
+    let from = format!("127.0.0.1:{}", delay.rewrite_port).into_bytes();
+    let to = format!("127.0.0.1:{}", conns.addr.port()).into_bytes();
     // The handshake's round trip: the client's first bytes leave one RTT late.
-    let up_start = opened + 2 * shared.one_way;
+    let up_start = opened + 2 * delay.one_way;
     let pumps = [
         (client.try_clone()?, upstream.try_clone()?, up_start, false),
         (upstream, client, opened, true),
     ];
-    let mut threads = shared.threads.lock().unwrap();
-    threads.retain(|t| !t.is_finished());
-    for (src, dst, not_before, rewrite) in pumps {
-        let (tx, rx) = sync_channel::<(Instant, Vec<u8>)>(QUEUE);
-        let s = Arc::clone(shared);
-        let dst_w = dst.try_clone()?;
-        threads.push(
+    thread::scope(|scope| {
+        for (src, dst, not_before, rewrite) in pumps {
+            let (tx, rx) = sync_channel::<(Instant, Vec<u8>)>(QUEUE);
+            let dst_w = dst.try_clone()?;
+            let rw = Rewriter::new(&from, &to);
             thread::Builder::new()
                 .name("relay-read".into())
-                .spawn(move || read_side(&s, src, &dst, tx, not_before, rewrite))?,
-        );
-        threads.push(
+                .spawn_scoped(scope, move || {
+                    read_side(delay, rw, src, &dst, tx, not_before, rewrite)
+                })?;
             thread::Builder::new()
                 .name("relay-write".into())
-                .spawn(move || write_side(dst_w, rx))?,
-        );
-    }
-    Ok(())
+                .spawn_scoped(scope, move || write_side(dst_w, rx))?;
+        }
+        Ok(())
+    })
 }
 
 // Reads, stamps each piece with its due time and queues it; the queue's end means EOF.
 fn read_side(
-    shared: &Shared,
+    delay: &Delay,
+    mut rw: Rewriter<'_>,
     mut src: TcpStream,
     dst: &TcpStream,
     tx: SyncSender<(Instant, Vec<u8>)>,
     not_before: Instant,
     rewrite: bool,
 ) {
-    let mut rw = Rewriter::new(&shared.from, &shared.to);
     let counter = if rewrite {
-        &shared.down_bytes
+        &delay.down_bytes
     } else {
-        &shared.up_bytes
+        &delay.up_bytes
     };
     let mut buf = vec![0u8; BUF];
-    let due = |now: Instant| now.max(not_before) + shared.one_way;
+    let due = |now: Instant| now.max(not_before) + delay.one_way;
     let mut timed = false;
     loop {
         // A partial match held back waits a moment for the rest, then goes as it is.

@@ -11,28 +11,28 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::common::{
-    MIB, Opts, Sample, Stat, input_file, js_client_ready, js_dir, self_exe, sh, timed,
+    MIB, Opts, Sample, Stat, input_file, js_client_ready, js_dir, self_exe, sh, show_list, timed,
     wix_media_bin,
 };
 use crate::support::{TusServer, file_digest};
 
 pub fn run(o: &Opts) {
     let runs = o.runs_or(9);
-    let sets = o.sets.max(1);
-    let mut clients = o.clients.clone();
+    let sets = o.single.sets.max(1);
+    let mut clients = o.single.clients.clone();
     if clients.iter().any(|c| c == "tus-js") && !js_client_ready() {
         clients.retain(|c| c != "tus-js");
     }
     let server = TusServer::start();
     let input = input_file(
-        &o.dir.join(format!("input-{}.bin", o.size_mib)),
-        o.size_mib * MIB,
+        &o.dir.join(format!("input-{}.bin", o.single.size_mib)),
+        o.single.size_mib * MIB,
         0,
     );
     let digest = file_digest(&input);
     println!(
         "\n# single file: {} MiB to @tus/server 2.4.5 at {}, {sets} sets of {runs} alternating runs per client",
-        o.size_mib,
+        o.single.size_mib,
         server.endpoint()
     );
     // samples[set][client]
@@ -102,22 +102,14 @@ pub fn run(o: &Opts) {
         let met = ratios.iter().filter(|r| **r <= 1.05).count();
         println!(
             "\nours / curl per set: {}; median {:.3}; ≤ 1.05 in {met} of {} sets",
-            ratios
-                .iter()
-                .map(|x| format!("{x:.3}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            show_list(&ratios, 3),
             crate::common::median(&ratios),
             ratios.len()
         );
         if !chunked.is_empty() {
             println!(
                 "ours-8m / ours per set: {}; median {:.2}",
-                chunked
-                    .iter()
-                    .map(|x| format!("{x:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                show_list(&chunked, 2),
                 crate::common::median(&chunked)
             );
         }
@@ -156,10 +148,10 @@ pub fn run(o: &Opts) {
     }
 
     let mut rss_rows = Vec::new();
-    if !o.rss_sizes.is_empty() {
+    if !o.single.rss_sizes.is_empty() {
         println!("\n# peak RSS of `wix-media upload --endpoint` (one PATCH) by file size");
         println!("| file | wall s | peak RSS MiB |\n|---|---|---|");
-        for mib in &o.rss_sizes {
+        for mib in &o.single.rss_sizes {
             let f = input_file(&o.dir.join(format!("input-{mib}.bin")), mib * MIB, 0);
             let s = run_client("ours", &server, &f, &o.dir);
             verify(&server, file_digest(&f), "ours");
@@ -170,7 +162,7 @@ pub fn run(o: &Opts) {
         verify(&server, digest, "ours-stream");
         println!(
             "| {} MiB, non-seekable `Read`, 8 MiB chunks | {:.2} | {:.1} |",
-            o.size_mib,
+            o.single.size_mib,
             s.wall,
             s.rss_mib()
         );
@@ -179,7 +171,7 @@ pub fn run(o: &Opts) {
         "single",
         &json!({
             "machine": crate::common::machine(),
-            "size_mib": o.size_mib,
+            "size_mib": o.single.size_mib,
             "runs_per_set": runs,
             "sets": set_rows,
             "clients": json_clients,
