@@ -110,6 +110,24 @@ impl MockTus {
             .create()
     }
 
+    /// The PATCHes of `bytes` (the whole upload) from `from` on, in `chunk`-byte pieces, each
+    /// acknowledged in full, once (see [`MockTus::takes`]).
+    pub fn takes_in_chunks(
+        &mut self,
+        path: &str,
+        bytes: &[u8],
+        from: usize,
+        chunk: usize,
+    ) -> Vec<Mock> {
+        (from..bytes.len())
+            .step_by(chunk)
+            .map(|at| {
+                let end = (at + chunk).min(bytes.len());
+                self.takes(path, at as u64, &bytes[at..end])
+            })
+            .collect()
+    }
+
     /// `times` HEADs answered `offset` of `length`.
     pub fn heads(&mut self, path: &str, offset: u64, length: u64, times: usize) -> Mock {
         head_at(self.head(path), offset, length)
@@ -147,6 +165,12 @@ pub fn head_at(mock: Mock, offset: u64, length: u64) -> Mock {
 }
 
 /// Asserts every mock was hit as often as it expects.
+pub fn assert_each(mocks: &[Mock]) {
+    for m in mocks {
+        m.assert();
+    }
+}
+
 pub fn assert_all(mocks: &[&Mock]) {
     for m in mocks {
         m.assert();
