@@ -19,7 +19,6 @@ use crate::support::mock::{
     wix_metadata,
 };
 use crate::support::pseudo_random_bytes;
-use crate::support::state::state_key;
 
 /// `Upload-Metadata` decoded into `(key, value)` pairs.
 fn decode_metadata(header: &str) -> Vec<(String, String)> {
@@ -63,7 +62,6 @@ fn nothing_is_sent_into_an_expired_upload() {
 #[test]
 fn create_then_single_patch() {
     let (mut tus, file, bytes) = MockTus::with_file(1);
-    let endpoint = tus.endpoint();
     let seen_metadata = Arc::new(Mutex::new(None::<String>));
 
     let post = {
@@ -85,14 +83,9 @@ fn create_then_single_patch() {
     let clock = RecordingClock::new();
     let up = uploader(&clock).build().unwrap();
     let meta = wix_metadata("photo one.jpg", "image/jpeg", TOKEN);
-    let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let done = up
-        .upload(
-            &endpoint,
-            source,
-            UploadOptions::new().metadata(meta.clone()),
-        )
+    let key = tus.state_key(&file);
+    let done = tus
+        .upload(&up, &file, UploadOptions::new().metadata(meta.clone()))
         .unwrap();
 
     post.assert();
@@ -171,7 +164,6 @@ fn redirects_are_not_followed() {
 #[test]
 fn abort_from_progress_stops_and_keeps_the_record() {
     let (mut tus, file, bytes) = MockTus::with_file(13);
-    let endpoint = tus.endpoint();
     let post = tus.creates("/files", 10, "/files/ab");
     let p0 = tus.takes("/files/ab", 0, &bytes[0..4]);
     let no_more = tus.never("PATCH", Matcher::Any);
@@ -180,12 +172,11 @@ fn abort_from_progress_stops_and_keeps_the_record() {
     let up = uploader(&clock).chunk_size(4).build().unwrap();
     let abort = AbortHandle::new();
     let trigger = abort.clone();
-    let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let err = up
+    let key = tus.state_key(&file);
+    let err = tus
         .upload(
-            &endpoint,
-            source,
+            &up,
+            &file,
             UploadOptions::new()
                 .abort(abort)
                 .progress(move |p: Progress| {

@@ -14,6 +14,7 @@ use wix_media_upload::{
 };
 
 use super::clock::RecordingClock;
+use super::state::file_state_key;
 use super::{TempFile, temp_file_with};
 
 /// The content type of a tus body.
@@ -64,6 +65,11 @@ impl MockTus {
             Source::file(file.path()).unwrap(),
             options,
         )
+    }
+
+    /// The key an uploader saves the record of an upload of `file` here under.
+    pub fn state_key(&self, file: &TempFile) -> String {
+        file_state_key(&self.endpoint(), file.path())
     }
 
     /// A creation POST of `length` bytes without body (plain mode), to be answered.
