@@ -477,10 +477,7 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
     let mut client_r = BufReader::with_capacity(BUF, client.try_clone()?);
     let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
     let (mut client_w, mut up_w) = (&client, &upstream);
-    loop {
-        let Some(mut req) = conns.next_request(&mut client_r)? else {
-            break;
-        };
+    while let Some(mut req) = conns.next_request(&mut client_r)? {
         shared.requests.fetch_add(1, Ordering::SeqCst);
         let request = SeenRequest {
             conn,
