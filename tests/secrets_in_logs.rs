@@ -51,6 +51,22 @@ fn client_lines() -> Vec<(String, log::Level, String)> {
         .collect()
 }
 
+/// The client's log lines of a [`scenario`] run with the log level at `level` (in its turn:
+/// the level and the captured lines are the whole process's).
+fn scenario_lines_at(level: log::LevelFilter) -> Vec<(String, log::Level, String)> {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    capture_at(level);
+    scenario();
+    client_lines()
+}
+
+/// Asserts that none of these (target, level, text) log lines shows the token.
+fn assert_lines_clean<'a>(lines: impl IntoIterator<Item = &'a (String, log::Level, String)>) {
+    for (target, level, text) in lines {
+        assert_clean(&format!("log line [{level} {target}]"), text);
+    }
+}
+
 /// An `upload_to_wix` whose PATCH is retried once and whose finalize fails with 404, then a plain
 /// upload with the token in its metadata. Checks every `Display`/`Debug` on the way.
 fn scenario() {
@@ -149,10 +165,7 @@ fn scenario() {
 /// At trace level: errors, `Debug` output and every line this crate logs are clean.
 #[test]
 fn the_token_stays_out_of_logs_errors_and_debug_output() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    capture_at(log::LevelFilter::Trace);
-    scenario();
-    let lines = client_lines();
+    let lines = scenario_lines_at(log::LevelFilter::Trace);
     let ours: Vec<_> = lines
         .iter()
         .filter(|(target, ..)| target.starts_with("wix_media_upload"))
@@ -166,19 +179,14 @@ fn the_token_stays_out_of_logs_errors_and_debug_output() {
             .any(|(_, level, text)| *level == log::Level::Warn && text.contains("503")),
         "the crate logged the retry: {ours:?}"
     );
-    for (target, level, text) in ours {
-        assert_clean(&format!("log line [{level} {target}]"), text);
-    }
+    assert_lines_clean(ours);
 }
 
 /// At debug level every component's lines are clean, ureq's included (it masks paths below
 /// trace).
 #[test]
 fn debug_logs_of_every_component_are_clean() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    capture_at(log::LevelFilter::Debug);
-    scenario();
-    let lines = client_lines();
+    let lines = scenario_lines_at(log::LevelFilter::Debug);
     assert!(
         lines.iter().any(|(target, ..)| target.starts_with("ureq")),
         "ureq's lines were captured: {lines:?}"
@@ -188,9 +196,7 @@ fn debug_logs_of_every_component_are_clean() {
             .iter()
             .any(|(target, ..)| target.starts_with("wix_media_upload"))
     );
-    for (target, level, text) in &lines {
-        assert_clean(&format!("log line [{level} {target}]"), text);
-    }
+    assert_lines_clean(&lines);
 }
 
 /// At trace level every component's lines are clean. They are not: ureq prints the whole
@@ -199,12 +205,7 @@ fn debug_logs_of_every_component_are_clean() {
 #[ignore = "BUG (via ureq): with trace logging on for ureq, ureq::run logs the finalize URI \
             `PUT …/upload/tus/<token>?filename=…` unmasked"]
 fn trace_logs_of_every_component_are_clean() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    capture_at(log::LevelFilter::Trace);
-    scenario();
-    let lines = client_lines();
+    let lines = scenario_lines_at(log::LevelFilter::Trace);
     assert!(lines.iter().any(|(target, ..)| target.starts_with("ureq")));
-    for (target, level, text) in &lines {
-        assert_clean(&format!("log line [{level} {target}]"), text);
-    }
+    assert_lines_clean(&lines);
 }

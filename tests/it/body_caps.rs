@@ -48,6 +48,41 @@ fn patch_of(len: u64, expect: bool) -> String {
     patch_head("/files/x", 0, &format!("Content-Length: {len}\r\n{expect}"))
 }
 
+/// A new connection to `addr` on which the head of a PATCH of `len` bytes was sent (see
+/// [`patch_of`]).
+fn patch_sent(addr: std::net::SocketAddr, len: u64, expect: bool) -> TcpStream {
+    let mut s = connect(addr);
+    s.write_all(patch_of(len, expect).as_bytes()).unwrap();
+    s
+}
+
+/// Sends `len` bytes of `byte` as the body on `s`: the upstream's answer comes back, a `204`
+/// that read all of it.
+fn assert_body_relayed(s: &mut TcpStream, len: usize, byte: u8) {
+    s.write_all(&vec![byte; len]).unwrap();
+    let resp = read_head(s);
+    assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
+    assert!(
+        resp.contains(&format!("X-Body-Length: {len}\r\n")),
+        "{resp}"
+    );
+}
+
+/// The proxy's refusal: a `413` that closes the connection.
+fn assert_refused(answer: &str) {
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+}
+
+/// The upstream got `n` requests: no refused one was relayed.
+fn assert_upstream_saw(upstream: &RawServer, n: usize) {
+    assert_eq!(
+        upstream.requests().len(),
+        n,
+        "a refused request was relayed"
+    );
+}
+
 /// Nothing comes back for a while (300 ms) after a head whose body was not sent.
 fn assert_no_answer_before_the_body(s: &mut TcpStream) {
     s.set_read_timeout(Some(Duration::from_millis(300)))
@@ -67,17 +102,11 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
 
     // Under the cap, on one kept-alive connection: 100 Continue from the proxy, then the
     // upstream's answer; then a second request without Expect.
-    let mut s = connect(proxy.addr());
-    s.write_all(patch_of(1000, true).as_bytes()).unwrap();
+    let mut s = patch_sent(proxy.addr(), 1000, true);
     assert_eq!(read_head(&mut s), "HTTP/1.1 100 Continue\r\n\r\n");
-    s.write_all(&[1u8; 1000]).unwrap();
-    let resp = read_head(&mut s);
-    assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
-    assert!(resp.contains("X-Body-Length: 1000\r\n"), "{resp}");
+    assert_body_relayed(&mut s, 1000, 1);
     s.write_all(patch_of(10, false).as_bytes()).unwrap();
-    s.write_all(&[2u8; 10]).unwrap();
-    let resp = read_head(&mut s);
-    assert!(resp.contains("X-Body-Length: 10\r\n"), "{resp}");
+    assert_body_relayed(&mut s, 10, 2);
     // The upstream never saw the Expect header.
     let seen = upstream.requests();
     assert_eq!(seen.len(), 2);
@@ -87,22 +116,14 @@ fn honouring_cap_refuses_at_the_head_and_answers_100_continue_under_it() {
     );
 
     // Over the cap: the 413 comes to the head alone, and the connection ends.
-    let mut s = connect(proxy.addr());
-    s.write_all(patch_of(1001, true).as_bytes()).unwrap();
+    let mut s = patch_sent(proxy.addr(), 1001, true);
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
-    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    assert_refused(&answer);
     // Without Expect, too (the body may be on its way: no reading it).
-    let mut s = connect(proxy.addr());
-    s.write_all(patch_of(5000, false).as_bytes()).unwrap();
-    let resp = read_head(&mut s);
-    assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
-    assert_eq!(
-        upstream.requests().len(),
-        2,
-        "a refused request was relayed"
-    );
+    let mut s = patch_sent(proxy.addr(), 5000, false);
+    assert_refused(&read_head(&mut s));
+    assert_upstream_saw(&upstream, 2);
 
     let st = proxy.stats();
     assert_eq!(st.count("PATCH"), 4);
@@ -120,28 +141,17 @@ fn ignoring_cap_strips_expect_and_refuses_only_once_the_body_streams() {
     let proxy = CapProxy::to_url(&upstream.base_url(), CapConfig::ignoring_expect(1000));
 
     // Under the cap: no 100 Continue; the body is relayed when it comes.
-    let mut s = connect(proxy.addr());
-    s.write_all(patch_of(600, true).as_bytes()).unwrap();
+    let mut s = patch_sent(proxy.addr(), 600, true);
     assert_no_answer_before_the_body(&mut s);
-    s.write_all(&[3u8; 600]).unwrap();
-    let resp = read_head(&mut s);
-    assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
-    assert!(resp.contains("X-Body-Length: 600\r\n"), "{resp}");
+    assert_body_relayed(&mut s, 600, 3);
     assert!(upstream.requests()[0].header("Expect").is_none());
 
     // Over the cap: nothing until the body streams; after the first `limit` bytes, a 413.
-    let mut s = connect(proxy.addr());
-    s.write_all(patch_of(5000, true).as_bytes()).unwrap();
+    let mut s = patch_sent(proxy.addr(), 5000, true);
     assert_no_answer_before_the_body(&mut s);
     s.write_all(&[4u8; 1000]).unwrap();
-    let resp = read_head(&mut s);
-    assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
-    assert!(resp.contains("\r\nConnection: close\r\n"), "{resp}");
-    assert_eq!(
-        upstream.requests().len(),
-        1,
-        "a refused request was relayed"
-    );
+    assert_refused(&read_head(&mut s));
+    assert_upstream_saw(&upstream, 1);
     let st = proxy.stats();
     assert_eq!(st.refused_of("PATCH"), 1);
     let log = proxy.requests();

@@ -18,7 +18,7 @@ use crate::support::state::{file_state_key, record};
 use crate::support::upload::{
     abort_when, stream_of, upload_aborted, upload_file, upload_file_to_wix, upload_unknown_length,
 };
-use crate::support::{TempDir, TusServer, temp_file_with, unfinished_records};
+use crate::support::{TempDir, TempFile, TusServer, temp_file_with, unfinished_records};
 use wix_media_upload::emulator::{EmulatorConfig, UploadInfo};
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
 use wix_media_upload::{
@@ -68,6 +68,18 @@ impl Wix {
             .file_name(name)
             .size_in_bytes(len as u64);
         self.generate(&request)
+    }
+
+    /// A `len`-byte temp file (seed `seed`), its bytes, and a target for it as `name` of `mime`.
+    fn file_and_target(
+        &self,
+        mime: &str,
+        name: &str,
+        (len, seed): (usize, u64),
+    ) -> (TempFile, Vec<u8>, ResumableTarget) {
+        let (file, bytes) = temp_file_with(len, seed);
+        let target = self.generate_for(mime, name, len).unwrap();
+        (file, bytes, target)
     }
 
     /// A fresh `{uploadUrl, uploadToken}` for a file of any size.
@@ -124,6 +136,11 @@ fn builder() -> UploaderBuilder {
     Uploader::builder()
         .retry(quick_retries())
         .stall_timeout(Some(Duration::from_secs(30)))
+}
+
+/// A [`builder`] uploader that sends [`CHUNK`]-byte PATCHes.
+fn chunked() -> Uploader {
+    builder().chunk_size(CHUNK as u64).build().unwrap()
 }
 
 /// Whether a progress report falls between two requests (`sent == acked`: no body is under
@@ -270,12 +287,16 @@ fn checksum_mismatch_460_resends_the_chunk() {
 
 const DEFERRED_SIZES: [(usize, u64); 4] = [(0, 31), (1, 32), (2 * CHUNK, 33), (5 * CHUNK / 2, 34)];
 
+/// The streams of [`DEFERRED_SIZES`]: each length and its pseudo-random bytes.
+fn deferred_streams() -> [(usize, Vec<u8>); 4] {
+    DEFERRED_SIZES.map(|(len, seed)| (len, crate::support::pseudo_random_bytes(len, seed)))
+}
+
 #[test]
 fn deferred_length_streams_on_the_emulator() {
     let wix = Wix::start();
-    let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
-    for (len, seed) in DEFERRED_SIZES {
-        let bytes = crate::support::pseudo_random_bytes(len, seed);
+    let uploader = chunked();
+    for (len, bytes) in deferred_streams() {
         let (endpoint, meta) = wix.endpoint_and_meta();
         let done = uploader
             .upload(
@@ -296,9 +317,8 @@ fn deferred_length_streams_on_the_emulator() {
 #[test]
 fn deferred_length_streams_on_the_tus_server() {
     let server = TusServer::start();
-    let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
-    for (len, seed) in DEFERRED_SIZES {
-        let bytes = crate::support::pseudo_random_bytes(len, seed);
+    let uploader = chunked();
+    for (len, bytes) in deferred_streams() {
         let done = upload_unknown_length(&uploader, &server.endpoint(), &bytes)
             .unwrap_or_else(|e| panic!("{len} B: {e}"));
         assert_eq!(done.size, len as u64, "{len} B");
@@ -319,7 +339,7 @@ fn terminate_deletes_an_upload() {
     let wix = Wix::start();
     let (file, _) = temp_file_with(3 * CHUNK, 41);
     let (endpoint, meta) = wix.endpoint_and_meta();
-    let uploader = builder().chunk_size(CHUNK as u64).build().unwrap();
+    let uploader = chunked();
     let options = abort_when(UploadOptions::new().metadata(meta), between_requests);
     upload_aborted(&uploader, &endpoint, file.path(), options);
     let uploads = wix.emu.uploads();
@@ -440,86 +460,98 @@ fn leave_an_unfinished_upload(
     rec.upload_url
 }
 
-/// The second upload must start anew: no HEAD to the stale URL, a second upload, and the
-/// stale one untouched.
-fn check_fresh_start(
-    wix: &Wix,
-    uploader: &Uploader,
-    endpoint: &str,
+/// An expiration test: an emulator whose uploads expire after a while, a state dir, a file
+/// and the endpoint and metadata of its upload.
+struct Expiring {
+    wix: Wix,
+    state: TempDir,
+    file: TempFile,
+    bytes: Vec<u8>,
+    endpoint: String,
     meta: Metadata,
-    file: &Path,
-    bytes: &[u8],
-    stale: &str,
-) {
-    wix.emu.reset_request_counts();
-    let done = uploader
-        .upload(
+}
+
+impl Expiring {
+    /// Uploads expire `after` that long; the file is 4 chunks of seed `seed`.
+    fn new(after: Duration, seed: u64) -> Expiring {
+        let wix = Wix::with(EmulatorConfig::new().expiration(after));
+        let state = TempDir::new("wmu-ext-state");
+        let (file, bytes) = temp_file_with(4 * CHUNK, seed);
+        let (endpoint, meta) = wix.endpoint_and_meta();
+        Expiring {
+            wix,
+            state,
+            file,
+            bytes,
             endpoint,
-            Source::file(file).unwrap(),
-            UploadOptions::new().metadata(meta),
-        )
-        .expect("a fresh upload");
-    assert_eq!(wix.count("HEAD"), 0, "{:?}", wix.emu.request_counts());
-    assert_eq!(done.resumed_from, None);
-    assert_ne!(done.url, stale);
-    assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), bytes);
-    assert_eq!(wix.emu.uploads().len(), 2);
-    assert!(!wix.emu.upload(stale).unwrap().is_complete());
+            meta,
+        }
+    }
+
+    /// The second upload, with `uploader`, must start anew: no HEAD to the `stale` URL, a
+    /// second upload, the stale one untouched, and no unfinished record left.
+    fn check_fresh_start(self, uploader: &Uploader, stale: &str) {
+        let wix = &self.wix;
+        wix.emu.reset_request_counts();
+        let done = uploader
+            .upload(
+                &self.endpoint,
+                Source::file(self.file.path()).unwrap(),
+                UploadOptions::new().metadata(self.meta),
+            )
+            .expect("a fresh upload");
+        assert_eq!(wix.count("HEAD"), 0, "{:?}", wix.emu.request_counts());
+        assert_eq!(done.resumed_from, None);
+        assert_ne!(done.url, stale);
+        assert_eq!(wix.emu.stored_bytes(&done.url).unwrap(), self.bytes);
+        assert_eq!(wix.emu.uploads().len(), 2);
+        assert!(!wix.emu.upload(stale).unwrap().is_complete());
+        assert!(unfinished_records(self.state.path()).is_empty());
+    }
 }
 
 #[test]
 fn expired_record_by_the_clock_starts_a_fresh_upload() {
     // Short, but long enough that the first leg never meets it on a slow machine; the second
     // uploader's clock is an hour ahead.
-    let wix = Wix::with(EmulatorConfig::new().expiration(Duration::from_secs(30)));
-    let state = TempDir::new("wmu-ext-state");
-    let (file, bytes) = temp_file_with(4 * CHUNK, 51);
-    let (endpoint, meta) = wix.endpoint_and_meta();
-    let stale =
-        leave_an_unfinished_upload(&wix, &endpoint, meta.clone(), file.path(), state.path());
+    let x = Expiring::new(Duration::from_secs(30), 51);
+    let stale = leave_an_unfinished_upload(
+        &x.wix,
+        &x.endpoint,
+        x.meta.clone(),
+        x.file.path(),
+        x.state.path(),
+    );
 
     let later = builder()
-        .state_dir(state.path())
+        .state_dir(x.state.path())
         .clock(Ahead(Duration::from_secs(3600)))
         .build()
         .unwrap();
-    check_fresh_start(&wix, &later, &endpoint, meta, file.path(), &bytes, &stale);
-    assert!(unfinished_records(state.path()).is_empty());
+    x.check_fresh_start(&later, &stale);
 }
 
 #[test]
 fn record_with_past_expiry_starts_a_fresh_upload() {
-    let wix = Wix::with(EmulatorConfig::new().expiration(Duration::from_secs(1)));
-    let state = TempDir::new("wmu-ext-state");
-    let (file, bytes) = temp_file_with(4 * CHUNK, 52);
-    let (endpoint, meta) = wix.endpoint_and_meta();
+    let x = Expiring::new(Duration::from_secs(1), 52);
     // A record for a real, unfinished upload (created by hand), dated as expired a minute ago.
-    let store = DirStore::new(state.path()).unwrap();
-    assert_eq!(endpoint, wix.tus_url());
-    let created = wix.create_with(bytes.len(), &meta.encode());
+    let store = DirStore::new(x.state.path()).unwrap();
+    assert_eq!(x.endpoint, x.wix.tus_url());
+    let created = x.wix.create_with(x.bytes.len(), &x.meta.encode());
     assert_eq!(created.status, 201);
     let stale = created.location();
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let key = file_state_key(&endpoint, file.path());
-    let pairs: Vec<(&str, &str)> = meta.iter().collect();
-    let mut rec = record(&key, &endpoint, &stale, bytes.len() as u64, 0, &pairs);
+    let key = file_state_key(&x.endpoint, x.file.path());
+    let pairs: Vec<(&str, &str)> = x.meta.iter().collect();
+    let mut rec = record(&key, &x.endpoint, &stale, x.bytes.len() as u64, 0, &pairs);
     rec.created_at = now - 120;
     rec.expires_at = Some(now - 60);
     store.save(&rec).unwrap();
-    let uploader = builder().state_dir(state.path()).build().unwrap();
-    check_fresh_start(
-        &wix,
-        &uploader,
-        &endpoint,
-        meta,
-        file.path(),
-        &bytes,
-        &stale,
-    );
-    assert!(unfinished_records(state.path()).is_empty());
+    let uploader = builder().state_dir(x.state.path()).build().unwrap();
+    x.check_fresh_start(&uploader, &stale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,8 +788,7 @@ fn credentials_debug_hides_the_api_key() {
 fn full_wix_route_generate_upload_finalize() {
     let wix = Wix::start();
     let len = 3 * CHUNK + 11;
-    let (file, bytes) = temp_file_with(len, 71);
-    let target = wix.generate_for("image/png", "photo.png", len).unwrap();
+    let (file, bytes, target) = wix.file_and_target("image/png", "photo.png", (len, 71));
     let state = TempDir::new("wmu-ext-state");
     let uploader = builder()
         .chunk_size(CHUNK as u64)
@@ -797,8 +828,7 @@ fn full_wix_route_generate_upload_finalize() {
 fn full_wix_route_in_parallel_finalizes_the_concatenation() {
     let wix = Wix::start();
     let len = 4 * MIB + 3;
-    let (file, bytes) = temp_file_with(len, 72);
-    let target = wix.generate_for("video/mp4", "clip.mp4", len).unwrap();
+    let (file, bytes, target) = wix.file_and_target("video/mp4", "clip.mp4", (len, 72));
     let uploader = builder().parallel(4).build().unwrap();
     let desc = upload_file_to_wix(&uploader, &target, file.path()).unwrap();
     assert_eq!(desc.hash, Some(md5_hex(&bytes)));

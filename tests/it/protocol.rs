@@ -15,10 +15,10 @@ use wix_media_upload::{AbortHandle, CreationMode, Error, Progress, Source, Uploa
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{
-    MockTus, OCTET, TOKEN, answer, assert_all, counted_stream, created, uploader, wix_metadata,
+    MockTus, OCTET, TOKEN, answer, assert_all, assert_each, counted_stream, created, uploader,
+    wix_metadata,
 };
 use crate::support::pseudo_random_bytes;
-use crate::support::state::state_key;
 
 /// `Upload-Metadata` decoded into `(key, value)` pairs.
 fn decode_metadata(header: &str) -> Vec<(String, String)> {
@@ -62,7 +62,6 @@ fn nothing_is_sent_into_an_expired_upload() {
 #[test]
 fn create_then_single_patch() {
     let (mut tus, file, bytes) = MockTus::with_file(1);
-    let endpoint = tus.endpoint();
     let seen_metadata = Arc::new(Mutex::new(None::<String>));
 
     let post = {
@@ -84,14 +83,9 @@ fn create_then_single_patch() {
     let clock = RecordingClock::new();
     let up = uploader(&clock).build().unwrap();
     let meta = wix_metadata("photo one.jpg", "image/jpeg", TOKEN);
-    let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let done = up
-        .upload(
-            &endpoint,
-            source,
-            UploadOptions::new().metadata(meta.clone()),
-        )
+    let key = tus.state_key(&file);
+    let done = tus
+        .upload(&up, &file, UploadOptions::new().metadata(meta.clone()))
         .unwrap();
 
     post.assert();
@@ -126,9 +120,7 @@ fn create_then_single_patch() {
 fn chunked_patches_walk_the_file() {
     let (mut tus, file, bytes) = MockTus::with_file(2);
     let post = tus.creates("/files", 10, "/files/c");
-    let p0 = tus.takes("/files/c", 0, &bytes[0..4]);
-    let p4 = tus.takes("/files/c", 4, &bytes[4..8]);
-    let p8 = tus.takes("/files/c", 8, &bytes[8..10]);
+    let patches = tus.takes_in_chunks("/files/c", &bytes, 0, 4);
 
     let clock = RecordingClock::new();
     let up = uploader(&clock).chunk_size(4).build().unwrap();
@@ -144,7 +136,8 @@ fn chunked_patches_walk_the_file() {
             }),
         )
         .unwrap();
-    assert_all(&[&post, &p0, &p4, &p8]);
+    post.assert();
+    assert_each(&patches);
     assert_eq!(done.size, 10);
     assert_eq!(acks, vec![4, 8, 10]);
 }
@@ -171,7 +164,6 @@ fn redirects_are_not_followed() {
 #[test]
 fn abort_from_progress_stops_and_keeps_the_record() {
     let (mut tus, file, bytes) = MockTus::with_file(13);
-    let endpoint = tus.endpoint();
     let post = tus.creates("/files", 10, "/files/ab");
     let p0 = tus.takes("/files/ab", 0, &bytes[0..4]);
     let no_more = tus.never("PATCH", Matcher::Any);
@@ -180,12 +172,11 @@ fn abort_from_progress_stops_and_keeps_the_record() {
     let up = uploader(&clock).chunk_size(4).build().unwrap();
     let abort = AbortHandle::new();
     let trigger = abort.clone();
-    let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let err = up
+    let key = tus.state_key(&file);
+    let err = tus
         .upload(
-            &endpoint,
-            source,
+            &up,
+            &file,
             UploadOptions::new()
                 .abort(abort)
                 .progress(move |p: Progress| {
@@ -232,8 +223,7 @@ fn auto_mode_sends_the_first_chunk_with_the_post() {
         .with_header("Upload-Offset", "4")
         .expect(1)
         .create();
-    let p4 = tus.takes("/files/cwu", 4, &bytes[4..8]);
-    let p8 = tus.takes("/files/cwu", 8, &bytes[8..10]);
+    let patches = tus.takes_in_chunks("/files/cwu", &bytes, 4, 4);
     let no_head = tus.never("HEAD", Matcher::Any);
 
     let clock = RecordingClock::new();
@@ -243,7 +233,8 @@ fn auto_mode_sends_the_first_chunk_with_the_post() {
         .build()
         .unwrap();
     let done = tus.upload(&up, &file, UploadOptions::new()).unwrap();
-    assert_all(&[&options, &post, &p4, &p8, &no_head]);
+    assert_all(&[&options, &post, &no_head]);
+    assert_each(&patches);
     assert_eq!(done.url, tus.at("/files/cwu"));
 }
 
@@ -271,15 +262,14 @@ fn stream_chunks_are_sent_in_order() {
     let endpoint = tus.endpoint();
     let bytes = pseudo_random_bytes(10, 16);
     let post = tus.creates("/files", 10, "/files/s");
-    let p0 = tus.takes("/files/s", 0, &bytes[0..4]);
-    let p4 = tus.takes("/files/s", 4, &bytes[4..8]);
-    let p8 = tus.takes("/files/s", 8, &bytes[8..10]);
+    let patches = tus.takes_in_chunks("/files/s", &bytes, 0, 4);
 
     let clock = RecordingClock::new();
     let up = uploader(&clock).chunk_size(4).build().unwrap();
     let (source, read) = counted_stream(&bytes);
     let done = up.upload(&endpoint, source, UploadOptions::new()).unwrap();
-    assert_all(&[&post, &p0, &p4, &p8]);
+    post.assert();
+    assert_each(&patches);
     assert_eq!(done.size, 10);
     assert_eq!(
         up.resume_key(&endpoint, &Source::stream(std::io::empty(), 10)),

@@ -15,7 +15,6 @@ fn resume_from_state_dir_with_a_new_uploader() {
     use std::os::unix::fs::PermissionsExt;
 
     let mut tus = MockTus::new();
-    let endpoint = tus.endpoint();
     let upload_url = tus.at("/files/r1");
     let (file, bytes) = temp_file_with(10, 3);
     let state = TempDir::new("wmu-mockito-state");
@@ -30,14 +29,10 @@ fn resume_from_state_dir_with_a_new_uploader() {
         .state_dir(state.path())
         .build()
         .unwrap();
-    let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let err = first
-        .upload(
-            &endpoint,
-            source,
-            UploadOptions::new().metadata(wix_metadata("r.bin", "application/octet-stream", TOKEN)),
-        )
+    let key = tus.state_key(&file);
+    let meta = wix_metadata("r.bin", "application/octet-stream", TOKEN);
+    let err = tus
+        .upload(&first, &file, UploadOptions::new().metadata(meta))
         .unwrap_err();
     assert_eq!(err.status(), Some(400), "{err:?}");
     post.assert();

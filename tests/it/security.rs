@@ -20,20 +20,26 @@ use wix_media_upload::{
     Credentials, Error, Metadata, RetryPolicy, Secret, Source, UploadOptions, Uploader,
 };
 
-/// Names a URL query, a path or a form decoder could mangle.
-const NAMES: &[&str] = &[
-    "my holiday photo.png",
-    "ünïcødé 写真 🙂.png",
-    "a&b=c.png",
-    "what?.png",
-    "dir/evil.png",
-    "../../etc/passwd",
-    "..",
-    "a+b.png",
-    "100% %41 %zz %2F.png",
-    "#frag;x,y'\"<>.png",
-    "../a b&c?d/e+f%20g=h#i.png",
-    " leading and trailing ",
+/// Names a URL query, a path or a form decoder could mangle, each with what makes it awkward.
+const NAMES: &[(&str, &str)] = &[
+    ("my holiday photo.png", "spaces"),
+    ("ünïcødé 写真 🙂.png", "non-ASCII letters, CJK and an emoji"),
+    ("a&b=c.png", "a query's separators"),
+    ("what?.png", "the start of a query"),
+    ("dir/evil.png", "a path separator"),
+    ("../../etc/passwd", "a path out of the upload dir"),
+    ("..", "the parent dir alone"),
+    ("a+b.png", "a plus a form decoder reads as a space"),
+    (
+        "100% %41 %zz %2F.png",
+        "percent signs, valid and broken escapes",
+    ),
+    (
+        "#frag;x,y'\"<>.png",
+        "a fragment, quotes and angle brackets",
+    ),
+    ("../a b&c?d/e+f%20g=h#i.png", "all of the above at once"),
+    (" leading and trailing ", "spaces at both ends"),
 ];
 
 #[test]
@@ -42,32 +48,32 @@ fn awkward_file_names_round_trip_to_the_finalized_file() {
     let emu = Emulator::start(dir.path()).unwrap();
     let creds = Credentials::site("key", "site").with_api_base(emu.base_url());
     let uploader = Uploader::new().unwrap();
-    for (i, name) in NAMES.iter().enumerate() {
+    for (i, &(name, why)) in NAMES.iter().enumerate() {
         let (file, bytes) = temp_file_with(1000 + i, 60 + i as u64);
         // No fileName at generate: the finalize query is the only place the name comes from.
         let request = GenerateUploadUrlRequest::new("image/png").size_in_bytes(bytes.len() as u64);
         let mut target = generate_resumable_upload_url(&uploader, &creds, &request).unwrap();
-        target.file_name = Some((*name).to_owned());
+        target.file_name = Some(name.to_owned());
         let token = target.upload_token.expose().to_owned();
         let descriptor = upload_file_to_wix(&uploader, &target, file.path())
-            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{name:?} ({why}): {e}"));
         assert_eq!(
             descriptor.display_name.as_deref(),
-            Some(*name),
-            "displayName of {name:?}"
+            Some(name),
+            "displayName of {name:?} ({why})"
         );
         let upload = emu.upload(&token).expect("the token's upload");
         assert_eq!(
             upload.metadata.get("filename").map(String::as_str),
-            Some(*name),
-            "tus metadata filename of {name:?}"
+            Some(name),
+            "tus metadata filename of {name:?} ({why})"
         );
         assert_eq!(upload.metadata.get("contentType").unwrap(), "image/png");
-        assert_eq!(emu.stored_bytes(&token).unwrap(), bytes, "{name:?}");
+        assert_eq!(emu.stored_bytes(&token).unwrap(), bytes, "{name:?} ({why})");
         // The name never became a path on the server side.
         assert!(
             upload.path.starts_with(dir.path()),
-            "{}",
+            "{name:?} ({why}) stored at {}",
             upload.path.display()
         );
     }
@@ -76,7 +82,8 @@ fn awkward_file_names_round_trip_to_the_finalized_file() {
         .iter()
         .map(|f| f["displayName"].as_str().unwrap())
         .collect();
-    assert_eq!(shown, NAMES);
+    let names: Vec<&str> = NAMES.iter().map(|&(name, _)| name).collect();
+    assert_eq!(shown, names);
 }
 
 #[test]
@@ -192,6 +199,16 @@ fn https_to_a_server_that_does_not_speak_tls_fails() {
     }
 }
 
+/// An `openssl` command with these first arguments, its output thrown away.
+fn openssl(args: &[&str]) -> Command {
+    let mut command = Command::new("openssl");
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
 /// `openssl s_server` with a self-signed certificate for 127.0.0.1: a real TLS server whose
 /// certificate no trusted CA signed. The upload must fail on the certificate.
 #[test]
@@ -202,22 +219,19 @@ fn https_with_a_self_signed_certificate_fails() {
     }
     let dir = TempDir::new("wmu-sec-tls");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let new_key = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ];
+    let subject = [
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    ];
+    let made = openssl(&new_key)
+        .args(subject)
+        .args(["-keyout", key, "-out", cert])
         .status()
         .unwrap();
     assert!(made.success(), "openssl req failed");
@@ -234,17 +248,11 @@ fn https_with_a_self_signed_certificate_fails() {
             let _ = self.0.wait();
         }
     }
+    let accept = format!("127.0.0.1:{port}");
     let _server = Kill(
-        Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
+        openssl(&["s_server", "-quiet", "-www", "-accept", &accept])
+            .args(["-cert", cert, "-key", key])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );

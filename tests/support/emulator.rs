@@ -55,6 +55,20 @@ pub fn md5_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Asserts that `r` is a 200 answer whose `file` descriptor has each field of `expected` (a
+/// JSON object), naming the field on a mismatch; that descriptor.
+pub fn answered_file(r: &Resp, expected: &Value) -> Value {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let file = r.json()["file"].clone();
+    let fields = expected
+        .as_object()
+        .expect("the expected fields, a JSON object");
+    for (field, want) in fields {
+        assert_eq!(&file[field], want, "field {field} of {file}");
+    }
+    file
+}
+
 /// `n` bytes of a fixed pattern.
 pub fn data(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 31 % 251) as u8).collect()

@@ -14,6 +14,7 @@ use wix_media_upload::{
 };
 
 use super::clock::RecordingClock;
+use super::state::file_state_key;
 use super::{TempFile, temp_file_with};
 
 /// The content type of a tus body.
@@ -66,6 +67,11 @@ impl MockTus {
         )
     }
 
+    /// The key an uploader saves the record of an upload of `file` here under.
+    pub fn state_key(&self, file: &TempFile) -> String {
+        file_state_key(&self.endpoint(), file.path())
+    }
+
     /// A creation POST of `length` bytes without body (plain mode), to be answered.
     pub fn post(&mut self, path: &str, length: u64) -> Mock {
         self.server
@@ -110,6 +116,24 @@ impl MockTus {
             .create()
     }
 
+    /// The PATCHes of `bytes` (the whole upload) from `from` on, in `chunk`-byte pieces, each
+    /// acknowledged in full, once (see [`MockTus::takes`]).
+    pub fn takes_in_chunks(
+        &mut self,
+        path: &str,
+        bytes: &[u8],
+        from: usize,
+        chunk: usize,
+    ) -> Vec<Mock> {
+        (from..bytes.len())
+            .step_by(chunk)
+            .map(|at| {
+                let end = (at + chunk).min(bytes.len());
+                self.takes(path, at as u64, &bytes[at..end])
+            })
+            .collect()
+    }
+
     /// `times` HEADs answered `offset` of `length`.
     pub fn heads(&mut self, path: &str, offset: u64, length: u64, times: usize) -> Mock {
         head_at(self.head(path), offset, length)
@@ -147,6 +171,12 @@ pub fn head_at(mock: Mock, offset: u64, length: u64) -> Mock {
 }
 
 /// Asserts every mock was hit as often as it expects.
+pub fn assert_each(mocks: &[Mock]) {
+    for m in mocks {
+        m.assert();
+    }
+}
+
 pub fn assert_all(mocks: &[&Mock]) {
     for m in mocks {
         m.assert();

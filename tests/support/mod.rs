@@ -7,7 +7,8 @@
 //! - [`tus_server`], [`py_server`]: the two reference tus servers (Node.js and Python) as child
 //!   processes; [`server_process`] is what they share, [`install`] installs their packages.
 //! - [`proxy`]: relays that inject faults, cap request bodies or hold the client's bytes.
-//! - [`raw_server`]: a scripted HTTP server on a raw socket (hostile answers, tiny sources).
+//! - [`raw_server`]: a scripted HTTP server on a raw socket (hostile answers, tiny sources);
+//!   [`listen`]: what it and the relays do alike around their accept loops.
 //! - [`http`]: requests the tests make themselves (an agent that returns every status, whole
 //!   responses, raw exchanges).
 //! - [`mock`]: tus answers for `mockito` servers; [`clock`]: a clock that records waits.
@@ -30,6 +31,7 @@ pub mod files;
 pub mod fixtures;
 pub mod http;
 pub mod install;
+pub mod listen;
 pub mod logs;
 pub mod mock;
 pub mod proxy;

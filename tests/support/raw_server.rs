@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::listen::stop_accept_loop;
+
 /// Largest request head read; more is a broken client (the connection is closed).
 const MAX_HEAD: usize = 64 * 1024;
 /// Bodies longer than this are read but not kept.
@@ -208,12 +210,7 @@ impl RawServer {
 
 impl Drop for RawServer {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
+        stop_accept_loop(&self.shared.stop, self.addr, self.accept.take());
         for c in self.shared.conns.lock().unwrap().drain(..) {
             let _ = c.shutdown(Shutdown::Both);
         }
@@ -381,9 +378,10 @@ pub fn respond(
     write_response(stream, status, &all, body)
 }
 
-/// Writes a response of exactly these headers and body (no `Content-Length` of its own).
+/// Writes to `w` (a socket, or any writer) a response of exactly these headers and body (no
+/// `Content-Length` of its own).
 pub fn write_response(
-    stream: &mut TcpStream,
+    w: &mut impl Write,
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -395,8 +393,8 @@ pub fn write_response(
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
-    stream.write_all(&bytes)?;
-    stream.flush()
+    w.write_all(&bytes)?;
+    w.flush()
 }
 
 /// A server that answers every request with `body` as `content_type` (a HEAD without it) and

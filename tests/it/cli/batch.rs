@@ -16,6 +16,18 @@ fn emulator() -> Emu {
     Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO))
 }
 
+/// `n` files, the `i`th named and filled by `file(i)`.
+fn numbered_files(n: usize, file: impl Fn(usize) -> (String, Vec<u8>)) -> Vec<(String, Vec<u8>)> {
+    (0..n).map(file).collect()
+}
+
+/// A temp folder (named after `prefix`) holding `files`.
+fn tree_of(prefix: &str, files: &[(String, Vec<u8>)]) -> TempDir {
+    let tree = TempDir::new(prefix);
+    write_tree(tree.path(), files);
+    tree
+}
+
 fn total_requests(emu: &Emulator) -> u64 {
     emu.request_counts().values().sum()
 }
@@ -79,11 +91,8 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     let wix = emulator();
     let emu = &wix.emu;
     let home = Home::new();
-    let tree = TempDir::new("wmu-rerun");
-    let files: Vec<(String, Vec<u8>)> = (0..6)
-        .map(|i| (format!("f{i}.bin"), vec![i as u8; 1000 + i * 100]))
-        .collect();
-    write_tree(tree.path(), &files);
+    let files = numbered_files(6, |i| (format!("f{i}.bin"), vec![i as u8; 1000 + i * 100]));
+    let tree = tree_of("wmu-rerun", &files);
     let run_it = |extra: &[&str]| {
         let mut args = vec!["--no-progress", "--jobs", "3"];
         args.extend_from_slice(extra);
@@ -159,15 +168,11 @@ fn rerun_with_the_built_in_emulator_starts_nothing() {
     );
     let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
-    assert!(out.stderr.contains("built-in emulator"), "{}", out.stderr);
+    out.assert_stderr_has("built-in emulator");
     let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
     assert_eq!(out.summary(), (0, 2, 0));
-    assert!(
-        !out.stderr.contains("emulator"),
-        "nothing to upload: no emulator started: {}",
-        out.stderr
-    );
+    out.assert_stderr_lacks("emulator", "nothing to upload: no emulator started");
 }
 
 #[test]
@@ -176,13 +181,10 @@ fn one_failing_file_among_others_fails_alone() {
     let wix = Emu::with(EmulatorConfig::new().max_file_size(100_000));
     let emu = &wix.emu;
     let home = Home::new();
-    let tree = TempDir::new("wmu-jobs");
-    let mut files: Vec<(String, Vec<u8>)> = (0..7)
-        .map(|i| (format!("ok{i}.bin"), vec![i as u8; 2000]))
-        .collect();
+    let mut files = numbered_files(7, |i| (format!("ok{i}.bin"), vec![i as u8; 2000]));
     files.push(("too-big.bin".into(), vec![1u8; 200_000]));
     files.push(("empty.bin".into(), Vec::new()));
-    write_tree(tree.path(), &files);
+    let tree = tree_of("wmu-jobs", &files);
     let out = home.upload_on(
         emu.base_url(),
         &["--no-progress", "--jobs", "4", path_str(tree.path())],
@@ -190,20 +192,14 @@ fn one_failing_file_among_others_fails_alone() {
     out.assert_code(1);
     assert_eq!(out.summary(), (7, 0, 2));
     assert_eq!(out.lines().len(), 9);
-    let big = out.line_for("too-big.bin");
-    assert!(
-        big["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("FILE_SIZE_OVER_LIMIT")),
-        "{big}"
-    );
-    let empty = out.line_for("empty.bin");
-    assert!(
-        empty["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("ZERO_FILE_SIZE")),
-        "{empty}"
-    );
+    for (name, code) in [
+        ("too-big.bin", "FILE_SIZE_OVER_LIMIT"),
+        ("empty.bin", "ZERO_FILE_SIZE"),
+    ] {
+        let line = out.line_for(name);
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(error.contains(code), "{name}: {line}");
+    }
     for i in 0..7 {
         let line = out.line_for(&format!("ok{i}.bin"));
         assert_eq!(line["file"]["sizeInBytes"], "2000", "{line}");
@@ -220,20 +216,10 @@ fn two_processes_at_once_share_the_manifest_safely() {
     let wix = emulator();
     let emu = &wix.emu;
     let home = Home::new();
-    let tree = TempDir::new("wmu-two");
-    let files: Vec<(String, Vec<u8>)> = (0..20)
-        .map(|i| (format!("f{i:02}.bin"), vec![i as u8; 500 + i]))
-        .collect();
-    write_tree(tree.path(), &files);
-    let spawn = || {
-        let mut cmd = home.upload(&["--no-progress", "--jobs", "4", path_str(tree.path())]);
-        with_wix(&mut cmd, emu.base_url());
-        cmd.spawn().expect("spawn")
-    };
-    let (a, b) = (spawn(), spawn());
-    let (a, b) = (collect(a, RUN_TIMEOUT), collect(b, RUN_TIMEOUT));
-    a.assert_success();
-    b.assert_success();
+    let files = numbered_files(20, |i| (format!("f{i:02}.bin"), vec![i as u8; 500 + i]));
+    let tree = tree_of("wmu-two", &files);
+    let args = ["--no-progress", "--jobs", "4", path_str(tree.path())];
+    let (a, b) = upload_twice_at_once(&home, emu.base_url(), &args);
     assert_eq!(a.lines().len(), 20);
     assert_eq!(b.lines().len(), 20);
     // Every entry is whole, private, and no temp file is left.
@@ -310,12 +296,7 @@ fn ctrl_c_keeps_the_upload_and_the_rerun_resumes_it_tus() {
     out.assert_code(130);
     out.assert_no_panic();
     assert!(out.stdout.is_empty(), "{}", out.stdout);
-    assert!(
-        out.stderr
-            .contains("interrupted: run the same command again to resume"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("interrupted: run the same command again to resume");
     proxy.open();
 
     // The rerun resumes the big file and does the small one it never started.
@@ -334,44 +315,29 @@ fn ctrl_c_keeps_the_upload_and_the_rerun_resumes_it_tus() {
 #[test]
 fn ctrl_c_with_the_built_in_emulator_and_resume() {
     let home = Home::new();
-    let (file, digest) = big_temp_file_with(256 * MIB, 9);
-    let args = [
-        "--no-progress",
-        "--route",
-        "resumable",
-        "--chunk-size",
-        "1048576",
-        path_str(file.path()),
-    ];
     // Ctrl-C once the emulator (in the child) holds more than 8 MiB of the upload.
-    let Some(out) = interrupted_once_stored(&home, home.upload(&args), 8 * MIB) else {
+    let Some(r) = interrupt_and_resume_on_built_in_emulator(
+        &home,
+        (256 * MIB, 9),
+        &["--chunk-size", "1048576"],
+        8 * MIB,
+    ) else {
         return;
     };
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
-    assert!(emulator_stored(&home) < 256 * MIB);
-
-    let out = run(home.upload(&args));
-    out.assert_success();
-    let v = out.json();
-    let resumed = v["resumedFrom"].as_u64().unwrap_or_else(|| panic!("{v}"));
-    assert!(resumed >= 8 * MIB, "{v}");
-    let id = v["file"]["id"].as_str().expect("id").to_owned();
-    let emu = Emulator::start(home.state.join("emulator")).expect("reopen");
-    let path = emu.file(&id).expect("the file");
+    assert!(r.interrupted.stdout.is_empty(), "{}", r.interrupted.stdout);
+    assert!(r.resumed_from >= 8 * MIB, "{}", r.line);
+    let id = r.line["file"]["id"].as_str().expect("id");
+    let path = r.emu.file(id).expect("the file");
     assert_eq!(path["sizeInBytes"], (256 * MIB).to_string());
-    assert_eq!(emu.uploads().len(), 1, "one tus upload, resumed");
-    let stored_file = emu.stored_path(&emu.uploads()[0].url).expect("bytes");
-    assert_eq!(file_digest(stored_file), digest);
 }
 
 #[test]
 fn a_closed_stdout_ends_the_batch_quietly() {
     let home = Home::new();
-    let tree = TempDir::new("wmu-pipe");
-    let files: Vec<(String, Vec<u8>)> = (0..300)
-        .map(|i| (format!("f{i:03}.txt"), format!("file {i}").into_bytes()))
-        .collect();
-    write_tree(tree.path(), &files);
+    let files = numbered_files(300, |i| {
+        (format!("f{i:03}.txt"), format!("file {i}").into_bytes())
+    });
+    let tree = tree_of("wmu-pipe", &files);
     // `wix-media upload DIR | head -1`: read one line, close the pipe. 300 lines of about
     // 700 bytes don't fit the pipe's buffer, so later writes meet the closed pipe.
     let mut cmd = home.upload(&["--no-progress", path_str(tree.path())]);
@@ -384,11 +350,7 @@ fn a_closed_stdout_ends_the_batch_quietly() {
     let out = collect(child, RUN_TIMEOUT);
     out.assert_no_panic();
     assert_eq!(out.code, Some(141), "stderr: {}", out.stderr);
-    assert!(
-        !out.stderr.contains("error"),
-        "quiet, no error spam: {}",
-        out.stderr
-    );
+    out.assert_stderr_lacks("error", "quiet, no error spam");
     // What was uploaded is in the manifest: the rerun skips it and does the rest.
     let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
@@ -401,29 +363,27 @@ fn a_closed_stdout_ends_the_batch_quietly() {
 fn a_second_ctrl_c_exits_at_once() {
     // Held for good after 1 MiB, with a stall timeout longer than the test's patience: only
     // the second Ctrl-C can end this run in time.
-    let (server, proxy, endpoint) = gated_tus_server(MIB);
-    let home = Home::new();
-    let (file, _) = big_temp_file_with(8 * MIB, 12);
-    let (child, stderr) = home.spawn_tus_upload(&endpoint, "3600", file.path());
+    let h = held_tus_upload(MIB, (8 * MIB, 12), "3600");
     // Wait until the PATCH body is held at the gate (the client is then stalled mid-body; a
     // Ctrl-C before the body starts would end the run at once).
     let deadline = Instant::now() + Duration::from_secs(120);
-    while server.uploads().is_empty() || !proxy.holding() {
+    while h.server.uploads().is_empty() || !h.proxy.holding() {
         assert!(Instant::now() < deadline, "the body never reached the gate");
         thread::sleep(Duration::from_millis(20));
     }
-    interrupt(&child);
-    let seen = stderr
+    interrupt(&h.child);
+    let seen = h
+        .stderr
         .recv_timeout(RUN_TIMEOUT)
         .expect("a line after the first Ctrl-C");
     assert!(seen.contains("Ctrl-C again"), "{seen}");
-    interrupt(&child);
-    let out = collect(child, RUN_TIMEOUT);
+    interrupt(&h.child);
+    let out = collect(h.child, RUN_TIMEOUT);
     out.assert_code(130);
     out.assert_no_panic();
     // The child is gone: the reader ends at the pipe's end.
     let mut rest = Vec::new();
-    while let Ok(l) = stderr.recv_timeout(RUN_TIMEOUT) {
+    while let Ok(l) = h.stderr.recv_timeout(RUN_TIMEOUT) {
         rest.push(l);
     }
     assert!(

@@ -115,7 +115,7 @@ fn usage_errors_exit_2() {
     cmd.env("WIX_API_KEY", "k");
     let out = run(cmd);
     out.assert_code(2);
-    assert!(out.stderr.contains("WIX_SITE_ID"), "{}", out.stderr);
+    out.assert_stderr_has("WIX_SITE_ID");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
     );
     assert_eq!(v["skipped"], false);
     assert!(v["resumedFrom"].is_null(), "{v}");
-    assert!(out.stderr.contains("built-in emulator"), "{}", out.stderr);
+    out.assert_stderr_has("built-in emulator");
     assert_eq!(out.summary(), (1, 0, 0));
     // The emulator kept its files in the state dir; the rerun reuses its port.
     let emu_dir = home.state.join("emulator");
@@ -186,22 +186,21 @@ fn options_reach_wix() {
     let stored = emu.files();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["filePath"], "/photos/2024", "{}", stored[0]);
-    assert!(
-        !out.stderr.contains("built-in emulator"),
-        "with credentials no emulator is started: {}",
-        out.stderr
+    out.assert_stderr_lacks(
+        "built-in emulator",
+        "with credentials no emulator is started",
     );
 }
 
 #[test]
 fn routes_simple_and_resumable_chunked_parallel() {
-    let wix = Emu::with(EmulatorConfig::new());
+    let wix = Emu::start();
     let emu = &wix.emu;
     let home = Home::new();
-    let (small, _) = temp_file_with(5000, 3);
     let (big, digest) = big_temp_file_with(5 * MIB, 4);
 
     // auto: a small file takes the one-request route.
+    let (small, _) = temp_file_with(5000, 3);
     home.upload_on(emu.base_url(), &["--no-progress", path_str(small.path())])
         .assert_success();
     let routes = emu.route_counts();
@@ -247,7 +246,7 @@ fn routes_simple_and_resumable_chunked_parallel() {
 
 #[test]
 fn retry_delays_and_timeout_are_used() {
-    let wix = Emu::with(EmulatorConfig::new());
+    let wix = Emu::start();
     let emu = &wix.emu;
     let home = Home::new();
     let (file, _) = temp_file_with(3000, 5);
@@ -463,11 +462,7 @@ fn tus_mode_on_the_official_server() {
         info["metadata"]["contentType"], "application/x-test",
         "{info}"
     );
-    assert!(
-        !out.stderr.contains("emulator"),
-        "tus mode starts no emulator: {}",
-        out.stderr
-    );
+    out.assert_stderr_lacks("emulator", "tus mode starts no emulator");
     // Again: skipped, the same URL, no new upload on the server.
     let out = run(home.upload(&args));
     out.assert_success();
@@ -625,29 +620,26 @@ fn help_into_a_closed_pipe_is_quiet() {
 #[test]
 fn plain_progress_lines_when_stderr_is_not_a_terminal() {
     // The upload stalls at 1 MiB until the gate opens, after the first 5 s status line.
-    let (server, proxy, endpoint) = gated_tus_server(MIB);
-    let home = Home::new();
-    let (file, digest) = big_temp_file_with(4 * MIB, 11);
-    let (child, stderr) = home.spawn_tus_upload(&endpoint, "120", file.path());
+    let h = held_tus_upload(MIB, (4 * MIB, 11), "120");
     let is_status = |l: &str| l.contains("0/1 files") && l.contains(" sent, ") && l.contains("ETA");
     let deadline = std::time::Instant::now() + Duration::from_secs(100);
     let mut seen = Vec::new();
     let status = loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match stderr.recv_timeout(left) {
+        match h.stderr.recv_timeout(left) {
             Ok(l) if is_status(&l) => break l,
             Ok(l) => seen.push(l),
             Err(_) => panic!("no status line while stalled; stderr: {seen:?}"),
         }
     };
     assert!(status.contains("of 4.0 MiB sent"), "{status}");
-    proxy.open();
-    let out = collect(child, RUN_TIMEOUT);
+    h.proxy.open();
+    let out = collect(h.child, RUN_TIMEOUT);
     out.assert_success();
     assert!(!out.stdout.contains("sent"), "progress stays off stdout");
     let v = out.json();
     assert_eq!(
-        file_digest(server.stored_path(v["uploadUrl"].as_str().unwrap())),
-        digest
+        file_digest(h.server.stored_path(v["uploadUrl"].as_str().unwrap())),
+        h.digest
     );
 }

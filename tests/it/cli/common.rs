@@ -14,7 +14,8 @@ pub use crate::support::child::line_reader;
 use crate::support::child::{read_all, signal, wait_for};
 pub use crate::support::proxy::gate::GateProxy;
 pub use crate::support::write_tree;
-use crate::support::{TempDir, TusServer};
+use crate::support::{TempDir, TempFile, TusServer, big_temp_file_with, file_digest};
+use wix_media_upload::emulator::Emulator;
 
 pub const MIB: u64 = 1024 * 1024;
 /// No run may take longer than this (generous: a busy 2-core box, debug builds).
@@ -83,25 +84,42 @@ impl Home {
     }
 }
 
-impl Home {
-    /// `wix-media upload --endpoint ENDPOINT --timeout SECS PATH` started (progress on), and its
-    /// stderr read line by line.
-    pub fn spawn_tus_upload(
-        &self,
-        endpoint: &str,
-        timeout_secs: &str,
-        path: &Path,
-    ) -> (Child, Receiver<String>) {
-        let args = [
-            "--endpoint",
-            endpoint,
-            "--timeout",
-            timeout_secs,
-            path_str(path),
-        ];
-        let mut child = self.upload(&args).spawn().expect("spawn");
-        let stderr = line_reader(child.stderr.take().expect("stderr"));
-        (child, stderr)
+/// `wix-media upload --endpoint ENDPOINT --timeout SECS FILE` (progress on) started on a
+/// fresh [`Home`], in tus mode to the official server behind a [`GateProxy`] that holds the
+/// client's bytes once `limit` went through; its stderr read line by line.
+pub struct HeldUpload {
+    pub server: TusServer,
+    pub proxy: GateProxy,
+    pub home: Home,
+    pub file: TempFile,
+    /// The file's digest.
+    pub digest: u64,
+    pub child: Child,
+    pub stderr: Receiver<String>,
+}
+
+/// A [`HeldUpload`] of a `len`-byte file (seed `seed`) with a stall timeout of `timeout_secs`.
+pub fn held_tus_upload(limit: u64, (len, seed): (u64, u64), timeout_secs: &str) -> HeldUpload {
+    let (server, proxy, endpoint) = gated_tus_server(limit);
+    let home = Home::new();
+    let (file, digest) = big_temp_file_with(len, seed);
+    let args = [
+        "--endpoint",
+        endpoint.as_str(),
+        "--timeout",
+        timeout_secs,
+        path_str(file.path()),
+    ];
+    let mut child = home.upload(&args).spawn().expect("spawn");
+    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    HeldUpload {
+        server,
+        proxy,
+        home,
+        file,
+        digest,
+        child,
+        stderr,
     }
 }
 
@@ -112,6 +130,21 @@ pub fn gated_tus_server(limit: u64) -> (TusServer, GateProxy, String) {
     let gate = GateProxy::to_url(&server.base_url(), Some(limit));
     let endpoint = gate.url_for(&server.endpoint());
     (server, gate, endpoint)
+}
+
+/// `wix-media upload --state-dir STATE ARGS...` run twice at once against the Wix API at
+/// `base`: both runs succeed; their outputs.
+pub fn upload_twice_at_once(home: &Home, base: &str, args: &[&str]) -> (Output, Output) {
+    let spawn = || {
+        let mut cmd = home.upload(args);
+        with_wix(&mut cmd, base);
+        cmd.spawn().expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (collect(a, RUN_TIMEOUT), collect(b, RUN_TIMEOUT));
+    a.assert_success();
+    b.assert_success();
+    (a, b)
 }
 
 /// Points a command at an emulator running in the test process, as real credentials would.
@@ -174,6 +207,20 @@ impl Output {
 
     pub fn assert_success(&self) {
         self.assert_code(0);
+    }
+
+    /// stderr says `needle`.
+    pub fn assert_stderr_has(&self, needle: &str) {
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} missing: {}",
+            self.stderr
+        );
+    }
+
+    /// stderr does not say `needle`; `why` is what that means.
+    pub fn assert_stderr_lacks(&self, needle: &str, why: &str) {
+        assert!(!self.stderr.contains(needle), "{why}: {}", self.stderr);
     }
 
     /// No panic, no backtrace hint.
@@ -291,4 +338,56 @@ pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64) -> Opt
     out.assert_code(130);
     out.assert_no_panic();
     Some(out)
+}
+
+/// A Ctrl-C'd upload to the built-in emulator of `home` and its rerun: what each left.
+pub struct Resumed {
+    /// The interrupted run (exit 130, no panic).
+    pub interrupted: Output,
+    /// Bytes the emulator held after the interrupt.
+    pub held: u64,
+    /// The rerun's result line.
+    pub line: Value,
+    /// The rerun's `resumedFrom`.
+    pub resumed_from: u64,
+    /// The emulator's store, reopened after the rerun.
+    pub emu: Emulator,
+}
+
+/// Uploads a `len`-byte file (seed `seed`) on the resumable route with `extra` options to the
+/// built-in emulator of `home`, Ctrl-C's it once the emulator holds more than `at` bytes, and
+/// runs the same command again: the rerun succeeds, says where it resumed, and the emulator
+/// holds one tus upload, resumed, with the file's bytes. `None` when the first run finished
+/// before the interrupt (a fast machine: nothing to resume).
+pub fn interrupt_and_resume_on_built_in_emulator(
+    home: &Home,
+    (len, seed): (u64, u64),
+    extra: &[&str],
+    at: u64,
+) -> Option<Resumed> {
+    let (file, digest) = big_temp_file_with(len, seed);
+    let mut args = vec!["--no-progress", "--route", "resumable"];
+    args.extend_from_slice(extra);
+    args.push(path_str(file.path()));
+    let interrupted = interrupted_once_stored(home, home.upload(&args), at)?;
+    let held = emulator_stored(home);
+    assert!(held > at && held < len, "{held}");
+
+    let out = run(home.upload(&args));
+    out.assert_success();
+    let line = out.json();
+    let resumed_from = line["resumedFrom"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{line}"));
+    let emu = Emulator::start(home.state.join("emulator")).expect("reopen");
+    assert_eq!(emu.uploads().len(), 1, "one tus upload, resumed");
+    let bytes = emu.stored_path(&emu.uploads()[0].url).expect("bytes");
+    assert_eq!(file_digest(bytes), digest);
+    Some(Resumed {
+        interrupted,
+        held,
+        line,
+        resumed_from,
+        emu,
+    })
 }

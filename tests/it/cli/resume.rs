@@ -5,35 +5,18 @@ use std::time::Duration;
 
 use super::common::*;
 use crate::support;
-use crate::support::{big_temp_file_with, file_digest};
-use wix_media_upload::emulator::Emulator;
+use crate::support::big_temp_file_with;
 
 #[test]
 fn a_ctrl_c_single_patch_upload_resumes_from_what_the_emulator_holds() {
     let home = Home::new();
-    let (file, digest) = big_temp_file_with(512 * MIB, 31);
     // The default: the whole file in one PATCH.
-    let args = [
-        "--no-progress",
-        "--route",
-        "resumable",
-        path_str(file.path()),
-    ];
-    let Some(_) = interrupted_once_stored(&home, home.upload(&args), 16 * MIB) else {
+    let Some(r) = interrupt_and_resume_on_built_in_emulator(&home, (512 * MIB, 31), &[], 16 * MIB)
+    else {
         return;
     };
-    let held = emulator_stored(&home);
-    assert!(held > 16 * MIB && held < 512 * MIB, "{held}");
-
-    let out = run(home.upload(&args));
-    out.assert_success();
-    let v = out.json();
     // Exactly where the emulator's bytes ended: nothing it had is sent again.
-    assert_eq!(v["resumedFrom"].as_u64(), Some(held), "{v}");
-    let emu = Emulator::start(home.state.join("emulator")).expect("reopen");
-    assert_eq!(emu.uploads().len(), 1, "one tus upload, resumed");
-    let bytes = emu.stored_path(&emu.uploads()[0].url).expect("bytes");
-    assert_eq!(file_digest(bytes), digest);
+    assert_eq!(r.resumed_from, r.held, "{}", r.line);
 }
 
 #[test]
@@ -46,15 +29,8 @@ fn two_processes_on_one_file_make_one_upload_with_the_same_result() {
     let home = Home::new();
     for (route, len) in [("simple", 4 * MIB), ("resumable", 48 * MIB)] {
         let (file, digest) = big_temp_file_with(len, 40 + len);
-        let spawn = || {
-            let mut cmd = home.upload(&["--no-progress", "--route", route, path_str(file.path())]);
-            with_wix(&mut cmd, emu.base_url());
-            cmd.spawn().expect("spawn")
-        };
-        let (a, b) = (spawn(), spawn());
-        let (a, b) = (collect(a, RUN_TIMEOUT), collect(b, RUN_TIMEOUT));
-        a.assert_success();
-        b.assert_success();
+        let args = ["--no-progress", "--route", route, path_str(file.path())];
+        let (a, b) = upload_twice_at_once(&home, emu.base_url(), &args);
         let (la, lb) = (a.json(), b.json());
         let id = la["file"]["id"].as_str().expect("an id").to_owned();
         assert_eq!(

@@ -3,7 +3,7 @@
 //! plain `ureq` and raw TCP.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wix_media_upload::emulator::EmulatorConfig;
 
 use crate::support::emulator::{
-    AUTH, Emu, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
+    AUTH, Emu, answered_file, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
 };
 use crate::support::http::{connect, encode, eventually, get, put_head, read_continue, send};
 use crate::support::raw_server::{Next, RawServer, respond, write_response};
@@ -49,18 +49,15 @@ fn simple_upload_stores_the_body_and_answers_a_descriptor() {
         "image/png",
         &bytes,
     );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let file = &r.json()["file"];
-    assert_eq!(file["displayName"], "my pic 1.png");
-    assert_eq!(file["hash"], md5_hex(&bytes));
-    assert_eq!(file["sizeInBytes"], "5000");
-    assert_eq!(file["mediaType"], "IMAGE");
-    assert_eq!(file["operationStatus"], "READY");
-    assert_eq!(file["parentFolderId"], "folder-1");
-    assert_eq!(file["private"], true);
-    assert_eq!(file["labels"], json!(["a"]));
+    let file = &answered_file(
+        &r,
+        &json!({
+            "displayName": "my pic 1.png", "hash": md5_hex(&bytes), "sizeInBytes": "5000",
+            "mediaType": "IMAGE", "operationStatus": "READY", "parentFolderId": "folder-1",
+            "private": true, "labels": ["a"], "siteId": "site-1"
+        }),
+    );
     assert_eq!(file["externalInfo"]["externalIds"], json!(["x-1"]));
-    assert_eq!(file["siteId"], "site-1");
     assert_eq!(file["media"]["image"]["image"]["width"], 370);
     assert_eq!(file["media"]["image"]["image"]["height"], 226);
     let id = file_id(&r);
@@ -133,14 +130,21 @@ fn generate_upload_url_validates_like_the_resumable_generate() {
     assert_eq!(r.rule_names(), vec!["ZERO_FILE_SIZE".to_string()]);
 }
 
-#[test]
-fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
-    let env = Emu::start();
+/// A simple upload URL for a text file, and a raw connection that has sent the head of a PUT
+/// to it with the `extra` header lines (each ending in CRLF).
+fn raw_simple_put(env: &Emu, extra: &str) -> (String, TcpStream) {
     let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
     let path = url.strip_prefix(env.emu.base_url()).expect("path");
     let mut s = connect(env.emu.addr());
-    let head = put_head(path, "Content-Length: 100000\r\n");
-    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(put_head(path, extra).as_bytes())
+        .expect("write");
+    (url, s)
+}
+
+#[test]
+fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
+    let env = Emu::start();
+    let (url, mut s) = raw_simple_put(&env, "Content-Length: 100000\r\n");
     s.write_all(&[b'a'; 30_000]).expect("write");
     drop(s);
     let bytes = data(100_000);
@@ -159,12 +163,8 @@ fn a_simple_upload_cut_short_stores_nothing_and_leaves_the_url_usable() {
 #[test]
 fn simple_upload_honours_expect_continue() {
     let env = Emu::start();
-    let url = env.upload_url(&json!({"mimeType": "text/plain", "fileName": "a.txt"}));
-    let path = url.strip_prefix(env.emu.base_url()).expect("path");
-    let mut s = connect(env.emu.addr());
     let extra = "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n";
-    let head = put_head(path, extra);
-    s.write_all(head.as_bytes()).expect("write");
+    let (_, mut s) = raw_simple_put(&env, extra);
     read_continue(&mut s);
     s.write_all(b"hello").expect("write");
     let mut out = String::new();

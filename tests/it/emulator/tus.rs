@@ -12,7 +12,7 @@ use serde_json::json;
 use wix_media_upload::emulator::{Emulator, EmulatorConfig, TusExtension};
 
 use crate::support::TempDir;
-use crate::support::emulator::{Api, Emu, data, generate_rule_cases, md5_hex};
+use crate::support::emulator::{Api, Emu, answered_file, data, generate_rule_cases, md5_hex};
 use crate::support::http::{
     Resp, connect, get, patch_head, raw_exchange, read_continue, send, try_send,
 };
@@ -391,17 +391,14 @@ fn finalize_returns_a_wix_file_descriptor() {
     let url = new_upload(&env, &token, bytes.len());
     assert_eq!(env.patch(&url, 0, &bytes, &[]).status, 204);
     let f = env.finalize(&token, Some("my photo+1.png"));
-    assert_eq!(f.status, 200, "{}", f.body);
-    let file = &f.json()["file"];
-    assert_eq!(file["displayName"], "my photo+1.png");
-    assert_eq!(file["hash"], md5_hex(&bytes));
-    assert_eq!(file["sizeInBytes"], "1234");
-    assert_eq!(file["mediaType"], "IMAGE");
-    assert_eq!(file["parentFolderId"], "folder-7");
-    assert_eq!(file["private"], true);
-    assert_eq!(file["labels"], json!(["x", "y"]));
-    assert_eq!(file["operationStatus"], "READY");
-    assert_eq!(file["state"], "OK");
+    let file = &answered_file(
+        &f,
+        &json!({
+            "displayName": "my photo+1.png", "hash": md5_hex(&bytes), "sizeInBytes": "1234",
+            "mediaType": "IMAGE", "parentFolderId": "folder-7", "private": true,
+            "labels": ["x", "y"], "operationStatus": "READY", "state": "OK"
+        }),
+    );
     let id = file["id"].as_str().expect("id");
     assert!(id.contains("~mv2."), "{id}");
     assert_eq!(

@@ -16,6 +16,11 @@ const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.c2ltcGxl.c2lnbmF0dXJl";
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.cmVzdW1hYmxl.c2ln";
 const UA: &str = concat!("wix-media-upload/", env!("CARGO_PKG_VERSION"));
 
+/// A mockito server and the clock the client under test sleeps on.
+fn mocked() -> (ServerGuard, ManualClock) {
+    (Server::new(), ManualClock::new())
+}
+
 fn client(server: &Server, clock: &ManualClock, retry: RetryPolicy) -> WixClient {
     WixClient::builder(Credentials::site(KEY, SITE).with_api_base(server.url()))
         .uploader(Uploader::builder().clock(clock.clone()).retry(retry))
@@ -30,6 +35,18 @@ fn file(name: &str, bytes: &[u8]) -> (TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// A `get-file-by-id` answer: the file `id` in `status` (`PENDING`, `READY`, `FAILED`).
+fn file_in(id: &str, status: &str) -> String {
+    json!({"file": {"id": id, "operationStatus": status}}).to_string()
+}
+
+/// A `PUT` to `path` whose `filename` query is `name` (the simple upload, the finalize).
+fn put_named(server: &mut ServerGuard, path: &str, name: &str) -> Mock {
+    server
+        .mock("PUT", path)
+        .match_query(Matcher::UrlEncoded("filename".into(), name.into()))
+}
+
 /// Any `get-file-by-id` read, answered `body`.
 fn file_reads(server: &mut ServerGuard, body: &str) -> Mock {
     server
@@ -40,8 +57,7 @@ fn file_reads(server: &mut ServerGuard, body: &str) -> Mock {
 
 #[test]
 fn the_simple_route_sends_exactly_two_requests() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     let generate = server
         .mock("POST", "/site-media/v1/files/generate-upload-url")
         .match_header("Authorization", KEY)
@@ -61,9 +77,7 @@ fn the_simple_route_sends_exactly_two_requests() {
         .with_body(json!({"uploadUrl": format!("{}/upload/{JWT}", server.url())}).to_string())
         .expect(1)
         .create();
-    let put = server
-        .mock("PUT", format!("/upload/{JWT}").as_str())
-        .match_query(Matcher::UrlEncoded("filename".into(), "a b&c.png".into()))
+    let put = put_named(&mut server, &format!("/upload/{JWT}"), "a b&c.png")
         .match_header("Content-Type", "image/png")
         .match_header("Content-Length", "5")
         .match_header("Authorization", Matcher::Missing)
@@ -93,8 +107,7 @@ fn the_simple_route_sends_exactly_two_requests() {
 
 #[test]
 fn the_resumable_route_sends_generate_tus_and_finalize() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     let upload_url = format!("{}/upload/tus", server.url());
     let generate = server
         .mock("POST", "/site-media/v1/files/generate-resumable-upload-url")
@@ -144,9 +157,7 @@ fn the_resumable_route_sends_generate_tus_and_finalize() {
         .with_header("Upload-Offset", "6")
         .expect(1)
         .create();
-    let finalize = server
-        .mock("PUT", format!("/upload/tus/{TOKEN}").as_str())
-        .match_query(Matcher::UrlEncoded("filename".into(), "clip.mp4".into()))
+    let finalize = put_named(&mut server, &format!("/upload/tus/{TOKEN}"), "clip.mp4")
         .match_header("Content-Type", "application/json")
         .match_body("{}")
         .with_body(r#"{"file":{"id":"v-1","operationStatus":"PENDING","mediaType":"VIDEO"}}"#)
@@ -165,14 +176,13 @@ fn the_resumable_route_sends_generate_tus_and_finalize() {
 
 #[test]
 fn waiting_polls_get_file_by_id_with_backoff() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     let id = "2acbb8_86485e~mv2.mp4";
     let pending = server
         .mock("GET", "/site-media/v1/files/get-file-by-id")
         .match_query(Matcher::UrlEncoded("fileId".into(), id.into()))
         .match_header("Authorization", KEY)
-        .with_body(json!({"file": {"id": id, "operationStatus": "PENDING"}}).to_string())
+        .with_body(file_in(id, "PENDING"))
         // At 0 s, 0.5 s, 1.25 s, and a last look at the 2 s deadline.
         .expect(4)
         .create();
@@ -185,8 +195,9 @@ fn waiting_polls_get_file_by_id_with_backoff() {
     assert_eq!(slept, Duration::from_secs(2), "{:?}", clock.sleeps());
     pending.remove();
 
-    let ready = json!({"file": {"id": id, "operationStatus": "READY"}}).to_string();
-    let ready = file_reads(&mut server, &ready).expect(1).create();
+    let ready = file_reads(&mut server, &file_in(id, "READY"))
+        .expect(1)
+        .create();
     let file = client.wait_ready(id, Duration::from_secs(2)).unwrap();
     ready.assert();
     assert_eq!(file.operation_status, Some(OperationStatus::Ready));
@@ -194,13 +205,8 @@ fn waiting_polls_get_file_by_id_with_backoff() {
 
 #[test]
 fn failed_processing_is_a_typed_error() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
-    file_reads(
-        &mut server,
-        r#"{"file":{"id":"x","operationStatus":"FAILED"}}"#,
-    )
-    .create();
+    let (mut server, clock) = mocked();
+    file_reads(&mut server, &file_in("x", "FAILED")).create();
     let err = client(&server, &clock, RetryPolicy::none())
         .wait_ready("x", Duration::from_secs(60))
         .unwrap_err();
@@ -212,8 +218,7 @@ fn failed_processing_is_a_typed_error() {
 
 #[test]
 fn a_429_is_retried_after_retry_after_and_later_calls_are_paced() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     let limited = server
         .mock("POST", "/site-media/v1/files/import")
         .with_status(429)
@@ -245,14 +250,10 @@ fn a_429_is_retried_after_retry_after_and_later_calls_are_paced() {
 
 #[test]
 fn a_client_never_refused_is_never_slowed() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
-    file_reads(
-        &mut server,
-        r#"{"file":{"id":"x","operationStatus":"READY"}}"#,
-    )
-    .expect(20)
-    .create();
+    let (mut server, clock) = mocked();
+    file_reads(&mut server, &file_in("x", "READY"))
+        .expect(20)
+        .create();
     let client = client(&server, &clock, RetryPolicy::none());
     for _ in 0..20 {
         client.get_file("x").unwrap();
@@ -262,8 +263,7 @@ fn a_client_never_refused_is_never_slowed() {
 
 #[test]
 fn html_error_pages_are_errors_with_a_hint_not_parse_failures() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     server
         .mock("POST", "/site-media/v1/files/generate-upload-url")
         .with_status(403)
@@ -287,8 +287,7 @@ fn html_error_pages_are_errors_with_a_hint_not_parse_failures() {
 
 #[test]
 fn a_bad_json_answer_is_bad_response() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     file_reads(&mut server, "{\"file\": [").create();
     let err = client(&server, &clock, RetryPolicy::none())
         .get_file("x")
@@ -301,8 +300,7 @@ fn a_bad_json_answer_is_bad_response() {
 
 #[test]
 fn the_simple_upload_url_never_shows_in_errors() {
-    let mut server = Server::new();
-    let clock = ManualClock::new();
+    let (mut server, clock) = mocked();
     server
         .mock("POST", "/site-media/v1/files/generate-upload-url")
         .with_body(json!({"uploadUrl": format!("{}/upload/{JWT}", server.url())}).to_string())

@@ -33,8 +33,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::http::{Counting, Framing, bad, configure, read_head, read_response, relay_body};
-use super::relay::{Conns, Relay, upstream_of};
+use super::http::{Counting, Framing, bad, configure, read_response, relay_body};
+use super::relay::{Conns, Relay, log_entry, upstream_of};
 
 /// Read and write timeout of every socket (longer than a client's await-100 wait).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -214,10 +214,7 @@ fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::
     let (upstream_base, proxy_base) = (conns.upstream_base(), conns.base());
     let limit = shared.config.limit;
     loop {
-        if conns.stopped() {
-            return Ok(());
-        }
-        let Some(mut req) = read_head(&mut client_r)? else {
+        let Some(mut req) = conns.next_request(&mut client_r)? else {
             return Ok(());
         };
         let framing = req.framing()?;
@@ -226,21 +223,18 @@ fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::
             Framing::Length(n) => n,
             _ => 0,
         };
-        let i = {
-            let mut log = shared.log.lock().unwrap();
-            log.push(CapRequest {
-                conn,
-                method: req.method().to_owned(),
-                target: req.target().to_owned(),
-                content_length: declared,
-                expect_continue: expect,
-                sent_continue: false,
-                refused: false,
-                body_bytes: 0,
-                status: 0,
-            });
-            log.len() - 1
+        let request = CapRequest {
+            conn,
+            method: req.method().to_owned(),
+            target: req.target().to_owned(),
+            content_length: declared,
+            expect_continue: expect,
+            sent_continue: false,
+            refused: false,
+            body_bytes: 0,
+            status: 0,
         };
+        let i = log_entry(&shared.log, request);
 
         if declared > limit {
             if shared.config.expect == ExpectMode::Ignore {

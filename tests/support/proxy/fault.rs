@@ -34,8 +34,8 @@ use std::thread;
 use std::time::Duration;
 
 use super::super::XorShift;
-use super::http::{Counting, Framing, configure, read_head, read_response, relay_body, shut};
-use super::relay::{Conns, Relay, upstream_of};
+use super::http::{Counting, Framing, configure, read_response, relay_body, shut};
+use super::relay::{Conns, Relay, log_entry, upstream_of};
 
 /// Read and write timeout of every socket.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,7 +80,7 @@ impl Fault {
     }
 }
 
-/// What to inject.
+/// What to inject: faults and corrupted bodies first, then the shape of the link.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     /// Seed of the fault choices (each connection derives its own generator from it).
@@ -92,14 +92,14 @@ pub struct ProxyConfig {
     pub max_faults: u64,
     /// The kinds to choose from, uniformly.
     pub faults: Vec<Fault>,
+    /// Flip one byte (the middle one) of the body of the first this-many PATCH requests that
+    /// have a `Content-Length` body (not counted as faults; see [`SeenRequest::corrupted`]).
+    pub corrupt_patches: u64,
     /// Added before every request is forwarded: a link's round-trip time.
     pub latency: Option<Duration>,
     /// Request-body bytes per second on each connection: a window-limited stream on a long
     /// link (each connection gets this much; more connections get more in all).
     pub rate_per_connection: Option<u64>,
-    /// Flip one byte (the middle one) of the body of the first this-many PATCH requests that
-    /// have a `Content-Length` body (not counted as faults; see [`SeenRequest::corrupted`]).
-    pub corrupt_patches: u64,
 }
 
 impl ProxyConfig {
@@ -110,9 +110,9 @@ impl ProxyConfig {
             probability,
             max_faults,
             faults: Fault::ALL.to_vec(),
+            corrupt_patches: 0,
             latency: None,
             rate_per_connection: None,
-            corrupt_patches: 0,
         }
     }
 
@@ -477,26 +477,17 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
     let mut client_r = BufReader::with_capacity(BUF, client.try_clone()?);
     let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
     let (mut client_w, mut up_w) = (&client, &upstream);
-    loop {
-        if conns.stopped() {
-            break;
-        }
-        let Some(mut req) = read_head(&mut client_r)? else {
-            break;
-        };
+    while let Some(mut req) = conns.next_request(&mut client_r)? {
         shared.requests.fetch_add(1, Ordering::SeqCst);
-        let seen = {
-            let mut v = shared.seen.lock().unwrap();
-            v.push(SeenRequest {
-                conn,
-                method: req.method().to_owned(),
-                target: req.target().to_owned(),
-                headers: req.headers.clone(),
-                body_bytes: 0,
-                corrupted: false,
-            });
-            v.len() - 1
+        let request = SeenRequest {
+            conn,
+            method: req.method().to_owned(),
+            target: req.target().to_owned(),
+            headers: req.headers.clone(),
+            body_bytes: 0,
+            corrupted: false,
         };
+        let seen = log_entry(&shared.seen, request);
         let note_body = |n: u64| shared.seen.lock().unwrap()[seen].body_bytes = n;
         // Like nginx: the proxy itself lets the client go on, and the upstream is not asked.
         if req.has_token("Expect", "100-continue") {

@@ -6,12 +6,15 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use super::super::listen::stop_accept_loop;
+use super::http::{Head, read_head};
 
 /// The listener's side of a relay, shared with the connection threads.
 pub struct Conns {
@@ -28,6 +31,15 @@ impl Conns {
     /// Whether the relay is being dropped.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The head of the client's next request on a connection, or `None` once the relay is
+    /// being dropped or the client has closed the connection.
+    pub fn next_request(&self, client: &mut impl BufRead) -> io::Result<Option<Head>> {
+        if self.stopped() {
+            return Ok(None);
+        }
+        read_head(client)
     }
 
     /// Client connections accepted so far.
@@ -63,6 +75,13 @@ impl Conns {
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
+}
+
+/// Adds `entry` to a relay's request log; its index there, to update it as the exchange goes on.
+pub fn log_entry<T>(log: &Mutex<Vec<T>>, entry: T) -> usize {
+    let mut log = log.lock().unwrap();
+    log.push(entry);
+    log.len() - 1
 }
 
 /// A running relay; stopped on drop.
@@ -152,12 +171,7 @@ pub fn upstream_of(url: &str) -> SocketAddr {
 
 impl<S> Drop for Relay<S> {
     fn drop(&mut self) {
-        self.conns.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.conns.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
+        stop_accept_loop(&self.conns.stop, self.conns.addr, self.accept.take());
         for socks in self.conns.sockets.lock().unwrap().values() {
             for s in socks {
                 let _ = s.shutdown(Shutdown::Both);
