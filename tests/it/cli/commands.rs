@@ -11,6 +11,7 @@ use crate::support::raw_server::file_server;
 use crate::support::{TempDir, TusServer, big_temp_file_with, file_digest, temp_file_with};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::json;
 use wix_media_upload::emulator::{Emulator, EmulatorConfig};
 
 use crate::support::emulator::Emu;
@@ -334,6 +335,9 @@ fn import_and_wait_commands() {
             "kitty.png",
             "--folder",
             "/imports",
+            "--private",
+            "--label",
+            "pets",
             "--wait",
         ],
     );
@@ -342,6 +346,11 @@ fn import_and_wait_commands() {
     let file = &v["file"];
     assert_eq!(file["operationStatus"], "READY", "{v}");
     assert_eq!(file["displayName"], "kitty.png", "{v}");
+    assert_eq!(
+        (&file["private"], &file["labels"]),
+        (&json!(true), &json!(["pets"])),
+        "{v}"
+    );
     let id = file["id"].as_str().expect("id").to_owned();
     assert_eq!(emu.file(&id).expect("imported")["filePath"], "/imports");
 
