@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 1; }
 command -v curl >/dev/null || { echo "needs curl"; exit 1; }
 command -v node >/dev/null || { echo "needs node (>= 20.19)"; exit 1; }
-npm ci --prefix tests/tus-server --no-audit --no-fund >/dev/null
+npm ci --prefix testkit/tus-server --no-audit --no-fund >/dev/null
 npm ci --prefix benches/js --no-audit --no-fund >/dev/null || echo "tus-js-client unavailable: skipped"
-cargo build --release --examples --bins --features cli
+cargo build --release --workspace --examples --bins
 exec target/release/examples/bench "$@"

@@ -59,16 +59,12 @@
 //! # Features
 //!
 //! - `checksum` (default): tus `Upload-Checksum` (sha256, sha1) where the server offers it.
-//! - `emulator`: [`emulator::Emulator`], a local stand-in for Wix to test against offline.
-//! - `cli`: the `wix-media` command (with `emulator`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
 mod checksum;
 mod control;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 mod engine;
 mod error;
 mod macros;

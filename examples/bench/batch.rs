@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wix_media_upload::emulator::Emulator;
+use wix_media_emulator::Emulator;
 
 use crate::common::{
     Opts, Sample, Stat, fresh_emulator, js_client_ready, js_dir, show_counts, show_list, timed,

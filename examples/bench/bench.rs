@@ -1,4 +1,4 @@
-//! The benchmark runner (`cargo build --release --examples --features cli`, then
+//! The benchmark runner (`cargo build --release --workspace --examples --bins`, then
 //! `target/release/examples/bench`; `bash benches/run.sh` does both). Not a test: run it by hand
 //! on a quiet machine; the tables it prints go to docs/PERFORMANCE.md.
 //!

@@ -1,7 +1,7 @@
 //! Sections `caps` and `expect` (issue 9): body caps and what `Expect: 100-continue` costs.
 //!
 //! `caps`: a 300 MB default `wix-media upload --endpoint` to `@tus/server` through the cap relay
-//! of the tests (`tests/support/proxy/cap.rs`): a `Content-Length` over the cap gets `413` +
+//! of the tests (`testkit/src/proxy/cap.rs`): a `Content-Length` over the cap gets `413` +
 //! `Connection: close` right after the head, the body unread. Two kinds: one that honours
 //! `Expect` (the 413 instead of `100 Continue`, as nginx does) and one that ignores it (strips
 //! it, so the client waits its await-100 timeout, then 413s once the body streams). Against the

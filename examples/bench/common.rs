@@ -252,7 +252,7 @@ pub fn wix_media_bin() -> PathBuf {
     let bin = profile.join(format!("wix-media{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "build it first: cargo build --release --examples --bins --features cli"
+        "build it first: cargo build --release --workspace --examples --bins"
     );
     bin
 }
@@ -344,9 +344,9 @@ pub fn remove_big_files(dir: &Path) {
 }
 
 /// A fresh emulator in `dir` (what was there is removed), files READY at once.
-pub fn fresh_emulator(dir: &Path) -> wix_media_upload::emulator::Emulator {
+pub fn fresh_emulator(dir: &Path) -> wix_media_emulator::Emulator {
     let _ = std::fs::remove_dir_all(dir);
-    wix_media_upload::emulator::EmulatorConfig::new()
+    wix_media_emulator::EmulatorConfig::new()
         .processing_delay(std::time::Duration::ZERO)
         .start(dir)
         .expect("emulator")

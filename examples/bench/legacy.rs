@@ -24,7 +24,7 @@ pub fn parallel(o: &Opts) {
     let md5 = md5_hex(&input);
     let dir = o.dir.join("emulator-parallel");
     let _ = std::fs::remove_dir_all(&dir);
-    let emu = wix_media_upload::emulator::Emulator::start(&dir).expect("emulator");
+    let emu = wix_media_emulator::Emulator::start(&dir).expect("emulator");
     let config = ProxyConfig {
         latency: Some(std::time::Duration::from_millis(20)),
         rate_per_connection: Some(RATE),
@@ -159,7 +159,7 @@ pub fn ingest(o: &Opts) {
 
 /// Internal: the emulator in its own process (so its memory is its own), until stdin closes.
 pub fn emulator_server(dir: &Path) {
-    let emulator = wix_media_upload::emulator::EmulatorConfig::new()
+    let emulator = wix_media_emulator::EmulatorConfig::new()
         .null_sink(true)
         .start(dir)
         .expect("emulator");

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::EmuExt as _;
 use crate::support::emulator::{Emu, md5_hex};
 use crate::support::http::head_status;
 use crate::support::raw_server::{Next, RawServer, respond};
@@ -19,7 +20,7 @@ use crate::support::upload::{
     abort_when, stream_of, upload_aborted, upload_file, upload_file_to_wix, upload_unknown_length,
 };
 use crate::support::{TempDir, TempFile, TusServer, temp_file_with, unfinished_records};
-use wix_media_upload::emulator::{EmulatorConfig, UploadInfo};
+use wix_media_emulator::{EmulatorConfig, UploadInfo};
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
 use wix_media_upload::{
     AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Metadata, Progress,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::proxy::{Fault, FaultCounts, FaultProxy, ProxyConfig};
 use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 use serde_json::json;
-use wix_media_upload::emulator::Emulator;
+use wix_media_emulator::Emulator;
 use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
 
 const KIB: u64 = 1024;

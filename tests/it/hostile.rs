@@ -743,11 +743,10 @@ fn too_large_even_at_the_floor_is_a_status_error() {
     );
 }
 
-#[cfg(feature = "emulator")]
 #[test]
 fn emulator_max_body_size_is_learned() {
+    use wix_media_emulator::EmulatorConfig;
     use wix_media_upload::Credentials;
-    use wix_media_upload::emulator::EmulatorConfig;
     use wix_media_upload::wix;
     use wix_media_upload::wix::types::GenerateUploadUrlRequest;
 

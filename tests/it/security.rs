@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::raw_server::RawServer;
 use crate::support::upload::upload_file_to_wix;
 use crate::support::{TempDir, temp_file_with};
-use wix_media_upload::emulator::Emulator;
+use wix_media_emulator::Emulator;
 use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget, finalize,
     generate_resumable_upload_url,

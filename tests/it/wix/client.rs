@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::support::TempDir;
-use wix_media_upload::emulator::{Emulator, EmulatorConfig};
+use wix_media_emulator::{Emulator, EmulatorConfig};
 use wix_media_upload::wix::types::{MediaType, OperationStatus};
 use wix_media_upload::wix::{ExternalInfo, FileUpload, ImportFileRequest, Route, WixClient};
 use wix_media_upload::{Credentials, Error, ErrorBody, ManualClock, RetryPolicy, Uploader};

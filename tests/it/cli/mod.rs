@@ -1,6 +1,0 @@
-//! The `wix-media` binary.
-
-mod batch;
-mod commands;
-mod common;
-mod resume;
