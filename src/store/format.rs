@@ -6,6 +6,11 @@
 //!
 //! Written: always the current format. Read: format 1 and the current one; a newer format is
 //! an error that says so (never misread, never taken for a damaged file).
+//!
+//! To add to format 2 a field that a reader can do without (a digest of the acknowledged
+//! bytes, say): `#[serde(default)]`, and its absence means "unknown" (an older reader ignores
+//! it, and drops it when it saves the record again). A change an older reader would misread (a
+//! unit, a meaning) is format 3: bump [`CURRENT`] and keep reading 2 as its own struct.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
