@@ -169,6 +169,10 @@ impl MemoryStore {
 /// Records can hold upload tokens, so on Unix the directory and its records must be private:
 /// see [`DirStore::new`] for the directory, and a record that is readable by others or owned
 /// by another user is refused with [`Error::Store`] instead of being trusted.
+///
+/// Files hold a [`Record`]'s serde form, which says its format version: records of earlier
+/// versions of this crate are read; one of a newer version is refused with [`Error::Store`] and
+/// left in place; a damaged one is reported (a warning), removed, and the upload starts anew.
 #[derive(Debug, Clone)]
 pub struct DirStore {
     dir: PathBuf,
