@@ -7,71 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 
-/// What is remembered of one upload (`Debug` masks the metadata values).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Record {
-    /// The key: the source's fingerprint and the creation URL.
-    pub key: String,
-    /// The creation URL the upload was made at.
-    pub endpoint: String,
-    /// The upload's URL.
-    pub upload_url: String,
-    /// Total bytes (`None` for a stream whose length was not known yet).
-    pub length: Option<u64>,
-    /// The last offset the server acknowledged.
-    pub offset: u64,
-    /// When the upload was created, in seconds since the Unix epoch.
-    pub created_at: u64,
-    /// The server's `Upload-Expires`, in seconds since the Unix epoch.
-    pub expires_at: Option<u64>,
-    /// The metadata the upload was created with (it may hold the upload token).
-    pub metadata: Vec<(String, Secret)>,
-    /// Which metadata keys hold secrets (masked in logs).
-    #[serde(default)]
-    pub secret_keys: Vec<String>,
-    /// The largest body the server took, when refused bodies taught one.
-    pub chunk_size: Option<u64>,
-    /// When the upload finished (milliseconds since the Unix epoch): a finished upload's record
-    /// is kept for a while, so a second writer that came meanwhile learns the outcome.
-    pub completed_at: Option<u64>,
-    /// What the finished upload gave, for layers above tus (the Wix file descriptor).
-    pub result: Option<serde_json::Value>,
-    /// Which uploader finished it (an opaque id).
-    pub finished_by: Option<String>,
-}
+mod format;
+mod record;
 
-impl Record {
-    /// A record of the upload at `upload_url`, created at `endpoint`, saved under `key`; the
-    /// other fields start empty (offset 0, no metadata) and can be set directly.
-    pub fn new(
-        key: impl Into<String>,
-        endpoint: impl Into<String>,
-        upload_url: impl Into<String>,
-        length: Option<u64>,
-    ) -> Self {
-        Self {
-            key: key.into(),
-            endpoint: endpoint.into(),
-            upload_url: upload_url.into(),
-            length,
-            offset: 0,
-            created_at: 0,
-            expires_at: None,
-            metadata: Vec::new(),
-            secret_keys: Vec::new(),
-            chunk_size: None,
-            completed_at: None,
-            result: None,
-            finished_by: None,
-        }
-    }
-}
+pub use record::Record;
+pub(crate) use record::whole_ms;
 
 /// Keeps [`Record`]s by key.
 pub trait StateStore: Send + Sync {
@@ -183,7 +125,7 @@ impl StateStore for MemoryStore {
     }
 
     fn save(&self, record: &Record) -> Result<()> {
-        self.map().insert(record.key.clone(), record.clone());
+        self.map().insert(record.key().to_owned(), record.clone());
         Ok(())
     }
 
@@ -227,6 +169,10 @@ impl MemoryStore {
 /// Records can hold upload tokens, so on Unix the directory and its records must be private:
 /// see [`DirStore::new`] for the directory, and a record that is readable by others or owned
 /// by another user is refused with [`Error::Store`] instead of being trusted.
+///
+/// Files hold a [`Record`]'s serde form, which says its format version: records of earlier
+/// versions of this crate are read; one of a newer version is refused with [`Error::Store`] and
+/// left in place; a damaged one is reported (a warning), removed, and the upload starts anew.
 #[derive(Debug, Clone)]
 pub struct DirStore {
     dir: PathBuf,
@@ -288,10 +234,18 @@ impl StateStore for DirStore {
         };
         check_private(&path, self.owner)?;
         match serde_json::from_slice::<Record>(&bytes) {
-            Ok(rec) if rec.key == key => Ok(Some(rec)),
+            Ok(rec) if rec.key() == key => Ok(Some(rec)),
             // A hash collision: not ours.
             Ok(_) => Ok(None),
             Err(e) => {
+                // A newer version's record: not ours to drop, nor to guess at.
+                if let Some(v) = format::newer_version(&bytes) {
+                    return Err(Error::store(format!(
+                        "refusing {}: {}",
+                        path.display(),
+                        format::FormatError::Newer(v)
+                    )));
+                }
                 // A damaged record is not trusted: the upload starts over and replaces it.
                 log::warn!("ignoring corrupt state file {}: {e}", path.display());
                 let _ = fs::remove_file(&path);
@@ -301,7 +255,7 @@ impl StateStore for DirStore {
     }
 
     fn save(&self, record: &Record) -> Result<()> {
-        let path = self.path_for(&record.key);
+        let path = self.path_for(record.key());
         let json = serde_json::to_vec(record)
             .map_err(|e| Error::store_with("cannot encode a record", e))?;
         let mut opts = fs::OpenOptions::new();
@@ -315,7 +269,7 @@ impl StateStore for DirStore {
         let (tmp, mut f) = loop {
             let tmp = self.dir.join(format!(
                 ".{:016x}.{}.{}.tmp",
-                fnv1a(record.key.as_bytes()),
+                fnv1a(record.key().as_bytes()),
                 std::process::id(),
                 TMP_SEQ.fetch_add(1, Ordering::Relaxed)
             ));
@@ -380,7 +334,7 @@ impl DirStore {
             let finished = fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
-                .is_some_and(|r| r.completed_at.is_some());
+                .is_some_and(|r| r.completed_at().is_some());
             if finished {
                 let _ = fs::remove_file(&path);
                 let _ = fs::remove_file(path.with_extension("lock"));
@@ -545,21 +499,13 @@ mod tests {
     use super::*;
 
     fn record(key: &str) -> Record {
-        Record {
-            key: key.into(),
-            endpoint: "http://h/files".into(),
-            upload_url: "http://h/files/1".into(),
-            length: Some(10),
-            offset: 4,
-            created_at: 1,
-            expires_at: None,
-            metadata: vec![("token".into(), Secret::new("S3CRET"))],
-            secret_keys: vec!["token".into()],
-            chunk_size: None,
-            completed_at: None,
-            result: None,
-            finished_by: None,
-        }
+        let meta = crate::Metadata::new()
+            .with_secret("token", "S3CRET")
+            .unwrap();
+        Record::new(key, "http://h/files", "http://h/files/1", Some(10))
+            .with_offset(4)
+            .with_created_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1))
+            .with_metadata(&meta)
     }
 
     fn temp_dir(name: &str) -> PathBuf {

@@ -363,12 +363,12 @@ impl Uploader {
         if let (Some(k), Some(w)) = (&key, &writer)
             && let Some(rec) = engine.finished_meanwhile(k, w)?
         {
-            log::info!("the other upload finished it: {}", rec.upload_url);
+            log::info!("the other upload finished it: {}", rec.upload_url());
             return Ok(Uploaded {
-                url: rec.upload_url.clone(),
-                size: rec.length.unwrap_or(rec.offset),
+                url: rec.upload_url().to_owned(),
+                size: rec.length().unwrap_or(rec.offset()),
                 resumed_from: None,
-                metadata: crate::engine::tracked::record_metadata(&rec)?,
+                metadata: rec.metadata()?,
                 key: key.clone(),
             });
         }

@@ -133,7 +133,7 @@ fn scenario() {
 
     // The record of the finished but unfinalized upload is kept, and holds the token.
     let rec = uploader.store().load(&key).unwrap().expect("record kept");
-    assert!(rec.metadata.iter().any(|(_, v)| v.expose() == TOKEN));
+    assert_eq!(rec.metadata().unwrap().get("token"), Some(TOKEN));
     assert_clean("Record's Debug", &format!("{rec:?} {rec:#?}"));
 
     // A plain upload with the token in its metadata.

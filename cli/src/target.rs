@@ -94,7 +94,7 @@ impl StateStore for TrackingStore {
 
     fn save(&self, record: &Record) -> LibResult<()> {
         self.inner.save(record)?;
-        self.live().insert(record.key.clone());
+        self.live().insert(record.key().to_owned());
         Ok(())
     }
 

@@ -3,10 +3,9 @@
 use std::time::SystemTime;
 
 use super::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::proto::{Metadata, Upload};
-use crate::secret::Secret;
-use crate::store::{Record, StoreLock};
+use crate::store::{Record, StoreLock, whole_ms};
 
 /// The one-writer lock of an upload's record, and whether taking it meant waiting for
 /// another writer (since when).
@@ -27,7 +26,7 @@ pub(crate) struct Tracked {
     caller_meta: Metadata,
     /// It came from a saved record (not yet known to be gone).
     pub(crate) from_record: bool,
-    created_at: u64,
+    created_at: SystemTime,
     /// The server acknowledged something during this call.
     pub(crate) acked_any: bool,
     /// The server's offset when this call resumed a saved upload.
@@ -58,30 +57,13 @@ impl Tracked {
         let (Some(key), Some(url)) = (&self.key, self.up.url()) else {
             return None;
         };
-        Some(Record {
-            key: key.clone(),
-            endpoint: self.up.endpoint().to_owned(),
-            upload_url: url.to_owned(),
-            length: self.up.length(),
-            offset: self.up.offset(),
-            created_at: self.created_at,
-            expires_at: self.up.expires().map(unix),
-            metadata: self
-                .meta
-                .iter()
-                .map(|(k, v)| (k.to_owned(), Secret::new(v)))
-                .collect(),
-            secret_keys: self
-                .meta
-                .iter()
-                .filter(|(k, _)| self.meta.is_secret(k))
-                .map(|(k, _)| k.to_owned())
-                .collect(),
-            chunk_size: self.learned_chunk,
-            completed_at: None,
-            result: None,
-            finished_by: None,
-        })
+        let rec = Record::new(key.clone(), self.up.endpoint(), url, self.up.length())
+            .with_offset(self.up.offset())
+            .with_created_at(self.created_at)
+            .with_expires_at(self.up.expires())
+            .with_metadata(&self.meta)
+            .with_chunk_size(self.learned_chunk);
+        Some(rec)
     }
 }
 
@@ -110,25 +92,18 @@ impl Engine {
         let since = writer
             .waited_since
             .map_or(self.started, |w| w.min(self.started));
+        // Records keep whole milliseconds: one finished in the same millisecond counts.
+        let since = whole_ms(since);
         Ok(self.store.load(key)?.filter(|rec| {
-            rec.completed_at.is_some_and(|at| at >= unix_ms(since))
-                && rec.finished_by.as_deref() != Some(self.writer_id.as_str())
+            rec.completed_at().is_some_and(|at| at >= since)
+                && rec.finished_by() != Some(self.writer_id.as_str())
         }))
     }
 
     /// Keeps `record` as finished (for a writer that waits for this one), with `result` and
     /// without its secrets.
-    pub(crate) fn finished(
-        &self,
-        mut record: Record,
-        result: Option<serde_json::Value>,
-    ) -> Result<()> {
-        record.completed_at = Some(unix_ms(self.now()));
-        record.result = result;
-        record.finished_by = Some(self.writer_id.clone());
-        // A finished upload needs no token: the secrets go.
-        let secret = std::mem::take(&mut record.secret_keys);
-        record.metadata.retain(|(k, _)| !secret.contains(k));
+    pub(crate) fn finished(&self, record: Record, result: Option<serde_json::Value>) -> Result<()> {
+        let record = record.finished(self.now(), &self.writer_id, result);
         self.store.save(&record)
     }
 
@@ -147,7 +122,7 @@ impl Engine {
             caller_meta: metadata.clone(),
             meta,
             from_record: false,
-            created_at: unix(self.now()),
+            created_at: self.now(),
             acked_any: false,
             resumed_from: None,
             high: 0,
@@ -157,26 +132,26 @@ impl Engine {
             return Ok(new(None, metadata.clone()));
         };
         match self.store.load(k)? {
-            Some(rec) if rec.completed_at.is_some() => {
+            Some(rec) if rec.completed_at().is_some() => {
                 // A finished upload: its record was only kept for whoever waited for it.
                 self.store.remove(k)?;
                 Ok(new(key, metadata.clone()))
             }
             Some(rec)
-                if rec.length == length
+                if rec.length() == length
                     && length.is_some()
-                    && rec.endpoint == endpoint
-                    && rec.expires_at.is_none_or(|at| at > unix(self.now())) =>
+                    && rec.endpoint() == endpoint
+                    && rec.expires_at().is_none_or(|at| at > self.now()) =>
             {
-                let mut t = new(key, record_metadata(&rec)?);
-                t.up.resume_at(&rec.upload_url);
-                if let Some(chunk) = rec.chunk_size {
+                let mut t = new(key, rec.metadata()?);
+                t.up.resume_at(rec.upload_url());
+                if let Some(chunk) = rec.chunk_size() {
                     t.up.limit_chunk_size(chunk);
                     t.learned_chunk = Some(chunk);
                 }
                 t.from_record = true;
-                t.created_at = rec.created_at;
-                log::debug!("found a saved upload (offset {} when saved)", rec.offset);
+                t.created_at = rec.created_at();
+                log::debug!("found a saved upload (offset {} when saved)", rec.offset());
                 Ok(t)
             }
             Some(_) => {
@@ -206,7 +181,7 @@ impl Engine {
 
     /// The upload was just created on the server.
     pub(crate) fn created(&self, t: &mut Tracked) -> Result<()> {
-        t.created_at = unix(self.now());
+        t.created_at = self.now();
         t.acked_any = true;
         self.persist(t)
     }
@@ -221,27 +196,4 @@ impl Engine {
         t.high = 0;
         Ok(())
     }
-}
-
-pub(crate) fn record_metadata(rec: &Record) -> Result<Metadata> {
-    let mut m = Metadata::new();
-    for (k, v) in &rec.metadata {
-        m = if rec.secret_keys.contains(k) {
-            m.with_secret(k, v.expose())
-        } else {
-            m.with(k, v.expose())
-        }
-        .map_err(|e| Error::store_with("saved metadata is invalid", e))?;
-    }
-    Ok(m)
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-pub(crate) fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

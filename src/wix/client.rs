@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::finished;
 use super::limiter::Limiter;
 use super::processing::{self, FileRef};
 use super::rest::Rest;
@@ -21,7 +22,6 @@ use crate::control::{AbortHandle, Progress};
 use crate::engine::progress::Reporter;
 use crate::error::{Error, Result};
 use crate::source::Source;
-use crate::store::Record;
 use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 
 /// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
@@ -312,7 +312,7 @@ impl WixClient {
         if let (Some(k), Some(w)) = (&job, &writer)
             && let Some(done) = engine
                 .finished_meanwhile(k, w)?
-                .and_then(|r| finished_job(&r))
+                .and_then(|r| finished::read(&r))
         {
             log::info!("the other upload finished it: file {:?}", done.file.id);
             return Ok(done);
@@ -338,10 +338,7 @@ impl WixClient {
             self.resumable(&rest, &request, source, upload)?
         };
         if let Some(k) = job {
-            let mut rec = Record::new(k, self.inner.credentials.api_base(), "", Some(size));
-            rec.offset = size;
-            let result = serde_json::json!({"file": &done.file, "route": route_name(done.route)});
-            engine.finished(rec, Some(result))?;
+            finished::keep(engine, k, self.inner.credentials.api_base(), size, &done)?;
         }
         drop(writer);
         if let Some(timeout) = wait {
@@ -457,28 +454,6 @@ impl WixClient {
         };
         processing::wait_ready(&self.rest(abort), id, timeout)
     }
-}
-
-fn route_name(route: Route) -> &'static str {
-    match route {
-        Route::Simple => "simple",
-        _ => "resumable",
-    }
-}
-
-// The outcome another writer left in a finished record.
-fn finished_job(rec: &Record) -> Option<WixUpload> {
-    let result = rec.result.as_ref()?;
-    let file: FileDescriptor = serde_json::from_value(result.get("file")?.clone()).ok()?;
-    let route = match result.get("route")?.as_str()? {
-        "simple" => Route::Simple,
-        _ => Route::Resumable,
-    };
-    Some(WixUpload {
-        file,
-        route,
-        resumed_from: None,
-    })
 }
 
 // A 413, or a connection a server closed while the body was still going out (retries over).

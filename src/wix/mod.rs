@@ -7,6 +7,7 @@
 mod client;
 mod credentials;
 pub mod error_body;
+mod finished;
 mod limiter;
 mod processing;
 mod rest;

@@ -25,11 +25,11 @@ pub fn records(dir: &Path) -> Vec<(PathBuf, serde_json::Value)> {
 }
 
 /// The records of unfinished uploads in a state directory (a finished upload's record is kept,
-/// marked `completed_at`, for a writer that waited for it).
+/// marked `completed_at_ms`, for a writer that waited for it).
 pub fn unfinished_records(dir: &Path) -> Vec<PathBuf> {
     records(dir)
         .into_iter()
-        .filter(|(_, rec)| rec["completed_at"].is_null())
+        .filter(|(_, rec)| rec["completed_at_ms"].is_null())
         .map(|(p, _)| p)
         .collect()
 }
@@ -39,7 +39,7 @@ pub fn unfinished_records(dir: &Path) -> Vec<PathBuf> {
 pub fn assert_only_finished_records(dir: &Path) {
     for (path, rec) in records(dir) {
         assert!(
-            rec["completed_at"].is_u64(),
+            rec["completed_at_ms"].is_u64(),
             "an unfinished record outlived the upload: {}: {rec}",
             path.display()
         );

@@ -452,13 +452,13 @@ fn leave_an_unfinished_upload(
         .load(&file_state_key(endpoint, file))
         .unwrap()
         .expect("a record was saved");
-    assert!(rec.offset > 0 && rec.offset < rec.length.unwrap());
+    assert!(rec.offset() > 0 && rec.offset() < rec.length().unwrap());
     assert!(
-        rec.expires_at.is_some(),
+        rec.expires_at().is_some(),
         "Upload-Expires was not saved: {rec:?}"
     );
     assert_eq!(wix.emu.uploads().len(), 1);
-    rec.upload_url
+    rec.upload_url().to_owned()
 }
 
 /// An expiration test: an emulator whose uploads expire after a while, a state dir, a file
@@ -541,15 +541,12 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
     let created = x.wix.create_with(x.bytes.len(), &x.meta.encode());
     assert_eq!(created.status, 201);
     let stale = created.location();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = SystemTime::now();
     let key = file_state_key(&x.endpoint, x.file.path());
     let pairs: Vec<(&str, &str)> = x.meta.iter().collect();
-    let mut rec = record(&key, &x.endpoint, &stale, x.bytes.len() as u64, 0, &pairs);
-    rec.created_at = now - 120;
-    rec.expires_at = Some(now - 60);
+    let rec = record(&key, &x.endpoint, &stale, x.bytes.len() as u64, 0, &pairs)
+        .with_created_at(now - Duration::from_secs(120))
+        .with_expires_at(Some(now - Duration::from_secs(60)));
     store.save(&rec).unwrap();
     let uploader = builder().state_dir(x.state.path()).build().unwrap();
     x.check_fresh_start(&uploader, &stale);

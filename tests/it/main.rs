@@ -21,5 +21,6 @@ mod resume;
 mod retry;
 mod security;
 mod state_files;
+mod state_format;
 mod wix;
 mod writers;

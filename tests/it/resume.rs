@@ -2,6 +2,8 @@
 //! uploader, after the upload is gone (404), and after a 409 on the offset. Resumes against
 //! the reference servers: interop/; after kills of the CLI: crash.rs.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use mockito::Matcher;
 use wix_media_upload::{DirStore, RetryPolicy, Source, StateStore, UploadOptions};
 
@@ -49,10 +51,7 @@ fn resume_from_state_dir_with_a_new_uploader() {
         .load(&key)
         .unwrap()
         .expect("record kept");
-    assert_eq!(
-        (rec.upload_url.as_str(), rec.offset),
-        (upload_url.as_str(), 4)
-    );
+    assert_eq!((rec.upload_url(), rec.offset()), (upload_url.as_str(), 4));
 
     // Run 2: a new uploader finds the record; the server says it has 6 bytes.
     tus.server.reset();
@@ -88,8 +87,8 @@ fn gone_on_resume_creates_a_new_upload() {
     let key = state_key(&endpoint, &source);
     let store = DirStore::new(state.path()).unwrap();
     let old_meta = [("filename", "old.bin"), ("token", "OLD-TOKEN")];
-    let mut old = record(&key, &endpoint, &tus.at("/files/old"), 10, 4, &old_meta);
-    old.created_at = 1_700_000_000;
+    let old = record(&key, &endpoint, &tus.at("/files/old"), 10, 4, &old_meta)
+        .with_created_at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     store.save(&old).unwrap();
 
     let new_meta = wix_metadata("new.bin", "application/octet-stream", "NEW-TOKEN");
@@ -121,15 +120,9 @@ fn gone_on_resume_creates_a_new_upload() {
     assert_eq!(done.metadata, new_meta);
 
     let rec = store.load(&key).unwrap().expect("record of the new upload");
-    assert_eq!(rec.upload_url, tus.at("/files/new"));
-    assert_eq!(rec.offset, 10);
-    assert_eq!(
-        rec.metadata
-            .iter()
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.expose()),
-        Some("NEW-TOKEN")
-    );
+    assert_eq!(rec.upload_url(), tus.at("/files/new"));
+    assert_eq!(rec.offset(), 10);
+    assert_eq!(rec.metadata().unwrap().get("token"), Some("NEW-TOKEN"));
     assert_eq!(unfinished_records(state.path()).len(), 1);
 }
 

@@ -44,16 +44,15 @@ fn is_root() -> bool {
 }
 
 fn record(key: &str) -> Record {
-    let mut rec = state::record(
+    state::record(
         key,
         "http://h/files",
         "http://h/files/1",
         10,
         4,
         &[("token", "S3CRET")],
-    );
-    rec.created_at = 1;
-    rec
+    )
+    .with_created_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1))
 }
 
 /// The one record file in `dir`.
@@ -136,8 +135,7 @@ fn a_temp_file_left_by_a_killed_save_is_ignored() {
     fs::write(&stray_junk, b"\x00\xffnot json").unwrap();
 
     assert_eq!(store.load("k").unwrap(), Some(rec.clone()));
-    let mut newer = rec.clone();
-    newer.offset = 8;
+    let newer = rec.clone().with_offset(8);
     store.save(&newer).unwrap();
     assert_eq!(store.load("k").unwrap(), Some(newer.clone()));
     // A new store (another process) reads the same.
@@ -217,7 +215,7 @@ fn a_truncated_record_is_reported_and_replaced() {
         );
         // Nothing damaged is left: only the finished upload's record, marked so.
         let left: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
-        assert!(left["completed_at"].is_u64(), "{case}: {left}");
+        assert!(left["completed_at_ms"].is_u64(), "{case}: {left}");
     }
 }
 

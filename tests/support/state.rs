@@ -6,7 +6,7 @@ use std::path::Path;
 
 #[allow(unused_imports)]
 pub use wix_media_testkit::state::*;
-use wix_media_upload::{Record, Secret, Source};
+use wix_media_upload::{Metadata, Record, Source};
 
 /// The key an uploader saves the record of an upload of `source` to `endpoint` under.
 pub fn state_key(endpoint: &str, source: &Source) -> String {
@@ -23,7 +23,8 @@ pub fn file_state_key(endpoint: &str, file: &Path) -> String {
 
 /// A record of an unfinished upload of `length` bytes at `upload_url` (made at `endpoint`),
 /// `offset` of them acknowledged, with `metadata`; a `token` entry is marked secret, as the
-/// Wix upload's is. Other fields (`created_at`, `expires_at`...) are for the caller to set.
+/// Wix upload's is. Other fields (`with_created_at`, `with_expires_at`...) are for the caller
+/// to set.
 pub fn record(
     key: &str,
     endpoint: &str,
@@ -32,16 +33,16 @@ pub fn record(
     offset: u64,
     metadata: &[(&str, &str)],
 ) -> Record {
-    let mut rec = Record::new(key, endpoint, upload_url, Some(length));
-    rec.offset = offset;
-    rec.metadata = metadata
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
-        .collect();
-    rec.secret_keys = metadata
-        .iter()
-        .filter(|(k, _)| *k == "token")
-        .map(|(k, _)| (*k).to_owned())
-        .collect();
-    rec
+    let mut meta = Metadata::new();
+    for (k, v) in metadata {
+        meta = if *k == "token" {
+            meta.with_secret(k, *v)
+        } else {
+            meta.with(k, *v)
+        }
+        .expect("valid metadata");
+    }
+    Record::new(key, endpoint, upload_url, Some(length))
+        .with_offset(offset)
+        .with_metadata(&meta)
 }

@@ -349,7 +349,7 @@ fn run_scenario(sc: Scenario) {
     // waited for this one), marked finished and without secrets.
     for (_, rec) in records(&state_dir) {
         assert!(
-            rec["completed_at"].is_u64(),
+            rec["completed_at_ms"].is_u64(),
             "[{}] an unfinished record outlived the upload: {rec}",
             sc.name
         );

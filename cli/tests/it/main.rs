@@ -6,6 +6,7 @@ mod commands;
 mod common;
 mod crash;
 mod resume;
+mod state_v1;
 
 /// The `wix-media` binary under test.
 pub fn wix_media() -> &'static std::path::Path {

@@ -1,0 +1,313 @@
+//! The serde form of a [`Record`]: the state file's format, by version.
+//!
+//! - Format 1 (up to 0.1.0): no `version`; `created_at` and `expires_at` in seconds since the
+//!   Unix epoch, `completed_at` in milliseconds.
+//! - Format 2: `"version": 2`; every time in milliseconds since the Unix epoch, named `*_ms`.
+//!
+//! Written: always the current format. Read: format 1 and the current one; a newer format is
+//! an error that says so (never misread, never taken for a damaged file).
+//!
+//! To add to format 2 a field that a reader can do without (a digest of the acknowledged
+//! bytes, say): `#[serde(default)]`, and its absence means "unknown" (an older reader ignores
+//! it, and drops it when it saves the record again). A change an older reader would misread (a
+//! unit, a meaning) is format 3: bump [`CURRENT`] and keep reading 2 as its own struct.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::Record;
+use super::record::millis;
+use crate::secret::Secret;
+
+/// The format this version writes.
+pub(crate) const CURRENT: u64 = 2;
+
+/// The current format, as written.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Current {
+    version: u64,
+    key: String,
+    endpoint: String,
+    upload_url: String,
+    length: Option<u64>,
+    offset: u64,
+    created_at_ms: u64,
+    expires_at_ms: Option<u64>,
+    metadata: Vec<(String, Secret)>,
+    secret_keys: Vec<String>,
+    chunk_size: Option<u64>,
+    completed_at_ms: Option<u64>,
+    result: Option<serde_json::Value>,
+    finished_by: Option<String>,
+}
+
+/// Format 1, as 0.1.0 wrote it.
+#[derive(Deserialize)]
+pub(super) struct V1 {
+    key: String,
+    endpoint: String,
+    upload_url: String,
+    length: Option<u64>,
+    offset: u64,
+    /// Seconds.
+    created_at: u64,
+    /// Seconds.
+    expires_at: Option<u64>,
+    metadata: Vec<(String, Secret)>,
+    #[serde(default)]
+    secret_keys: Vec<String>,
+    chunk_size: Option<u64>,
+    /// Milliseconds.
+    completed_at: Option<u64>,
+    result: Option<serde_json::Value>,
+    finished_by: Option<String>,
+}
+
+/// A record of any format this version reads (told apart by `version`).
+pub(super) enum Stored {
+    V1(V1),
+    Current(Current),
+}
+
+/// Only the version of a record (absent: format 1).
+#[derive(Deserialize)]
+struct Version {
+    version: Option<u64>,
+}
+
+/// The format version `bytes` (a JSON record) claims, when it is newer than this one reads.
+pub(crate) fn newer_version(bytes: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<Version>(bytes)
+        .ok()?
+        .version
+        .filter(|v| *v > CURRENT)
+}
+
+/// Why a record was refused.
+#[derive(Debug)]
+pub(super) enum FormatError {
+    Newer(u64),
+    Unknown(u64),
+    Time(&'static str),
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatError::Newer(v) => write!(
+                f,
+                "the record is of format {v}, written by a newer version of wix-media-upload \
+                 (this one reads formats 1 to {CURRENT})"
+            ),
+            FormatError::Unknown(v) => write!(f, "the record claims an unknown format {v}"),
+            FormatError::Time(field) => write!(f, "the record's {field} is out of range"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Stored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Records are small: read once as a value, then as the format it claims.
+        let value = serde_json::Value::deserialize(d)?;
+        let version = match value.get("version") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .ok_or_else(|| D::Error::custom("the record's version is not a number"))?,
+            ),
+        };
+        let parsed = match version {
+            None => serde_json::from_value(value).map(Stored::V1),
+            Some(CURRENT) => serde_json::from_value(value).map(Stored::Current),
+            Some(v) if v > CURRENT => return Err(D::Error::custom(FormatError::Newer(v))),
+            Some(v) => return Err(D::Error::custom(FormatError::Unknown(v))),
+        };
+        parsed.map_err(D::Error::custom)
+    }
+}
+
+impl TryFrom<Stored> for Record {
+    type Error = FormatError;
+
+    fn try_from(stored: Stored) -> Result<Self, FormatError> {
+        match stored {
+            Stored::V1(r) => Ok(Record {
+                key: r.key,
+                endpoint: r.endpoint,
+                upload_url: r.upload_url,
+                length: r.length,
+                offset: r.offset,
+                created_at: time(Duration::from_secs(r.created_at), "created_at")?,
+                expires_at: opt_time(r.expires_at.map(Duration::from_secs), "expires_at")?,
+                metadata: r.metadata,
+                secret_keys: r.secret_keys,
+                chunk_size: r.chunk_size,
+                completed_at: opt_time(r.completed_at.map(Duration::from_millis), "completed_at")?,
+                result: r.result,
+                finished_by: r.finished_by,
+            }),
+            Stored::Current(r) => Ok(Record {
+                key: r.key,
+                endpoint: r.endpoint,
+                upload_url: r.upload_url,
+                length: r.length,
+                offset: r.offset,
+                created_at: time(Duration::from_millis(r.created_at_ms), "created_at_ms")?,
+                expires_at: opt_time(r.expires_at_ms.map(Duration::from_millis), "expires_at_ms")?,
+                metadata: r.metadata,
+                secret_keys: r.secret_keys,
+                chunk_size: r.chunk_size,
+                completed_at: opt_time(
+                    r.completed_at_ms.map(Duration::from_millis),
+                    "completed_at_ms",
+                )?,
+                result: r.result,
+                finished_by: r.finished_by,
+            }),
+        }
+    }
+}
+
+impl From<Record> for Current {
+    fn from(r: Record) -> Self {
+        Current {
+            version: CURRENT,
+            key: r.key,
+            endpoint: r.endpoint,
+            upload_url: r.upload_url,
+            length: r.length,
+            offset: r.offset,
+            created_at_ms: unix_ms(r.created_at),
+            expires_at_ms: r.expires_at.map(unix_ms),
+            metadata: r.metadata,
+            secret_keys: r.secret_keys,
+            chunk_size: r.chunk_size,
+            completed_at_ms: r.completed_at.map(unix_ms),
+            result: r.result,
+            finished_by: r.finished_by,
+        }
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, millis)
+}
+
+// A file can hold any number: one past what `SystemTime` holds is refused, not a panic.
+fn time(since_epoch: Duration, field: &'static str) -> Result<SystemTime, FormatError> {
+    SystemTime::UNIX_EPOCH
+        .checked_add(since_epoch)
+        .ok_or(FormatError::Time(field))
+}
+
+fn opt_time(
+    since_epoch: Option<Duration>,
+    field: &'static str,
+) -> Result<Option<SystemTime>, FormatError> {
+    since_epoch.map(|d| time(d, field)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::Metadata;
+
+    fn parse(v: Value) -> Result<Record, serde_json::Error> {
+        serde_json::from_value(v)
+    }
+
+    fn v1() -> Value {
+        json!({
+            "key": "k", "endpoint": "http://h/files", "upload_url": "http://h/files/1",
+            "length": 10, "offset": 4, "created_at": 1_700_000_000, "expires_at": 1_700_086_400,
+            "metadata": [["filename", "a.bin"], ["token", "S3CRET"]], "secret_keys": ["token"],
+            "chunk_size": 262_144, "completed_at": 1_700_000_123_456_u64, "result": {"x": 1},
+            "finished_by": "w1"
+        })
+    }
+
+    #[test]
+    fn format_1_times_are_seconds_and_the_completion_milliseconds() {
+        let rec = parse(v1()).unwrap();
+        let secs = |s| UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(rec.created_at(), secs(1_700_000_000));
+        assert_eq!(rec.expires_at(), Some(secs(1_700_086_400)));
+        assert_eq!(
+            rec.completed_at(),
+            Some(UNIX_EPOCH + Duration::from_millis(1_700_000_123_456))
+        );
+        assert_eq!(
+            (rec.offset(), rec.length(), rec.chunk_size()),
+            (4, Some(10), Some(262_144))
+        );
+        let meta = rec.metadata().unwrap();
+        assert_eq!(meta.get("token"), Some("S3CRET"));
+        assert!(meta.is_secret("token") && !meta.is_secret("filename"));
+        assert_eq!(rec.result(), Some(&json!({"x": 1})));
+        assert_eq!(rec.finished_by(), Some("w1"));
+        // `secret_keys` came late in format 1: absent, nothing is secret.
+        let mut old = v1();
+        old.as_object_mut().unwrap().remove("secret_keys");
+        assert!(!parse(old).unwrap().metadata().unwrap().is_secret("token"));
+    }
+
+    #[test]
+    fn the_current_format_is_written_with_its_version_and_read_back_equal() {
+        let meta = Metadata::new().with_secret("token", "S3CRET").unwrap();
+        let now = SystemTime::now();
+        let rec = Record::new("k", "http://h/files", "http://h/files/1", Some(10))
+            .with_offset(4)
+            .with_created_at(now)
+            .with_expires_at(Some(now + Duration::from_secs(60)))
+            .with_metadata(&meta)
+            .with_chunk_size(Some(1024))
+            .finished(now, "w", Some(json!({"x": 1})));
+        let written = serde_json::to_value(&rec).unwrap();
+        assert_eq!(written["version"], CURRENT);
+        let ms = unix_ms(now);
+        assert_eq!(written["created_at_ms"], ms);
+        assert_eq!(written["expires_at_ms"], ms + 60_000);
+        assert_eq!(written["completed_at_ms"], ms);
+        assert!(written.get("created_at").is_none(), "{written}");
+        assert_eq!(parse(written).unwrap(), rec);
+        // An old record is written anew in the current format, with the same times.
+        let upgraded = serde_json::to_value(parse(v1()).unwrap()).unwrap();
+        assert_eq!(upgraded["version"], CURRENT);
+        assert_eq!(upgraded["created_at_ms"], 1_700_000_000_000_u64);
+        assert_eq!(parse(upgraded).unwrap(), parse(v1()).unwrap());
+    }
+
+    #[test]
+    fn newer_or_unknown_formats_are_refused_with_a_reason() {
+        let mut newer = serde_json::to_value(parse(v1()).unwrap()).unwrap();
+        newer["version"] = json!(3);
+        let bytes = serde_json::to_vec(&newer).unwrap();
+        let err = serde_json::from_slice::<Record>(&bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format 3") && err.contains("newer"), "{err}");
+        assert_eq!(newer_version(&bytes), Some(3));
+        for (version, says) in [(json!(0), "unknown format 0"), (json!("2"), "not a number")] {
+            newer["version"] = version;
+            let err = parse(newer.clone()).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        assert_eq!(newer_version(b"{\"version\": 2}"), None);
+        assert_eq!(newer_version(b"not json"), None);
+    }
+
+    #[test]
+    fn times_past_what_the_clock_holds_are_refused_not_a_panic() {
+        let mut far = v1();
+        far["created_at"] = json!(u64::MAX);
+        let err = parse(far).unwrap_err().to_string();
+        assert!(err.contains("created_at"), "{err}");
+    }
+}
