@@ -73,7 +73,6 @@
 
 mod config;
 mod http;
-mod macros;
 mod store;
 mod tus;
 mod wix;
