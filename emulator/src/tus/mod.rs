@@ -5,7 +5,7 @@
 //! - this file: dispatch, `OPTIONS`, `HEAD`, `DELETE` and the checks they share;
 //! - [`create`]: the creation `POST` (plain, deferred length, with a first body, final
 //!   concatenation);
-//! - [`patch`]: `PATCH`;
+//! - [`patch`]: the `PATCH` request;
 //! - [`body`]: streaming a body into an upload, with the checksum extension.
 
 mod body;
