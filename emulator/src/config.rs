@@ -58,11 +58,23 @@ impl fmt::Display for TusExtension {
     }
 }
 
-/// A cap on REST calls: at most `calls` per sliding `window`.
+/// A cap on REST calls: at most `calls` per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RateLimit {
     pub calls: u32,
     pub window: Duration,
+}
+
+/// How [`EmulatorConfig::rate_limit`] counts its window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RateWindow {
+    /// At most `calls` in any `window` ending now (the default).
+    #[default]
+    Sliding,
+    /// At most `calls` in each of back-to-back windows, the first starting at the first REST
+    /// call; the count starts again at each window's start.
+    Fixed,
 }
 
 /// Settings for an [`Emulator`]; build one, then call [`EmulatorConfig::start`].
@@ -81,7 +93,9 @@ pub struct EmulatorConfig {
     pub(crate) null_sink: bool,
     pub(crate) processing_delay: Duration,
     pub(crate) lookup_delay: Duration,
+    pub(crate) list_lag: Duration,
     pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) rate_window: RateWindow,
     pub(crate) retry_after: bool,
     pub(crate) site_id: Option<String>,
     pub(crate) token_ttl: Duration,
@@ -102,7 +116,9 @@ impl Default for EmulatorConfig {
             null_sink: false,
             processing_delay: Duration::from_secs(2),
             lookup_delay: Duration::ZERO,
+            list_lag: Duration::ZERO,
             rate_limit: None,
+            rate_window: RateWindow::Sliding,
             retry_after: false,
             site_id: None,
             // Decoded real tokens are valid about 7 days; simple upload URLs about 12-24 h.
@@ -115,8 +131,8 @@ impl Default for EmulatorConfig {
 impl EmulatorConfig {
     /// The defaults: random port, 5 GiB file limit, unlimited bodies, 24 h tus expiration,
     /// every tus extension, 5 s keep-alive idle timeout, 2 s processing for videos and
-    /// imports, no lookup delay, no rate limit, any site id, 7-day upload tokens and 24-hour
-    /// simple upload URLs.
+    /// imports, no lookup delay, no list lag, no rate limit, any site id, 7-day upload tokens
+    /// and 24-hour simple upload URLs.
     pub fn new() -> Self {
         Self::default()
     }
@@ -194,6 +210,14 @@ impl EmulatorConfig {
         self
     }
 
+    /// For this long after its creation a file is left out of the listing routes (list files,
+    /// search files), as Wix's index lags behind its writes, while the routes by id
+    /// (`get-file-by-id`, `get-files`, ...) see it at once (default: 0).
+    pub fn list_lag(mut self, lag: Duration) -> Self {
+        self.list_lag = lag;
+        self
+    }
+
     /// Whether a 429 carries `Retry-After` (whole seconds until a call is allowed again). Off
     /// by default: Wix documents none.
     pub fn rate_limit_retry_after(mut self, on: bool) -> Self {
@@ -237,12 +261,20 @@ impl EmulatorConfig {
         self
     }
 
-    /// At most `calls` REST calls (the `/site-media/...` routes) per sliding `window`;
-    /// past it they get `429` with a `RESOURCE_EXHAUSTED` body (default: no limit; Wix's is
-    /// about 200 per minute per site). Refused calls don't count. Upload traffic (tus, the
-    /// simple upload `PUT`) is never limited.
+    /// At most `calls` REST calls (every `/site-media/...` route, the read side included) per
+    /// `window`, counted as [`EmulatorConfig::rate_window`] says (sliding by default); past it
+    /// they get `429` with a `RESOURCE_EXHAUSTED` body (default: no limit; Wix's is about 200
+    /// per minute per site). Refused calls don't count. Upload traffic (tus, the simple upload
+    /// `PUT`) and download URLs are never limited. All sites and clients share the one limit.
     pub fn rate_limit(mut self, calls: u32, window: Duration) -> Self {
         self.rate_limit = Some(RateLimit { calls, window });
+        self
+    }
+
+    /// How the rate limit's window is counted: [`RateWindow::Sliding`] (the default) or
+    /// [`RateWindow::Fixed`].
+    pub fn rate_window(mut self, kind: RateWindow) -> Self {
+        self.rate_window = kind;
         self
     }
 

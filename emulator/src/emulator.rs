@@ -1,7 +1,7 @@
 //! [`Emulator`], the handle of a running emulator: start, addresses, inspection of what it
 //! holds, request counts, injected faults, stop.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,6 +12,7 @@ use crate::http::{Outcome, Request, Response, Server, lock};
 use crate::route::handle;
 use crate::state::{Fault, Imports, State};
 use crate::store::{self, Store, TokenKind, UploadRecord};
+use crate::wix::access::RateLimiter;
 use crate::{
     EmulatorConfig, FILES_PATH, GENERATE_PATH, GENERATE_SIMPLE_PATH, TUS_PATH, now_ms, wix,
 };
@@ -104,7 +105,9 @@ impl Emulator {
             cut_body_after: Mutex::new(None),
             counts: Mutex::new(BTreeMap::new()),
             route_counts: Mutex::new(BTreeMap::new()),
-            rate: Mutex::new(VecDeque::new()),
+            refused_counts: Mutex::new(BTreeMap::new()),
+            rate: Mutex::new(RateLimiter::default()),
+            downloads: Mutex::new(HashMap::new()),
             imports: Imports::default(),
         });
         *lock(&slot) = Some(Arc::clone(&state));
@@ -136,9 +139,15 @@ impl Emulator {
         format!("{}{}", self.state.base_url, GENERATE_SIMPLE_PATH)
     }
 
-    /// `{base}/site-media/v1/files`, the prefix of `import`, `get-file-by-id` and `get-files`.
+    /// `{base}/site-media/v1/files`: list files (`GET`), and the prefix of the other file
+    /// routes (`import`, `get-file-by-id`, `get-files`, `search`, ...).
     pub fn files_url(&self) -> String {
         format!("{}{}", self.state.base_url, FILES_PATH)
+    }
+
+    /// `{base}/site-media/v1/folders`: create (`POST`) and list (`GET`) folders.
+    pub fn folders_url(&self) -> String {
+        format!("{}{}/folders", self.state.base_url, wix::routes::API_PATH)
     }
 
     /// Every tus upload held, oldest first.
@@ -195,14 +204,47 @@ impl Emulator {
             .store
             .files()
             .iter()
-            .map(|f| wix::files::descriptor(f, now))
+            .map(|f| wix::descriptor::descriptor(f, now))
             .collect()
     }
 
     /// The current descriptor of one file, by id.
     pub fn file(&self, id: &str) -> Option<serde_json::Value> {
         let f = self.state.store.file(id)?;
-        Some(wix::files::descriptor(&f, now_ms()))
+        Some(wix::descriptor::descriptor(&f, now_ms()))
+    }
+
+    /// Every folder made so far (by the folders route or by a `filePath`), oldest first, as
+    /// `GET .../folders/{id}` answers it.
+    pub fn folders(&self) -> Vec<serde_json::Value> {
+        let folders = self.state.store.folders();
+        folders.iter().map(wix::folders::folder_json).collect()
+    }
+
+    /// The path of a folder from the Media Manager's root, such as `/photos/2024` (`/` for
+    /// `media-root`); `None` for an unknown folder.
+    pub fn folder_path(&self, folder_id: &str) -> Option<String> {
+        let mut names = Vec::new();
+        let mut id = folder_id.to_string();
+        while id != wix::folders::MEDIA_ROOT {
+            let folder = self.state.store.folder(&id)?;
+            names.push(folder.display_name);
+            id = folder.parent_folder_id;
+        }
+        names.reverse();
+        Some(format!("/{}", names.join("/")))
+    }
+
+    /// Where a file is: its folder's path and its display name, such as `/photos/2024/a.jpg`;
+    /// `None` for an unknown file (or one deleted for good).
+    pub fn path_of(&self, file_id: &str) -> Option<String> {
+        let f = self.state.store.file(file_id)?;
+        let folder = self.folder_path(&f.placement.parent_folder_id)?;
+        Some(format!(
+            "{}/{}",
+            folder.trim_end_matches('/'),
+            f.display_name
+        ))
     }
 
     /// The bytes of a file, by id (reads the whole file; meant for tests on small files).
@@ -239,21 +281,37 @@ impl Emulator {
         lock(&self.state.counts).clone()
     }
 
-    /// Requests received so far, per method and route, faulted ones included. Keys:
-    /// `POST generate-resumable-upload-url`, `POST generate-upload-url`, `PUT simple-upload`,
-    /// `OPTIONS tus`, `POST tus-create`, `HEAD tus`, `PATCH tus` (a `POST` with
-    /// `X-HTTP-Method-Override: PATCH` included), `DELETE tus`, `PUT finalize`,
-    /// `POST import`, `GET get-file-by-id`, `GET get-file` (`GET .../files/ID`),
-    /// `POST get-files`, `PUT null`; anything else is `<METHOD> unknown` (a method outside
-    /// the nine standard ones counts as `OTHER`).
+    /// Requests received so far, per method and route, faulted and rate-limited ones
+    /// included. Keys:
+    /// - REST: `POST generate-resumable-upload-url`, `POST generate-upload-url`,
+    ///   `POST import`, `POST bulk-import-v2`, `GET get-file-by-id`, `GET get-file`
+    ///   (`GET .../files/ID`), `POST get-files`, `GET list-files`, `POST search-files`,
+    ///   `PATCH update-file-descriptor`, `POST bulk-delete-files`, `POST bulk-restore-files`,
+    ///   `POST generate-file-download-url`, `POST create-folder`, `GET list-folders`,
+    ///   `GET get-folder`;
+    /// - uploads: `PUT simple-upload`, `OPTIONS tus`, `POST tus-create`, `HEAD tus`,
+    ///   `PATCH tus` (a `POST` with `X-HTTP-Method-Override: PATCH` included), `DELETE tus`,
+    ///   `PUT finalize`, `PUT null`;
+    /// - `GET download` (a download URL).
+    ///
+    /// A route called with another method counts under that method (`DELETE get-files`);
+    /// anything else is `<METHOD> unknown` (a method outside the nine standard ones counts as
+    /// `OTHER`).
     pub fn route_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.state.route_counts).clone()
     }
 
-    /// Clears [`Emulator::request_counts`] and [`Emulator::route_counts`].
+    /// REST calls the rate limit refused (429) so far, per [`Emulator::route_counts`] key.
+    pub fn refused_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.state.refused_counts).clone()
+    }
+
+    /// Clears [`Emulator::request_counts`], [`Emulator::route_counts`] and
+    /// [`Emulator::refused_counts`].
     pub fn reset_request_counts(&self) {
         lock(&self.state.counts).clear();
         lock(&self.state.route_counts).clear();
+        lock(&self.state.refused_counts).clear();
     }
 
     /// Stops serving: closes the listener and open connections, cuts running imports and

@@ -82,7 +82,7 @@ mod time;
 mod tus;
 mod wix;
 
-pub use config::{EmulatorConfig, TusExtension};
+pub use config::{EmulatorConfig, RateWindow, TusExtension};
 pub use emulator::{Emulator, UploadInfo};
 
 use random::random_hex;
@@ -102,4 +102,3 @@ pub(crate) const GENERATE_PATH: &str = "/site-media/v1/files/generate-resumable-
 pub(crate) const GENERATE_SIMPLE_PATH: &str = "/site-media/v1/files/generate-upload-url";
 /// Prefix under which every path counts as a (rate-limited, authenticated) REST call.
 pub(crate) const REST_PREFIX: &str = "/site-media/";
-

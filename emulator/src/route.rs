@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::http::{Outcome, Request, Response, lock};
 use crate::state::{Fault, State};
+use crate::wix::download::DOWNLOAD_PREFIX;
 use crate::{REST_PREFIX, TUS_PATH, UPLOAD_PREFIX, store, tus, wix};
-
 
 /// Where a request goes.
 enum Route {
@@ -19,15 +19,25 @@ enum Route {
     TusResource(String),
     /// `/upload/<token>`: a simple upload URL.
     Simple(String),
+    /// `/download/<token>`: a download URL.
+    Download(String),
     Unknown,
 }
 
-fn route(state: &State, path: &str) -> Route {
+/// One non-empty path segment, or `None`.
+fn segment(s: &str) -> Option<String> {
+    (!s.is_empty() && !s.contains('/')).then(|| s.to_string())
+}
+
+fn route(state: &State, method: &str, path: &str) -> Route {
     if state.config.null_sink && path == "/null" {
         return Route::Null;
     }
     if path.starts_with(REST_PREFIX) {
-        return Route::Rest(wix::RestRoute::of(path));
+        return Route::Rest(wix::RestRoute::of(method, path));
+    }
+    if let Some(token) = path.strip_prefix(DOWNLOAD_PREFIX).and_then(segment) {
+        return Route::Download(token);
     }
     if let Some(rest) = path.strip_prefix(TUS_PATH) {
         if rest.is_empty() || rest == "/" {
@@ -35,15 +45,15 @@ fn route(state: &State, path: &str) -> Route {
         }
         if let Some(seg) = rest.strip_prefix('/') {
             let seg = seg.trim_end_matches('/');
-            if !seg.is_empty() && !seg.contains('/') {
-                return Route::TusResource(seg.to_string());
+            if let Some(seg) = segment(seg) {
+                return Route::TusResource(seg);
             }
         }
         return Route::Unknown;
     }
-    match path.strip_prefix(UPLOAD_PREFIX) {
-        Some(seg) if !seg.is_empty() && !seg.contains('/') => Route::Simple(seg.to_string()),
-        _ => Route::Unknown,
+    match path.strip_prefix(UPLOAD_PREFIX).and_then(segment) {
+        Some(seg) => Route::Simple(seg),
+        None => Route::Unknown,
     }
 }
 
@@ -79,19 +89,19 @@ fn route_key(req: &Request<'_>, route: &Route) -> String {
         Route::TusResource(_) if method == "PUT" => "PUT finalize".into(),
         Route::TusResource(_) => format!("{} tus", counted_method(&tus_method(req))),
         Route::Simple(_) => format!("{method} simple-upload"),
+        Route::Download(_) => format!("{method} download"),
         Route::Unknown => format!("{method} unknown"),
     }
 }
 
 /// Counts the request, applies any injected fault, then routes it.
 pub(crate) fn handle(state: &Arc<State>, req: &mut Request<'_>) -> Outcome {
-    let route = route(state, &req.path);
+    let route = route(state, &req.method, &req.path);
     *lock(&state.counts)
         .entry(counted_method(&req.method).to_string())
         .or_insert(0) += 1;
-    *lock(&state.route_counts)
-        .entry(route_key(req, &route))
-        .or_insert(0) += 1;
+    let key = route_key(req, &route);
+    *lock(&state.route_counts).entry(key.clone()).or_insert(0) += 1;
     let fault = lock(&state.faults).pop_front();
     match fault {
         Some(Fault::Drop) => return Outcome::Drop,
@@ -106,7 +116,8 @@ pub(crate) fn handle(state: &Arc<State>, req: &mut Request<'_>) -> Outcome {
     }
     match route {
         Route::Null => null_sink(req),
-        Route::Rest(r) => Outcome::Respond(wix::rest(state, req, &r)),
+        Route::Rest(r) => Outcome::Respond(wix::rest(state, req, &r, &key)),
+        Route::Download(token) => Outcome::Respond(wix::download::serve(state, req, &token)),
         Route::TusCollection => tus::collection(state, req),
         Route::TusResource(seg) if req.method == "PUT" => {
             Outcome::Respond(wix::upload::finalize(state, req, &seg))
@@ -163,4 +174,3 @@ fn null_sink(req: &mut Request<'_>) -> Outcome {
         }
     }
 }
-

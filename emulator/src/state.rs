@@ -5,10 +5,11 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crate::http::lock;
 use crate::store::{Concat, Store, UploadRecord};
+use crate::wix::access::RateLimiter;
+use crate::wix::download::Grant;
 use crate::{EmulatorConfig, TUS_PATH, UploadInfo};
 
 /// A failure injected by the fault switch.
@@ -37,8 +38,12 @@ pub(crate) struct State {
     pub(crate) cut_body_after: Mutex<Option<u64>>,
     pub(crate) counts: Mutex<BTreeMap<String, u64>>,
     pub(crate) route_counts: Mutex<BTreeMap<String, u64>>,
-    /// When the REST calls of the current rate-limit window were let through.
-    pub(crate) rate: Mutex<VecDeque<Instant>>,
+    /// REST calls refused by the rate limit, per route key.
+    pub(crate) refused_counts: Mutex<BTreeMap<String, u64>>,
+    /// The REST calls the rate limit let through lately.
+    pub(crate) rate: Mutex<RateLimiter>,
+    /// Download URLs issued, by token.
+    pub(crate) downloads: Mutex<HashMap<String, Grant>>,
     pub(crate) imports: Imports,
 }
 

@@ -489,16 +489,25 @@ pub(crate) fn write_response(
     // 204 and 304 must not carry a length; HEAD answers carry no body.
     let bodiless_status = resp.status == 204 || resp.status == 304 || resp.status < 200;
     if !bodiless_status && !is_head {
-        out.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+        out.push_str(&format!("Content-Length: {}\r\n", resp.body_len()));
     }
     if close {
         out.push_str("Connection: close\r\n");
     }
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
-    if !bodiless_status && !is_head {
+    let with_body = !bodiless_status && !is_head;
+    if with_body {
         bytes.extend_from_slice(&resp.body);
     }
     stream.write_all(&bytes)?;
+    if let (true, Some((file, len))) = (with_body, &resp.file) {
+        // A file that shrank since its length was taken would leave the answer short: the
+        // connection is then closed by the error.
+        let sent = io::copy(&mut file.take(*len), stream)?;
+        if sent < *len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
     stream.flush()
 }

@@ -131,7 +131,9 @@ pub(super) fn write_body(
 
 /// How many body bytes the upload takes: what is left of its length, within the body limit.
 fn allowed_bytes(state: &State, rec: &UploadRecord) -> u64 {
-    let left = rec.length.map_or(u64::MAX, |l| l.saturating_sub(rec.offset));
+    let left = rec
+        .length
+        .map_or(u64::MAX, |l| l.saturating_sub(rec.offset));
     state.config.max_body_size.map_or(left, |max| left.min(max))
 }
 

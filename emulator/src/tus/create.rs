@@ -75,7 +75,11 @@ fn creation(state: &State, req: &mut Request<'_>) -> Step<Outcome> {
     let rec = new_upload(cfg, metadata, token, length, concat);
     let id = rec.id.clone();
     if let Err(e) = state.store.create(rec) {
-        return Err(fail(500, "INTERNAL", &format!("could not create upload: {e}")));
+        return Err(fail(
+            500,
+            "INTERNAL",
+            &format!("could not create upload: {e}"),
+        ));
     }
     if with_body {
         Ok(write_first_bytes(state, req, &id, checksum))
@@ -251,7 +255,11 @@ fn create_final(state: &State, metadata: Metadata, parts: Vec<String>) -> Step<O
     };
     let id = rec.id.clone();
     if let Err(e) = state.store.create_final(rec, &parts) {
-        return Err(fail(500, "INTERNAL", &format!("could not concatenate: {e}")));
+        return Err(fail(
+            500,
+            "INTERNAL",
+            &format!("could not concatenate: {e}"),
+        ));
     }
     Ok(Outcome::Respond(
         tus(201)

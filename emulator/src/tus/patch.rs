@@ -2,12 +2,12 @@
 
 use super::body::{WriteEnd, parse_checksum, write_body};
 use super::{
-    Step, answer, bad_request, expires_header, fail, live_upload, parse_u64,
-    require_octet_stream, require_resumable, tus,
+    Step, answer, bad_request, expires_header, fail, live_upload, parse_u64, require_octet_stream,
+    require_resumable, tus,
 };
+use crate::State;
 use crate::http::{Outcome, Request};
 use crate::store::{Busy, Concat, UploadRecord};
-use crate::State;
 
 pub(super) fn patch(state: &State, req: &mut Request<'_>, id: &str) -> Outcome {
     answer(patching(state, req, id))
@@ -24,8 +24,8 @@ fn patching(state: &State, req: &mut Request<'_>, id: &str) -> Step<Outcome> {
             "a final upload can't be patched",
         ));
     }
-    let offset = parse_u64(req, "Upload-Offset")?
-        .ok_or_else(|| bad_request("Upload-Offset is required"))?;
+    let offset =
+        parse_u64(req, "Upload-Offset")?.ok_or_else(|| bad_request("Upload-Offset is required"))?;
     let new_length = parse_u64(req, "Upload-Length")?;
     let checksum = parse_checksum(state, req)?;
     let claimed = claim(state, id, checksum.is_some())?;
@@ -95,7 +95,11 @@ fn check_claimed(
     if let (Some(l), Some(cl)) = (rec.length, req.body.content_length())
         && cl > l - rec.offset
     {
-        return Err(fail(413, "INVALID_ARGUMENT", "body goes past Upload-Length"));
+        return Err(fail(
+            413,
+            "INVALID_ARGUMENT",
+            "body goes past Upload-Length",
+        ));
     }
     Ok(rec)
 }

@@ -6,19 +6,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use super::folders::place;
 use super::media::{extension_media_types, media_type};
-use super::{Fields, Violation, error, read_json_object, simple_upload_url, validation_error};
+use super::{
+    Answer, Fields, Violation, error, ok, read_json_object, simple_upload_url, validation_error,
+};
 use crate::http::{Request, Response};
 use crate::store::{TokenKind, TokenRecord};
 use crate::{State, TUS_PATH, millis, now_ms, random_hex};
 
 /// Generate File Resumable Upload URL.
-pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -> Response {
-    let token = match issue(state, req, site_id, TokenKind::Resumable) {
-        Ok(t) => t,
-        Err(refused) => return refused,
-    };
-    Response::new(200).json(&json!({
+pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -> Answer {
+    let token = issue(state, req, site_id, TokenKind::Resumable)?;
+    ok(&json!({
         "uploadProtocol": "TUS",
         "uploadUrl": format!("{}{}", state.base_url, TUS_PATH),
         "uploadToken": token,
@@ -26,15 +26,13 @@ pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -
 }
 
 /// Generate File Upload URL (simple upload).
-pub(crate) fn simple(state: &State, req: &mut Request<'_>, site_id: String) -> Response {
-    let token = match issue(state, req, site_id, TokenKind::Simple) {
-        Ok(t) => t,
-        Err(refused) => return refused,
-    };
-    Response::new(200).json(&json!({ "uploadUrl": simple_upload_url(state, &token) }))
+pub(crate) fn simple(state: &State, req: &mut Request<'_>, site_id: String) -> Answer {
+    let token = issue(state, req, site_id, TokenKind::Simple)?;
+    ok(&json!({ "uploadUrl": simple_upload_url(state, &token) }))
 }
 
-/// Validates the body and stores a new token of `kind`.
+/// Validates the body, places the file in its folder (made from `filePath` where missing)
+/// and stores a new token of `kind`.
 fn issue(
     state: &State,
     req: &mut Request<'_>,
@@ -42,7 +40,8 @@ fn issue(
     kind: TokenKind,
 ) -> Result<String, Response> {
     let v = read_json_object(req)?;
-    let rec = validate(state, &v, site_id, kind).map_err(|bad| validation_error(&bad))?;
+    let mut rec = validate(state, &v, site_id, kind).map_err(|bad| validation_error(&bad))?;
+    place(state, &rec.site_id.clone(), &mut rec.placement)?;
     let token = rec.token.clone();
     state
         .store

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::files::{Digest, descriptor, new_file_id, uploaded_file};
+use super::descriptor::descriptor;
+use super::files::{Digest, new_file_id, uploaded_file};
 use super::{Violation, error, read_json_object, upload_for_token, validation_error};
 use crate::http::{Outcome, Request, Response, decode_path_segment};
 use crate::store::{BUF_SIZE, Claim, FileRecord, Origin, TokenKind, TokenRecord};
@@ -191,8 +192,8 @@ fn store_simple(
 
 /// Copies the body into `part` with a fixed buffer; its digest, or the outcome that ends it.
 fn receive(state: &State, req: &mut Request<'_>, part: &Path) -> Result<Digest, Outcome> {
-    let mut out = File::create(part)
-        .map_err(|e| Outcome::Respond(error(500, "INTERNAL", &e.to_string())))?;
+    let mut out =
+        File::create(part).map_err(|e| Outcome::Respond(error(500, "INTERNAL", &e.to_string())))?;
     let cfg = &state.config;
     let limit = cfg
         .max_body_size

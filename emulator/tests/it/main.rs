@@ -5,4 +5,5 @@
 mod body_limit;
 mod restart;
 mod routes;
+mod support;
 mod tus;
