@@ -56,22 +56,10 @@ impl Sort {
         order: Option<&str>,
         allowed: &[SortField],
     ) -> Result<Sort, Violation> {
-        let field = match field.filter(|f| !f.is_empty()) {
-            None => {
-                return Ok(Sort {
-                    field: SortField::UpdatedDate,
-                    descending: order != Some("ASC"),
-                });
-            }
-            Some(name) => SortField::named(name)
-                .filter(|f| allowed.contains(f))
-                .ok_or_else(|| {
-                    Violation::new("sort.fieldName", "FORMAT", format!("can't sort by {name}"))
-                })?,
-        };
         let descending = match order.filter(|o| !o.is_empty()) {
-            None | Some("ASC") => false,
-            Some("DESC") => true,
+            None => None,
+            Some("ASC") => Some(false),
+            Some("DESC") => Some(true),
             Some(other) => {
                 return Err(Violation::new(
                     "sort.order",
@@ -80,7 +68,21 @@ impl Sort {
                 ));
             }
         };
-        Ok(Sort { field, descending })
+        let Some(name) = field.filter(|f| !f.is_empty()) else {
+            return Ok(Sort {
+                field: SortField::UpdatedDate,
+                descending: descending.unwrap_or(true),
+            });
+        };
+        let field = SortField::named(name)
+            .filter(|f| allowed.contains(f))
+            .ok_or_else(|| {
+                Violation::new("sort.fieldName", "FORMAT", format!("can't sort by {name}"))
+            })?;
+        Ok(Sort {
+            field,
+            descending: descending.unwrap_or(false),
+        })
     }
 }
 

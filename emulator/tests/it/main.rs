@@ -3,6 +3,7 @@
 //! written from Wix's documentation, so a misunderstanding in the client is not shared here.
 
 mod body_limit;
+mod listing;
 mod restart;
 mod routes;
 mod support;

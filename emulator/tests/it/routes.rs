@@ -15,9 +15,8 @@ use wix_media_testkit::emulator::{
     AUTH, Emu, answered_file, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
 };
 use wix_media_testkit::http::{connect, encode, eventually, get, put_head, read_continue, send};
-use wix_media_testkit::raw_server::{Next, RawServer, respond, write_response};
 
-use crate::support::ReadSide;
+use crate::support::{ReadSide, Source};
 
 // ---------------------------------------------------------------------------------------------
 // Simple upload
@@ -376,40 +375,6 @@ fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
 // ---------------------------------------------------------------------------------------------
 // Import
 // ---------------------------------------------------------------------------------------------
-
-/// A tiny HTTP server for import sources: `/pic.png` and `/noext` (Content-Length,
-/// image/png), `/chunked.txt` (chunked, no type), `/untyped` (no length, no type, ends at
-/// close), anything else 404.
-struct Source {
-    server: RawServer,
-    pic: Vec<u8>,
-}
-
-impl Source {
-    fn start() -> Source {
-        let pic = png(12, 34, 70_000);
-        let body = pic.clone();
-        let server = RawServer::start(move |req, s| {
-            let _ = match req.path.as_str() {
-                "/pic.png" | "/noext" => respond(s, 200, &[("Content-Type", "image/png")], &body),
-                "/chunked.txt" => write_response(
-                    s,
-                    200,
-                    &[("Transfer-Encoding", "chunked")],
-                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-                ),
-                "/untyped" => s.write_all(b"HTTP/1.0 200 OK\r\n\r\nsome bytes"),
-                _ => respond(s, 404, &[], b""),
-            };
-            Next::Close
-        });
-        Source { server, pic }
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-}
 
 #[test]
 fn import_answers_pending_then_fetches_and_becomes_ready() {

@@ -2,9 +2,13 @@
 //! `{base}/site-media/v1` with the test credentials, paging followed to its end, and small
 //! files uploaded where a test wants them (kept here rather than in the shared testkit).
 
+use std::io::Write;
+
 use serde_json::{Value, json};
+use wix_media_testkit::emulator::png;
 use wix_media_testkit::emulator::{AUTH, Api};
 use wix_media_testkit::http::{Resp, get, post_json, send};
+use wix_media_testkit::raw_server::{Next, RawServer, respond, write_response};
 
 /// The REST routes of the read side, on an [`Api`] (and so on an `Emu`).
 pub trait ReadSide {
@@ -138,4 +142,38 @@ pub fn ids(items: &[Value]) -> Vec<String> {
         .iter()
         .map(|f| f["id"].as_str().expect("id").to_string())
         .collect()
+}
+
+/// A tiny HTTP server for import sources: `/pic.png` and `/noext` (Content-Length,
+/// image/png), `/chunked.txt` (chunked, no type), `/untyped` (no length, no type, ends at
+/// close), anything else 404.
+pub struct Source {
+    server: RawServer,
+    pub pic: Vec<u8>,
+}
+
+impl Source {
+    pub fn start() -> Source {
+        let pic = png(12, 34, 70_000);
+        let body = pic.clone();
+        let server = RawServer::start(move |req, s| {
+            let _ = match req.path.as_str() {
+                "/pic.png" | "/noext" => respond(s, 200, &[("Content-Type", "image/png")], &body),
+                "/chunked.txt" => write_response(
+                    s,
+                    200,
+                    &[("Transfer-Encoding", "chunked")],
+                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                ),
+                "/untyped" => s.write_all(b"HTTP/1.0 200 OK\r\n\r\nsome bytes"),
+                _ => respond(s, 404, &[], b""),
+            };
+            Next::Close
+        });
+        Source { server, pic }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
 }
