@@ -3,6 +3,8 @@
 //! written from Wix's documentation, so a misunderstanding in the client is not shared here.
 
 mod body_limit;
+mod files;
+mod folders;
 mod listing;
 mod restart;
 mod routes;
