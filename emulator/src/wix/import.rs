@@ -20,7 +20,7 @@ use super::media::{MEDIA_TYPES, extension_media_types, media_type};
 use super::{Answer, Fields, Refusal, Violation, ok, read_json_object};
 use crate::http::client::{self, LocalUrl};
 use crate::http::{Body, Request, decode_path_segment, header, lock};
-use crate::store::{BUF_SIZE, FileRecord, FileState, Origin, Stage};
+use crate::store::{BUF_SIZE, FileRecord, FileState, Origin, Placement, Stage};
 use crate::{State, millis, now_ms};
 
 /// How long a fetch may wait to connect or for the next bytes.
@@ -73,15 +73,23 @@ fn url_file_name(url: &str) -> Option<String> {
     (!last.is_empty()).then(|| decode_path_segment(last))
 }
 
+/// What an import asks for, once checked.
+struct Asked {
+    url: String,
+    display_name: Option<String>,
+    mime_type: Option<String>,
+    media_type: Option<String>,
+    placement: Placement,
+}
+
 fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec<Violation>> {
     let mut f = Fields::new(v);
-    let url = f.string("url");
+    let url = f.string("url").filter(|u| !u.trim().is_empty());
     let display_name = f.string("displayName");
     let mime = f.string("mimeType");
     let media = f.string("mediaType");
     let placement = f.placement();
     let mut bad = f.bad;
-    let url = url.filter(|u| !u.trim().is_empty());
     match &url {
         None => bad.push(Violation::new("url", "REQUIRED_FIELD", "url is required")),
         Some(u) if !is_http_url(u) => bad.push(Violation::new(
@@ -101,30 +109,47 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
             format!("mediaType must be one of {}", MEDIA_TYPES.join(", ")),
         ));
     }
-    if !bad.is_empty() {
-        return Err(bad);
+    match url.filter(|_| bad.is_empty()) {
+        Some(url) => Ok(pending_import(
+            state,
+            site_id,
+            Asked {
+                url,
+                display_name,
+                mime_type: mime,
+                media_type: media,
+                placement,
+            },
+        )),
+        None => Err(bad),
     }
-    let url = url.unwrap_or_default();
-    let name = display_name
+}
+
+/// The record of an import whose source is about to be fetched.
+fn pending_import(state: &State, site_id: String, asked: Asked) -> FileRecord {
+    let url = asked.url;
+    let name = asked
+        .display_name
         .filter(|n| !n.is_empty())
         .or_else(|| url_file_name(&url))
         .unwrap_or_else(|| "file".into());
     // What the type will be: named, else from the MIME type, else from an extension; else
     // the source's Content-Type decides once fetched.
-    let kind = media
+    let kind = asked
+        .media_type
         .as_deref()
-        .or_else(|| mime.as_deref().and_then(media_type))
+        .or_else(|| asked.mime_type.as_deref().and_then(media_type))
         .or_else(|| extension_media_types(&name).first().copied())
         .or_else(|| url_file_name(&url).and_then(|n| extension_media_types(&n).first().copied()))
         .unwrap_or("UNKNOWN");
     let now = now_ms();
-    Ok(FileRecord {
-        id: new_file_id(&site_id, mime.as_deref().unwrap_or(""), &name),
+    FileRecord {
+        id: new_file_id(&site_id, asked.mime_type.as_deref().unwrap_or(""), &name),
         origin: Origin::Import,
         display_name: name,
-        mime_type: mime,
+        mime_type: asked.mime_type,
         media_type: kind.to_string(),
-        placement,
+        placement: asked.placement,
         site_id,
         source_url: Some(url),
         upload_id: None,
@@ -138,7 +163,7 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
         error: None,
         state: FileState::Ok,
         updated_ms: 0,
-    })
+    }
 }
 
 /// Starts the background fetch of file `id`; the file fails if no thread can run it.
