@@ -5,11 +5,7 @@ use serde_json::{Value, json};
 use wix_media_testkit::emulator::{AUTH, Emu};
 use wix_media_testkit::http::{get, send};
 
-use crate::support::{ReadSide, ids};
-
-fn id_of(file: &Value) -> String {
-    file["id"].as_str().expect("id").to_string()
-}
+use crate::support::{ReadSide, id_of, ids};
 
 /// The ids `GET /files?parentFolderId=folder` lists, sorted.
 fn listed(env: &Emu, folder: &str) -> Vec<String> {

@@ -9,7 +9,7 @@ use wix_media_emulator::{Emulator, EmulatorConfig};
 use wix_media_testkit::TempDir;
 use wix_media_testkit::emulator::{Api, Emu, data, png};
 
-use crate::support::{ReadSide, Source, follow, ids};
+use crate::support::{ReadSide, Source, follow, id_of, ids};
 
 fn names(folders: &[Value]) -> Vec<String> {
     folders
@@ -222,9 +222,9 @@ fn folders_files_and_the_trash_survive_a_restart() {
     let kept_id = kept["id"].as_str().expect("id");
     assert_eq!(emu.path_of(kept_id).as_deref(), Some("/a/b/kept.txt"));
     let (trash, _) = api.search_all(&json!({"rootFolder": "TRASH_ROOT"}));
-    assert_eq!(ids(&trash), ids(&[trashed]));
+    assert_eq!(ids(&trash), vec![id_of(&trashed)]);
     let (root, _) = api.list_all("");
-    assert_eq!(ids(&root), ids(&[old.clone()]));
+    assert_eq!(ids(&root), vec![id_of(&old)]);
     assert_eq!(root[0]["state"], "OK");
     assert_eq!(root[0]["updatedDate"], old["updatedDate"]);
     // New files still land in the old folders.

@@ -9,7 +9,7 @@ use wix_media_emulator::EmulatorConfig;
 use wix_media_testkit::emulator::{Emu, png};
 use wix_media_testkit::http::eventually;
 
-use crate::support::{ReadSide, ids};
+use crate::support::{ReadSide, id_of, ids};
 
 /// The sort orders of the list and search routes: (`sort.fieldName`, `sort.order`).
 const SORTS: [(&str, &str); 6] = [
@@ -107,12 +107,12 @@ fn list_filters_by_media_type_and_privacy_and_refuses_bad_queries() {
         let (files, _) = env.list_all(&format!("parentFolderId={folder}&{query}"));
         ids(&files)
     };
-    assert_eq!(only("mediaTypes=IMAGE"), ids(&[image.clone()]));
-    assert_eq!(only("mediaTypes=DOCUMENT"), ids(&[text.clone()]));
+    assert_eq!(only("mediaTypes=IMAGE"), vec![id_of(&image)]);
+    assert_eq!(only("mediaTypes=DOCUMENT"), vec![id_of(&text)]);
     assert_eq!(only("mediaTypes=IMAGE&mediaTypes=DOCUMENT").len(), 2);
     assert_eq!(only("mediaTypes=IMAGE,DOCUMENT").len(), 2);
-    assert_eq!(only("private=true"), ids(&[image]));
-    assert_eq!(only("private=false"), ids(&[text]));
+    assert_eq!(only("private=true"), vec![id_of(&image)]);
+    assert_eq!(only("private=false"), vec![id_of(&text)]);
     assert!(only("mediaTypes=VIDEO").is_empty());
 
     for bad in [
@@ -275,7 +275,7 @@ fn list_lag_hides_new_files_from_listings_but_not_from_reads_by_id() {
         let (files, _) = env.list_all("");
         (!files.is_empty()).then_some(files)
     });
-    assert_eq!(ids(&listed), ids(&[file.clone()]));
+    assert_eq!(ids(&listed), vec![id_of(&file)]);
     let (found, _) = env.search_all(&json!({}));
-    assert_eq!(ids(&found), ids(&[file]));
+    assert_eq!(ids(&found), vec![id_of(&file)]);
 }

@@ -136,6 +136,11 @@ pub fn follow(mut page: impl FnMut(Option<&str>) -> Resp, field: &str) -> (Vec<V
     }
 }
 
+/// The `id` of a descriptor (or folder).
+pub fn id_of(item: &Value) -> String {
+    item["id"].as_str().expect("id").to_string()
+}
+
 /// The `id`s of descriptors (or folders).
 pub fn ids(items: &[Value]) -> Vec<String> {
     items
