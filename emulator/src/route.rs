@@ -78,7 +78,7 @@ fn counted_method(method: &str) -> &str {
         .unwrap_or("OTHER")
 }
 
-/// The [`Emulator::route_counts`] key of a request.
+/// The [`Emulator::route_counts`](crate::Emulator::route_counts) key of a request.
 fn route_key(req: &Request<'_>, route: &Route) -> String {
     let method = counted_method(&req.method);
     match route {
@@ -129,7 +129,7 @@ pub(crate) fn handle(state: &Arc<State>, req: &mut Request<'_>) -> Outcome {
 }
 
 /// The front-proxy body limit on upload traffic: a `Content-Length` over
-/// [`EmulatorConfig::max_body_size`] is refused before any byte of it is read.
+/// [`EmulatorConfig::max_body_size`](crate::EmulatorConfig::max_body_size) is refused before any byte of it is read.
 fn body_cap(state: &State, req: &mut Request<'_>, route: &Route) -> Option<Outcome> {
     let max = state.config.max_body_size?;
     let upload_traffic = match route {
