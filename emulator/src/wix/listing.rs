@@ -236,8 +236,9 @@ fn answer(state: &State, site: &str, paged: &Paged<FileQuery>) -> Answer {
         .files()
         .into_iter()
         .filter(|f| f.site_id == site && now >= f.created_ms.saturating_add(lag) && q.matches(f))
-        .map(|f| (q.key(&f, now), f.id.clone(), descriptor(&f, now)))
+        .map(|f| (q.key(&f, now), f.id.clone(), f))
         .collect();
-    let (files, next) = paging::page(paged, q.sort.descending, items);
+    let (page, next) = paging::page(paged, q.sort.descending, items);
+    let files: Vec<Value> = page.iter().map(|f| descriptor(f, now)).collect();
     ok(&json!({ "files": files, "nextCursor": paging::next_cursor(next) }))
 }

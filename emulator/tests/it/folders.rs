@@ -46,13 +46,13 @@ fn folders_are_created_listed_by_parent_and_read() {
     assert_eq!(names(&children(&env, "media-root")), ["docs", "photos"]);
     assert_eq!(names(&children(&env, &photos)), ["2023", "2024", "2024"]);
     assert!(children(&env, &docs).is_empty());
-    // Without a parent: the root's; without a sort: newest first.
+    // Without a parent: the root's; without a sort: newest first (then by id, descending).
     let r = env.api_get("/folders");
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        names(r.json()["folders"].as_array().expect("folders")),
-        ["docs", "photos"]
-    );
+    let mut newest_first = children(&env, "media-root");
+    newest_first.sort_by_key(|f| (f["updatedDate"].to_string(), id_of(f)));
+    newest_first.reverse();
+    assert_eq!(r.json()["folders"], json!(newest_first));
 
     let r = env.api_get(&format!("/folders/{y1}"));
     assert_eq!(r.status, 200, "{}", r.body);
