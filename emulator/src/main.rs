@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use wix_media_emulator::EmulatorConfig;
+use wix_media_emulator::{EmulatorConfig, RateWindow};
 
 const USAGE: &str = "usage: wix-media-emulator [--port PORT] [--dir DIR] [--max-body-size BYTES]
-                [--processing-delay DURATION] [--lookup-delay DURATION]
-                [--rate-limit CALLS/DURATION] [--retry-after] [--site-id ID]
+                [--processing-delay DURATION] [--lookup-delay DURATION] [--list-lag DURATION]
+                [--rate-limit CALLS/DURATION] [--rate-window sliding|fixed] [--retry-after]
+                [--site-id ID]
 DURATION is a number with an optional unit: ms, s (the default), m or h (e.g. 500ms, 2s, 1m).";
 
 /// `500ms`, `2s`, `2`, `1m`, `1h`.
@@ -44,54 +45,68 @@ fn parse_rate(s: &str) -> Option<(u32, Duration)> {
     Some((calls.parse().ok()?, parse_duration(window)?))
 }
 
-fn main() -> ExitCode {
+/// The config with option `flag` set to `value`; `None` when the value doesn't parse or the
+/// flag is unknown.
+fn with_option(config: EmulatorConfig, flag: &str, value: &str) -> Option<EmulatorConfig> {
+    Some(match flag {
+        "--port" => config.port(value.parse().ok()?),
+        "--max-body-size" => config.max_body_size(value.parse().ok()?),
+        "--processing-delay" => config.processing_delay(parse_duration(value)?),
+        "--lookup-delay" => config.lookup_delay(parse_duration(value)?),
+        "--list-lag" => config.list_lag(parse_duration(value)?),
+        "--rate-limit" => {
+            let (calls, window) = parse_rate(value)?;
+            config.rate_limit(calls, window)
+        }
+        "--rate-window" => config.rate_window(match value {
+            "sliding" => RateWindow::Sliding,
+            "fixed" => RateWindow::Fixed,
+            _ => return None,
+        }),
+        "--site-id" => config.site_id(value),
+        _ => return None,
+    })
+}
+
+/// What the command line asks for: the config and the directory, or the exit code.
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> Result<(EmulatorConfig, PathBuf), ExitCode> {
     let mut config = EmulatorConfig::new();
     let mut dir = std::env::temp_dir().join("wix-media-upload-emulator");
-    let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
-                return ExitCode::SUCCESS;
+                return Err(ExitCode::SUCCESS);
             }
             "--retry-after" => {
                 config = config.rate_limit_retry_after(true);
                 continue;
             }
-            "--port" | "--dir" | "--max-body-size" | "--processing-delay" | "--lookup-delay"
-            | "--rate-limit" | "--site-id" => {}
-            _ => {
-                eprintln!("unknown argument {arg:?}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+            _ => {}
         }
         let Some(value) = args.next() else {
-            eprintln!("{arg} needs a value\n{USAGE}");
-            return ExitCode::from(2);
+            eprintln!("{arg} needs a value (or is unknown)\n{USAGE}");
+            return Err(ExitCode::from(2));
         };
-        let next = match arg.as_str() {
-            "--port" => value.parse().ok().map(|p| config.clone().port(p)),
-            "--dir" => {
-                dir = PathBuf::from(&value);
-                Some(config.clone())
-            }
-            "--max-body-size" => value.parse().ok().map(|m| config.clone().max_body_size(m)),
-            "--processing-delay" => {
-                parse_duration(&value).map(|d| config.clone().processing_delay(d))
-            }
-            "--lookup-delay" => parse_duration(&value).map(|d| config.clone().lookup_delay(d)),
-            "--rate-limit" => parse_rate(&value).map(|(n, w)| config.clone().rate_limit(n, w)),
-            _ => Some(config.clone().site_id(value.clone())),
-        };
-        match next {
-            Some(c) => config = c,
-            None => {
-                eprintln!("bad value {value:?} for {arg}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+        if arg == "--dir" {
+            dir = PathBuf::from(value);
+            continue;
         }
+        config = with_option(config, &arg, &value).ok_or_else(|| {
+            eprintln!("bad argument {arg} {value:?}\n{USAGE}");
+            ExitCode::from(2)
+        })?;
     }
+    Ok((config, dir))
+}
 
+fn main() -> ExitCode {
+    let (config, dir) = match parse_args(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     let emulator = match config.start(&dir) {
         Ok(e) => e,
         Err(e) => {
@@ -110,6 +125,7 @@ fn main() -> ExitCode {
     eprintln!("generate (resumable): {}", emulator.generate_url());
     eprintln!("generate (simple):    {}", emulator.generate_simple_url());
     eprintln!("files API:            {}", emulator.files_url());
+    eprintln!("folders API:          {}", emulator.folders_url());
     eprintln!("tus endpoint:         {}", emulator.tus_endpoint());
     eprintln!("storing in            {}", dir.display());
     eprintln!("running until killed");

@@ -131,44 +131,52 @@ impl Body<'_> {
             return Ok(0);
         }
         self.send_continue()?;
+        match self.framing {
+            Framing::Length(left) => {
+                let n = self.read_some(buf, left)?;
+                self.framing = Framing::Length(left - n as u64);
+                Ok(n)
+            }
+            Framing::UntilClose => {
+                let n = self.reader.read(buf)?;
+                if n == 0 {
+                    self.framing = Framing::Closed;
+                }
+                Ok(n)
+            }
+            Framing::Chunked(_) => self.read_chunked(buf),
+            Framing::Closed => Ok(0),
+        }
+    }
+
+    /// Reads at most `left` bytes; the connection ending first is `UnexpectedEof`.
+    fn read_some(&mut self, buf: &mut [u8], left: u64) -> io::Result<usize> {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.reader.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(n)
+    }
+
+    /// The chunked coding: size lines, data, the CRLF after each chunk, trailers.
+    fn read_chunked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match self.framing {
-                Framing::Length(left) => {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = self.reader.read(&mut buf[..want])?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    self.framing = Framing::Length(left - n as u64);
-                    return Ok(n);
-                }
-                Framing::UntilClose => {
-                    let n = self.reader.read(buf)?;
-                    if n == 0 {
-                        self.framing = Framing::Closed;
-                    }
-                    return Ok(n);
-                }
-                Framing::Chunked(ChunkState::Size) => {
-                    let line = self.read_line()?;
-                    let hex = line.split(';').next().unwrap_or("").trim();
-                    let size = u64::from_str_radix(hex, 16).map_err(|_| {
-                        io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
-                    })?;
-                    if size == 0 {
+            let Framing::Chunked(chunk) = self.framing else {
+                return Ok(0);
+            };
+            match chunk {
+                ChunkState::Size => match self.read_chunk_size()? {
+                    0 => {
                         // Skip trailers up to the empty line.
                         while !self.read_line()?.is_empty() {}
                         self.framing = Framing::Chunked(ChunkState::Done);
                         return Ok(0);
                     }
-                    self.framing = Framing::Chunked(ChunkState::Data(size));
-                }
-                Framing::Chunked(ChunkState::Data(left)) => {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = self.reader.read(&mut buf[..want])?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
+                    size => self.framing = Framing::Chunked(ChunkState::Data(size)),
+                },
+                ChunkState::Data(left) => {
+                    let n = self.read_some(buf, left)?;
                     let left = left - n as u64;
                     self.framing = Framing::Chunked(if left == 0 {
                         ChunkState::DataEnd
@@ -177,7 +185,7 @@ impl Body<'_> {
                     });
                     return Ok(n);
                 }
-                Framing::Chunked(ChunkState::DataEnd) => {
+                ChunkState::DataEnd => {
                     if !self.read_line()?.is_empty() {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
@@ -186,9 +194,16 @@ impl Body<'_> {
                     }
                     self.framing = Framing::Chunked(ChunkState::Size);
                 }
-                Framing::Chunked(ChunkState::Done) | Framing::Closed => return Ok(0),
+                ChunkState::Done => return Ok(0),
             }
         }
+    }
+
+    fn read_chunk_size(&mut self) -> io::Result<u64> {
+        let line = self.read_line()?;
+        let hex = line.split(';').next().unwrap_or("").trim();
+        u64::from_str_radix(hex, 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))
     }
 
     /// Reads up to `limit` bytes of body into memory; for small JSON bodies only.
@@ -474,16 +489,25 @@ pub(crate) fn write_response(
     // 204 and 304 must not carry a length; HEAD answers carry no body.
     let bodiless_status = resp.status == 204 || resp.status == 304 || resp.status < 200;
     if !bodiless_status && !is_head {
-        out.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+        out.push_str(&format!("Content-Length: {}\r\n", resp.body_len()));
     }
     if close {
         out.push_str("Connection: close\r\n");
     }
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
-    if !bodiless_status && !is_head {
+    let with_body = !bodiless_status && !is_head;
+    if with_body {
         bytes.extend_from_slice(&resp.body);
     }
     stream.write_all(&bytes)?;
+    if let (true, Some((file, len))) = (with_body, &resp.file) {
+        // A file that shrank since its length was taken would leave the answer short: the
+        // connection is then closed by the error.
+        let sent = io::copy(&mut file.take(*len), stream)?;
+        if sent < *len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
     stream.flush()
 }

@@ -1,5 +1,7 @@
 //! The request and response values handlers see, and what a handler asks the server to do.
 
+use std::fs::File;
+
 use super::framing::Body;
 
 /// One parsed request. The body is read on demand through [`Body`].
@@ -19,10 +21,19 @@ impl Request<'_> {
 
     /// First value of a query parameter, decoded as a form component (`%XX`, `+` as space).
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k) == name).then(|| decode_component(v))
-        })
+        self.query_params(name).into_iter().next()
+    }
+
+    /// Every value of a query parameter that repeats (`k=a&k=b`), in order, decoded.
+    pub fn query_params(&self, name: &str) -> Vec<String> {
+        self.query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode_component(k) == name).then(|| decode_component(v))
+            })
+            .collect()
     }
 }
 
@@ -49,11 +60,14 @@ pub(crate) fn decode_path_segment(s: &str) -> String {
         .into_owned()
 }
 
-/// A response with a small in-memory body (JSON, HTML or nothing).
+/// A response with a small in-memory body (JSON, HTML or nothing), or a file's bytes
+/// streamed from disk.
 pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A file to send as the body (and its length) instead of `body`.
+    pub file: Option<(File, u64)>,
     /// Answer at once and close the connection without reading what is left of the request
     /// body (an early answer, as proxies give to a body over their limit).
     pub close_unread: bool,
@@ -65,6 +79,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            file: None,
             close_unread: false,
         }
     }
@@ -82,6 +97,19 @@ impl Response {
     pub fn html(mut self, html: &str) -> Self {
         self.body = html.as_bytes().to_vec();
         self.header("Content-Type", "text/html; charset=utf-8")
+    }
+
+    /// The first `len` bytes of `file` as the body, streamed.
+    pub fn file(mut self, file: File, len: u64) -> Self {
+        self.file = Some((file, len));
+        self
+    }
+
+    /// The body's length.
+    pub fn body_len(&self) -> u64 {
+        self.file
+            .as_ref()
+            .map_or(self.body.len() as u64, |(_, len)| *len)
     }
 
     /// See [`Response::close_unread`].

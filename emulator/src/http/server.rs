@@ -170,26 +170,7 @@ fn serve_connection(stream: TcpStream, idle_timeout: Duration, handler: &Handler
             let _ = reader.get_ref().shutdown(Shutdown::Both);
             return;
         };
-        let body = &mut request.body;
-        // A body left unread must be consumed before the next request can be parsed.
-        let after = if body.failed() {
-            After::Close
-        } else if body.finished() {
-            if keep_alive {
-                After::KeepAlive
-            } else {
-                After::Close
-            }
-        } else if resp.close_unread {
-            After::Abandon
-        } else if body.awaiting_continue() {
-            // The client waits for permission to send: it has sent nothing to read.
-            After::Close
-        } else if body.drain(DRAIN_LIMIT) && keep_alive {
-            After::KeepAlive
-        } else {
-            After::Close
-        };
+        let after = after_response(&mut request.body, &resp, keep_alive);
         let close = !matches!(after, After::KeepAlive);
         let written = write_response(reader.get_mut(), &resp, is_head, close);
         match after {
@@ -206,6 +187,29 @@ fn serve_connection(stream: TcpStream, idle_timeout: Duration, handler: &Handler
                 return;
             }
         }
+    }
+}
+
+/// How the connection goes on once `resp` is written: a body left unread must be consumed
+/// before the next request can be parsed.
+fn after_response(body: &mut Body<'_>, resp: &Response, keep_alive: bool) -> After {
+    if body.failed() {
+        After::Close
+    } else if body.finished() {
+        if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        }
+    } else if resp.close_unread {
+        After::Abandon
+    } else if body.awaiting_continue() {
+        // The client waits for permission to send: it has sent nothing to read.
+        After::Close
+    } else if body.drain(DRAIN_LIMIT) && keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
     }
 }
 

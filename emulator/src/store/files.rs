@@ -33,6 +33,15 @@ pub(crate) enum Stage {
     Failed,
 }
 
+/// In the Media Manager, or in its trash (`state` `OK` or `DELETED`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum FileState {
+    #[default]
+    Ok,
+    /// Moved to the trash: still readable by id, listed only by a search of the trash.
+    Deleted,
+}
+
 /// One file, with everything its descriptor needs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FileRecord {
@@ -60,6 +69,13 @@ pub(crate) struct FileRecord {
     pub stage: Stage,
     /// Why the file failed.
     pub error: Option<String>,
+    /// In the trash or not (records of older runs: not).
+    #[serde(default)]
+    pub state: FileState,
+    /// When the descriptor last changed by a call (rename, move, labels, trash, restore); 0
+    /// when never (records of older runs too).
+    #[serde(default)]
+    pub updated_ms: u64,
 }
 
 /// Loads every file; an import still fetching when the last run ended has failed.
@@ -125,6 +141,22 @@ impl Store {
         let mut v: Vec<_> = lock(&self.files).values().cloned().collect();
         v.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
         v
+    }
+
+    /// Deletes a file for good: its record and its bytes (a resumable file's tus upload too).
+    pub fn remove_file(&self, id: &str) {
+        let Some(rec) = lock(&self.files).remove(id) else {
+            return;
+        };
+        let _ = fs::remove_file(self.file_info_path(id));
+        match &rec.upload_id {
+            Some(upload) => {
+                self.remove(upload);
+            }
+            None => {
+                let _ = fs::remove_file(self.file_data_path(id));
+            }
+        }
     }
 
     /// Changes a file and persists it.

@@ -3,13 +3,15 @@
 //! - `uploads/<id>.bin` and `uploads/<id>.json`: a tus upload's bytes and state;
 //! - `tokens/<jti>.json`: issued upload tokens (resumable) and upload URLs (simple);
 //! - `files/<id>.json` (and `files/<id>.bin` for simple uploads and imports): Media Manager
-//!   files, as the read routes report them.
+//!   files, as the read routes report them (trashed ones included);
+//! - `folders/<id>.json`: the folders sites made.
 //!
 //! Everything is reloaded on start, so an emulator restarted on the same directory (and port)
 //! resumes uploads and still knows its files. A process that died mid-body leaves the bytes
 //! it wrote; [`Store::open`] keeps them (see `uploads.rs`).
 
 mod files;
+mod folders;
 mod tokens;
 mod uploads;
 
@@ -21,7 +23,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use files::{FileRecord, Origin, Stage};
+pub(crate) use files::{FileRecord, FileState, Origin, Stage};
+pub(crate) use folders::FolderRecord;
 pub(crate) use tokens::{Claim, TokenKind, TokenRecord};
 use uploads::Slot;
 pub(crate) use uploads::{Busy, CHECKPOINT_BYTES, CHECKPOINT_INTERVAL, Concat, UploadRecord};
@@ -46,11 +49,13 @@ pub(crate) struct Store {
     uploads_dir: PathBuf,
     tokens_dir: PathBuf,
     files_dir: PathBuf,
+    folders_dir: PathBuf,
     uploads: Mutex<HashMap<String, Slot>>,
     tokens: Mutex<HashMap<String, TokenRecord>>,
     /// Simple upload URLs with a `PUT` in progress.
     tokens_in_use: Mutex<HashSet<String>>,
     files: Mutex<HashMap<String, FileRecord>>,
+    folders: Mutex<HashMap<String, FolderRecord>>,
 }
 
 impl Store {
@@ -59,7 +64,8 @@ impl Store {
         let uploads_dir = dir.join("uploads");
         let tokens_dir = dir.join("tokens");
         let files_dir = dir.join("files");
-        for d in [&uploads_dir, &tokens_dir, &files_dir] {
+        let folders_dir = dir.join("folders");
+        for d in [&uploads_dir, &tokens_dir, &files_dir, &folders_dir] {
             fs::create_dir_all(d)?;
         }
         let uploads = uploads::load(&uploads_dir)?;
@@ -68,14 +74,17 @@ impl Store {
             tokens.insert(rec.token.clone(), rec);
         }
         let files = files::load(&files_dir)?;
+        let folders = folders::load(&folders_dir)?;
         Ok(Store {
             uploads_dir,
             tokens_dir,
             files_dir,
+            folders_dir,
             uploads: Mutex::new(uploads),
             tokens: Mutex::new(tokens),
             tokens_in_use: Mutex::new(HashSet::new()),
             files: Mutex::new(files),
+            folders: Mutex::new(folders),
         })
     }
 }

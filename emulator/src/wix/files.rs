@@ -1,17 +1,17 @@
-//! Media Manager files: making a [`FileRecord`] from arrived bytes, its `FileDescriptor`
-//! (with the processing state at a given time), and the read routes `get-file-by-id`,
-//! `files/{id}` and `get-files`.
+//! Media Manager files: making a [`FileRecord`] from arrived bytes, and the read routes by
+//! id: `get-file-by-id`, `files/{id}` and `get-files`.
 
 use std::io::{self, Read};
 
 use md5::{Digest as _, Md5};
 use serde_json::{Value, json};
 
+use super::descriptor::descriptor;
 use super::media::{id_extension, image_size, media_type, owner_prefix};
-use super::{Violation, error, read_json_object, validation_error};
-use crate::http::{Request, Response};
-use crate::store::{BUF_SIZE, FileRecord, Origin, Stage, TokenRecord};
-use crate::{State, millis, now_ms, random_hex, rfc3339};
+use super::{Answer, Refusal, Violation, ok, read_json_object, validation_error};
+use crate::http::Request;
+use crate::store::{BUF_SIZE, FileRecord, FileState, Origin, Stage, TokenRecord};
+use crate::{State, millis, now_ms, random_hex};
 
 /// Bytes of a file's start kept for reading image sizes.
 const HEAD_BYTES: usize = 32;
@@ -114,94 +114,9 @@ pub(crate) fn uploaded_file(
         ready_ms,
         stage: Stage::Processing,
         error: None,
+        state: FileState::Ok,
+        updated_ms: 0,
     }
-}
-
-/// `operationStatus` at `now`.
-pub(crate) fn status(rec: &FileRecord, now: u64) -> &'static str {
-    match rec.stage {
-        Stage::Failed => "FAILED",
-        Stage::Fetching => "PENDING",
-        Stage::Processing if now >= rec.ready_ms => "READY",
-        Stage::Processing => "PENDING",
-    }
-}
-
-/// The `FileDescriptor` of a file as it stands at `now`.
-pub(crate) fn descriptor(rec: &FileRecord, now: u64) -> Value {
-    let status = status(rec, now);
-    let id = &rec.id;
-    let url = format!("https://static.wixstatic.com/media/{id}");
-    let kind = rec.media_type.as_str();
-    let name = rec.display_name.as_str();
-    let mime = rec.mime_type.as_deref().unwrap_or("");
-    // An import shows its bytes only once processed; an upload's bytes are in at once.
-    let bytes_known = match rec.origin {
-        Origin::Import => status == "READY",
-        Origin::Resumable | Origin::Simple => rec.stage != Stage::Failed,
-    };
-    let updated = if status == "PENDING" {
-        rec.created_ms
-    } else {
-        rec.ready_ms.max(rec.created_ms)
-    };
-    let mut file = json!({
-        "id": id,
-        "displayName": name,
-        "url": url,
-        "parentFolderId": rec.placement.parent_folder_id,
-        "private": rec.placement.private,
-        "mediaType": kind,
-        "operationStatus": status,
-        "sourceUrl": rec.source_url,
-        "thumbnailUrl": (matches!(kind, "IMAGE" | "VECTOR") && bytes_known).then(|| url.clone()),
-        "labels": rec.placement.labels,
-        "createdDate": rfc3339(rec.created_ms),
-        "updatedDate": rfc3339(updated),
-        "siteId": rec.site_id,
-        "state": "OK",
-    });
-    if let Some(info) = &rec.placement.external_info {
-        file["externalInfo"] = info.clone();
-    }
-    if let Some(path) = &rec.placement.file_path {
-        file["filePath"] = json!(path);
-    }
-    if !bytes_known {
-        return file;
-    }
-    let size = rec.size.unwrap_or(0).to_string();
-    file["hash"] = json!(rec.hash);
-    file["sizeInBytes"] = json!(size);
-    let url_expires = rfc3339(now.saturating_add(24 * 60 * 60 * 1000));
-    let format = id_extension(mime, name);
-    let image = || {
-        json!({
-            "image": {"id": id, "url": url, "height": rec.height, "width": rec.width,
-                      "altText": null, "filename": name, "sizeInBytes": size},
-            "colors": null, "faces": [], "previewImage": null
-        })
-    };
-    // A video gets its resolutions once transcoded.
-    let resolutions = if status == "READY" {
-        json!([{"url": url, "height": 0, "width": 0, "format": format}])
-    } else {
-        json!([])
-    };
-    file["media"] = match kind {
-        "IMAGE" => json!({ "image": image() }),
-        "VECTOR" => json!({ "vector": image() }),
-        "VIDEO" => json!({"video": {"id": id, "filename": name, "resolutions": resolutions}}),
-        "AUDIO" => json!({"audio": {"id": id, "assets": [], "bitrate": null,
-            "format": format, "duration": null, "sizeInBytes": size}}),
-        "DOCUMENT" => json!({"document": {"id": id, "url": url, "filename": name}}),
-        "ARCHIVE" => json!({"archive": {"id": id, "url": url, "urlExpirationDate": url_expires,
-            "sizeInBytes": size, "filename": name}}),
-        "MODEL3D" => json!({"model3d": {"id": id, "url": url, "thumbnail": null, "altText": null,
-            "urlExpirationDate": url_expires, "filename": name, "sizeInBytes": size}}),
-        _ => json!({}),
-    };
-    file
 }
 
 /// The plain id of `wix:image://v1/<id>/<name>#...` (any media kind), else the id as given.
@@ -212,67 +127,74 @@ fn plain_id(id: &str) -> &str {
     }
 }
 
-/// A file the caller's site may read now: created by that site, past the lookup delay.
-fn visible(state: &State, id: &str, site_id: &str, now: u64) -> Option<FileRecord> {
+/// A file the caller's site may read now: created by that site, past the lookup delay
+/// (trashed files included).
+pub(crate) fn visible(state: &State, id: &str, site_id: &str, now: u64) -> Option<FileRecord> {
     let rec = state.store.file(plain_id(id))?;
     let delay = millis(state.config.lookup_delay);
     (rec.site_id == site_id && now >= rec.created_ms.saturating_add(delay)).then_some(rec)
 }
 
-fn not_found(id: &str) -> Response {
-    error(404, "NOT_FOUND", &format!("file {id} not found"))
+pub(crate) fn not_found(id: &str) -> Refusal {
+    Refusal::NotFound(format!("file {id} not found"))
+}
+
+/// The files `ids` name, every one of which the site must be able to read now.
+pub(crate) fn visible_all(
+    state: &State,
+    ids: &[String],
+    site_id: &str,
+    now: u64,
+) -> Result<Vec<FileRecord>, Refusal> {
+    ids.iter()
+        .map(|id| visible(state, id, site_id, now).ok_or_else(|| not_found(id)))
+        .collect()
+}
+
+/// `fileIds` of a request body: a non-empty array of strings.
+pub(crate) fn file_ids(v: &Value) -> Result<Vec<String>, Refusal> {
+    let ids: Option<Vec<String>> = v
+        .get("fileIds")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(|id| id.as_str().map(str::to_string)).collect());
+    ids.filter(|ids| !ids.is_empty()).ok_or_else(|| {
+        Refusal::Invalid(vec![Violation::new(
+            "fileIds",
+            "REQUIRED_FIELD",
+            "fileIds must be a non-empty array of strings",
+        )])
+    })
 }
 
 /// `GET /site-media/v1/files/get-file-by-id?fileId=ID`.
-pub(crate) fn get_file_by_id(state: &State, req: &Request<'_>, site_id: &str) -> Response {
+pub(crate) fn get_file_by_id(state: &State, req: &Request<'_>, site_id: &str) -> Answer {
     match req.query_param("fileId").filter(|id| !id.is_empty()) {
         Some(id) => get_file(state, &id, site_id),
-        None => validation_error(&[Violation::new(
+        None => Err(validation_error(&[Violation::new(
             "fileId",
             "REQUIRED_FIELD",
             "fileId is required",
-        )]),
+        )])),
     }
 }
 
 /// `GET /site-media/v1/files/{id}`.
-pub(crate) fn get_file(state: &State, id: &str, site_id: &str) -> Response {
+pub(crate) fn get_file(state: &State, id: &str, site_id: &str) -> Answer {
     let now = now_ms();
-    match visible(state, id, site_id, now) {
-        Some(rec) => Response::new(200).json(&json!({ "file": descriptor(&rec, now) })),
-        None => not_found(id),
-    }
+    let rec = visible(state, id, site_id, now).ok_or_else(|| not_found(id))?;
+    ok(&json!({ "file": descriptor(&rec, now) }))
 }
 
 /// `POST /site-media/v1/files/get-files` with `{"fileIds": [...]}`: every id must be found.
-pub(crate) fn get_files(state: &State, req: &mut Request<'_>, site_id: &str) -> Response {
-    let v = match read_json_object(req) {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let ids: Option<Vec<&str>> = v
-        .get("fileIds")
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(Value::as_str).collect());
-    let ids = match ids {
-        Some(ids) if !ids.is_empty() => ids,
-        _ => {
-            return validation_error(&[Violation::new(
-                "fileIds",
-                "REQUIRED_FIELD",
-                "fileIds must be a non-empty array of strings",
-            )]);
-        }
-    };
+pub(crate) fn get_files(state: &State, req: &mut Request<'_>, site_id: &str) -> Answer {
+    let v = read_json_object(req)?;
+    let ids = file_ids(&v)?;
     let now = now_ms();
-    let mut files = Vec::with_capacity(ids.len());
-    for id in ids {
-        match visible(state, id, site_id, now) {
-            Some(rec) => files.push(descriptor(&rec, now)),
-            None => return not_found(id),
-        }
-    }
-    Response::new(200).json(&json!({ "files": files }))
+    let files: Vec<Value> = visible_all(state, &ids, site_id, now)?
+        .iter()
+        .map(|f| descriptor(f, now))
+        .collect();
+    ok(&json!({ "files": files }))
 }
 
 #[cfg(test)]

@@ -6,19 +6,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use super::folders::place;
 use super::media::{extension_media_types, media_type};
-use super::{Fields, Violation, error, read_json_object, simple_upload_url, validation_error};
+use super::{
+    Answer, Fields, Violation, error, ok, read_json_object, simple_upload_url, validation_error,
+};
 use crate::http::{Request, Response};
-use crate::store::{TokenKind, TokenRecord};
+use crate::store::{Placement, TokenKind, TokenRecord};
 use crate::{State, TUS_PATH, millis, now_ms, random_hex};
 
 /// Generate File Resumable Upload URL.
-pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -> Response {
-    let token = match issue(state, req, site_id, TokenKind::Resumable) {
-        Ok(t) => t,
-        Err(refused) => return refused,
-    };
-    Response::new(200).json(&json!({
+pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -> Answer {
+    let token = issue(state, req, site_id, TokenKind::Resumable)?;
+    ok(&json!({
         "uploadProtocol": "TUS",
         "uploadUrl": format!("{}{}", state.base_url, TUS_PATH),
         "uploadToken": token,
@@ -26,15 +26,13 @@ pub(crate) fn resumable(state: &State, req: &mut Request<'_>, site_id: String) -
 }
 
 /// Generate File Upload URL (simple upload).
-pub(crate) fn simple(state: &State, req: &mut Request<'_>, site_id: String) -> Response {
-    let token = match issue(state, req, site_id, TokenKind::Simple) {
-        Ok(t) => t,
-        Err(refused) => return refused,
-    };
-    Response::new(200).json(&json!({ "uploadUrl": simple_upload_url(state, &token) }))
+pub(crate) fn simple(state: &State, req: &mut Request<'_>, site_id: String) -> Answer {
+    let token = issue(state, req, site_id, TokenKind::Simple)?;
+    ok(&json!({ "uploadUrl": simple_upload_url(state, &token) }))
 }
 
-/// Validates the body and stores a new token of `kind`.
+/// Validates the body, places the file in its folder (made from `filePath` where missing)
+/// and stores a new token of `kind`.
 fn issue(
     state: &State,
     req: &mut Request<'_>,
@@ -42,7 +40,8 @@ fn issue(
     kind: TokenKind,
 ) -> Result<String, Response> {
     let v = read_json_object(req)?;
-    let rec = validate(state, &v, site_id, kind).map_err(|bad| validation_error(&bad))?;
+    let mut rec = validate(state, &v, site_id, kind).map_err(|bad| validation_error(&bad))?;
+    place(state, &rec.site_id.clone(), &mut rec.placement)?;
     let token = rec.token.clone();
     state
         .store
@@ -125,6 +124,14 @@ pub(crate) fn check_mime(mime: Option<&str>, file_name: Option<&str>, bad: &mut 
     }
 }
 
+/// What a generate call asks for, once checked.
+struct Asked {
+    mime_type: String,
+    file_name: Option<String>,
+    size: Option<u64>,
+    placement: Placement,
+}
+
 /// Checks the request body like Wix does; on success returns the token to issue.
 fn validate(
     state: &State,
@@ -143,7 +150,6 @@ fn validate(
     };
     let mut bad = f.bad;
     let size = size_in_bytes(v, &mut bad);
-
     if file_name.as_ref().is_some_and(|f| f.chars().count() > 1000) {
         bad.push(Violation::new(
             "fileName",
@@ -158,6 +164,26 @@ fn validate(
             "uploadProtocol must be TUS",
         ));
     }
+    check_size(size, state.config.max_file_size, &mut bad);
+    check_mime(mime.as_deref(), file_name.as_deref(), &mut bad);
+    match mime.filter(|_| bad.is_empty()) {
+        Some(mime_type) => Ok(new_token(
+            state,
+            site_id,
+            kind,
+            Asked {
+                mime_type,
+                file_name,
+                size,
+                placement,
+            },
+        )),
+        None => Err(bad),
+    }
+}
+
+/// Wix's size rules: `ZERO_FILE_SIZE`, `FILE_SIZE_OVER_LIMIT`.
+fn check_size(size: Option<u64>, limit: u64, bad: &mut Vec<Violation>) {
     if size == Some(0) {
         bad.push(Violation::rule(
             "sizeInBytes",
@@ -165,7 +191,6 @@ fn validate(
             "file size must be greater than 0",
         ));
     }
-    let limit = state.config.max_file_size;
     if size.is_some_and(|s| s > limit) {
         bad.push(Violation::rule(
             "sizeInBytes",
@@ -173,10 +198,9 @@ fn validate(
             format!("file size is over the limit of {limit} bytes"),
         ));
     }
-    check_mime(mime.as_deref(), file_name.as_deref(), &mut bad);
-    if !bad.is_empty() {
-        return Err(bad);
-    }
+}
+
+fn new_token(state: &State, site_id: String, kind: TokenKind, asked: Asked) -> TokenRecord {
     let issued_ms = now_ms();
     let ttl = match kind {
         TokenKind::Resumable => state.config.token_ttl,
@@ -184,21 +208,20 @@ fn validate(
     };
     let expires_ms = issued_ms.saturating_add(millis(ttl));
     let jti = random_hex(16);
-    let token = jwt_shaped(&site_id, &jti, issued_ms, expires_ms);
-    Ok(TokenRecord {
-        token,
+    TokenRecord {
+        token: jwt_shaped(&site_id, &jti, issued_ms, expires_ms),
         jti,
         kind,
         site_id,
-        mime_type: mime.unwrap_or_default(),
+        mime_type: asked.mime_type,
         // Wix keeps the first 255 characters.
-        file_name: file_name.map(|f| f.chars().take(255).collect()),
-        size_in_bytes: size,
-        placement,
+        file_name: asked.file_name.map(|f| f.chars().take(255).collect()),
+        size_in_bytes: asked.size,
+        placement: asked.placement,
         issued_ms,
         expires_ms: Some(expires_ms),
         finalized: None,
-    })
+    }
 }
 
 /// A token that looks like Wix's (a JWT); its signature is random, nothing verifies it.

@@ -1,5 +1,5 @@
 //! `POST /site-media/v1/files/import`: answers a `PENDING` file at once, then fetches the
-//! source in a background thread (only from `http://127.0.0.1` or `http://localhost`),
+//! source in a background thread (the bulk route, [`super::bulk_import`], starts the same) (only from `http://127.0.0.1` or `http://localhost`),
 //! streaming it to disk. The file turns `READY` once fetched and past the processing delay,
 //! or `FAILED` when the source is elsewhere, unreachable, answers non-2xx, is too large or
 //! of a type Wix doesn't take.
@@ -12,13 +12,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::files::{Digest, descriptor, new_file_id};
+use super::descriptor::descriptor;
+use super::files::{Digest, new_file_id};
+use super::folders::place;
 use super::generate::check_mime;
 use super::media::{MEDIA_TYPES, extension_media_types, media_type};
-use super::{Fields, Violation, error, read_json_object, validation_error};
+use super::{Answer, Fields, Refusal, Violation, ok, read_json_object};
 use crate::http::client::{self, LocalUrl};
-use crate::http::{Body, Request, Response, decode_path_segment, header, lock};
-use crate::store::{BUF_SIZE, FileRecord, Origin, Stage};
+use crate::http::{Body, Request, decode_path_segment, header, lock};
+use crate::store::{BUF_SIZE, FileRecord, FileState, Origin, Placement, Stage};
 use crate::{State, millis, now_ms};
 
 /// How long a fetch may wait to connect or for the next bytes.
@@ -26,23 +28,40 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The `User-Agent` of the emulator's fetches.
 const USER_AGENT: &str = concat!("wix-media-upload-emulator/", env!("CARGO_PKG_VERSION"));
 
-/// The import call.
-pub(crate) fn start(state: &Arc<State>, req: &mut Request<'_>, site_id: String) -> Response {
-    let v = match read_json_object(req) {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let rec = match validate(state, &v, site_id) {
-        Ok(rec) => rec,
-        Err(bad) => return validation_error(&bad),
-    };
+/// `POST /site-media/v1/files/import` → `{file}`, `PENDING`.
+pub(crate) fn single(state: &Arc<State>, req: &mut Request<'_>, site: String) -> Answer {
+    let v = read_json_object(req)?;
+    let rec = prepare(state, &v, site)?;
+    ok(&json!({ "file": begin(state, rec)? }))
+}
+
+/// A new import from a request body: checked, and placed in its folder.
+pub(crate) fn prepare(state: &State, v: &Value, site: String) -> Result<FileRecord, Refusal> {
+    let mut rec = validate(state, v, site).map_err(Refusal::Invalid)?;
+    let site = rec.site_id.clone();
+    place(state, &site, &mut rec.placement)?;
+    Ok(rec)
+}
+
+/// Stores the new file and starts fetching it; its first descriptor.
+pub(crate) fn begin(state: &Arc<State>, rec: FileRecord) -> Result<Value, Refusal> {
     let desc = descriptor(&rec, rec.created_ms);
     let id = rec.id.clone();
-    if let Err(e) = state.store.add_file(rec) {
-        return error(500, "INTERNAL", &format!("could not store file: {e}"));
-    }
+    state
+        .store
+        .add_file(rec)
+        .map_err(|e| Refusal::Internal(format!("could not store file: {e}")))?;
     spawn_fetch(state, id);
-    Response::new(200).json(&json!({ "file": desc }))
+    Ok(desc)
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+fn is_http_url(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, rest)| {
+        (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+            && !rest.is_empty()
+            && !rest.starts_with(['/', '?', '#'])
+    })
 }
 
 /// The last path segment of a URL, decoded (the default display name).
@@ -54,17 +73,31 @@ fn url_file_name(url: &str) -> Option<String> {
     (!last.is_empty()).then(|| decode_path_segment(last))
 }
 
+/// What an import asks for, once checked.
+struct Asked {
+    url: String,
+    display_name: Option<String>,
+    mime_type: Option<String>,
+    media_type: Option<String>,
+    placement: Placement,
+}
+
 fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec<Violation>> {
     let mut f = Fields::new(v);
-    let url = f.string("url");
+    let url = f.string("url").filter(|u| !u.trim().is_empty());
     let display_name = f.string("displayName");
     let mime = f.string("mimeType");
     let media = f.string("mediaType");
     let placement = f.placement();
     let mut bad = f.bad;
-    let url = url.filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        bad.push(Violation::new("url", "REQUIRED_FIELD", "url is required"));
+    match &url {
+        None => bad.push(Violation::new("url", "REQUIRED_FIELD", "url is required")),
+        Some(u) if !is_http_url(u) => bad.push(Violation::new(
+            "url",
+            "FORMAT",
+            "url must be an absolute http:// or https:// URL",
+        )),
+        Some(_) => {}
     }
     if let Some(m) = &mime {
         check_mime(Some(m), None, &mut bad);
@@ -76,30 +109,47 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
             format!("mediaType must be one of {}", MEDIA_TYPES.join(", ")),
         ));
     }
-    if !bad.is_empty() {
-        return Err(bad);
+    match url.filter(|_| bad.is_empty()) {
+        Some(url) => Ok(pending_import(
+            state,
+            site_id,
+            Asked {
+                url,
+                display_name,
+                mime_type: mime,
+                media_type: media,
+                placement,
+            },
+        )),
+        None => Err(bad),
     }
-    let url = url.unwrap_or_default();
-    let name = display_name
+}
+
+/// The record of an import whose source is about to be fetched.
+fn pending_import(state: &State, site_id: String, asked: Asked) -> FileRecord {
+    let url = asked.url;
+    let name = asked
+        .display_name
         .filter(|n| !n.is_empty())
         .or_else(|| url_file_name(&url))
         .unwrap_or_else(|| "file".into());
     // What the type will be: named, else from the MIME type, else from an extension; else
     // the source's Content-Type decides once fetched.
-    let kind = media
+    let kind = asked
+        .media_type
         .as_deref()
-        .or_else(|| mime.as_deref().and_then(media_type))
+        .or_else(|| asked.mime_type.as_deref().and_then(media_type))
         .or_else(|| extension_media_types(&name).first().copied())
         .or_else(|| url_file_name(&url).and_then(|n| extension_media_types(&n).first().copied()))
         .unwrap_or("UNKNOWN");
     let now = now_ms();
-    Ok(FileRecord {
-        id: new_file_id(&site_id, mime.as_deref().unwrap_or(""), &name),
+    FileRecord {
+        id: new_file_id(&site_id, asked.mime_type.as_deref().unwrap_or(""), &name),
         origin: Origin::Import,
         display_name: name,
-        mime_type: mime,
+        mime_type: asked.mime_type,
         media_type: kind.to_string(),
-        placement,
+        placement: asked.placement,
         site_id,
         source_url: Some(url),
         upload_id: None,
@@ -111,7 +161,9 @@ fn validate(state: &State, v: &Value, site_id: String) -> Result<FileRecord, Vec
         ready_ms: now.saturating_add(millis(state.config.processing_delay)),
         stage: Stage::Fetching,
         error: None,
-    })
+        state: FileState::Ok,
+        updated_ms: 0,
+    }
 }
 
 /// Starts the background fetch of file `id`; the file fails if no thread can run it.
@@ -180,7 +232,7 @@ fn run(state: &State, id: &str) {
     }
     let (hash, size, (width, height)) = fetched.digest.finish();
     let now = now_ms();
-    let _ = state.store.update_file(id, |f| {
+    let stored = state.store.update_file(id, |f| {
         f.stage = Stage::Processing;
         f.media_type = kind;
         if f.mime_type.is_none() {
@@ -192,6 +244,10 @@ fn run(state: &State, id: &str) {
         f.height = height;
         f.ready_ms = f.ready_ms.max(now);
     });
+    if stored.is_err() {
+        // Deleted for good while it was fetched: don't leave its bytes behind.
+        let _ = fs::remove_file(&done);
+    }
 }
 
 /// `GET`s the source into the file's `.part`, with a fixed buffer.

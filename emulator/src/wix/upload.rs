@@ -4,13 +4,15 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::files::{Digest, descriptor, new_file_id, uploaded_file};
+use super::descriptor::descriptor;
+use super::files::{Digest, new_file_id, uploaded_file};
 use super::{Violation, error, read_json_object, upload_for_token, validation_error};
 use crate::http::{Outcome, Request, Response, decode_path_segment};
-use crate::store::{BUF_SIZE, Claim, Origin, TokenKind, TokenRecord};
+use crate::store::{BUF_SIZE, Claim, FileRecord, Origin, TokenKind, TokenRecord};
 use crate::{State, now_ms};
 
 /// The file name: the `filename` query, else the generate call's `fileName`.
@@ -166,61 +168,70 @@ fn store_simple(
 ) -> Outcome {
     let id = new_file_id(&rec.site_id, &rec.mime_type, file_name);
     let part = state.store.file_part_path(&id);
-    let fail = |outcome: Outcome| {
+    let digest = match receive(state, req, &part) {
+        Ok(d) => d,
+        Err(outcome) => {
+            let _ = fs::remove_file(&part);
+            return outcome;
+        }
+    };
+    let done = state.store.file_data_path(&id);
+    if let Err(e) = fs::rename(&part, &done) {
         let _ = fs::remove_file(&part);
-        outcome
-    };
-    let mut out = match File::create(&part) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Respond(error(500, "INTERNAL", &e.to_string())),
-    };
-    let limit = state
-        .config
+        return Outcome::Respond(error(500, "INTERNAL", &e.to_string()));
+    }
+    let file = uploaded_file(state, rec, Origin::Simple, id, file_name, None, digest);
+    match commit(state, token, file) {
+        Ok(answer) => Outcome::Respond(answer),
+        Err(refused) => {
+            let _ = fs::remove_file(&done);
+            Outcome::Respond(refused)
+        }
+    }
+}
+
+/// Copies the body into `part` with a fixed buffer; its digest, or the outcome that ends it.
+fn receive(state: &State, req: &mut Request<'_>, part: &Path) -> Result<Digest, Outcome> {
+    let mut out =
+        File::create(part).map_err(|e| Outcome::Respond(error(500, "INTERNAL", &e.to_string())))?;
+    let cfg = &state.config;
+    let limit = cfg
         .max_body_size
-        .map_or(state.config.max_file_size, |m| {
-            m.min(state.config.max_file_size)
-        });
+        .map_or(cfg.max_file_size, |m| m.min(cfg.max_file_size));
     let cut = state.take_cut();
     let mut digest = Digest::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
         let n = match req.body.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(digest),
             Ok(n) => n,
-            Err(_) => return fail(Outcome::Drop),
+            Err(_) => return Err(Outcome::Drop),
         };
         if digest.size + n as u64 > limit {
-            return fail(Outcome::Respond(too_large(limit)));
+            return Err(Outcome::Respond(too_large(limit)));
         }
         if cut.is_some_and(|c| digest.size + n as u64 >= c) {
             // The injected network cut: the body never completes.
-            return fail(Outcome::Drop);
+            return Err(Outcome::Drop);
         }
         if let Err(e) = out.write_all(&buf[..n]) {
-            return fail(Outcome::Respond(error(500, "INTERNAL", &e.to_string())));
+            return Err(Outcome::Respond(error(500, "INTERNAL", &e.to_string())));
         }
         digest.update(&buf[..n]);
     }
-    drop(out);
-    let done = state.store.file_data_path(&id);
-    if let Err(e) = fs::rename(&part, &done) {
-        return fail(Outcome::Respond(error(500, "INTERNAL", &e.to_string())));
-    }
-    let file = uploaded_file(state, rec, Origin::Simple, id, file_name, None, digest);
+}
+
+/// Uses up the URL's token with the new file and stores it; the answer.
+fn commit(state: &State, token: &str, file: FileRecord) -> Result<Response, Response> {
     let desc: Value = descriptor(&file, now_ms());
     match state.store.finalize_token(token, desc.clone()) {
         Ok(true) => {}
-        Ok(false) => {
-            let _ = fs::remove_file(&done);
-            return Outcome::Respond(error(409, "ALREADY_EXISTS", "upload URL was already used"));
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&done);
-            return Outcome::Respond(error(500, "INTERNAL", &e.to_string()));
-        }
+        Ok(false) => return Err(error(409, "ALREADY_EXISTS", "upload URL was already used")),
+        Err(e) => return Err(error(500, "INTERNAL", &e.to_string())),
     }
-    if let Err(e) = state.store.add_file(file) {
-        return Outcome::Respond(error(500, "INTERNAL", &e.to_string()));
-    }
-    Outcome::Respond(Response::new(200).json(&json!({ "file": desc })))
+    state
+        .store
+        .add_file(file)
+        .map_err(|e| error(500, "INTERNAL", &e.to_string()))?;
+    Ok(Response::new(200).json(&json!({ "file": desc })))
 }

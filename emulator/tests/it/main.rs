@@ -3,6 +3,12 @@
 //! written from Wix's documentation, so a misunderstanding in the client is not shared here.
 
 mod body_limit;
+mod bulk;
+mod files;
+mod folders;
+mod listing;
+mod rate;
 mod restart;
 mod routes;
+mod support;
 mod tus;

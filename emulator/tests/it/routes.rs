@@ -15,7 +15,8 @@ use wix_media_testkit::emulator::{
     AUTH, Emu, answered_file, data, file_id, generate_rule_cases, md5_hex, png, token_metadata,
 };
 use wix_media_testkit::http::{connect, encode, eventually, get, put_head, read_continue, send};
-use wix_media_testkit::raw_server::{Next, RawServer, respond, write_response};
+
+use crate::support::{ReadSide, Source};
 
 // ---------------------------------------------------------------------------------------------
 // Simple upload
@@ -24,9 +25,10 @@ use wix_media_testkit::raw_server::{Next, RawServer, respond, write_response};
 #[test]
 fn simple_upload_stores_the_body_and_answers_a_descriptor() {
     let env = Emu::start();
+    let folder = env.folder("gen", "media-root");
     let url = env.upload_url(&json!({
         "mimeType": "image/png", "fileName": "gen.png", "sizeInBytes": "5000",
-        "parentFolderId": "folder-1", "private": true, "labels": ["a"],
+        "parentFolderId": folder, "private": true, "labels": ["a"],
         "externalInfo": {"origin": "tests", "externalIds": ["x-1"]},
         // Not a field of the simple route: ignored.
         "uploadProtocol": "whatever"
@@ -53,7 +55,7 @@ fn simple_upload_stores_the_body_and_answers_a_descriptor() {
         &r,
         &json!({
             "displayName": "my pic 1.png", "hash": md5_hex(&bytes), "sizeInBytes": "5000",
-            "mediaType": "IMAGE", "operationStatus": "READY", "parentFolderId": "folder-1",
+            "mediaType": "IMAGE", "operationStatus": "READY", "parentFolderId": folder,
             "private": true, "labels": ["a"], "siteId": "site-1"
         }),
     );
@@ -374,49 +376,16 @@ fn videos_are_pending_for_the_processing_delay_other_files_ready_at_once() {
 // Import
 // ---------------------------------------------------------------------------------------------
 
-/// A tiny HTTP server for import sources: `/pic.png` and `/noext` (Content-Length,
-/// image/png), `/chunked.txt` (chunked, no type), `/untyped` (no length, no type, ends at
-/// close), anything else 404.
-struct Source {
-    server: RawServer,
-    pic: Vec<u8>,
-}
-
-impl Source {
-    fn start() -> Source {
-        let pic = png(12, 34, 70_000);
-        let body = pic.clone();
-        let server = RawServer::start(move |req, s| {
-            let _ = match req.path.as_str() {
-                "/pic.png" | "/noext" => respond(s, 200, &[("Content-Type", "image/png")], &body),
-                "/chunked.txt" => write_response(
-                    s,
-                    200,
-                    &[("Transfer-Encoding", "chunked")],
-                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-                ),
-                "/untyped" => s.write_all(b"HTTP/1.0 200 OK\r\n\r\nsome bytes"),
-                _ => respond(s, 404, &[], b""),
-            };
-            Next::Close
-        });
-        Source { server, pic }
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.server.url(path)
-    }
-}
-
 #[test]
 fn import_answers_pending_then_fetches_and_becomes_ready() {
     let env = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(200)));
     let source = Source::start();
+    let parent = env.folder("f-2", "media-root");
     let r = env.rest(
         "import",
         &json!({
             "url": source.url("/pic.png"), "displayName": "imported.png",
-            "parentFolderId": "f-2", "private": false, "labels": ["imp"],
+            "parentFolderId": parent, "private": false, "labels": ["imp"],
             "filePath": "/imports", "externalInfo": {"origin": "crm", "externalIds": ["42"]}
         }),
     );
@@ -438,7 +407,9 @@ fn import_answers_pending_then_fetches_and_becomes_ready() {
     assert_eq!(ready["hash"], md5_hex(&source.pic));
     assert_eq!(ready["media"]["image"]["image"]["width"], 12);
     assert_eq!(ready["media"]["image"]["image"]["height"], 34);
-    assert_eq!(ready["parentFolderId"], "f-2");
+    // `filePath` is below `parentFolderId`.
+    let folder = ready["parentFolderId"].as_str().expect("a folder");
+    assert_eq!(env.emu.folder_path(folder).as_deref(), Some("/f-2/imports"));
     assert_eq!(ready["labels"], json!(["imp"]));
     assert_eq!(env.emu.file_bytes(&id), Some(source.pic.clone()));
 }
@@ -482,7 +453,6 @@ fn imports_from_elsewhere_unreachable_or_failing_sources_fail() {
     for url in [
         "http://example.com/a.png".to_string(),
         "https://127.0.0.1/a.png".to_string(),
-        "ftp://localhost/a.png".to_string(),
         format!("http://127.0.0.1:{closed}/a.png"),
         source.url("/missing.png"),
         // A type Wix doesn't take.
@@ -502,6 +472,17 @@ fn import_validates_its_body() {
     let r = env.rest("import", &json!({"displayName": "a.png"}));
     assert_eq!(r.status, 400);
     assert_eq!(r.rule_names(), vec!["REQUIRED_FIELD".to_string()]);
+    // Not an http(s) URL: refused at once (one that can't be fetched fails later).
+    for url in [
+        "ftp://localhost/a.png",
+        "not-a-url",
+        "http://",
+        "http:///a.png",
+    ] {
+        let r = env.rest("import", &json!({ "url": url }));
+        assert_eq!(r.status, 400, "{url}: {}", r.body);
+        assert_eq!(r.rule_names(), vec!["FORMAT".to_string()], "{url}");
+    }
     let r = env.rest(
         "import",
         &json!({"url": "http://127.0.0.1/a", "mediaType": "HOLOGRAM"}),

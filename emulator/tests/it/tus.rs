@@ -17,6 +17,8 @@ use wix_media_testkit::http::{
     Resp, connect, get, patch_head, raw_exchange, read_continue, send, try_send,
 };
 
+use crate::support::ReadSide;
+
 const OCTET: (&str, &str) = ("Content-Type", "application/offset+octet-stream");
 
 /// The metadata of these tests' uploads: a name, a type and the token.
@@ -383,9 +385,10 @@ fn bodies_over_the_max_body_size_get_413() {
 fn finalize_returns_a_wix_file_descriptor() {
     let env = Emu::start();
     let bytes = data(1234);
+    let folder = env.folder("folder-7", "media-root");
     let r = env.generate(&json!({
         "mimeType": "image/png", "fileName": "a.png", "sizeInBytes": "1234",
-        "parentFolderId": "folder-7", "private": true, "labels": ["x", "y"]
+        "parentFolderId": folder, "private": true, "labels": ["x", "y"]
     }));
     let token = r.json()["uploadToken"].as_str().expect("token").to_string();
     let url = new_upload(&env, &token, bytes.len());
@@ -395,7 +398,7 @@ fn finalize_returns_a_wix_file_descriptor() {
         &f,
         &json!({
             "displayName": "my photo+1.png", "hash": md5_hex(&bytes), "sizeInBytes": "1234",
-            "mediaType": "IMAGE", "parentFolderId": "folder-7", "private": true,
+            "mediaType": "IMAGE", "parentFolderId": folder, "private": true,
             "labels": ["x", "y"], "operationStatus": "READY", "state": "OK"
         }),
     );
