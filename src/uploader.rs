@@ -1,6 +1,5 @@
 //! The public face of the engine: [`Uploader`], its builder and per-upload options.
 
-use crate::macros::setters;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +21,8 @@ use crate::store::{DirStore, MemoryStore, StateStore};
 /// Cheap to clone (clones share the agent, its connection pool, the settings and the state
 /// store) and `Send + Sync`: one uploader serves every thread. Each call to
 /// [`Uploader::upload`] is one upload.
+///
+/// [`ureq::Agent`]: https://docs.rs/ureq/3/ureq/struct.Agent.html
 #[derive(Clone)]
 pub struct Uploader {
     engine: Arc<Engine>,
@@ -42,6 +43,7 @@ impl std::fmt::Debug for Uploader {
 }
 
 /// Builds an [`Uploader`].
+#[must_use]
 pub struct UploaderBuilder {
     parallel: usize,
     agent: Option<Agent>,
@@ -96,52 +98,86 @@ impl Default for UploaderBuilder {
 }
 
 impl UploaderBuilder {
-    setters! {
-        /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
-        /// one request.
-        chunk_size(bytes: u64) => proto.chunk_size = Some(bytes.max(1));
+    /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
+    /// one request.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.proto.chunk_size = Some(bytes.max(1));
+        self
+    }
 
-        /// Uploads files over `n` connections at once when the server offers tus concatenation
-        /// (default 1). Each connection sends its own slice of the file as a partial upload.
-        parallel(n: usize) => parallel = n.max(1);
+    /// Uploads files over `n` connections at once when the server offers tus concatenation
+    /// (default 1). Each connection sends its own slice of the file as a partial upload.
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
 
-        /// How uploads are created (default [`CreationMode::Plain`]; checksums need
-        /// [`CreationMode::Auto`], which asks the server what it supports).
-        creation(mode: CreationMode) => proto.creation = mode;
+    /// How uploads are created (default [`CreationMode::Plain`]; checksums need
+    /// [`CreationMode::Auto`], which asks the server what it supports).
+    pub fn creation(mut self, mode: CreationMode) -> Self {
+        self.proto.creation = mode;
+        self
+    }
 
-        /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
-        retry(policy: RetryPolicy) => retry = policy;
+    /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
 
-        /// Connection timeout (default 10 s; `None`: none).
-        connect_timeout(t: Option<Duration>) => http.connect_timeout = t;
+    /// Connection timeout (default 10 s; `None`: none).
+    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.connect_timeout = t;
+        self
+    }
 
-        /// Longest time without progress reading or writing, or waiting for a response
-        /// (default 30 s). A response's head, and then the (bounded) part of its body that is
-        /// read, must each arrive within it as a whole, so a server dribbling bytes cannot hold
-        /// an upload forever.
-        stall_timeout(t: Option<Duration>) => http.stall_timeout = t;
+    /// Longest time without progress reading or writing, or waiting for a response
+    /// (default 30 s). A response's head, and then the (bounded) part of its body that is
+    /// read, must each arrive within it as a whole, so a server dribbling bytes cannot hold
+    /// an upload forever.
+    pub fn stall_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.stall_timeout = t;
+        self
+    }
 
-        /// The `User-Agent` header.
-        user_agent(ua: impl Into<String>) => http.user_agent = ua.into();
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.http.user_agent = ua.into();
+        self
+    }
 
-        /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
-        /// and timeouts are still set per request.
-        agent(agent: Agent) => agent = Some(agent);
+    /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
+    /// and timeouts are still set per request.
+    pub fn agent(mut self, agent: Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
 
-        /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
-        state_store(store: impl StateStore + 'static) => store = Some(Arc::new(store));
+    /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
+    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
 
-        /// Keeps resumable state as files in `dir`, so uploads resume across processes.
-        state_dir(dir: impl Into<PathBuf>) => state_dir = Some(dir.into());
+    /// Keeps resumable state as files in `dir`, so uploads resume across processes.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
 
-        /// The clock used for sleeping between retries and for expiry.
-        clock(clock: impl Clock + 'static) => clock = Arc::new(clock);
+    /// The clock used for sleeping between retries and for expiry.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
 
-        /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
-        /// of their size (default on): a server or proxy with a body cap then refuses the body
-        /// before it is sent. Costs a round trip on the first large body of each upload (and up to
-        /// a second on servers that ignore `Expect`).
-        expect_continue(on: bool) => proto.expect_continue_above = on.then_some(1024 * 1024);
+    /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
+    /// of their size (default on): a server or proxy with a body cap then refuses the body
+    /// before it is sent. Costs a round trip on the first large body of each upload (and up to
+    /// a second on servers that ignore `Expect`).
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.proto.expect_continue_above = on.then_some(1024 * 1024);
+        self
     }
 
     /// Whether to send `Upload-Checksum` when the server offers a known algorithm (default on
@@ -203,6 +239,7 @@ impl UploaderBuilder {
 
 /// Per-upload options: metadata, progress, abort, what happens to the resume record.
 #[derive(Default)]
+#[must_use]
 pub struct UploadOptions<'a> {
     metadata: Metadata,
     progress: Option<Box<dyn FnMut(Progress) + 'a>>,
@@ -229,20 +266,30 @@ impl<'a> UploadOptions<'a> {
         Self::default()
     }
 
-    setters! {
-        /// The `Upload-Metadata` pairs.
-        metadata(metadata: Metadata) => metadata = metadata;
+    /// The `Upload-Metadata` pairs.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
 
-        /// Lets another thread stop the upload.
-        abort(handle: AbortHandle) => abort = Some(handle);
+    /// Lets another thread stop the upload.
+    pub fn abort(mut self, handle: AbortHandle) -> Self {
+        self.abort = Some(handle);
+        self
+    }
 
-        /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
-        /// of keeping it for a resume.
-        terminate_on_abort(yes: bool) => terminate_on_abort = yes;
+    /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
+    /// of keeping it for a resume.
+    pub fn terminate_on_abort(mut self, yes: bool) -> Self {
+        self.terminate_on_abort = yes;
+        self
+    }
 
-        /// Keeps the resume record after success (default: removed), so a later call finds the
-        /// finished upload instead of starting another; [`Uploader::forget`] removes it.
-        keep_state(yes: bool) => keep_state = yes;
+    /// Keeps the resume record after success (default: removed), so a later call finds the
+    /// finished upload instead of starting another; [`Uploader::forget`] removes it.
+    pub fn keep_state(mut self, yes: bool) -> Self {
+        self.keep_state = yes;
+        self
     }
 
     /// Called with how far the upload is: whenever the server acknowledges bytes (at most once
@@ -297,11 +344,6 @@ impl Uploader {
     /// Starts a builder.
     pub fn builder() -> UploaderBuilder {
         UploaderBuilder::default()
-    }
-
-    /// The agent requests go through.
-    pub fn agent(&self) -> &Agent {
-        &self.engine.agent
     }
 
     /// The state store.
@@ -422,7 +464,7 @@ impl Uploader {
         let url = tracked
             .up
             .url()
-            .ok_or_else(|| Error::InvalidInput("the upload finished without a URL".into()))?
+            .ok_or(Error::Internal("an upload finished without a URL"))?
             .to_owned();
         Ok(Uploaded {
             url,
@@ -458,7 +500,7 @@ impl Uploader {
             proto::terminate::response(&resp.head, engine.now()).map_err(|e| {
                 Error::from_proto(
                     e,
-                    crate::error::FailedRequest::new("DELETE", upload_url),
+                    crate::error::FailedRequest::new(proto::Method::Delete, upload_url),
                     &resp.body,
                 )
             })

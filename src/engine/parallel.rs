@@ -10,7 +10,7 @@ use super::transport::mask;
 use super::{Engine, Step};
 use crate::control::{AbortHandle, Progress};
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::{self, Capabilities, Metadata, Upload, concat};
+use crate::proto::{self, Capabilities, Metadata, Method, Upload, concat};
 use crate::source::Source;
 
 /// Slices smaller than this are not worth a connection of their own.
@@ -105,11 +105,9 @@ impl Engine {
         // One file handle per connection, opened here: `Source` is not shared across threads.
         let mut sources = Vec::with_capacity(slices.len());
         for _ in slices {
-            sources.push(
-                source
-                    .reopen()
-                    .ok_or_else(|| Error::InvalidInput("only files upload in parallel".into()))??,
-            );
+            sources.push(source.reopen().ok_or(Error::Internal(
+                "a parallel upload of a source that is not a file",
+            ))??);
         }
         let results: Vec<Result<(String, Option<u64>)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = slices
@@ -153,11 +151,8 @@ impl Engine {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::Io(std::io::Error::other(
-                            "an upload thread panicked",
-                        )))
-                    })
+                    h.join()
+                        .unwrap_or(Err(Error::Internal("an upload thread panicked")))
                 })
                 .collect()
         });
@@ -213,7 +208,7 @@ impl Engine {
         let asked = self.retrying(abort, || {
             let resp = self.send_tus(&req, &[])?;
             Capabilities::from_response(&resp.head, self.now()).map_err(|e| {
-                Error::from_proto(e, FailedRequest::new("OPTIONS", endpoint), &resp.body)
+                Error::from_proto(e, FailedRequest::new(Method::Options, endpoint), &resp.body)
             })
         });
         match asked {
@@ -240,7 +235,7 @@ impl Engine {
             concat::final_response(endpoint, &resp.head, self.now())
                 .map(Step::Done)
                 .map_err(|e| {
-                    let failed = FailedRequest::new("POST", mask(endpoint, &secrets));
+                    let failed = FailedRequest::new(Method::Post, mask(endpoint, &secrets));
                     Error::from_proto(e, failed, &resp.body)
                 })
         })
