@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use wix_media_upload::wix::types::OperationStatus;
-use wix_media_upload::wix::{FileDescriptor, FileUpload, Route, WixClient};
+use wix_media_upload::wix::{FileDescriptor, FileUpload, OperationStatus, Route, WixClient};
 use wix_media_upload::{Metadata as TusMetadata, Source, UploadOptions};
 
 use super::wait::{WaitError, wait_file};
@@ -392,18 +391,12 @@ impl Ctx<'_> {
 
     /// Whether the library kept a resume record of the file (part of it is on the server).
     fn kept(store: &TrackingStore, path: &Path) -> bool {
-        Source::file(path)
-            .ok()
-            .and_then(|s| s.key().map(|k| store.has_record_for(k)))
-            .unwrap_or(false)
+        Source::file(path).is_ok_and(|s| store.has_record_for(&s))
     }
 
     fn untrack(store: &TrackingStore, path: &Path) {
-        if let Some(key) = Source::file(path)
-            .ok()
-            .and_then(|s| s.key().map(str::to_owned))
-        {
-            store.untrack(&key);
+        if let Ok(source) = Source::file(path) {
+            store.untrack(&source);
         }
     }
 
