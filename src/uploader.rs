@@ -10,11 +10,12 @@ use crate::checksum;
 use crate::control::{AbortHandle, Clock, Progress, SystemClock};
 use crate::engine::Engine;
 use crate::engine::progress::Reporter;
+use crate::engine::tracked::{Tracked, record_metadata};
 use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
 use crate::proto::{self, Config, CreationMode, Metadata, RetryPolicy, Upload};
 use crate::source::Source;
-use crate::store::{DirStore, MemoryStore, StateStore};
+use crate::store::{DirStore, MemoryStore, Record, StateStore};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
 ///
@@ -405,14 +406,7 @@ impl Uploader {
         if let (Some(k), Some(w)) = (&key, &writer)
             && let Some(rec) = engine.finished_meanwhile(k, w)?
         {
-            log::info!("the other upload finished it: {}", rec.upload_url);
-            return Ok(Uploaded {
-                url: rec.upload_url.clone(),
-                size: rec.length.unwrap_or(rec.offset),
-                resumed_from: None,
-                metadata: crate::engine::tracked::record_metadata(&rec)?,
-                key: key.clone(),
-            });
+            return finished_upload(&rec, key.clone());
         }
         if engine.parallel > 1 && source.is_file() {
             let done = engine.upload_parallel(
@@ -427,15 +421,7 @@ impl Uploader {
                 return self.finish(done.tracked, done.resumed_from, keep_state);
             }
         }
-        let mut cfg = engine.tus_config();
-        if source.is_stream() && cfg.chunk_size.is_none() {
-            cfg.chunk_size = Some(proto::STREAM_CHUNK);
-        }
-        let fresh = |meta: &Metadata| match source.length() {
-            Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
-            None => Upload::deferred(endpoint, meta, cfg.clone()),
-        };
-        let mut tracked = engine.open(endpoint, key, source.length(), metadata, fresh)?;
+        let mut tracked = self.open_one(endpoint, &source, key, metadata)?;
         let result = engine.drive(&mut tracked, &mut source, 0, abort, &mut report);
         if let (Err(Error::Aborted), true, Some(url)) =
             (&result, terminate_on_abort, tracked.up.url())
@@ -449,9 +435,29 @@ impl Uploader {
         self.finish(tracked, resumed_from, keep_state)
     }
 
+    // The upload of `source` over one connection: the saved one under `key`, or a new one.
+    fn open_one(
+        &self,
+        endpoint: &str,
+        source: &Source,
+        key: Option<String>,
+        metadata: Metadata,
+    ) -> Result<Tracked> {
+        let mut cfg = self.engine.tus_config();
+        if source.is_stream() && cfg.chunk_size.is_none() {
+            cfg.chunk_size = Some(proto::STREAM_CHUNK);
+        }
+        let fresh = |meta: &Metadata| match source.length() {
+            Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
+            None => Upload::deferred(endpoint, meta, cfg.clone()),
+        };
+        self.engine
+            .open(endpoint, key, source.length(), metadata, fresh)
+    }
+
     fn finish(
         &self,
-        tracked: crate::engine::tracked::Tracked,
+        tracked: Tracked,
         resumed_from: Option<u64>,
         keep_state: bool,
     ) -> Result<Uploaded> {
@@ -506,6 +512,18 @@ impl Uploader {
             })
         })
     }
+}
+
+// The upload another writer finished, from its record.
+fn finished_upload(rec: &Record, key: Option<String>) -> Result<Uploaded> {
+    log::info!("the other upload finished it: {}", rec.upload_url);
+    Ok(Uploaded {
+        url: rec.upload_url.clone(),
+        size: rec.length.unwrap_or(rec.offset),
+        resumed_from: None,
+        metadata: record_metadata(rec)?,
+        key,
+    })
 }
 
 #[cfg(test)]
