@@ -96,6 +96,33 @@ pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 pub use ureq;
 pub use wix::credentials::Credentials;
 
+/// What the fuzz target feeds besides the public API: the parsers of error bodies and of
+/// `Location`. Only in fuzz builds (`cargo fuzz` sets `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A short, safe excerpt of an error body.
+    pub fn body_excerpt(body: &[u8]) -> Option<String> {
+        crate::excerpt::body_excerpt(body)
+    }
+
+    /// Resolves a `Location` against the creation URL.
+    pub fn resolve(base: &str, location: &str) -> Option<String> {
+        crate::proto::resolve(base, location)
+    }
+
+    /// Parses `body` as a Wix error body.
+    pub fn wix_error(body: &[u8]) -> Option<crate::wix::WixError> {
+        crate::wix::WixError::parse(body)
+    }
+
+    /// Reads `Retry-After` and `Upload-Expires` of `resp`.
+    pub fn times(resp: &crate::proto::ResponseHead, now: std::time::SystemTime) {
+        let _ = resp.retry_after(now);
+        let _ = resp.upload_expires_at(now);
+    }
+}
+
 // The README's examples are compiled as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
