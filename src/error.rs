@@ -365,6 +365,14 @@ impl Error {
         }
     }
 
+    /// [`Error::last_attempt`], to change it.
+    pub(crate) fn last_attempt_mut(&mut self) -> &mut Error {
+        match self {
+            Error::GaveUp { last, .. } => last.last_attempt_mut(),
+            other => other,
+        }
+    }
+
     /// How many attempts were made: those of [`Error::GaveUp`], else 1.
     pub fn attempts(&self) -> u32 {
         match self {

@@ -147,15 +147,11 @@ impl Error {
 /// Gives an error from a Wix call Wix's reading of its answer's body: the Wix error's summary,
 /// or the hint for an HTML 401/403 (looking through [`Error::GaveUp`]).
 pub(crate) fn read_wix(mut e: Error) -> Error {
-    let target = match &mut e {
-        Error::GaveUp { last, .. } => &mut **last,
-        other => other,
-    };
     if let Error::Status {
         status,
         body: Some(body),
         ..
-    } = target
+    } = e.last_attempt_mut()
     {
         match WixError::parse(body.bytes()) {
             Some(wix) => body.set_summary(wix.to_string()),
@@ -285,6 +281,37 @@ mod tests {
             let _ = WixError::parse(&body[..end]);
         }
         assert!(WixError::parse(body).is_some());
+    }
+
+    #[test]
+    fn wix_calls_read_their_error_bodies() {
+        use crate::error::{ErrorBody, FailedRequest};
+        let status = |status, body: &[u8]| Error::Status {
+            status,
+            retry_after: None,
+            request: Box::new(FailedRequest::new(crate::proto::Method::Post, "http://h/x")),
+            body: ErrorBody::new(body).map(Box::new),
+        };
+        let wix = br#"{"message":"m","details":{"applicationError":{"code":"C"}}}"#;
+        let e = read_wix(Error::GaveUp {
+            attempts: 2,
+            last: Box::new(status(400, wix)),
+        });
+        assert!(e.to_string().ends_with("HTTP 400: m [code C]"), "{e}");
+        assert_eq!(e.wix().and_then(|w| w.code).as_deref(), Some("C"));
+        assert_eq!(e.body().and_then(|b| b.hint()), None);
+        let page = read_wix(status(403, b"<html><body>Forbidden</body></html>"));
+        assert!(page.wix().is_none());
+        assert_eq!(page.body().and_then(|b| b.hint()), Some(AUTH_HINT));
+        assert!(
+            page.to_string()
+                .contains("\"Forbidden\" (check the API key"),
+            "{page}"
+        );
+        let other = read_wix(status(500, b"<html><body>Oops</body></html>"));
+        assert_eq!(other.body().and_then(|b| b.hint()), None);
+        // Without the Wix reading, the JSON message alone.
+        assert!(status(400, wix).to_string().ends_with("HTTP 400: m"));
     }
 
     #[test]
