@@ -1,16 +1,17 @@
-//! The crate's one error type.
+//! The crate's one error type. It names no layer above the transport: an error answer's body is
+//! kept as bytes ([`ErrorBody`]), and the Wix layer reads it as Wix's ([`Error::wix`]).
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::proto::{self, Retryable, Violation, retryable_status};
-use crate::wix::FileDescriptor;
-use crate::wix::error_body::WixError;
+use crate::excerpt::body_excerpt;
+use crate::proto::{self, Method, Retryable, Violation, retryable_status};
 
 /// Everything that can go wrong in an upload, a finalize or a Wix call.
 ///
 /// Variants carry what a caller acts on: [`Error::is_retryable`] says whether trying again may
-/// help, [`Error::status`] gives the HTTP status, [`Error::wix`] the parsed Wix error body.
+/// help, [`Error::status`] gives the HTTP status, [`Error::wix`] the parsed Wix error body,
+/// [`Error::last_attempt`] the failure behind [`Error::GaveUp`].
 /// No variant ever holds an upload token or API key in its `Display` or `Debug` text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,7 +25,7 @@ pub enum Error {
         retry_after: Option<Duration>,
         /// The request that failed.
         request: Box<FailedRequest>,
-        /// What the error body said, when it said something readable.
+        /// The start of the answer's body, when it had something readable.
         body: Option<Box<ErrorBody>>,
     },
     /// The connection failed or broke, or the server spoke broken HTTP.
@@ -114,11 +115,11 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
-    /// Wix could not process the file (`operationStatus: FAILED`).
-    #[error("Wix could not process file {}", .file.id.as_deref().unwrap_or("?"))]
+    /// The server could not process the file (Wix: `operationStatus: FAILED`).
+    #[error("Wix could not process file {file_id}")]
     ProcessingFailed {
-        /// The file, as Wix last described it.
-        file: Box<FileDescriptor>,
+        /// The file's id.
+        file_id: Box<str>,
     },
     /// The file was still being processed when the wait ran out.
     #[error("file {file_id} was not ready after {waited:?}")]
@@ -137,7 +138,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The caller passed something unusable (a bad URL, metadata key or option).
+    /// The caller passed something unusable (a bad URL, metadata key, option or file).
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// Retries ran out; `last` is the final failure.
@@ -149,17 +150,21 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+    /// A bug in this crate: something it relies on did not hold (say, an upload thread
+    /// panicked). Please report it.
+    #[error("internal error (a bug in wix-media-upload): {0}")]
+    Internal(&'static str),
 }
 
 /// Which request failed: its method and its URL with secrets masked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailedRequest {
-    method: &'static str,
+    method: Method,
     url: String,
 }
 
 impl FailedRequest {
-    pub(crate) fn new(method: &'static str, masked_url: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, masked_url: impl Into<String>) -> Self {
         Self {
             method,
             url: masked_url.into(),
@@ -167,7 +172,7 @@ impl FailedRequest {
     }
 
     /// The HTTP method.
-    pub fn method(&self) -> &'static str {
+    pub fn method(&self) -> Method {
         self.method
     }
 
@@ -179,52 +184,93 @@ impl FailedRequest {
 
 impl fmt::Display for FailedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, self.url)
+        write!(f, "{} {}", self.method.as_str(), self.url)
     }
 }
 
-/// What an error answer's body said.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum ErrorBody {
-    /// A Wix error body.
-    Wix(WixError),
-    /// Something else, such as an HTML page: a short excerpt of its text, and a hint of what
-    /// usually causes it.
-    Text {
-        /// At most about 120 characters of the body's text.
-        excerpt: String,
-        /// What to check.
-        hint: Option<&'static str>,
-    },
+/// The start of an error answer's body, as the server sent it (its first
+/// 8 KiB), with what the layer that made the call read in it.
+///
+/// `Display` shows that layer's summary (for a Wix error: message, code, rule names), else
+/// the body's JSON `message`, else a short excerpt of its text; then the hint, if any.
+/// `Debug` shows the excerpt, not the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    bytes: Box<[u8]>,
+    summary: Option<Box<str>>,
+    hint: Option<&'static str>,
 }
 
 impl ErrorBody {
-    /// Reads an error body: a Wix error, or a text excerpt; `None` when there is nothing.
-    pub(crate) fn parse(status: u16, body: &[u8]) -> Option<Self> {
-        if let Some(w) = WixError::parse(body) {
-            return Some(ErrorBody::Wix(w));
-        }
-        let excerpt = crate::wix::error_body::body_excerpt(body)?;
-        let hint = matches!(status, 401 | 403).then_some(
-            "check the API key, the site id, and that the key has the Media Manager permission",
-        );
-        Some(ErrorBody::Text { excerpt, hint })
+    /// How much of a body is kept: enough for any API's error body.
+    const LIMIT: usize = 8 * 1024;
+
+    /// The start of `body`; `None` when it has no text to show (empty, blank or binary).
+    pub(crate) fn new(body: &[u8]) -> Option<Self> {
+        body_excerpt(body)?;
+        Some(Self {
+            bytes: body[..body.len().min(Self::LIMIT)].into(),
+            summary: None,
+            hint: None,
+        })
+    }
+
+    /// The bytes kept.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How the layer that made the call reads the body (shown instead of the excerpt).
+    pub(crate) fn set_summary(&mut self, summary: String) {
+        self.summary = Some(summary.into());
+    }
+
+    /// What usually causes such an answer.
+    pub(crate) fn set_hint(&mut self, hint: &'static str) {
+        self.hint = Some(hint);
+    }
+
+    /// A short, printable excerpt of the body's text (tags, control and invisible characters
+    /// dropped; at most 120 characters).
+    pub fn excerpt(&self) -> String {
+        body_excerpt(&self.bytes).unwrap_or_default()
+    }
+
+    /// What usually causes such an answer, when the layer that made the call knows (say,
+    /// Wix's HTML 403 for a wrong site id).
+    pub fn hint(&self) -> Option<&str> {
+        self.hint
+    }
+
+    // The JSON body's top-level string `message`, if any.
+    fn message(&self) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
+        let message = value.get("message")?.as_str()?;
+        (!message.is_empty()).then(|| message.to_owned())
     }
 }
 
 impl fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorBody::Wix(w) => fmt::Display::fmt(w, f),
-            ErrorBody::Text { excerpt, hint } => {
-                write!(f, "{excerpt:?}")?;
-                if let Some(hint) = hint {
-                    write!(f, " ({hint})")?;
-                }
-                Ok(())
-            }
+        match (&self.summary, self.message()) {
+            (Some(summary), _) => f.write_str(summary)?,
+            (None, Some(message)) => f.write_str(&message)?,
+            (None, None) => write!(f, "{:?}", self.excerpt())?,
         }
+        if let Some(hint) = self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorBody")
+            .field("excerpt", &self.excerpt())
+            .field("summary", &self.summary)
+            .field("hint", &self.hint)
+            .finish()
     }
 }
 
@@ -301,7 +347,7 @@ impl Error {
                 status,
                 retry_after,
                 request: Box::new(request),
-                body: ErrorBody::parse(status, body).map(Box::new),
+                body: ErrorBody::new(body).map(Box::new),
             },
             proto::Error::Violation(v) => Error::Protocol {
                 request: Box::new(request),
@@ -311,7 +357,32 @@ impl Error {
         }
     }
 
-    /// Whether the same request may succeed if tried again later.
+    /// The failure itself: for [`Error::GaveUp`] the last attempt's error, else this one.
+    pub fn last_attempt(&self) -> &Error {
+        match self {
+            Error::GaveUp { last, .. } => last.last_attempt(),
+            other => other,
+        }
+    }
+
+    /// [`Error::last_attempt`], to change it.
+    pub(crate) fn last_attempt_mut(&mut self) -> &mut Error {
+        match self {
+            Error::GaveUp { last, .. } => last.last_attempt_mut(),
+            other => other,
+        }
+    }
+
+    /// How many attempts were made: those of [`Error::GaveUp`], else 1.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::GaveUp { attempts, .. } => *attempts,
+            _ => 1,
+        }
+    }
+
+    /// Whether trying the same request again later may succeed (a failure whose retries
+    /// ran out, [`Error::GaveUp`], is not).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Status { status, .. } => retryable_status(*status),
@@ -330,54 +401,56 @@ impl Error {
         }
     }
 
+    /// Whether the server refused the connection (nothing listens there), looking through
+    /// [`Error::GaveUp`].
+    pub fn is_connection_refused(&self) -> bool {
+        match self.last_attempt() {
+            Error::Transport { source, .. } => matches!(
+                &**source,
+                ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused
+            ),
+            _ => false,
+        }
+    }
+
     /// The HTTP status behind this error, if any (looking through [`Error::GaveUp`]).
     pub fn status(&self) -> Option<u16> {
-        match self {
+        match self.last_attempt() {
             Error::Status { status, .. }
             | Error::Gone { status }
             | Error::ChecksumMismatch { status, .. }
             | Error::BadResponse { status, .. } => Some(*status),
             Error::OffsetMismatch { .. } => Some(409),
-            Error::GaveUp { last, .. } => last.status(),
             _ => None,
         }
     }
 
-    /// The Wix error body, if the server sent one (looking through [`Error::GaveUp`]).
-    pub fn wix(&self) -> Option<&WixError> {
-        match self {
-            Error::Status { body, .. } => match body.as_deref() {
-                Some(ErrorBody::Wix(w)) => Some(w),
-                _ => None,
-            },
-            Error::GaveUp { last, .. } => last.wix(),
+    /// The start of the error answer's body, if it had one (looking through
+    /// [`Error::GaveUp`]).
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self.last_attempt() {
+            Error::Status { body, .. } => body.as_deref(),
             _ => None,
         }
-    }
-
-    /// The Wix `applicationError.code`, if any.
-    pub fn wix_code(&self) -> Option<&str> {
-        self.wix().and_then(|w| w.code.as_deref())
     }
 
     /// The server's `Retry-After`, if any (looking through [`Error::GaveUp`]).
     pub fn retry_after(&self) -> Option<Duration> {
-        match self {
+        match self.last_attempt() {
             Error::Status { retry_after, .. } => *retry_after,
-            Error::GaveUp { last, .. } => last.retry_after(),
             _ => None,
         }
     }
 
-    /// The request that failed, when the error is about one.
+    /// The request that failed, when the error is about one (looking through
+    /// [`Error::GaveUp`]).
     pub fn request(&self) -> Option<&FailedRequest> {
-        match self {
+        match self.last_attempt() {
             Error::Status { request, .. }
             | Error::Transport { request, .. }
             | Error::Timeout { request, .. }
             | Error::Protocol { request, .. }
             | Error::BadResponse { request, .. } => Some(request),
-            Error::GaveUp { last, .. } => last.request(),
             _ => None,
         }
     }
@@ -393,8 +466,9 @@ impl Retryable for Error {
     }
 }
 
-/// Protocol errors outside a request (metadata keys, declared lengths) and, where no request
-/// is known, the rest.
+/// Protocol errors outside a response: a caller's bad metadata key or declared length, and
+/// the kinds that need no request. Response errors go through `Error::from_proto`, which
+/// adds the request; one that arrives here without it is a bug.
 impl From<proto::Error> for Error {
     fn from(e: proto::Error) -> Self {
         match e {
@@ -407,7 +481,7 @@ impl From<proto::Error> for Error {
                 Error::ChecksumMismatch { offset, status }
             }
             proto::Error::Usage(u) => Error::InvalidInput(u.to_string()),
-            other => Error::from_proto(other, FailedRequest::new("-", "-"), &[]),
+            _ => Error::Internal("a response error lost its request"),
         }
     }
 }
@@ -425,47 +499,91 @@ mod tests {
         assert!(size_of::<Error>() <= 40, "{}", size_of::<Error>());
     }
 
-    #[test]
-    fn accessors_look_through_gave_up() {
-        let status = Error::Status {
+    fn status_429() -> Error {
+        Error::Status {
             status: 429,
             retry_after: Some(Duration::from_secs(3)),
-            request: Box::new(FailedRequest::new("POST", "http://h/x")),
-            body: ErrorBody::parse(
-                429,
-                br#"{"message":"slow down","details":{"applicationError":{"code":"RATE"}}}"#,
-            )
-            .map(Box::new),
-        };
+            request: Box::new(FailedRequest::new(Method::Post, "http://h/x")),
+            body: ErrorBody::new(br#"{"message":"slow down","details":{"code":"RATE"}}"#)
+                .map(Box::new),
+        }
+    }
+
+    #[test]
+    fn accessors_look_through_gave_up() {
+        let status = status_429();
         assert!(status.is_retryable());
+        assert_eq!(status.attempts(), 1);
+        assert!(std::ptr::eq(status.last_attempt(), &status));
         let gave_up = Error::GaveUp {
             attempts: 3,
             last: Box::new(status),
         };
         assert!(!gave_up.is_retryable());
+        assert_eq!(gave_up.attempts(), 3);
+        assert!(matches!(
+            gave_up.last_attempt(),
+            Error::Status { status: 429, .. }
+        ));
         assert_eq!(gave_up.status(), Some(429));
         assert_eq!(gave_up.retry_after(), Some(Duration::from_secs(3)));
-        assert_eq!(gave_up.wix_code(), Some("RATE"));
-        assert_eq!(gave_up.request().map(FailedRequest::method), Some("POST"));
+        assert_eq!(
+            gave_up.request().map(FailedRequest::method),
+            Some(Method::Post)
+        );
+        assert!(gave_up.body().is_some());
+        assert!(!gave_up.is_connection_refused());
         assert!(
             gave_up
                 .to_string()
-                .contains("POST http://h/x answered HTTP 429")
+                .contains("POST http://h/x answered HTTP 429: slow down"),
+            "{gave_up}"
         );
     }
 
     #[test]
-    fn html_bodies_become_a_short_excerpt_with_a_hint() {
+    fn bodies_show_a_summary_a_message_or_an_excerpt() {
+        let mut json = ErrorBody::new(br#"{"message":"slow down"}"#).unwrap();
+        assert_eq!(json.to_string(), "slow down");
+        json.set_summary("slow down [code RATE]".into());
+        assert_eq!(json.to_string(), "slow down [code RATE]");
         let page = b"<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1></body></html>";
-        let Some(ErrorBody::Text { excerpt, hint }) = ErrorBody::parse(403, page) else {
-            panic!("not text");
-        };
+        let mut body = ErrorBody::new(page).unwrap();
+        let excerpt = body.excerpt();
         assert!(
             excerpt.contains("Forbidden") && !excerpt.contains('<'),
             "{excerpt}"
         );
-        assert!(hint.is_some_and(|h| h.contains("API key")));
-        assert_eq!(ErrorBody::parse(500, b""), None);
+        assert_eq!(body.hint(), None);
+        body.set_hint("check the key");
+        assert_eq!(body.hint(), Some("check the key"));
+        assert_eq!(body.to_string(), format!("{excerpt:?} (check the key)"));
+        assert!(!format!("{body:?}").contains('<'));
+        assert_eq!(ErrorBody::new(b""), None);
+        assert_eq!(ErrorBody::new(b"\x00\x01binary"), None);
+        // Only the start of a large body is kept.
+        let big = vec![b'x'; 100_000];
+        assert_eq!(
+            ErrorBody::new(&big).unwrap().bytes().len(),
+            ErrorBody::LIMIT
+        );
+    }
+
+    #[test]
+    fn refused_connections_are_told() {
+        let refused = Error::Transport {
+            request: Box::new(FailedRequest::new(Method::Get, "http://h/")),
+            source: Box::new(ureq::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        };
+        assert!(refused.is_connection_refused());
+        let gave_up = Error::GaveUp {
+            attempts: 2,
+            last: Box::new(refused),
+        };
+        assert!(gave_up.is_connection_refused());
+        assert!(!Error::Aborted.is_connection_refused());
     }
 
     #[test]
@@ -481,7 +599,7 @@ mod tests {
 
     #[test]
     fn protocol_errors_map_by_kind() {
-        let req = || FailedRequest::new("PATCH", "http://h/f/1");
+        let req = || FailedRequest::new(Method::Patch, "http://h/f/1");
         assert!(matches!(
             Error::from_proto(proto::Error::Gone { status: 410 }, req(), b""),
             Error::Gone { status: 410 }
@@ -492,5 +610,7 @@ mod tests {
         );
         let bad_key = crate::proto::Metadata::new().with("a b", "v").unwrap_err();
         assert!(matches!(Error::from(bad_key), Error::InvalidInput(_)));
+        let lost = Error::from(proto::Error::from(Violation::MissingOffset));
+        assert!(matches!(lost, Error::Internal(_)), "{lost:?}");
     }
 }

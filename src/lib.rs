@@ -16,9 +16,9 @@
 //! ```
 //!
 //! [`wix::WixClient::upload_with`] takes a [`wix::FileUpload`]: display name, MIME type (guessed
-//! from the extension by default), folder, privacy, labels, external ids, the [`wix::Route`]
-//! (simple below 10 MiB, resumable above, by default), waiting until `READY`, progress and
-//! abort. [`wix::WixClient::import`] has Wix fetch a URL; [`wix::WixClient::wait_ready`] waits
+//! from the extension by default), [`wix::FileOptions`] (folder, privacy, labels, external
+//! ids), the [`wix::Route`] (simple below 10 MiB, resumable above, by default), waiting until
+//! `READY`, progress and abort. [`wix::WixClient::import`] has Wix fetch a URL; [`wix::WixClient::wait_ready`] waits
 //! for processing. REST calls are paced once Wix answers 429.
 //!
 //! # Layers
@@ -39,13 +39,14 @@
 //! upload even across processes (a second one waits, then continues or returns the same upload).
 //!
 //! ```no_run
-//! use wix_media_upload::wix::{FileUpload, WixClient};
+//! use wix_media_upload::wix::{FileOptions, FileUpload, WixClient};
 //! use wix_media_upload::{Credentials, Uploader};
 //!
 //! let client = WixClient::builder(Credentials::site("IST.key...", "site-id"))
 //!     .uploader(Uploader::builder().state_dir("/var/tmp/my-app-uploads"))
 //!     .build()?;
-//! let done = client.upload_with("big-video.mp4", FileUpload::new().file_path("/videos"))?;
+//! let upload = FileUpload::new().options(FileOptions::new().file_path("/videos"));
+//! let done = client.upload_with("big-video.mp4", upload)?;
 //! println!("resumed from byte {:?}", done.resumed_from);
 //! # Ok::<(), wix_media_upload::Error>(())
 //! ```
@@ -53,12 +54,15 @@
 //! # Errors
 //!
 //! One enum, [`Error`]: [`Error::is_retryable`], [`Error::status`], [`Error::wix`] (the Wix error
-//! body: message, `applicationError.code`, validation rule names), [`Error::request`]. API keys
-//! and upload tokens never appear in `Debug`, `Display`, errors or the crate's logs.
+//! body: message, `applicationError.code`, validation rule names), [`Error::request`],
+//! [`Error::last_attempt`] (the failure behind [`Error::GaveUp`]). API keys and upload tokens
+//! never appear in `Debug`, `Display`, errors or the crate's logs.
 //!
 //! # Features
 //!
 //! - `checksum` (default): tus `Upload-Checksum` (sha256, sha1) where the server offers it.
+//!
+//! [`ureq`]: https://docs.rs/ureq/3
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -67,25 +71,57 @@ mod checksum;
 mod control;
 mod engine;
 mod error;
-mod macros;
+mod excerpt;
 pub mod proto;
 mod secret;
 mod source;
-pub mod store;
+mod store;
 mod uploader;
 pub mod wix;
 
-pub use control::{AbortHandle, Clock, ManualClock, Progress, SystemClock};
+pub use control::{AbortHandle, Clock, ManualClock, Progress};
 pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
-pub use proto::{CreationMode, Metadata, RetryPolicy};
+pub use proto::metadata::Metadata;
+pub use proto::retry::RetryPolicy;
+pub use proto::upload::CreationMode;
 pub use secret::Secret;
 pub use source::Source;
 pub use store::{DirStore, MemoryStore, Record, StateStore, StoreLock};
 pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.
+///
+/// [`ureq::Agent`]: https://docs.rs/ureq/3/ureq/struct.Agent.html
+/// [`ureq::Error`]: https://docs.rs/ureq/3/ureq/enum.Error.html
 pub use ureq;
-pub use wix::Credentials;
+pub use wix::credentials::Credentials;
+
+/// What the fuzz target feeds besides the public API: the parsers of error bodies and of
+/// `Location`. Only in fuzz builds (`cargo fuzz` sets `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A short, safe excerpt of an error body.
+    pub fn body_excerpt(body: &[u8]) -> Option<String> {
+        crate::excerpt::body_excerpt(body)
+    }
+
+    /// Resolves a `Location` against the creation URL.
+    pub fn resolve(base: &str, location: &str) -> Option<String> {
+        crate::proto::resolve(base, location)
+    }
+
+    /// Parses `body` as a Wix error body.
+    pub fn wix_error(body: &[u8]) -> Option<crate::wix::WixError> {
+        crate::wix::WixError::parse(body)
+    }
+
+    /// Reads `Retry-After` and `Upload-Expires` of `resp`.
+    pub fn times(resp: &crate::proto::ResponseHead, now: std::time::SystemTime) {
+        let _ = resp.retry_after(now);
+        let _ = resp.upload_expires_at(now);
+    }
+}
 
 // The README's examples are compiled as doc tests.
 #[doc = include_str!("../README.md")]

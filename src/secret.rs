@@ -59,17 +59,15 @@ mod tests {
     #[test]
     fn debug_of_containing_struct_hides_value() {
         #[derive(Debug)]
-        #[allow(dead_code)]
         struct Holder {
             token: Secret,
         }
-        let out = format!(
-            "{:?}",
-            Holder {
-                token: Secret::new(VALUE)
-            }
-        );
+        let holder = Holder {
+            token: Secret::new(VALUE),
+        };
+        let out = format!("{holder:?}");
         assert!(!out.contains(VALUE), "{out}");
+        assert_eq!(holder.token.expose(), VALUE);
     }
 
     #[test]

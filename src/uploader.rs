@@ -1,6 +1,5 @@
 //! The public face of the engine: [`Uploader`], its builder and per-upload options.
 
-use crate::macros::setters;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,17 +10,20 @@ use crate::checksum;
 use crate::control::{AbortHandle, Clock, Progress, SystemClock};
 use crate::engine::Engine;
 use crate::engine::progress::Reporter;
+use crate::engine::tracked::Tracked;
 use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
 use crate::proto::{self, Config, CreationMode, Metadata, RetryPolicy, Upload};
 use crate::source::Source;
-use crate::store::{DirStore, MemoryStore, StateStore};
+use crate::store::{DirStore, MemoryStore, Record, StateStore};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
 ///
 /// Cheap to clone (clones share the agent, its connection pool, the settings and the state
 /// store) and `Send + Sync`: one uploader serves every thread. Each call to
 /// [`Uploader::upload`] is one upload.
+///
+/// [`ureq::Agent`]: https://docs.rs/ureq/3/ureq/struct.Agent.html
 #[derive(Clone)]
 pub struct Uploader {
     engine: Arc<Engine>,
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Uploader {
 }
 
 /// Builds an [`Uploader`].
+#[must_use]
 pub struct UploaderBuilder {
     parallel: usize,
     agent: Option<Agent>,
@@ -96,52 +99,86 @@ impl Default for UploaderBuilder {
 }
 
 impl UploaderBuilder {
-    setters! {
-        /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
-        /// one request.
-        chunk_size(bytes: u64) => proto.chunk_size = Some(bytes.max(1));
+    /// PATCH bodies of at most `bytes` (at least 1); the default sends the rest of the file in
+    /// one request.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.proto.chunk_size = Some(bytes.max(1));
+        self
+    }
 
-        /// Uploads files over `n` connections at once when the server offers tus concatenation
-        /// (default 1). Each connection sends its own slice of the file as a partial upload.
-        parallel(n: usize) => parallel = n.max(1);
+    /// Uploads files over `n` connections at once when the server offers tus concatenation
+    /// (default 1). Each connection sends its own slice of the file as a partial upload.
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
 
-        /// How uploads are created (default [`CreationMode::Plain`]; checksums need
-        /// [`CreationMode::Auto`], which asks the server what it supports).
-        creation(mode: CreationMode) => proto.creation = mode;
+    /// How uploads are created (default [`CreationMode::Plain`]; checksums need
+    /// [`CreationMode::Auto`], which asks the server what it supports).
+    pub fn creation(mut self, mode: CreationMode) -> Self {
+        self.proto.creation = mode;
+        self
+    }
 
-        /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
-        retry(policy: RetryPolicy) => retry = policy;
+    /// The retry delays (default `[0, 3000, 5000, 10000, 20000]` ms).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
 
-        /// Connection timeout (default 10 s; `None`: none).
-        connect_timeout(t: Option<Duration>) => http.connect_timeout = t;
+    /// Connection timeout (default 10 s; `None`: none).
+    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.connect_timeout = t;
+        self
+    }
 
-        /// Longest time without progress reading or writing, or waiting for a response
-        /// (default 30 s). A response's head, and then the (bounded) part of its body that is
-        /// read, must each arrive within it as a whole, so a server dribbling bytes cannot hold
-        /// an upload forever.
-        stall_timeout(t: Option<Duration>) => http.stall_timeout = t;
+    /// Longest time without progress reading or writing, or waiting for a response
+    /// (default 30 s). A response's head, and then the (bounded) part of its body that is
+    /// read, must each arrive within it as a whole, so a server dribbling bytes cannot hold
+    /// an upload forever.
+    pub fn stall_timeout(mut self, t: Option<Duration>) -> Self {
+        self.http.stall_timeout = t;
+        self
+    }
 
-        /// The `User-Agent` header.
-        user_agent(ua: impl Into<String>) => http.user_agent = ua.into();
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.http.user_agent = ua.into();
+        self
+    }
 
-        /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
-        /// and timeouts are still set per request.
-        agent(agent: Agent) => agent = Some(agent);
+    /// Uses the caller's agent (its pool, proxy and TLS settings). Status handling, redirects
+    /// and timeouts are still set per request.
+    pub fn agent(mut self, agent: Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
 
-        /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
-        state_store(store: impl StateStore + 'static) => store = Some(Arc::new(store));
+    /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
+    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
 
-        /// Keeps resumable state as files in `dir`, so uploads resume across processes.
-        state_dir(dir: impl Into<PathBuf>) => state_dir = Some(dir.into());
+    /// Keeps resumable state as files in `dir`, so uploads resume across processes.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
 
-        /// The clock used for sleeping between retries and for expiry.
-        clock(clock: impl Clock + 'static) => clock = Arc::new(clock);
+    /// The clock used for sleeping between retries and for expiry.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
 
-        /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
-        /// of their size (default on): a server or proxy with a body cap then refuses the body
-        /// before it is sent. Costs a round trip on the first large body of each upload (and up to
-        /// a second on servers that ignore `Expect`).
-        expect_continue(on: bool) => proto.expect_continue_above = on.then_some(1024 * 1024);
+    /// Whether bodies over 1 MiB ask `Expect: 100-continue` until the server has accepted one
+    /// of their size (default on): a server or proxy with a body cap then refuses the body
+    /// before it is sent. Costs a round trip on the first large body of each upload (and up to
+    /// a second on servers that ignore `Expect`).
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.proto.expect_continue_above = on.then_some(1024 * 1024);
+        self
     }
 
     /// Whether to send `Upload-Checksum` when the server offers a known algorithm (default on
@@ -203,6 +240,7 @@ impl UploaderBuilder {
 
 /// Per-upload options: metadata, progress, abort, what happens to the resume record.
 #[derive(Default)]
+#[must_use]
 pub struct UploadOptions<'a> {
     metadata: Metadata,
     progress: Option<Box<dyn FnMut(Progress) + 'a>>,
@@ -229,20 +267,30 @@ impl<'a> UploadOptions<'a> {
         Self::default()
     }
 
-    setters! {
-        /// The `Upload-Metadata` pairs.
-        metadata(metadata: Metadata) => metadata = metadata;
+    /// The `Upload-Metadata` pairs.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
 
-        /// Lets another thread stop the upload.
-        abort(handle: AbortHandle) => abort = Some(handle);
+    /// Lets another thread stop the upload.
+    pub fn abort(mut self, handle: AbortHandle) -> Self {
+        self.abort = Some(handle);
+        self
+    }
 
-        /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
-        /// of keeping it for a resume.
-        terminate_on_abort(yes: bool) => terminate_on_abort = yes;
+    /// On abort, deletes the upload from the server (tus termination) and forgets it, instead
+    /// of keeping it for a resume.
+    pub fn terminate_on_abort(mut self, yes: bool) -> Self {
+        self.terminate_on_abort = yes;
+        self
+    }
 
-        /// Keeps the resume record after success (default: removed), so a later call finds the
-        /// finished upload instead of starting another; [`Uploader::forget`] removes it.
-        keep_state(yes: bool) => keep_state = yes;
+    /// Keeps the resume record after success (default: removed), so a later call finds the
+    /// finished upload instead of starting another; [`Uploader::forget`] removes it.
+    pub fn keep_state(mut self, yes: bool) -> Self {
+        self.keep_state = yes;
+        self
     }
 
     /// Called with how far the upload is: whenever the server acknowledges bytes (at most once
@@ -297,11 +345,6 @@ impl Uploader {
     /// Starts a builder.
     pub fn builder() -> UploaderBuilder {
         UploaderBuilder::default()
-    }
-
-    /// The agent requests go through.
-    pub fn agent(&self) -> &Agent {
-        &self.engine.agent
     }
 
     /// The state store.
@@ -363,14 +406,7 @@ impl Uploader {
         if let (Some(k), Some(w)) = (&key, &writer)
             && let Some(rec) = engine.finished_meanwhile(k, w)?
         {
-            log::info!("the other upload finished it: {}", rec.upload_url());
-            return Ok(Uploaded {
-                url: rec.upload_url().to_owned(),
-                size: rec.length().unwrap_or(rec.offset()),
-                resumed_from: None,
-                metadata: rec.metadata()?,
-                key: key.clone(),
-            });
+            return finished_upload(&rec, key.clone());
         }
         if engine.parallel > 1 && source.is_file() {
             let done = engine.upload_parallel(
@@ -385,15 +421,7 @@ impl Uploader {
                 return self.finish(done.tracked, done.resumed_from, keep_state);
             }
         }
-        let mut cfg = engine.tus_config();
-        if source.is_stream() && cfg.chunk_size.is_none() {
-            cfg.chunk_size = Some(proto::STREAM_CHUNK);
-        }
-        let fresh = |meta: &Metadata| match source.length() {
-            Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
-            None => Upload::deferred(endpoint, meta, cfg.clone()),
-        };
-        let mut tracked = engine.open(endpoint, key, source.length(), metadata, fresh)?;
+        let mut tracked = self.open_one(endpoint, &source, key, metadata)?;
         let result = engine.drive(&mut tracked, &mut source, 0, abort, &mut report);
         if let (Err(Error::Aborted), true, Some(url)) =
             (&result, terminate_on_abort, tracked.up.url())
@@ -407,9 +435,29 @@ impl Uploader {
         self.finish(tracked, resumed_from, keep_state)
     }
 
+    // The upload of `source` over one connection: the saved one under `key`, or a new one.
+    fn open_one(
+        &self,
+        endpoint: &str,
+        source: &Source,
+        key: Option<String>,
+        metadata: Metadata,
+    ) -> Result<Tracked> {
+        let mut cfg = self.engine.tus_config();
+        if source.is_stream() && cfg.chunk_size.is_none() {
+            cfg.chunk_size = Some(proto::STREAM_CHUNK);
+        }
+        let fresh = |meta: &Metadata| match source.length() {
+            Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
+            None => Upload::deferred(endpoint, meta, cfg.clone()),
+        };
+        self.engine
+            .open(endpoint, key, source.length(), metadata, fresh)
+    }
+
     fn finish(
         &self,
-        tracked: crate::engine::tracked::Tracked,
+        tracked: Tracked,
         resumed_from: Option<u64>,
         keep_state: bool,
     ) -> Result<Uploaded> {
@@ -422,7 +470,7 @@ impl Uploader {
         let url = tracked
             .up
             .url()
-            .ok_or_else(|| Error::InvalidInput("the upload finished without a URL".into()))?
+            .ok_or(Error::Internal("an upload finished without a URL"))?
             .to_owned();
         Ok(Uploaded {
             url,
@@ -458,12 +506,24 @@ impl Uploader {
             proto::terminate::response(&resp.head, engine.now()).map_err(|e| {
                 Error::from_proto(
                     e,
-                    crate::error::FailedRequest::new("DELETE", upload_url),
+                    crate::error::FailedRequest::new(proto::Method::Delete, upload_url),
                     &resp.body,
                 )
             })
         })
     }
+}
+
+// The upload another writer finished, from its record.
+fn finished_upload(rec: &Record, key: Option<String>) -> Result<Uploaded> {
+    log::info!("the other upload finished it: {}", rec.upload_url());
+    Ok(Uploaded {
+        url: rec.upload_url().to_owned(),
+        size: rec.length().unwrap_or(rec.offset()),
+        resumed_from: None,
+        metadata: rec.metadata()?,
+        key,
+    })
 }
 
 #[cfg(test)]

@@ -122,7 +122,10 @@ fn scenario() {
     head.assert();
     finalize.assert();
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
-    assert_eq!(err.wix_code(), Some("UPLOAD_NOT_FOUND"));
+    assert_eq!(
+        err.wix().and_then(|w| w.code).as_deref(),
+        Some("UPLOAD_NOT_FOUND")
+    );
     let shown = err.to_string();
     assert!(shown.contains("upload not found"), "{shown}");
     assert!(shown.contains("UPLOAD_NOT_FOUND"), "{shown}");

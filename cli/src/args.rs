@@ -93,7 +93,10 @@ pub struct FileArgs {
 impl FileArgs {
     /// The options the Wix calls take.
     pub fn options(&self) -> FileOptions {
-        let mut options = FileOptions::new().labels(&self.labels);
+        let mut options = self
+            .labels
+            .iter()
+            .fold(FileOptions::new(), |o, label| o.label(label));
         if let Some(folder) = &self.folder {
             options = options.file_path(folder);
         }

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wix_media_emulator::{Emulator, EmulatorConfig};
-use wix_media_upload::store::{DirStore, Record, StateStore};
 use wix_media_upload::wix::{Scope, WixClient};
-use wix_media_upload::{Credentials, Result as LibResult, RetryPolicy, Uploader, UploaderBuilder};
+use wix_media_upload::{
+    Credentials, DirStore, Error, Record, Result as LibResult, RetryPolicy, Source, StateStore,
+    StoreLock, Uploader, UploaderBuilder,
+};
 
 /// The uploader settings from the command line.
 #[derive(Clone, Debug, Default)]
@@ -70,16 +72,14 @@ impl TrackingStore {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a resume record of the source with this key (see `Source::key`) exists.
-    pub fn has_record_for(&self, source_key: &str) -> bool {
-        let needle = format!("\n{source_key}");
-        self.live().iter().any(|k| k.contains(&needle))
+    /// Whether a resume record of `source` exists.
+    pub fn has_record_for(&self, source: &Source) -> bool {
+        self.live().iter().any(|k| source.owns_state_key(k))
     }
 
     /// Stops tracking the source's records (the job is over), so memory stays flat.
-    pub fn untrack(&self, source_key: &str) {
-        let needle = format!("\n{source_key}");
-        self.live().retain(|k| !k.contains(&needle));
+    pub fn untrack(&self, source: &Source) {
+        self.live().retain(|k| !source.owns_state_key(k));
     }
 }
 
@@ -104,11 +104,11 @@ impl StateStore for TrackingStore {
         Ok(())
     }
 
-    fn try_lock(&self, key: &str) -> LibResult<Option<wix_media_upload::store::StoreLock>> {
+    fn try_lock(&self, key: &str) -> LibResult<Option<StoreLock>> {
         self.inner.try_lock(key)
     }
 
-    fn lock(&self, key: &str) -> LibResult<wix_media_upload::store::StoreLock> {
+    fn lock(&self, key: &str) -> LibResult<StoreLock> {
         self.inner.lock(key)
     }
 }
@@ -136,10 +136,9 @@ impl std::fmt::Debug for Wix {
 
 /// Credentials from the environment: `Ok(None)` when none is set (use the emulator).
 pub fn env_credentials() -> Result<Option<Credentials>, String> {
-    Credentials::from_env().map_err(|e| {
-        let text = e.to_string();
-        text.strip_prefix("invalid input: ")
-            .map_or(text.clone(), str::to_owned)
+    Credentials::from_env().map_err(|e| match e {
+        Error::InvalidInput(text) => text,
+        other => other.to_string(),
     })
 }
 

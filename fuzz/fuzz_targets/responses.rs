@@ -8,10 +8,10 @@
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use wix_media_upload::proto::{
-    self, Config, CreationMode, Interruption, Metadata, ResponseHead, Upload, resolve,
-};
-use wix_media_upload::wix::{FileDescriptor, GenerateUploadUrlResponse, WixError};
+use wix_media_upload::fuzzing::{body_excerpt, resolve, times, wix_error};
+use wix_media_upload::proto::{self, Config, Interruption, ResponseHead, Upload};
+use wix_media_upload::wix::{FileDescriptor, GenerateUploadUrlResponse};
+use wix_media_upload::{CreationMode, Metadata};
 
 const HEADERS: &[&str] = &[
     "Upload-Offset",
@@ -50,7 +50,7 @@ fn response(c: &mut Cursor<'_>) -> Option<(ResponseHead, Vec<u8>)> {
         let name = HEADERS[usize::from(c.byte()?) % HEADERS.len()];
         let len = usize::from(c.byte()?);
         let value = String::from_utf8_lossy(c.take(len)).into_owned();
-        r.push_header(name, &value);
+        r = r.with_header(name, &value);
     }
     let len = usize::from(c.byte()?);
     Some((r, c.take(len).to_vec()))
@@ -118,14 +118,13 @@ fuzz_target!(|data: &[u8]| {
             req.method
         );
         last = up.offset();
-        let _ = WixError::parse(&body);
-        let _ = wix_media_upload::wix::error_body::body_excerpt(&body);
+        let _ = wix_error(&body);
+        let _ = body_excerpt(&body);
         let _ = serde_json::from_slice::<FileDescriptor>(&body);
         let _ = serde_json::from_slice::<GenerateUploadUrlResponse>(&body);
         if let Some(loc) = resp.header("Location") {
             let _ = resolve(endpoint, loc);
         }
-        let _ = resp.retry_after(now);
-        let _ = resp.upload_expires_at(now);
+        times(&resp, now);
     }
 });

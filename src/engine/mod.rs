@@ -113,7 +113,7 @@ impl Engine {
     /// Sends a bodiless request the protocol built.
     pub(crate) fn send_tus(&self, req: &proto::Request, secrets: &[&str]) -> Result<Response> {
         self.send(Call {
-            method: req.method.as_str(),
+            method: req.method,
             url: &req.url,
             headers: &req.headers,
             body: None,

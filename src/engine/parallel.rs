@@ -10,7 +10,7 @@ use super::transport::mask;
 use super::{Engine, Step};
 use crate::control::{AbortHandle, Progress};
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::{self, Capabilities, Metadata, Upload, concat};
+use crate::proto::{self, Capabilities, Metadata, Method, Upload, concat};
 use crate::source::Source;
 
 /// Slices smaller than this are not worth a connection of their own.
@@ -24,6 +24,57 @@ pub(crate) struct Concatenated {
     pub(crate) tracked: Tracked,
     pub(crate) resumed_from: Option<u64>,
 }
+
+/// A file cut into slices, each sent as a partial upload over a connection of its own.
+struct Plan<'a> {
+    endpoint: &'a str,
+    metadata: &'a Metadata,
+    // Where the final upload's record lives; the slices' records are keyed after it.
+    key: Option<&'a str>,
+    slices: Vec<(u64, u64)>,
+}
+
+impl Plan<'_> {
+    fn length(&self) -> u64 {
+        self.slices.last().map_or(0, |s| s.1)
+    }
+
+    // Where slice `i`'s record lives.
+    fn part_key(&self, i: usize) -> Option<String> {
+        self.key
+            .map(|k| format!("{k}\npart {i}/{}", self.slices.len()))
+    }
+}
+
+/// What the slice threads share: one stop for all, and each one's bytes sent and acknowledged.
+struct Shared {
+    stop: AbortHandle,
+    sent: Vec<AtomicU64>,
+    acked: Vec<AtomicU64>,
+}
+
+impl Shared {
+    fn new(slices: usize) -> Self {
+        let counters = || (0..slices).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            stop: AbortHandle::new(),
+            sent: counters(),
+            acked: counters(),
+        }
+    }
+
+    // Passes the caller's abort on, and the slices' progress summed up.
+    fn report(&self, abort: Option<&AbortHandle>, progress: &mut Reporter<'_>, length: u64) {
+        if abort.is_some_and(AbortHandle::is_aborted) {
+            self.stop.abort();
+        }
+        let sum = |v: &[AtomicU64]| v.iter().map(|a| a.load(Ordering::Relaxed)).sum();
+        progress.sent(sum(&self.sent), sum(&self.acked), Some(length));
+    }
+}
+
+/// A slice's upload URL, and the offset it resumed from.
+type SliceDone = (String, Option<u64>);
 
 impl Engine {
     /// Uploads `source` in slices when the server offers concatenation; `Ok(None)` when it does
@@ -53,155 +104,122 @@ impl Engine {
             return Ok(None);
         }
         let slice = length.div_ceil(n as u64);
-        let slices: Vec<(u64, u64)> = (0..n as u64)
-            .map(|i| (i * slice, ((i + 1) * slice).min(length)))
-            .filter(|(s, e)| e > s)
-            .collect();
-        let part_key = |i: usize| key.map(|k| format!("{k}\npart {i}/{}", slices.len()));
-        let (urls, resumed_from) = self.upload_slices(
-            endpoint, source, metadata, &slices, &part_key, abort, progress,
-        )?;
-
+        let plan = Plan {
+            endpoint,
+            metadata,
+            key,
+            slices: (0..n as u64)
+                .map(|i| (i * slice, ((i + 1) * slice).min(length)))
+                .filter(|(s, e)| e > s)
+                .collect(),
+        };
+        let (urls, resumed_from) = self.upload_slices(&plan, source, abort, progress)?;
         let url = self.concatenate(endpoint, &urls, metadata, abort)?;
         progress.acked(length, Some(length));
-        let fresh = |m: &Metadata| Upload::new(endpoint, length, m, self.tus_config());
-        let mut tracked = self.open(
-            endpoint,
-            key.map(str::to_owned),
-            Some(length),
-            metadata.clone(),
-            fresh,
-        )?;
-        // Saved as the final upload, so a later call finds it (and checks it with HEAD).
-        tracked.up.resume_at(&url);
-        self.created(&mut tracked)?;
-        for i in 0..slices.len() {
-            if let Some(pk) = part_key(i) {
-                self.store.remove(&pk)?;
-            }
-        }
+        let tracked = self.concatenated(&plan, &url)?;
         Ok(Some(Concatenated {
             tracked,
             resumed_from,
         }))
     }
 
-    // Sends every slice on a thread of its own; one failure stops the others.
-    #[allow(clippy::too_many_arguments)]
+    // The final upload at `url`, saved as such (a later call finds it and checks it with
+    // HEAD), and the slices' records removed.
+    fn concatenated(&self, plan: &Plan<'_>, url: &str) -> Result<Tracked> {
+        let length = plan.length();
+        let fresh = |m: &Metadata| Upload::new(plan.endpoint, length, m, self.tus_config());
+        let key = plan.key.map(str::to_owned);
+        let mut tracked = self.open(
+            plan.endpoint,
+            key,
+            Some(length),
+            plan.metadata.clone(),
+            fresh,
+        )?;
+        tracked.up.resume_at(url);
+        self.created(&mut tracked)?;
+        for i in 0..plan.slices.len() {
+            if let Some(pk) = plan.part_key(i) {
+                self.store.remove(&pk)?;
+            }
+        }
+        Ok(tracked)
+    }
+
+    // Sends every slice on a thread of its own; one failure stops the others. The URLs in
+    // order, and the sum of the slices' resume offsets.
     fn upload_slices(
         &self,
-        endpoint: &str,
+        plan: &Plan<'_>,
         source: &Source,
-        metadata: &Metadata,
-        slices: &[(u64, u64)],
-        part_key: &(dyn Fn(usize) -> Option<String> + Sync),
         abort: Option<&AbortHandle>,
         progress: &mut Reporter<'_>,
     ) -> Result<(Vec<String>, Option<u64>)> {
-        let length = slices.last().map_or(0, |s| s.1);
-        let stop = AbortHandle::new();
-        let sent: Vec<AtomicU64> = slices.iter().map(|_| AtomicU64::new(0)).collect();
-        let acked: Vec<AtomicU64> = slices.iter().map(|_| AtomicU64::new(0)).collect();
+        let shared = Shared::new(plan.slices.len());
         // One file handle per connection, opened here: `Source` is not shared across threads.
-        let mut sources = Vec::with_capacity(slices.len());
-        for _ in slices {
-            sources.push(
-                source
-                    .reopen()
-                    .ok_or_else(|| Error::InvalidInput("only files upload in parallel".into()))??,
-            );
+        let mut sources = Vec::with_capacity(plan.slices.len());
+        for _ in &plan.slices {
+            sources.push(source.reopen().ok_or(Error::Internal(
+                "a parallel upload of a source that is not a file",
+            ))??);
         }
-        let results: Vec<Result<(String, Option<u64>)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = slices
-                .iter()
-                .zip(sources)
+        let results: Vec<Result<SliceDone>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sources
+                .into_iter()
                 .enumerate()
-                .map(|(i, (&(start, end), mut src))| {
-                    let (stop, sent, acked, pkey) = (&stop, &sent[i], &acked[i], part_key(i));
-                    scope.spawn(move || {
-                        let mut on = |p: Progress| {
-                            sent.store(p.sent, Ordering::Relaxed);
-                            acked.store(p.acked, Ordering::Relaxed);
-                        };
-                        let clock = &*self.clock;
-                        let mut report = Reporter::new(Some(&mut on), clock);
-                        let result = self.upload_slice(
-                            endpoint,
-                            (start, end),
-                            &mut src,
-                            metadata,
-                            pkey,
-                            stop,
-                            &mut report,
-                        );
-                        if result.is_err() {
-                            // One slice failed: the others stop too.
-                            stop.abort();
-                        }
-                        result
-                    })
+                .map(|(i, mut src)| {
+                    let shared = &shared;
+                    scope.spawn(move || self.upload_slice(plan, i, &mut src, shared))
                 })
                 .collect();
             while !handles.iter().all(|h| h.is_finished()) {
-                if abort.is_some_and(AbortHandle::is_aborted) {
-                    stop.abort();
-                }
-                let sum = |v: &[AtomicU64]| v.iter().map(|a| a.load(Ordering::Relaxed)).sum();
-                progress.sent(sum(&sent), sum(&acked), Some(length));
+                shared.report(abort, progress, plan.length());
                 std::thread::sleep(POLL);
             }
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::Io(std::io::Error::other(
-                            "an upload thread panicked",
-                        )))
-                    })
+                    h.join()
+                        .unwrap_or(Err(Error::Internal("an upload thread panicked")))
                 })
                 .collect()
         });
-        let mut urls = Vec::with_capacity(results.len());
-        let mut resumed = None;
-        let mut first_err = None;
-        for r in results {
-            match r {
-                Ok((url, from)) => {
-                    urls.push(url);
-                    if let Some(o) = from {
-                        resumed = Some(resumed.unwrap_or(0) + o);
-                    }
-                }
-                // Siblings stopped by `stop` report Aborted; the cause is the other error.
-                Err(e) if first_err.is_none() || matches!(first_err, Some(Error::Aborted)) => {
-                    first_err = Some(e)
-                }
-                Err(_) => {}
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok((urls, resumed)),
-        }
+        combine(results)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    // Slice `i` of `plan` from `src`; a failure stops the other slices.
     fn upload_slice(
         &self,
-        endpoint: &str,
-        (start, end): (u64, u64),
+        plan: &Plan<'_>,
+        i: usize,
         src: &mut Source,
-        metadata: &Metadata,
-        key: Option<String>,
-        stop: &AbortHandle,
-        report: &mut Reporter<'_>,
-    ) -> Result<(String, Option<u64>)> {
+        shared: &Shared,
+    ) -> Result<SliceDone> {
+        let (start, end) = plan.slices[i];
+        let mut on = |p: Progress| {
+            shared.sent[i].store(p.sent, Ordering::Relaxed);
+            shared.acked[i].store(p.acked, Ordering::Relaxed);
+        };
+        let mut report = Reporter::new(Some(&mut on), &*self.clock);
         let len = end - start;
-        let fresh = |m: &Metadata| Upload::partial(endpoint, len, m, self.tus_config());
-        let mut t = self.open(endpoint, key, Some(len), metadata.clone(), fresh)?;
-        self.drive(&mut t, src, start, Some(stop), report)?;
-        let url = t.up.url().unwrap_or_default().to_owned();
-        Ok((url, t.resumed_from))
+        let fresh = |m: &Metadata| Upload::partial(plan.endpoint, len, m, self.tus_config());
+        let result = self
+            .open(
+                plan.endpoint,
+                plan.part_key(i),
+                Some(len),
+                plan.metadata.clone(),
+                fresh,
+            )
+            .and_then(|mut t| {
+                self.drive(&mut t, src, start, Some(&shared.stop), &mut report)?;
+                let url = t.up.url().unwrap_or_default().to_owned();
+                Ok((url, t.resumed_from))
+            });
+        if result.is_err() {
+            shared.stop.abort();
+        }
+        result
     }
 
     // Asks the server (OPTIONS) whether it offers concatenation. A failure that may pass (a
@@ -213,7 +231,7 @@ impl Engine {
         let asked = self.retrying(abort, || {
             let resp = self.send_tus(&req, &[])?;
             Capabilities::from_response(&resp.head, self.now()).map_err(|e| {
-                Error::from_proto(e, FailedRequest::new("OPTIONS", endpoint), &resp.body)
+                Error::from_proto(e, FailedRequest::new(Method::Options, endpoint), &resp.body)
             })
         });
         match asked {
@@ -240,9 +258,36 @@ impl Engine {
             concat::final_response(endpoint, &resp.head, self.now())
                 .map(Step::Done)
                 .map_err(|e| {
-                    let failed = FailedRequest::new("POST", mask(endpoint, &secrets));
+                    let failed = FailedRequest::new(Method::Post, mask(endpoint, &secrets));
                     Error::from_proto(e, failed, &resp.body)
                 })
         })
+    }
+}
+
+// The slices' URLs and summed resume offsets, or the first failure that is not a sibling
+// stopped because of it.
+fn combine(results: Vec<Result<SliceDone>>) -> Result<(Vec<String>, Option<u64>)> {
+    let mut urls = Vec::with_capacity(results.len());
+    let mut resumed = None;
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok((url, from)) => {
+                urls.push(url);
+                if let Some(o) = from {
+                    resumed = Some(resumed.unwrap_or(0) + o);
+                }
+            }
+            // Siblings stopped by `stop` report Aborted; the cause is the other error.
+            Err(e) if first_err.is_none() || matches!(first_err, Some(Error::Aborted)) => {
+                first_err = Some(e)
+            }
+            Err(_) => {}
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok((urls, resumed)),
     }
 }

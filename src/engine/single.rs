@@ -87,7 +87,7 @@ impl Engine {
         match t.up.handle(&resp.head, self.now()) {
             Ok(event) => self.on_event(t, event, feed.progress),
             Err(e) => {
-                let failed = FailedRequest::new(req.method.as_str(), mask(&req.url, &secrets));
+                let failed = FailedRequest::new(req.method, mask(&req.url, &secrets));
                 self.on_failure(t, Error::from_proto(e, failed, &resp.body))
             }
         }
@@ -142,7 +142,7 @@ impl Engine {
         };
         let mut body = BodyReader::new(source.range(abs.clone())?, len, *abort, &mut on_read);
         let sent = self.send(Call {
-            method: req.method.as_str(),
+            method: req.method,
             url: &req.url,
             headers: &headers,
             body: Some((&mut body, len)),

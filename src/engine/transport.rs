@@ -8,7 +8,7 @@ use ureq::{Agent, RequestBuilder};
 
 use crate::control::AbortHandle;
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::ResponseHead;
+use crate::proto::{Method, ResponseHead};
 
 /// How much of a tus response body is read: enough for any error body, bounded so a hostile
 /// server cannot make us hold much.
@@ -28,7 +28,7 @@ pub(crate) const USER_AGENT: &str = concat!("wix-media-upload/", env!("CARGO_PKG
 
 /// One request: its body, if any, is a reader of exactly `len` bytes.
 pub(crate) struct Call<'a> {
-    pub method: &'static str,
+    pub method: Method,
     pub url: &'a str,
     pub headers: &'a [(&'static str, String)],
     pub body: Option<(&'a mut dyn Read, u64)>,
@@ -167,31 +167,34 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, call: &Call<'_>) -> R
         .build()
 }
 
+// Sends a request with a body: `call.body`'s reader, or an empty one.
+fn send_body(
+    rb: RequestBuilder<ureq::typestate::WithBody>,
+    s: &HttpSettings,
+    call: &mut Call<'_>,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let len = call.body.as_ref().map_or(0, |(_, n)| *n);
+    // Set by us: without it ureq sends chunked.
+    let rb = prepare(rb, s, call).header("Content-Length", len.to_string());
+    match call.body.take() {
+        Some((reader, _)) => rb.send(ureq::SendBody::from_reader(reader)),
+        None => rb.send(&[][..]),
+    }
+}
+
 /// Sends one request and reads the response head and a bounded body prefix.
 pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Result<Response> {
     let started = Instant::now();
     let failed = call.failed();
     let body_limit = call.body_limit;
     let result = match call.method {
-        "OPTIONS" => prepare(agent.options(call.url), s, &call).call(),
-        "HEAD" => prepare(agent.head(call.url), s, &call).call(),
-        "DELETE" => prepare(agent.delete(call.url), s, &call).call(),
-        "GET" => prepare(agent.get(call.url), s, &call).call(),
-        method => {
-            let rb = match method {
-                "POST" => agent.post(call.url),
-                "PUT" => agent.put(call.url),
-                "PATCH" => agent.patch(call.url),
-                _ => return Err(Error::InvalidInput(format!("no such method {method}"))),
-            };
-            let len = call.body.as_ref().map_or(0, |(_, n)| *n);
-            // Set by us: without it ureq sends chunked.
-            let rb = prepare(rb, s, &call).header("Content-Length", len.to_string());
-            match call.body.take() {
-                Some((reader, _)) => rb.send(ureq::SendBody::from_reader(reader)),
-                None => rb.send(&[][..]),
-            }
-        }
+        Method::Options => prepare(agent.options(call.url), s, &call).call(),
+        Method::Head => prepare(agent.head(call.url), s, &call).call(),
+        Method::Delete => prepare(agent.delete(call.url), s, &call).call(),
+        Method::Get => prepare(agent.get(call.url), s, &call).call(),
+        Method::Post => send_body(agent.post(call.url), s, &mut call),
+        Method::Put => send_body(agent.put(call.url), s, &mut call),
+        Method::Patch => send_body(agent.patch(call.url), s, &mut call),
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -208,7 +211,7 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Resul
         }
     }
     let mut body = Vec::new();
-    if failed.method() != "HEAD" {
+    if failed.method() != Method::Head {
         // Reading to the end lets ureq pool the connection; past the limit it is dropped.
         let read = resp
             .body_mut()
@@ -249,7 +252,7 @@ pub(crate) fn map_ureq(e: ureq::Error, failed: &FailedRequest) -> Error {
                         BodyStop::Source(e) => Error::Io(e),
                     };
                 }
-                return Error::Io(io::Error::other("a body error was lost"));
+                return Error::Internal("a body reader's error was lost");
             }
             if io.kind() == io::ErrorKind::TimedOut {
                 return Error::Timeout {
@@ -291,7 +294,7 @@ mod tests {
     use super::*;
 
     fn map_test(e: io::Error) -> Error {
-        map_ureq(ureq::Error::Io(e), &FailedRequest::new("PATCH", "u"))
+        map_ureq(ureq::Error::Io(e), &FailedRequest::new(Method::Patch, "u"))
     }
 
     #[test]
@@ -346,7 +349,7 @@ mod tests {
         ))));
         let refused = map_ureq(
             ureq::Error::ConnectionFailed,
-            &FailedRequest::new("POST", "u"),
+            &FailedRequest::new(Method::Post, "u"),
         );
         assert!(!lost_connection(&refused) && refused.is_retryable());
         assert!(

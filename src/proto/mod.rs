@@ -3,15 +3,17 @@
 //! [`Upload`] says which request comes next ([`Upload::next_request`]) and how a response
 //! changes the upload ([`Upload::handle`]). The bytes of a request body are named, not held:
 //! a [`Request`] carries the byte range of the source to send, and the driver streams it.
-//! Time comes in as an argument. Failures are this module's own [`Error`]; [`RetryState`]
-//! decides whether and when a failed request is tried again.
+//! Time comes in as an argument. Failures are this module's own [`Error`]. The metadata
+//! ([`Metadata`]) and the creation mode ([`CreationMode`]) are the uploader's too, so they live
+//! at the crate's root.
 //!
-//! The requests outside an upload's life are built here too: [`options`] (discovery),
-//! [`terminate`] (termination) and [`concat`](mod@concat) (the final concatenation).
+//! The engine builds the requests outside an upload's life here as well (discovery,
+//! termination, the final concatenation of parallel slices), and its retry rule.
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use wix_media_upload::proto::{Config, Event, Metadata, Method, ResponseHead, Upload};
+//! use wix_media_upload::Metadata;
+//! use wix_media_upload::proto::{Config, Event, Method, ResponseHead, Upload};
 //!
 //! let now = SystemTime::now();
 //! let meta = Metadata::new().with("filename", "a.txt")?;
@@ -56,29 +58,28 @@
 //!   have kept part of the body), and starts every resume. Its offset is believed even when
 //!   lower than one acknowledged before: the missing bytes are sent again.
 
-pub mod concat;
+pub(crate) mod concat;
 mod error;
-mod metadata;
-pub mod options;
+pub(crate) mod metadata;
+pub(crate) mod options;
 mod request;
 mod response;
-mod retry;
-pub mod terminate;
-mod upload;
+pub(crate) mod retry;
+pub(crate) mod terminate;
+pub(crate) mod upload;
 mod url;
 
 pub use error::{Error, Result, Usage, Violation};
-pub use metadata::Metadata;
-pub use options::Capabilities;
+pub(crate) use metadata::Metadata;
+pub(crate) use options::Capabilities;
 pub use request::{Method, Request};
 pub use response::ResponseHead;
-pub use retry::{RetryPolicy, RetryState, Retryable, retryable_status};
-pub use upload::{
-    ChecksumAlgorithm, Config, CreationMode, Event, Interruption, Phase, STREAM_CHUNK, Upload,
-};
-pub use url::resolve;
+pub(crate) use retry::{RetryPolicy, RetryState, Retryable, retryable_status};
+pub use upload::{ChecksumAlgorithm, Config, Event, Interruption, Upload};
+pub(crate) use upload::{CreationMode, Phase, STREAM_CHUNK};
+pub(crate) use url::resolve;
 
 /// The protocol version this crate speaks.
-pub const TUS_VERSION: &str = "1.0.0";
+pub(crate) const TUS_VERSION: &str = "1.0.0";
 /// Content type of every PATCH (and creation-with-upload POST) body.
-pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+pub(crate) const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";

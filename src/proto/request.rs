@@ -4,7 +4,8 @@ use std::ops::Range;
 
 use super::ChecksumAlgorithm;
 
-/// An HTTP method the tus protocol uses.
+/// An HTTP method: those the tus protocol uses, and `GET` and `PUT` for the calls around an
+/// upload (a Wix REST read, a simple upload, a finalize).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Method {
@@ -18,6 +19,10 @@ pub enum Method {
     Patch,
     /// Termination.
     Delete,
+    /// A read (not tus).
+    Get,
+    /// A whole body at once (not tus).
+    Put,
 }
 
 impl Method {
@@ -29,6 +34,8 @@ impl Method {
             Method::Head => "HEAD",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
+            Method::Get => "GET",
+            Method::Put => "PUT",
         }
     }
 }
@@ -51,7 +58,7 @@ pub struct Request {
 
 impl Request {
     /// A request without headers or body.
-    pub fn new(method: Method, url: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, url: impl Into<String>) -> Self {
         Self {
             method,
             url: url.into(),
@@ -62,7 +69,7 @@ impl Request {
     }
 
     /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))

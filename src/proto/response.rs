@@ -28,7 +28,7 @@ impl ResponseHead {
     }
 
     /// Adds a header.
-    pub fn push_header(&mut self, name: &str, value: &str) {
+    pub(crate) fn push_header(&mut self, name: &str, value: &str) {
         self.headers.push((name.to_owned(), value.to_owned()));
     }
 
@@ -41,29 +41,29 @@ impl ResponseHead {
     }
 
     /// Whether the status is 2xx.
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// `Upload-Offset` parsed strictly: `Some(Err(raw))` when present but not a decimal `u64`.
-    pub fn upload_offset(&self) -> Option<Result<u64, String>> {
+    pub(crate) fn upload_offset(&self) -> Option<Result<u64, String>> {
         self.header("Upload-Offset").map(parse_u64)
     }
 
     /// `Upload-Length` parsed strictly.
-    pub fn upload_length(&self) -> Option<Result<u64, String>> {
+    pub(crate) fn upload_length(&self) -> Option<Result<u64, String>> {
         self.header("Upload-Length").map(parse_u64)
     }
 
     /// `Upload-Expires` as a time (unparsable dates are ignored).
-    pub fn upload_expires(&self) -> Option<SystemTime> {
+    pub(crate) fn upload_expires(&self) -> Option<SystemTime> {
         self.header("Upload-Expires")
             .and_then(|v| httpdate::parse_http_date(v).ok())
     }
 
     /// `Upload-Expires` on the client's clock: measured from the response's `Date` when it has
     /// one, so a client clock that is off does not misjudge it.
-    pub fn upload_expires_at(&self, now: SystemTime) -> Option<SystemTime> {
+    pub(crate) fn upload_expires_at(&self, now: SystemTime) -> Option<SystemTime> {
         let expires = self.upload_expires()?;
         let Some(date) = self
             .header("Date")
@@ -78,7 +78,7 @@ impl ResponseHead {
     }
 
     /// `Retry-After` as a delay, from seconds or an HTTP date measured against `now`.
-    pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
+    pub(crate) fn retry_after(&self, now: SystemTime) -> Option<Duration> {
         let v = self.header("Retry-After")?;
         if let Ok(secs) = parse_u64(v) {
             return Some(Duration::from_secs(secs));
@@ -88,7 +88,8 @@ impl ResponseHead {
     }
 
     /// Whether `Tus-Extension` lists `name`.
-    pub fn has_extension(&self, name: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_extension(&self, name: &str) -> bool {
         self.header("Tus-Extension")
             .is_some_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case(name)))
     }

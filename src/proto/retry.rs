@@ -19,7 +19,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Retries after each of `delays`, in order.
-    pub fn new(delays: Vec<Duration>) -> Self {
+    pub(crate) fn new(delays: Vec<Duration>) -> Self {
         Self {
             delays,
             max_retry_after: Duration::from_secs(300),

@@ -1,6 +1,5 @@
 //! The Wix media client: one call per file, every upload route, waiting for processing.
 
-use crate::macros::setters;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,10 +12,8 @@ use super::rest::Rest;
 use super::resumable::{self, generate_with};
 use super::simple;
 use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
-use super::types::{OperationStatus, file_option_setters};
 use super::{
-    Credentials, ExternalInfo, FileDescriptor, FileOptions, GenerateUploadUrlRequest,
-    ImportFileRequest,
+    Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
 };
 use crate::control::{AbortHandle, Progress};
 use crate::engine::progress::Reporter;
@@ -26,7 +23,7 @@ use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 
 /// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
 /// "for files larger than 10MB".
-pub const DEFAULT_SIMPLE_BELOW: u64 = 10 * 1024 * 1024;
+pub(crate) const DEFAULT_SIMPLE_BELOW: u64 = 10 * 1024 * 1024;
 
 /// How a file goes to Wix.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,12 +47,16 @@ pub enum Route {
 /// settings, state store) and the REST call pacing.
 ///
 /// ```no_run
-/// use wix_media_upload::wix::{FileUpload, WixClient};
+/// use std::time::Duration;
+/// use wix_media_upload::wix::{FileOptions, FileUpload, WixClient};
 ///
 /// let client = WixClient::from_env()?; // WIX_API_KEY, WIX_SITE_ID
 /// let file = client.upload("photos/cat.jpg")?;
 /// println!("{:?}", file.url);
-/// let done = client.upload_with("clip.mp4", FileUpload::new().file_path("/videos").wait(60))?;
+/// let upload = FileUpload::new()
+///     .options(FileOptions::new().file_path("/videos"))
+///     .wait(Duration::from_secs(60));
+/// let done = client.upload_with("clip.mp4", upload)?;
 /// println!("{:?} resumed from {:?}", done.file.operation_status, done.resumed_from);
 /// # Ok::<(), wix_media_upload::Error>(())
 /// ```
@@ -83,6 +84,7 @@ impl fmt::Debug for WixClient {
 
 /// Builds a [`WixClient`].
 #[derive(Debug)]
+#[must_use]
 pub struct WixClientBuilder {
     credentials: Credentials,
     uploader: UploaderBuilder,
@@ -91,18 +93,25 @@ pub struct WixClientBuilder {
 }
 
 impl WixClientBuilder {
-    setters! {
-        /// The uploader's settings (retries, timeouts, state directory, user agent, chunk size,
-        /// parallel connections...): every call of the client shares them.
-        uploader(settings: UploaderBuilder) => uploader = settings;
+    /// The uploader's settings (retries, timeouts, state directory, user agent, chunk size,
+    /// parallel connections...): every call of the client shares them.
+    pub fn uploader(mut self, settings: UploaderBuilder) -> Self {
+        self.uploader = settings;
+        self
+    }
 
-        /// Files smaller than `bytes` take the simple route under [`Route::Auto`] (default
-        /// [`DEFAULT_SIMPLE_BELOW`]).
-        simple_below(bytes: u64) => simple_below = bytes;
+    /// Files smaller than `bytes` take the simple route under [`Route::Auto`] (default 10 MiB:
+    /// Wix's advice is the resumable route "for files larger than 10MB").
+    pub fn simple_below(mut self, bytes: u64) -> Self {
+        self.simple_below = bytes;
+        self
+    }
 
-        /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
-        /// Wix has answered 429).
-        requests_per_minute(n: u32) => per_minute = Some(n);
+    /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
+    /// Wix has answered 429).
+    pub fn requests_per_minute(mut self, n: u32) -> Self {
+        self.per_minute = Some(n);
+        self
     }
 
     /// Builds the client.
@@ -125,8 +134,21 @@ impl WixClientBuilder {
     }
 }
 
-/// What to upload a file as, and how: every field is optional.
+/// What to upload a file as, and how: every setting is optional.
+///
+/// ```
+/// use std::time::Duration;
+/// use wix_media_upload::wix::{FileOptions, FileUpload, Route};
+///
+/// let upload = FileUpload::new()
+///     .display_name("Launch clip")
+///     .options(FileOptions::new().file_path("/videos/2026").label("launch"))
+///     .route(Route::Resumable)
+///     .wait(Duration::from_secs(300));
+/// # drop(upload);
+/// ```
 #[derive(Debug, Default)]
+#[must_use]
 pub struct FileUpload<'a> {
     display_name: Option<String>,
     mime_type: Option<String>,
@@ -138,32 +160,42 @@ pub struct FileUpload<'a> {
 }
 
 impl<'a> FileUpload<'a> {
-    /// The defaults: the file's own name, a MIME type guessed from its extension, the Media
-    /// Manager's root folder, [`Route::Auto`], no waiting.
+    /// The defaults: the file's own name, a MIME type guessed from its extension, Wix's
+    /// defaults for folder, privacy and labels, [`Route::Auto`], no waiting.
     pub fn new() -> Self {
         Self::default()
     }
 
-    setters! {
-        /// The name shown in the Media Manager (default: the file's name).
-        display_name(name: impl Into<String>) => display_name = Some(name.into());
-
-        /// The MIME type (default: guessed from the extension; `application/octet-stream` when
-        /// unknown).
-        mime_type(mime: impl Into<String>) => mime_type = Some(mime.into());
-
-        /// The route (default [`Route::Auto`]).
-        route(route: Route) => route = route;
-
-        /// Waits until Wix has processed the file (`READY`), for at most `timeout`.
-        wait_for(timeout: Duration) => wait = Some(timeout);
+    /// The name shown in the Media Manager (default: the file's name).
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
     }
 
-    file_option_setters!();
+    /// The MIME type (default: guessed from the extension; `application/octet-stream` when
+    /// unknown).
+    pub fn mime_type(mut self, mime: impl Into<String>) -> Self {
+        self.mime_type = Some(mime.into());
+        self
+    }
 
-    /// Waits until Wix has processed the file (`READY`), for at most `seconds`.
-    pub fn wait(self, seconds: u64) -> Self {
-        self.wait_for(Duration::from_secs(seconds))
+    /// Where the file goes and how it is marked: folder, privacy, labels, external ids.
+    pub fn options(mut self, options: FileOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The route (default [`Route::Auto`]).
+    pub fn route(mut self, route: Route) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// Waits until Wix has processed the file (`READY`), for at most `timeout`: `FAILED` is
+    /// [`Error::ProcessingFailed`], still pending then [`Error::NotReady`].
+    pub fn wait(mut self, timeout: Duration) -> Self {
+        self.wait = Some(timeout);
+        self
     }
 
     /// Called with how far the upload is (see [`UploadOptions::progress`]).
@@ -189,6 +221,16 @@ pub struct WixUpload {
     pub route: Route,
     /// The offset an earlier, interrupted upload of the file was resumed from.
     pub resumed_from: Option<u64>,
+}
+
+/// One file to upload, checked: what [`WixClient::upload_with`] works on.
+struct Job<'a> {
+    path: &'a Path,
+    source: Source,
+    size: u64,
+    name: String,
+    request: GenerateUploadUrlRequest,
+    route: Route,
 }
 
 impl WixClient {
@@ -223,11 +265,6 @@ impl WixClient {
         Self::new(credentials)
     }
 
-    /// The uploader every call goes through.
-    pub fn uploader(&self) -> &Uploader {
-        &self.inner.uploader
-    }
-
     /// Who the calls act for.
     pub fn credentials(&self) -> &Credentials {
         &self.inner.credentials
@@ -254,7 +291,9 @@ impl WixClient {
     /// Uploads the file at `path` into the Media Manager.
     ///
     /// Checked before any request: a directory, an unreadable or an empty file (Wix refuses
-    /// those with `ZERO_FILE_SIZE`) fail at once.
+    /// those with `ZERO_FILE_SIZE`) fail at once. One writer per file and destination: a
+    /// second one (another process) waits, and returns the same file when the first finished
+    /// it meanwhile.
     ///
     /// # Errors
     ///
@@ -267,6 +306,14 @@ impl WixClient {
         path: impl AsRef<Path>,
         options: FileUpload<'_>,
     ) -> Result<WixUpload> {
+        let FileUpload {
+            display_name,
+            mime_type,
+            options: file_options,
+            route,
+            wait,
+            upload,
+        } = options;
         let path = path.as_ref();
         let source = Source::file(path)?;
         let size = source.length().unwrap_or(0);
@@ -276,15 +323,6 @@ impl WixClient {
                 path.display()
             )));
         }
-        let FileUpload {
-            display_name,
-            mime_type,
-            options: file_options,
-            route,
-            wait,
-            mut upload,
-        } = options;
-        let abort = upload.abort_handle().cloned();
         let name = display_name
             .or_else(|| source.file_name())
             .ok_or_else(|| Error::InvalidInput(format!("{} has no file name", path.display())))?;
@@ -293,23 +331,38 @@ impl WixClient {
             .file_name(name.as_str())
             .size_in_bytes(size)
             .options(file_options);
-        let rest = self.rest(abort.as_ref());
-        let requested = route;
-        let route = match route {
-            Route::Auto if size < self.inner.simple_below => Route::Simple,
-            Route::Auto => Route::Resumable,
-            chosen => chosen,
+        let job = Job {
+            path,
+            source,
+            size,
+            name,
+            request,
+            route,
         };
-        let mut source = source;
-        // One writer per file and destination: a second one (another process) waits, and
-        // returns the same file when the first finished it meanwhile.
+        let abort = upload.abort_handle().cloned();
+        let rest = self.rest(abort.as_ref());
+        let mut done = self.upload_once(&rest, job, upload)?;
+        if let Some(timeout) = wait {
+            done.file = processing::ready(self.wait_for(&rest, &done.file, timeout)?)?;
+        }
+        Ok(done)
+    }
+
+    // The upload as the one writer of the file's job: the other writer's result when it
+    // finished the file meanwhile, else this one's (kept for a writer waiting for it).
+    fn upload_once(
+        &self,
+        rest: &Rest<'_>,
+        job: Job<'_>,
+        upload: UploadOptions<'_>,
+    ) -> Result<WixUpload> {
         let engine = rest.engine;
-        let job = self.job_key(&source, &request);
-        let writer = match &job {
-            Some(k) => Some(engine.writer(k, &path.display().to_string())?),
+        let key = self.job_key(&job.source, &job.request);
+        let writer = match &key {
+            Some(k) => Some(engine.writer(k, &job.path.display().to_string())?),
             None => None,
         };
-        if let (Some(k), Some(w)) = (&job, &writer)
+        if let (Some(k), Some(w)) = (&key, &writer)
             && let Some(done) = engine
                 .finished_meanwhile(k, w)?
                 .and_then(|r| finished::read(&r))
@@ -317,36 +370,48 @@ impl WixClient {
             log::info!("the other upload finished it: file {:?}", done.file.id);
             return Ok(done);
         }
-        let mut done = if route == Route::Simple {
-            let callback = upload.progress_callback();
-            let mut report = Reporter::new(callback, &*rest.engine.clock);
-            let simple_request = request.for_simple_route();
-            match simple::upload(&rest, &simple_request, &name, &mut source, &mut report) {
-                Ok(file) => WixUpload {
-                    file,
-                    route: Route::Simple,
-                    resumed_from: None,
-                },
-                // A server or proxy with a body cap: tus sends it in pieces.
-                Err(e) if requested == Route::Auto && refused_as_too_large(&e) => {
-                    log::info!("the one-request upload was refused as too large: going resumable");
-                    self.resumable(&rest, &request, source, upload)?
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            self.resumable(&rest, &request, source, upload)?
-        };
-        if let Some(k) = job {
+        let size = job.size;
+        let done = self.upload_by_route(rest, job, upload)?;
+        if let Some(k) = key {
             finished::keep(engine, k, self.inner.credentials.api_base(), size, &done)?;
         }
         drop(writer);
-        if let Some(timeout) = wait {
-            done.file = self.wait_ready_with(&done.file, timeout, rest.abort)?;
-        }
         Ok(done)
     }
 
+    // The route the job asks for; under `Route::Auto` the simple one below the threshold,
+    // and resumable after all when a body cap refuses the one request.
+    fn upload_by_route(
+        &self,
+        rest: &Rest<'_>,
+        mut job: Job<'_>,
+        mut upload: UploadOptions<'_>,
+    ) -> Result<WixUpload> {
+        let simple = match job.route {
+            Route::Auto => job.size < self.inner.simple_below,
+            route => route == Route::Simple,
+        };
+        if !simple {
+            return self.resumable(rest, &job.request, job.source, upload);
+        }
+        let mut report = Reporter::new(upload.progress_callback(), &*rest.engine.clock);
+        let request = job.request.for_simple_route();
+        match simple::upload(rest, &request, &job.name, &mut job.source, &mut report) {
+            Ok(file) => Ok(WixUpload {
+                file,
+                route: Route::Simple,
+                resumed_from: None,
+            }),
+            // A server or proxy with a body cap: tus sends it in pieces.
+            Err(e) if job.route == Route::Auto && refused_as_too_large(&e) => {
+                log::info!("the one-request upload was refused as too large: going resumable");
+                self.resumable(rest, &job.request, job.source, upload)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    // Keeps the finished job's record, with its result, for a writer waiting for this one.
     // Where the one-writer lock and the finished outcome of a file's upload live: the site, the
     // file, and everything asked of Wix (name, type, folder...).
     fn job_key(&self, source: &Source, request: &GenerateUploadUrlRequest) -> Option<String> {
@@ -416,7 +481,8 @@ impl WixClient {
     /// Reads the file until Wix has processed it: `READY` returns it, `FAILED` is
     /// [`Error::ProcessingFailed`], and still `PENDING` after `timeout` is [`Error::NotReady`].
     /// A 404 right after creation is tolerated a few times. `file` is an id, or a descriptor
-    /// an upload or import answered (one that is `READY` already comes back without a request).
+    /// an upload or import answered (one that is processed already comes back without a
+    /// request).
     ///
     /// # Errors
     ///
@@ -427,41 +493,48 @@ impl WixClient {
         file: impl Into<FileRef<'f>>,
         timeout: Duration,
     ) -> Result<FileDescriptor> {
-        self.wait_ready_with(file, timeout, None)
+        processing::ready(self.wait_processed(file, timeout, None)?)
     }
 
-    /// [`WixClient::wait_ready`] that another thread can stop through `abort`
-    /// ([`Error::Aborted`]).
+    /// Reads the file until Wix has processed it, `READY` or `FAILED` (both returned: check
+    /// its `operation_status`), for at most `timeout`; another thread can stop the wait
+    /// through `abort` ([`Error::Aborted`]).
     ///
     /// # Errors
     ///
-    /// Those of [`WixClient::wait_ready`], and [`Error::Aborted`].
-    pub fn wait_ready_with<'f>(
+    /// [`Error::NotReady`], [`Error::Aborted`], those of [`WixClient::get_file`], and
+    /// [`Error::InvalidInput`] for a descriptor without id.
+    pub fn wait_processed<'f>(
         &self,
         file: impl Into<FileRef<'f>>,
         timeout: Duration,
         abort: Option<&AbortHandle>,
     ) -> Result<FileDescriptor> {
+        self.wait_for(&self.rest(abort), file, timeout)
+    }
+
+    fn wait_for<'f>(
+        &self,
+        rest: &Rest<'_>,
+        file: impl Into<FileRef<'f>>,
+        timeout: Duration,
+    ) -> Result<FileDescriptor> {
         let id = match file.into() {
             FileRef::Id(id) => id,
-            FileRef::File(file) if file.operation_status == Some(OperationStatus::Ready) => {
-                return Ok(file.clone());
-            }
+            FileRef::File(file) if processing::processed(file) => return Ok(file.clone()),
             FileRef::File(file) => file
                 .id
                 .as_deref()
-                .ok_or_else(|| Error::InvalidInput("Wix answered a file without an id".into()))?,
+                .ok_or_else(|| Error::InvalidInput("a file descriptor without id".into()))?,
         };
-        processing::wait_ready(&self.rest(abort), id, timeout)
+        processing::wait_processed(rest, id, timeout)
     }
 }
 
 // A 413, or a connection a server closed while the body was still going out (retries over).
 fn refused_as_too_large(e: &Error) -> bool {
-    match e {
-        Error::GaveUp { last, .. } => refused_as_too_large(last),
-        other => other.status() == Some(413) || crate::engine::transport::lost_connection(other),
-    }
+    let e = e.last_attempt();
+    e.status() == Some(413) || crate::engine::transport::lost_connection(e)
 }
 
 /// The MIME type for a file name's extension; `application/octet-stream` when unknown.

@@ -3,7 +3,7 @@
 use crate::secret::Secret;
 
 /// The Wix REST API's base URL.
-pub const DEFAULT_API_BASE: &str = "https://www.wixapis.com";
+pub(crate) const DEFAULT_API_BASE: &str = "https://www.wixapis.com";
 
 /// What a call is for: one site (`wix-site-id`) or one account (`wix-account-id`), never both.
 #[derive(Clone, Debug, PartialEq, Eq)]

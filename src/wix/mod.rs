@@ -1,28 +1,34 @@
-//! Wix's side of an upload: credentials, the JSON types, the REST calls and finalize.
+//! Wix's side of an upload: the client, the JSON types, the REST calls and finalize.
 //!
-//! The upload itself is plain tus ([`Uploader`](crate::Uploader)); Wix adds a generate call
-//! before it ([`generate_resumable_upload_url`]) and a finalize call after it ([`finalize`]);
-//! [`upload`] does the upload and the finalize.
+//! [`WixClient`] makes one call per file on every route. The upload itself is plain tus
+//! ([`Uploader`](crate::Uploader)); for a caller that gets its upload URL elsewhere, the
+//! resumable route is also three plain functions: a generate call before the upload
+//! ([`generate_resumable_upload_url`]), a finalize call after it ([`finalize`]), and [`upload`]
+//! for the upload and the finalize.
 
 mod client;
-mod credentials;
-pub mod error_body;
+pub(crate) mod credentials;
+mod error_body;
 mod finished;
 mod limiter;
 mod processing;
 mod rest;
 mod resumable;
 mod simple;
-pub mod types;
+mod types;
 
-pub use client::{DEFAULT_SIMPLE_BELOW, FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
-pub use credentials::{Credentials, DEFAULT_API_BASE, Scope};
+pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
+pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
 pub use types::{
-    ExternalInfo, FileDescriptor, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
-    ImportFileRequest,
+    ArchiveMedia, AudioMedia, DocumentMedia, ExternalInfo, FileDescriptor, FileOptions, FileState,
+    GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImageInfo, ImageMedia, ImageRef,
+    ImportFileRequest, Media, MediaType, Model3dMedia, OperationStatus, VideoMedia,
+    VideoResolution,
 };
+
+use credentials::Credentials;

@@ -57,29 +57,26 @@ pub(crate) fn get_file(rest: &Rest<'_>, id: &str) -> Result<FileDescriptor> {
     rest.get::<FileDescriptorEnvelope>(&path).map(|e| e.file)
 }
 
-/// Reads the file until its `operationStatus` is `READY` (returned) or `FAILED`
-/// ([`Error::ProcessingFailed`]), for at most `timeout` ([`Error::NotReady`]).
-pub(crate) fn wait_ready(rest: &Rest<'_>, id: &str, timeout: Duration) -> Result<FileDescriptor> {
+/// Reads the file until Wix has processed it: `READY` or `FAILED` (returned, either), for at
+/// most `timeout` ([`Error::NotReady`]).
+pub(crate) fn wait_processed(
+    rest: &Rest<'_>,
+    id: &str,
+    timeout: Duration,
+) -> Result<FileDescriptor> {
     let clock = &*rest.engine.clock;
     let started = clock.now();
     let mut poll = FIRST_POLL;
     let mut not_found = 0;
     loop {
         let wait = match get_file(rest, id) {
-            Ok(file) => match file.operation_status {
-                Some(OperationStatus::Ready) => return Ok(file),
-                Some(OperationStatus::Failed) => {
-                    return Err(Error::ProcessingFailed {
-                        file: Box::new(file),
-                    });
-                }
-                // PENDING, or a status this crate does not know yet: still processing.
-                _ => {
-                    let wait = poll;
-                    poll = (poll * 3 / 2).min(MAX_POLL);
-                    wait
-                }
-            },
+            Ok(file) if processed(&file) => return Ok(file),
+            // PENDING, or a status this crate does not know yet: still processing.
+            Ok(_) => {
+                let wait = poll;
+                poll = (poll * 3 / 2).min(MAX_POLL);
+                wait
+            }
             Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
                 not_found += 1;
                 NOT_FOUND_WAIT
@@ -97,5 +94,23 @@ pub(crate) fn wait_ready(rest: &Rest<'_>, id: &str, timeout: Duration) -> Result
         if !sleep_unless_aborted(clock, wait.min(timeout - waited), rest.abort) {
             return Err(Error::Aborted);
         }
+    }
+}
+
+/// Whether Wix is done with the file: `READY` or `FAILED`.
+pub(crate) fn processed(file: &FileDescriptor) -> bool {
+    matches!(
+        file.operation_status,
+        Some(OperationStatus::Ready | OperationStatus::Failed)
+    )
+}
+
+/// A processed file that is not `READY` as [`Error::ProcessingFailed`].
+pub(crate) fn ready(file: FileDescriptor) -> Result<FileDescriptor> {
+    match file.operation_status {
+        Some(OperationStatus::Failed) => Err(Error::ProcessingFailed {
+            file_id: file.id.as_deref().unwrap_or("?").into(),
+        }),
+        _ => Ok(file),
     }
 }

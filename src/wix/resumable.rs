@@ -2,12 +2,13 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::error_body::read_wix;
 use super::rest::{self, JSON_BODY_LIMIT, Rest};
 use super::{Credentials, FileDescriptor, GenerateUploadUrlRequest, GenerateUploadUrlResponse};
 use crate::control::AbortHandle;
 use crate::engine::transport::{Call, mask};
 use crate::error::{Error, Result};
-use crate::proto::Metadata;
+use crate::proto::{Metadata, Method};
 use crate::secret::Secret;
 use crate::source::Source;
 use crate::uploader::{UploadOptions, Uploaded, Uploader};
@@ -131,7 +132,7 @@ fn finalize_with(
     let engine = uploader.engine();
     engine.retrying(abort, || {
         let resp = engine.send(Call {
-            method: "PUT",
+            method: Method::Put,
             url: &url,
             headers: &headers,
             body: Some((&mut &b"{}"[..], 2)),
@@ -139,7 +140,7 @@ fn finalize_with(
             secrets: &secrets,
         })?;
         let envelope: super::types::FileDescriptorEnvelope =
-            rest::read_json(engine, "PUT", &mask(&url, &secrets), &resp)?;
+            rest::read_json(engine, Method::Put, &mask(&url, &secrets), &resp)?;
         Ok(envelope.file)
     })
 }
@@ -183,7 +184,9 @@ pub fn upload(
         .with_secret("token", target.upload_token.expose())?;
     options.metadata_mut().merge(&wix);
     let abort = options.abort_handle().cloned();
-    let done = uploader.upload(&target.upload_url, source, options.keep_state(true))?;
+    let done = uploader
+        .upload(&target.upload_url, source, options.keep_state(true))
+        .map_err(read_wix)?;
     let token = Secret::new(done.metadata.get("token").unwrap_or_default());
     // A resumed upload is finalized under the name it was created with.
     let filename = done.metadata.get("filename").map(str::to_owned);

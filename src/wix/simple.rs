@@ -14,6 +14,7 @@ use crate::engine::Step;
 use crate::engine::progress::Reporter;
 use crate::engine::transport::{BodyReader, Call, mask};
 use crate::error::Result;
+use crate::proto::Method;
 use crate::source::Source;
 
 /// Uploads `source` (a file of `request.size_in_bytes` bytes) in one request.
@@ -58,7 +59,7 @@ pub(crate) fn upload(
         };
         let mut body = BodyReader::new(source.range(0..len)?, len, rest.abort, &mut on_read);
         let resp = engine.send(Call {
-            method: "PUT",
+            method: Method::Put,
             url: &url,
             headers: &headers,
             body: Some((&mut body, len)),
@@ -69,7 +70,7 @@ pub(crate) fn upload(
         engine.note_expect(asked, started, first_read);
         let resp = resp?;
         let envelope: FileDescriptorEnvelope =
-            read_json(engine, "PUT", &mask(&url, &secrets), &resp)?;
+            read_json(engine, Method::Put, &mask(&url, &secrets), &resp)?;
         progress.acked(len, Some(len));
         Ok(Step::Done(envelope.file))
     })

@@ -24,7 +24,7 @@ pub use request::{
     ExternalInfo, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
     ImportFileRequest,
 };
-pub(crate) use request::{GenerateSimpleUploadUrlResponse, GetFilesRequest, file_option_setters};
+pub(crate) use request::{GenerateSimpleUploadUrlResponse, GetFilesRequest};
 
 use wire_enum::wire_enum;
 

@@ -21,7 +21,7 @@ use crate::support::upload::{
 };
 use crate::support::{TempDir, TempFile, TusServer, temp_file_with, unfinished_records};
 use wix_media_emulator::{EmulatorConfig, UploadInfo};
-use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget, types::MediaType};
+use wix_media_upload::wix::{self, GenerateUploadUrlRequest, MediaType, ResumableTarget};
 use wix_media_upload::{
     AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Metadata, Progress,
     RetryPolicy, Source, StateStore, UploadOptions, Uploader, UploaderBuilder,
@@ -816,7 +816,11 @@ fn full_wix_route_generate_upload_finalize() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Status { status: 409, .. }), "{err:?}");
-    assert_eq!(err.wix_code(), Some("ALREADY_EXISTS"), "{err:?}");
+    assert_eq!(
+        err.wix().and_then(|w| w.code).as_deref(),
+        Some("ALREADY_EXISTS"),
+        "{err:?}"
+    );
     let text = format!("{err} {err:?}");
     assert!(!text.contains(target.upload_token.expose()), "{text}");
     assert_eq!(wix.emu.finalized_files().len(), 1);

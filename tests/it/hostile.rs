@@ -77,7 +77,7 @@ fn fails(server: &RawServer, builder: UploaderBuilder, len: usize) -> (Error, Du
 fn assert_status(err: &Error, status: u16, method: &str) {
     assert!(
         matches!(err, Error::Status { status: got, request, .. }
-            if *got == status && request.method() == method),
+            if *got == status && request.method().as_str() == method),
         "{err:?}"
     );
 }
@@ -318,7 +318,7 @@ fn redirect_answered_to_a_patch_is_not_followed() {
                 status: got,
                 request,
                 ..
-            } => assert_eq!((*got, request.method()), (status, "PATCH")),
+            } => assert_eq!((*got, request.method().as_str()), (status, "PATCH")),
             other => panic!("{status}: {other:?}"),
         }
         assert!(err.to_string().contains(&status.to_string()), "{err}");
@@ -748,7 +748,7 @@ fn emulator_max_body_size_is_learned() {
     use wix_media_emulator::EmulatorConfig;
     use wix_media_upload::Credentials;
     use wix_media_upload::wix;
-    use wix_media_upload::wix::types::GenerateUploadUrlRequest;
+    use wix_media_upload::wix::GenerateUploadUrlRequest;
 
     use crate::support::upload::upload_file_to_wix;
 

@@ -117,7 +117,10 @@ fn bad_request_is_not_retried() {
     no_head.assert();
     assert!(matches!(err, Error::Status { status: 400, .. }), "{err:?}");
     assert_eq!(err.status(), Some(400));
-    assert_eq!(err.wix_code(), Some("INVALID_TOKEN"));
+    assert_eq!(
+        err.wix().and_then(|w| w.code).as_deref(),
+        Some("INVALID_TOKEN")
+    );
     let wix = err.wix().unwrap();
     assert_eq!(wix.message, "bad upload");
     assert_eq!(wix.description.as_deref(), Some("the token is not valid"));

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use wix_media_upload::wix::FileDescriptor;
-use wix_media_upload::wix::types::{MediaType, OperationStatus};
+use wix_media_upload::wix::{MediaType, OperationStatus};
 
 /// The finalize response of wix-api.md §4, verbatim.
 pub const FINALIZE_EXAMPLE: &str = include_str!("../fixtures/wix/finalize-example.json");

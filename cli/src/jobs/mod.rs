@@ -5,7 +5,6 @@ pub mod import;
 pub mod upload;
 pub mod wait;
 
-use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use wix_media_upload::Error;
@@ -85,34 +84,12 @@ pub fn usage(text: &str) -> Exit {
     Exit::Usage
 }
 
-/// The error behind retries.
-fn root(e: &Error) -> &Error {
-    match e {
-        Error::GaveUp { last, .. } => root(last),
-        other => other,
-    }
-}
-
-/// Whether the server refused the connection (nothing listens there).
-pub fn refused(e: &Error) -> bool {
-    match root(e) {
-        Error::Transport { source, .. } => match &**source {
-            wix_media_upload::ureq::Error::Io(io) => io.kind() == ErrorKind::ConnectionRefused,
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
 /// A one-line message for a failed upload; `kept` says whether a resume record is left (the
 /// upload exists on the server and a rerun resumes it).
 pub fn describe(e: &Error, kept: bool) -> String {
-    let attempts = match e {
-        Error::GaveUp { attempts, .. } => *attempts,
-        _ => 1,
-    };
-    let text = if refused(e) && !kept {
-        let request = root(e)
+    let attempts = e.attempts();
+    let text = if e.is_connection_refused() && !kept {
+        let request = e
             .request()
             .map(|r| format!(" ({r}"))
             .unwrap_or_else(|| " (".into());
@@ -132,11 +109,8 @@ pub fn describe(e: &Error, kept: bool) -> String {
 
 /// A one-line message for a failed Wix call that uploads nothing (import, wait).
 pub fn describe_call(e: &Error) -> String {
-    if refused(e) {
-        let request = root(e)
-            .request()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
+    if e.is_connection_refused() {
+        let request = e.request().map(|r| format!(" ({r})")).unwrap_or_default();
         return output::one_line(&format!("the server refused the connection{request}"));
     }
     output::one_line(&e.to_string())

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use wix_media_upload::wix::types::OperationStatus;
-use wix_media_upload::wix::{FileDescriptor, FileUpload, Route, WixClient};
+use wix_media_upload::wix::{FileDescriptor, FileUpload, OperationStatus, Route, WixClient};
 use wix_media_upload::{Metadata as TusMetadata, Source, UploadOptions};
 
 use super::wait::{WaitError, wait_file};
@@ -84,32 +83,9 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
         .state_dir
         .clone()
         .unwrap_or_else(target::default_state_dir);
-    let settings = Settings {
-        chunk_size: args.chunk_size,
-        parallel: args.parallel,
-        stall_timeout: args.timeout,
-        retry_delays: args.retry_delays.as_ref().map(|d| d.0.clone()),
-    };
-    let target = match &args.endpoint {
-        Some(url) => Tus::new(url.clone(), &state_dir, &settings).map(Target::Tus),
-        None => match target::env_credentials() {
-            Ok(creds) => Wix::new(creds, &state_dir, settings).map(Target::Wix),
-            Err(text) => return super::usage(&text),
-        },
-    };
-    let target = match target {
-        Ok(t) => t,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
-    };
-    let manifest = match Manifest::open(&state_dir) {
-        Ok(m) => m,
-        Err(text) => {
-            output::note(&text);
-            return Exit::Failed;
-        }
+    let (target, manifest) = match open_target(&args, &state_dir) {
+        Ok(opened) => opened,
+        Err(exit) => return exit,
     };
     let (target_id, options) = match &target {
         Target::Tus(t) => (t.identity(), json!({ "mime": args.mime })),
@@ -136,6 +112,36 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
     };
     let walked_all = run_batch(&ctx);
     board.finish();
+    finish(&board, stop, walked_all)
+}
+
+/// Where the files go, and the manifest of what is uploaded; the exit when either is not
+/// usable (said).
+fn open_target(args: &UploadArgs, state_dir: &Path) -> Result<(Target, Manifest), Exit> {
+    let settings = Settings {
+        chunk_size: args.chunk_size,
+        parallel: args.parallel,
+        stall_timeout: args.timeout,
+        retry_delays: args.retry_delays.as_ref().map(|d| d.0.clone()),
+    };
+    let target = match &args.endpoint {
+        Some(url) => Tus::new(url.clone(), state_dir, &settings).map(Target::Tus),
+        None => match target::env_credentials() {
+            Ok(creds) => Wix::new(creds, state_dir, settings).map(Target::Wix),
+            Err(text) => return Err(super::usage(&text)),
+        },
+    };
+    let failed = |text: String| {
+        output::note(&text);
+        Exit::Failed
+    };
+    let target = target.map_err(failed)?;
+    let manifest = Manifest::open(state_dir).map_err(failed)?;
+    Ok((target, manifest))
+}
+
+/// The summary, and the exit for how the batch went.
+fn finish(board: &Board, stop: &Stop, walked_all: bool) -> Exit {
     if stop.reason() != Some(Reason::StdoutClosed) {
         output::note(&board.summary());
     }
@@ -191,26 +197,7 @@ fn run_batch(ctx: &Ctx<'_>) -> bool {
                 })
             })
             .collect();
-        let mut walked_all = true;
-        for item in Walk::new(ctx.args.paths.clone()) {
-            if ctx.stop.stopped() {
-                walked_all = false;
-                break;
-            }
-            match item {
-                Item::File(path, meta) => {
-                    if tx.send((path, meta)).is_err() {
-                        walked_all = false;
-                        break;
-                    }
-                }
-                Item::Error(path, text) => {
-                    ctx.board.failed_early(0);
-                    ctx.fail(&path, &text, None);
-                }
-            }
-        }
-        drop(tx);
+        let walked_all = ctx.feed(tx);
         for w in workers {
             let _ = w.join();
         }
@@ -232,6 +219,28 @@ fn path_text(path: &Path) -> String {
 }
 
 impl Ctx<'_> {
+    /// Walks the paths into the workers' queue (a walk error fails its path at once); says
+    /// whether the walk went to its end.
+    fn feed(&self, tx: mpsc::SyncSender<(PathBuf, Metadata)>) -> bool {
+        for item in Walk::new(self.args.paths.clone()) {
+            if self.stop.stopped() {
+                return false;
+            }
+            match item {
+                Item::File(path, meta) => {
+                    if tx.send((path, meta)).is_err() {
+                        return false;
+                    }
+                }
+                Item::Error(path, text) => {
+                    self.board.failed_early(0);
+                    self.fail(&path, &text, None);
+                }
+            }
+        }
+        true
+    }
+
     /// Prints a result line; a closed stdout stops the batch.
     fn emit(&self, line: &impl Serialize) {
         let text = match serde_json::to_string(line) {
@@ -392,18 +401,12 @@ impl Ctx<'_> {
 
     /// Whether the library kept a resume record of the file (part of it is on the server).
     fn kept(store: &TrackingStore, path: &Path) -> bool {
-        Source::file(path)
-            .ok()
-            .and_then(|s| s.key().map(|k| store.has_record_for(k)))
-            .unwrap_or(false)
+        Source::file(path).is_ok_and(|s| store.has_record_for(&s))
     }
 
     fn untrack(store: &TrackingStore, path: &Path) {
-        if let Some(key) = Source::file(path)
-            .ok()
-            .and_then(|s| s.key().map(str::to_owned))
-        {
-            store.untrack(&key);
+        if let Ok(source) = Source::file(path) {
+            store.untrack(&source);
         }
     }
 
@@ -455,25 +458,31 @@ impl Ctx<'_> {
         Self::untrack(&t.store, path);
     }
 
+    /// How the command line asks files to go to Wix.
+    fn file_upload<'a>(&self) -> FileUpload<'a> {
+        let route = match self.args.route {
+            RouteArg::Auto => Route::Auto,
+            RouteArg::Resumable => Route::Resumable,
+            RouteArg::Simple => Route::Simple,
+        };
+        let upload = FileUpload::new()
+            .route(route)
+            .options(self.args.file.options())
+            .abort(self.stop.abort_handle().clone());
+        match &self.args.mime {
+            Some(m) => upload.mime_type(m.as_str()),
+            None => upload,
+        }
+    }
+
     fn upload_wix(&self, w: &Wix, path: &Path, state: &FileState, identity: &str) {
         let client = match w.client(&|t| self.board.note(t)) {
             Ok(c) => c,
             Err(text) => return self.fail_early(path, state.size, &text),
         };
         let mut bar = self.board.start_file(path, state.size);
-        let route = match self.args.route {
-            RouteArg::Auto => Route::Auto,
-            RouteArg::Resumable => Route::Resumable,
-            RouteArg::Simple => Route::Simple,
-        };
-        let mut upload = FileUpload::new()
-            .route(route)
-            .abort(self.stop.abort_handle().clone());
-        if let Some(m) = &self.args.mime {
-            upload = upload.mime_type(m.as_str());
-        }
-        upload = upload.options(self.args.file.options());
-        let result = client.upload_with(path, upload.progress(|p| bar.update(p)));
+        let upload = self.file_upload().progress(|p| bar.update(p));
+        let result = client.upload_with(path, upload);
         match result {
             Ok(done) => {
                 let mut file = done.file;

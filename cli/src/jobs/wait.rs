@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wix_media_upload::wix::{FileDescriptor, WixClient};
+use wix_media_upload::wix::{FileDescriptor, OperationStatus, WixClient};
 use wix_media_upload::{AbortHandle, Error};
 
 use super::{Exit, describe_call};
@@ -49,7 +49,7 @@ pub fn wait_file(
     stop: &Stop,
 ) -> Result<FileDescriptor, WaitError> {
     until(deadline, stop, |timeout, abort| {
-        client.wait_ready_with(file, timeout, abort)
+        client.wait_processed(file, timeout, abort)
     })
 }
 
@@ -61,8 +61,10 @@ fn until(
 ) -> Result<FileDescriptor, WaitError> {
     let timeout = deadline.saturating_duration_since(Instant::now());
     match wait(timeout, Some(stop.abort_handle())) {
+        Ok(file) if file.operation_status == Some(OperationStatus::Failed) => {
+            Err(WaitError::Failed(Box::new(file)))
+        }
         Ok(file) => Ok(file),
-        Err(Error::ProcessingFailed { file }) => Err(WaitError::Failed(file)),
         Err(Error::NotReady { waited, .. }) => Err(WaitError::NotReady(waited)),
         Err(Error::Aborted) => Err(WaitError::Stopped),
         Err(e) => Err(WaitError::Call(describe_call(&e))),
@@ -79,7 +81,7 @@ fn wait(args: WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
     let mut failed = false;
     for id in &args.ids {
         let line = match until(deadline, stop, |t, abort| {
-            client.wait_ready_with(id, t, abort)
+            client.wait_processed(id, t, abort)
         }) {
             Ok(file) => json!({ "file": file }),
             Err(WaitError::Stopped) => break,

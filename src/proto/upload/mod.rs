@@ -245,7 +245,12 @@ impl Upload {
     }
 
     /// A partial upload of the concatenation extension (`Upload-Concat: partial`).
-    pub fn partial(endpoint: &str, length: u64, metadata: &Metadata, mut config: Config) -> Self {
+    pub(crate) fn partial(
+        endpoint: &str,
+        length: u64,
+        metadata: &Metadata,
+        mut config: Config,
+    ) -> Self {
         config.creation = CreationMode::Plain;
         let mut up = Self::new(endpoint, length, metadata, config);
         up.partial = true;
@@ -282,7 +287,7 @@ impl Upload {
     }
 
     /// Starts over with a creation that carries `metadata` (say, a fresh token).
-    pub fn restart_with(&mut self, metadata: &Metadata) {
+    pub(crate) fn restart_with(&mut self, metadata: &Metadata) {
         self.metadata = MetadataHeader(metadata.encode());
         self.restart();
     }
@@ -302,13 +307,13 @@ impl Upload {
     }
 
     /// Uses at most `bytes` per PATCH from now on (say, a size learned by an earlier run).
-    pub fn limit_chunk_size(&mut self, bytes: u64) {
+    pub(crate) fn limit_chunk_size(&mut self, bytes: u64) {
         let bytes = bytes.max(1);
         self.config.chunk_size = Some(self.config.chunk_size.map_or(bytes, |c| c.min(bytes)));
     }
 
     /// Stops asking `Expect: 100-continue` (the server does not answer it).
-    pub fn stop_expect_continue(&mut self) {
+    pub(crate) fn stop_expect_continue(&mut self) {
         self.config.expect_continue_above = None;
     }
 
@@ -318,12 +323,13 @@ impl Upload {
     }
 
     /// The checksum algorithm agreed with the server, if any.
-    pub fn checksum(&self) -> Option<ChecksumAlgorithm> {
+    #[cfg(test)]
+    pub(crate) fn checksum(&self) -> Option<ChecksumAlgorithm> {
         self.checksum
     }
 
     /// The current phase.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         self.phase
     }
 
@@ -343,12 +349,12 @@ impl Upload {
     }
 
     /// The creation URL.
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// The server's `Upload-Expires` on the client's clock, if it sent one.
-    pub fn expires(&self) -> Option<SystemTime> {
+    pub(crate) fn expires(&self) -> Option<SystemTime> {
         self.expires
     }
 
@@ -358,7 +364,7 @@ impl Upload {
     }
 
     /// The chunk size in force (it shrinks when bodies are refused).
-    pub fn chunk_size(&self) -> Option<u64> {
+    pub(crate) fn chunk_size(&self) -> Option<u64> {
         self.config.chunk_size
     }
 
@@ -455,8 +461,8 @@ impl Upload {
     ///
     /// # Errors
     ///
-    /// What the answer means when it is not a success: [`Error::Status`] (retry it when
-    /// [`Retryable::is_retryable`](crate::proto::Retryable::is_retryable)), [`Error::Gone`],
+    /// What the answer means when it is not a success: [`Error::Status`] (worth retrying for
+    /// 423, 429 and 5xx), [`Error::Gone`],
     /// [`Error::OffsetMismatch`], [`Error::ChecksumMismatch`], [`Error::TooLarge`], or a
     /// [`Violation`].
     pub fn handle(&mut self, resp: &ResponseHead, now: SystemTime) -> Result<Event> {
@@ -469,7 +475,9 @@ impl Upload {
             Method::Head => self.on_head(resp, now),
             Method::Patch => self.on_patch(resp, sent.body, now),
             // Never sent by this machine.
-            Method::Delete => Err(Violation::NoRequestOutstanding.into()),
+            Method::Delete | Method::Get | Method::Put => {
+                Err(Violation::NoRequestOutstanding.into())
+            }
         };
         // Any accepted creation, HEAD or PATCH may carry the server's latest expiry.
         if event.is_ok() && resp.is_success() {

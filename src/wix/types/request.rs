@@ -1,7 +1,6 @@
 //! Request bodies of the routes that create or read files, and the answers that are not a
 //! file descriptor.
 
-use crate::macros::setters;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -15,6 +14,7 @@ use crate::secret::Secret;
 /// `externalInfo`: the caller's own ids for a file, echoed back in Wix's webhooks.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[must_use]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ExternalInfo {
@@ -42,23 +42,30 @@ impl ExternalInfo {
         self.external_ids.push(id.into());
         self
     }
-
-    setters! {
-        /// Replaces `externalIds`.
-        external_ids(ids: impl IntoIterator<Item = impl Into<String>>) => external_ids = strings(ids);
-    }
 }
 
 /// The optional fields shared by every request that creates a file (generate upload URL,
 /// resumable or not, and import): where the file goes, whether it is private, its labels and
 /// the caller's own ids.
 ///
-/// Build one set and hand it to any of these requests with their `options` method, or use
-/// the requests' own setters of the same names.
+/// Build one set and hand it to [`FileUpload::options`](super::super::FileUpload::options),
+/// [`GenerateUploadUrlRequest::options`] or [`ImportFileRequest::options`].
+///
+/// ```
+/// use wix_media_upload::wix::{ExternalInfo, FileOptions};
+///
+/// let options = FileOptions::new()
+///     .file_path("/videos/2024/december")
+///     .private(true)
+///     .label("launch")
+///     .external_info(ExternalInfo::new("crm").external_id("42"));
+/// assert_eq!(options.labels, ["launch"]);
+/// ```
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
+#[must_use]
 pub struct FileOptions {
     /// Folder to create the file in (`parentFolderId`; Wix's default: `media-root`).
     pub parent_folder_id: Option<String>,
@@ -79,21 +86,30 @@ impl FileOptions {
         FileOptions::default()
     }
 
-    setters! {
-        /// Sets `parentFolderId`.
-        parent_folder_id(id: impl Into<String>) => parent_folder_id = Some(id.into());
+    /// Sets `parentFolderId`, the id of the folder to create the file in (Wix's default:
+    /// `media-root`).
+    pub fn parent_folder_id(mut self, id: impl Into<String>) -> Self {
+        self.parent_folder_id = Some(id.into());
+        self
+    }
 
-        /// Sets `private`.
-        private(private: bool) => private = Some(private);
+    /// Sets `private` (a private file cannot be made public later).
+    pub fn private(mut self, private: bool) -> Self {
+        self.private = Some(private);
+        self
+    }
 
-        /// Sets `filePath`.
-        file_path(path: impl Into<String>) => file_path = Some(path.into());
+    /// Sets `filePath`, a folder path such as `/videos/2024/december`; missing folders are
+    /// created.
+    pub fn file_path(mut self, path: impl Into<String>) -> Self {
+        self.file_path = Some(path.into());
+        self
+    }
 
-        /// Sets `externalInfo`.
-        external_info(info: ExternalInfo) => external_info = Some(info);
-
-        /// Replaces all labels.
-        labels(labels: impl IntoIterator<Item = impl Into<String>>) => labels = strings(labels);
+    /// Sets `externalInfo`.
+    pub fn external_info(mut self, info: ExternalInfo) -> Self {
+        self.external_info = Some(info);
+        self
     }
 
     /// Adds one label.
@@ -102,51 +118,6 @@ impl FileOptions {
         self
     }
 }
-
-fn strings(items: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
-    items.into_iter().map(Into::into).collect()
-}
-
-/// The [`FileOptions`] setters, for a type with an `options: FileOptions` field.
-macro_rules! file_option_setters {
-    () => {
-        $crate::macros::setters! {
-            /// Replaces all the shared options ([`FileOptions`]) at once.
-            options(options: FileOptions) => options = options;
-        }
-
-        file_option_setters! {
-            /// Sets `parentFolderId` (Wix's default: `media-root`).
-            parent_folder_id(id: impl Into<String>);
-
-            /// Sets `private` (a private file cannot be made public later).
-            private(private: bool);
-
-            /// Adds one label.
-            label(label: impl Into<String>);
-
-            /// Replaces all labels.
-            labels(labels: impl IntoIterator<Item = impl Into<String>>);
-
-            /// Sets `filePath`, e.g. `/videos/2024/december`; missing folders are created.
-            file_path(path: impl Into<String>);
-
-            /// Sets `externalInfo`.
-            external_info(info: ExternalInfo);
-        }
-    };
-    // Each setter hands its value to the `FileOptions` setter of the same name.
-    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, $arg: $ty) -> Self {
-                self.options = self.options.$name($arg);
-                self
-            }
-        )*
-    };
-}
-pub(crate) use file_option_setters;
 
 fn tus() -> UploadProtocol {
     UploadProtocol::Tus
@@ -159,16 +130,19 @@ fn tus() -> UploadProtocol {
 /// ```
 /// use wix_media_upload::wix::GenerateUploadUrlRequest;
 ///
+/// use wix_media_upload::wix::FileOptions;
+///
 /// let request = GenerateUploadUrlRequest::new("video/mp4")
 ///     .file_name("clip.mp4")
 ///     .size_in_bytes(10_737_418_240)
-///     .file_path("/videos/2024/december");
+///     .options(FileOptions::new().file_path("/videos/2024/december"));
 /// assert_eq!(request.options.file_path.as_deref(), Some("/videos/2024/december"));
 /// ```
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
+#[must_use]
 pub struct GenerateUploadUrlRequest {
     /// MIME type of the file (required, max 100 chars).
     pub mime_type: String,
@@ -196,18 +170,27 @@ impl GenerateUploadUrlRequest {
         }
     }
 
-    setters! {
-        /// Sets `fileName`.
-        file_name(name: impl Into<String>) => file_name = Some(name.into());
-
-        /// Sets `sizeInBytes`.
-        size_in_bytes(size: u64) => size_in_bytes = Some(size);
+    /// Sets `fileName`.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
     }
 
-    file_option_setters!();
+    /// Sets `sizeInBytes`.
+    pub fn size_in_bytes(mut self, size: u64) -> Self {
+        self.size_in_bytes = Some(size);
+        self
+    }
+
+    /// Sets the folder, privacy, labels and external ids.
+    pub fn options(mut self, options: FileOptions) -> Self {
+        self.options = options;
+        self
+    }
 
     /// The upload protocol sent: `TUS` for requests built here, none for the simple route.
-    pub fn upload_protocol(&self) -> Option<&UploadProtocol> {
+    #[cfg(test)]
+    pub(crate) fn upload_protocol(&self) -> Option<&UploadProtocol> {
         self.upload_protocol.as_ref()
     }
 
@@ -227,7 +210,7 @@ impl GenerateUploadUrlRequest {
 pub struct GenerateUploadUrlResponse {
     /// Protocol of `upload_url` (`TUS`).
     #[serde(default = "tus")]
-    pub upload_protocol: UploadProtocol,
+    pub(crate) upload_protocol: UploadProtocol,
     /// tus creation endpoint.
     pub upload_url: String,
     /// Single-use token for the upload and finalize calls.
@@ -280,6 +263,7 @@ impl GenerateSimpleUploadUrlResponse {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
+#[must_use]
 pub struct ImportFileRequest {
     /// URL to import from (required).
     pub url: String,
@@ -314,15 +298,28 @@ impl ImportFileRequest {
         }
     }
 
-    setters! {
-        /// Sets `displayName`.
-        display_name(name: impl Into<String>) => display_name = Some(name.into());
+    /// Sets `displayName`.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
 
-        /// Sets `mimeType`.
-        mime_type(mime_type: impl Into<String>) => mime_type = Some(mime_type.into());
+    /// Sets `mimeType`.
+    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
 
-        /// Sets `mediaType`.
-        media_type(media_type: MediaType) => media_type = Some(media_type);
+    /// Sets `mediaType`.
+    pub fn media_type(mut self, media_type: MediaType) -> Self {
+        self.media_type = Some(media_type);
+        self
+    }
+
+    /// Sets the folder, privacy, labels and external ids.
+    pub fn options(mut self, options: FileOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Adds (or replaces) one of `urlParams`.
@@ -336,8 +333,6 @@ impl ImportFileRequest {
         self.url_headers.insert(name.into(), Secret::new(value));
         self
     }
-
-    file_option_setters!();
 }
 
 impl fmt::Debug for ImportFileRequest {
@@ -441,12 +436,15 @@ mod tests {
         let req = GenerateUploadUrlRequest::new("video/mp4")
             .file_name("clip.mp4")
             .size_in_bytes(10_737_418_240)
-            .parent_folder_id("media-root")
-            .private(true)
-            .label("one")
-            .label("two")
-            .file_path("/videos/2024/december")
-            .external_info(ExternalInfo::new("my-app").external_id("order-17"));
+            .options(
+                FileOptions::new()
+                    .parent_folder_id("media-root")
+                    .private(true)
+                    .label("one")
+                    .label("two")
+                    .file_path("/videos/2024/december")
+                    .external_info(ExternalInfo::new("my-app").external_id("order-17")),
+            );
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
             json!({
@@ -462,12 +460,15 @@ mod tests {
             })
         );
         assert_eq!(round_trip(&req), req);
-        let req = req.labels(["x"]).private(false).size_in_bytes(0);
+        let req = req
+            .options(FileOptions::new().label("x").private(false))
+            .size_in_bytes(0);
         let out = serde_json::to_value(&req).unwrap();
         assert_eq!(out["labels"], json!(["x"]));
         assert_eq!(out["private"], json!(false));
         assert_eq!(out["sizeInBytes"], json!("0"));
-        let req = req.labels(Vec::<String>::new());
+        assert!(out.get("filePath").is_none());
+        let req = req.options(FileOptions::new());
         assert!(serde_json::to_value(&req).unwrap().get("labels").is_none());
     }
 
@@ -495,9 +496,10 @@ mod tests {
         let options = FileOptions::new()
             .parent_folder_id("folder-1")
             .private(false)
-            .labels(["a", "b"])
+            .label("a")
+            .label("b")
             .file_path("/imports")
-            .external_info(ExternalInfo::new("crm").external_ids(["1", "2"]));
+            .external_info(ExternalInfo::new("crm").external_id("1").external_id("2"));
         let expected = json!({
             "parentFolderId": "folder-1",
             "private": false,
@@ -524,15 +526,6 @@ mod tests {
                 assert_eq!(&body[key], value, "{key} in {body}");
             }
         }
-        // The setters on a request and on FileOptions agree.
-        let by_setters = GenerateUploadUrlRequest::new("m")
-            .parent_folder_id("folder-1")
-            .private(false)
-            .label("a")
-            .label("b")
-            .file_path("/imports")
-            .external_info(ExternalInfo::new("crm").external_id("1").external_id("2"));
-        assert_eq!(by_setters.options, options);
     }
 
     #[test]
@@ -540,7 +533,7 @@ mod tests {
         let resumable = GenerateUploadUrlRequest::new("image/png")
             .file_name("a.png")
             .size_in_bytes(10)
-            .label("x");
+            .options(FileOptions::new().label("x"));
         let req = resumable.for_simple_route();
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
@@ -615,11 +608,14 @@ mod tests {
             .display_name("logo.png")
             .mime_type("image/png")
             .media_type(MediaType::Image)
-            .parent_folder_id("media-root")
-            .file_path("/imports/2024")
-            .private(false)
-            .label("imported")
-            .external_info(ExternalInfo::new("crm").external_id("42"))
+            .options(
+                FileOptions::new()
+                    .parent_folder_id("media-root")
+                    .file_path("/imports/2024")
+                    .private(false)
+                    .label("imported")
+                    .external_info(ExternalInfo::new("crm").external_id("42")),
+            )
             .url_param("size", "large")
             .url_param("v", 2)
             .url_header("Authorization", "Bearer s3cr3t-header");
@@ -699,7 +695,7 @@ mod tests {
             json!({"origin": "crm", "externalIds": ["1", 2, null], "other": 1}),
         )
         .unwrap();
-        assert_eq!(info, ExternalInfo::new("crm").external_ids(["1"]));
+        assert_eq!(info, ExternalInfo::new("crm").external_id("1"));
         let info: ExternalInfo = serde_json::from_value(json!({"externalIds": null})).unwrap();
         assert_eq!(info, ExternalInfo::default());
         assert_eq!(serde_json::to_value(&info).unwrap(), json!({}));

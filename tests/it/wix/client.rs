@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use crate::support::TempDir;
 use wix_media_emulator::{Emulator, EmulatorConfig};
-use wix_media_upload::wix::types::{MediaType, OperationStatus};
-use wix_media_upload::wix::{ExternalInfo, FileUpload, ImportFileRequest, Route, WixClient};
-use wix_media_upload::{Credentials, Error, ErrorBody, ManualClock, RetryPolicy, Uploader};
+use wix_media_upload::wix::{
+    ExternalInfo, FileOptions, FileUpload, ImportFileRequest, Route, WixClient,
+};
+use wix_media_upload::wix::{MediaType, OperationStatus};
+use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
 
 const KEY: &str = "IST.client-test-key-0123456789";
 const SITE: &str = "site-1";
@@ -121,11 +123,14 @@ fn routes_can_be_chosen_and_options_reach_wix() {
                     .route(route)
                     .display_name(format!("holiday {route:?}.jpg"))
                     .mime_type("image/jpeg")
-                    .file_path("/albums/2026")
-                    .private(true)
-                    .label("summer")
-                    .label("beach")
-                    .external_info(ExternalInfo::new("my-app").external_id("row-17")),
+                    .options(
+                        FileOptions::new()
+                            .file_path("/albums/2026")
+                            .private(true)
+                            .label("summer")
+                            .label("beach")
+                            .external_info(ExternalInfo::new("my-app").external_id("row-17")),
+                    ),
             )
             .unwrap_or_else(|e| panic!("{route:?}: {e}"));
         assert_eq!(done.route, route);
@@ -153,7 +158,7 @@ fn uploads_wait_until_processed() {
     assert_eq!(pending.media_type, Some(MediaType::Video));
     assert_eq!(pending.operation_status, Some(OperationStatus::Pending));
     let ready = client
-        .upload_with(&path, FileUpload::new().wait(60))
+        .upload_with(&path, FileUpload::new().wait(Duration::from_secs(60)))
         .unwrap();
     assert_eq!(ready.file.operation_status, Some(OperationStatus::Ready));
     // And on its own.
@@ -197,7 +202,7 @@ fn a_short_404_right_after_creation_is_tolerated() {
     let client = wix.client();
     let (path, _) = wix.file("a.png", 3000);
     let done = client
-        .upload_with(&path, FileUpload::new().wait(60))
+        .upload_with(&path, FileUpload::new().wait(Duration::from_secs(60)))
         .unwrap();
     assert_eq!(done.file.operation_status, Some(OperationStatus::Ready));
     // An image is READY at once: no read was needed.
@@ -245,7 +250,7 @@ fn import_from_a_url_then_wait() {
         .import(
             &ImportFileRequest::new(&source.url)
                 .display_name("imported.png")
-                .file_path("/imports"),
+                .options(FileOptions::new().file_path("/imports")),
         )
         .unwrap();
     assert_eq!(file.operation_status, Some(OperationStatus::Pending));
@@ -262,12 +267,15 @@ fn import_from_a_url_then_wait() {
     drop(dead);
     let file = client.import(&ImportFileRequest::new(url)).unwrap();
     match client.wait_ready(id(&file), Duration::from_secs(60)) {
-        Err(Error::ProcessingFailed { file: failed }) => {
-            assert_eq!(failed.operation_status, Some(OperationStatus::Failed));
-            assert_eq!(failed.id, file.id);
-        }
+        Err(Error::ProcessingFailed { file_id }) => assert_eq!(file.id.as_deref(), Some(&*file_id)),
         other => panic!("{other:?}"),
     }
+    // The descriptor that said so, for a caller that wants it.
+    let failed = client
+        .wait_processed(id(&file), Duration::from_secs(60), None)
+        .unwrap();
+    assert_eq!(failed.operation_status, Some(OperationStatus::Failed));
+    assert_eq!(failed.id, file.id);
 }
 
 #[test]
@@ -344,13 +352,12 @@ fn a_wrong_site_id_gets_html_and_a_hint() {
             status: 403,
             body: Some(body),
             ..
-        } => match &**body {
-            ErrorBody::Text { excerpt, hint } => {
-                assert!(!excerpt.contains('<'), "{excerpt}");
-                assert!(hint.is_some_and(|h| h.contains("site id")));
-            }
-            other => panic!("{other:?}"),
-        },
+        } => {
+            assert!(err.wix().is_none(), "{err:?}");
+            let excerpt = body.excerpt();
+            assert!(!excerpt.is_empty() && !excerpt.contains('<'), "{excerpt}");
+            assert!(body.hint().is_some_and(|h| h.contains("site id")));
+        }
         other => panic!("{other:?}"),
     }
     let text = format!("{err} {err:?}");

@@ -2,6 +2,7 @@
 //! (tus, then finalize), and Wix error bodies.
 
 use mockito::{Matcher, Mock};
+use wix_media_upload::proto::Method;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{Error, Secret, Source, UploadOptions, Uploader};
 
@@ -104,7 +105,7 @@ fn finalize_errors_carry_the_wix_body() {
                 status: 400,
                 ref request,
                 ..
-            } if request.method() == "PUT"
+            } if request.method() == Method::Put
         ),
         "{err:?}"
     );
@@ -115,7 +116,7 @@ fn finalize_errors_carry_the_wix_body() {
         wix.field_violations[0].field.as_deref(),
         Some("sizeInBytes")
     );
-    assert_eq!(err.wix_code(), None);
+    assert_eq!(err.wix().and_then(|w| w.code).as_deref(), None);
     let shown = err.to_string();
     assert!(
         shown.contains("INVALID_ARGUMENT: file size is zero"),
@@ -129,7 +130,10 @@ fn finalize_errors_carry_the_wix_body() {
         wix::finalize(&uploader, &base, &Secret::new("tok-404"), Some("gone.txt")).unwrap_err();
     missing.assert();
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
-    assert_eq!(err.wix_code(), Some("UPLOAD_NOT_FOUND"));
+    assert_eq!(
+        err.wix().and_then(|w| w.code).as_deref(),
+        Some("UPLOAD_NOT_FOUND")
+    );
     assert_eq!(
         err.wix().unwrap().description.as_deref(),
         Some("no upload for this token")

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::json;
-use wix_media_upload::wix::types::OperationStatus;
-use wix_media_upload::wix::{FileUpload, ImportFileRequest, Route, WixClient};
+use wix_media_upload::wix::OperationStatus;
+use wix_media_upload::wix::{FileOptions, FileUpload, ImportFileRequest, Route, WixClient};
 use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
 
 use crate::support::TempDir;
@@ -91,10 +91,12 @@ fn the_simple_route_sends_exactly_two_requests() {
     let done = client(&server, &clock, RetryPolicy::none())
         .upload_with(
             &path,
-            FileUpload::new()
-                .file_path("/albums")
-                .label("one")
-                .private(true),
+            FileUpload::new().options(
+                FileOptions::new()
+                    .file_path("/albums")
+                    .label("one")
+                    .private(true),
+            ),
         )
         .unwrap();
     generate.assert();
@@ -211,7 +213,7 @@ fn failed_processing_is_a_typed_error() {
         .wait_ready("x", Duration::from_secs(60))
         .unwrap_err();
     match err {
-        Error::ProcessingFailed { file } => assert_eq!(file.id.as_deref(), Some("x")),
+        Error::ProcessingFailed { file_id } => assert_eq!(&*file_id, "x"),
         other => panic!("{other:?}"),
     }
 }
