@@ -3,7 +3,6 @@
 //! answer 4xx/5xx as values. `Api` also talks to an emulator in another process.
 
 use std::ops::Deref;
-use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -263,7 +262,8 @@ impl Api {
 pub struct Emu {
     pub emu: Emulator,
     api: Api,
-    dir: TempDir,
+    // Holds the emulator's files (in `emu/` below it) until the end.
+    _dir: TempDir,
 }
 
 impl Emu {
@@ -277,12 +277,11 @@ impl Emu {
         let dir = TempDir::new("wmu-emu");
         let emu = config.start(dir.join("emu")).expect("start the emulator");
         let api = Api::new(emu.base_url());
-        Emu { emu, api, dir }
-    }
-
-    /// A temp dir for the test's own files (the emulator's are in `emu/` below it).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+        Emu {
+            emu,
+            api,
+            _dir: dir,
+        }
     }
 
     /// How many requests of `method` the emulator answered since the last reset.

@@ -33,8 +33,8 @@ pub mod tus_server;
 
 pub use child::test_path;
 pub use files::{
-    Fnv64, TempDir, TempFile, XorShift, big_temp_file_with, digest, file_digest,
-    pseudo_random_bytes, temp_file_with, write_tree,
+    TempDir, TempFile, XorShift, big_temp_file_with, digest, file_digest, pseudo_random_bytes,
+    temp_file_with, write_tree,
 };
 pub use server_process::upload_id;
 pub use state::unfinished_records;

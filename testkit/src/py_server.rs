@@ -36,6 +36,7 @@
 
 use std::fs;
 use std::io::BufReader;
+use std::marker::PhantomData;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -111,10 +112,8 @@ pub struct PyTusServerOptions {
 /// Derefs to the [`ServerProcess`] for its URLs and stored bytes.
 pub type PyTusServer = Harness<Python>;
 
-/// The Python server's own part of a [`PyTusServer`]: its command line.
-pub struct Python {
-    args: Vec<String>,
-}
+/// The kind of a [`PyTusServer`].
+pub struct Python;
 
 /// An upload's data file is named by its uuid.
 fn is_upload(_dir: &Path, name: &str) -> bool {
@@ -150,7 +149,7 @@ impl PyTusServer {
                     let label = "resumable-upload server log";
                     return PyTusServer {
                         process: ServerProcess::new(child, port, stderr, dir, label, is_upload),
-                        kind: Python { args },
+                        kind: PhantomData,
                     };
                 }
                 Started::PortTaken => {
@@ -172,11 +171,6 @@ impl PyTusServer {
             }
         }
         panic!("no free port after {PORT_ATTEMPTS} attempts; last stderr:\n{last}");
-    }
-
-    /// The command line it was started with (after the interpreter).
-    pub fn args(&self) -> &[String] {
-        &self.kind.args
     }
 
     /// Log lines that contain `needle`.

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -130,10 +131,10 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A reference server of kind `K` (what is its own: its options, how to read its storage).
+/// A reference server of kind `K` (a marker: each kind has its own `start` and storage readers).
 pub struct Harness<K> {
     pub(super) process: ServerProcess,
-    pub(super) kind: K,
+    pub(super) kind: PhantomData<K>,
 }
 
 impl<K> Deref for Harness<K> {

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -96,7 +97,7 @@ pub struct TusServerOptions {
 /// [`ServerProcess`] for its URLs and stored bytes.
 pub type TusServer = Harness<Node>;
 
-/// The Node server's own part of a [`TusServer`] (nothing but its kind).
+/// The kind of a [`TusServer`].
 pub struct Node;
 
 /// An upload's data file sits next to its `<id>.json` info file.
@@ -181,7 +182,7 @@ impl TusServer {
         };
         TusServer {
             process: ServerProcess::new(child, port, stderr, dir, "tus server stderr", is_upload),
-            kind: Node,
+            kind: PhantomData,
         }
     }
 

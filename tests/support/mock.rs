@@ -1,7 +1,6 @@
 //! tus on a `mockito` server: every request the SDK makes is matched on method, path, headers
 //! and body, and every mock asserts how often it was hit; the uploader under test runs on a
 //! [`RecordingClock`], so retry waits are recorded instead of slept.
-#![allow(dead_code)]
 
 use std::io::{Cursor, Read};
 use std::sync::Arc;
@@ -30,11 +29,6 @@ impl MockTus {
         MockTus {
             server: Server::new(),
         }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        self.server.url()
     }
 
     /// The URL of `path` on the server.

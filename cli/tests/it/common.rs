@@ -1,7 +1,6 @@
 //! Running the `wix-media` binary as a user does: a child process with its own state dir and
 //! cache, a clean environment, every run bounded in time. Shared by the `cli` tests and the
 //! `crash` tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,8 +89,9 @@ impl Home {
 pub struct HeldUpload {
     pub server: TusServer,
     pub proxy: GateProxy,
-    pub home: Home,
-    pub file: TempFile,
+    // The state dirs and the file, kept until the end.
+    _home: Home,
+    _file: TempFile,
     /// The file's digest.
     pub digest: u64,
     pub child: Child,
@@ -115,8 +115,8 @@ pub fn held_tus_upload(limit: u64, (len, seed): (u64, u64), timeout_secs: &str) 
     HeldUpload {
         server,
         proxy,
-        home,
-        file,
+        _home: home,
+        _file: file,
         digest,
         child,
         stderr,

@@ -24,7 +24,6 @@
 //! Everything is bounded: sockets have 10 s read and write timeouts, and dropping the proxy
 //! stops accepting, shuts every socket down and joins every thread.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
@@ -187,20 +186,6 @@ impl SeenRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         super::super::http::header(&self.headers, name)
     }
-
-    /// `Content-Length` as a number.
-    pub fn content_length(&self) -> Option<u64> {
-        self.header("Content-Length").and_then(|v| v.parse().ok())
-    }
-}
-
-/// Requests and body bytes of one method ([`FaultProxy::methods`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MethodCount {
-    /// Requests whose head was read.
-    pub requests: u64,
-    /// Body bytes read from the client, in all.
-    pub body_bytes: u64,
 }
 
 /// What the connections of a [`FaultProxy`] share.
@@ -289,27 +274,12 @@ impl FaultProxy {
 
     /// How many requests of `method` went through.
     pub fn count(&self, method: &str) -> u64 {
-        self.methods()
-            .get(&method.to_ascii_uppercase())
-            .map_or(0, |m| m.requests)
+        self.requests_of(method).len() as u64
     }
 
     /// Body bytes the client sent with requests of `method`, in all.
     pub fn body_bytes(&self, method: &str) -> u64 {
-        self.methods()
-            .get(&method.to_ascii_uppercase())
-            .map_or(0, |m| m.body_bytes)
-    }
-
-    /// Requests and body bytes by (upper-case) method.
-    pub fn methods(&self) -> BTreeMap<String, MethodCount> {
-        let mut by = BTreeMap::<String, MethodCount>::new();
-        for r in self.shared().seen.lock().unwrap().iter() {
-            let m = by.entry(r.method.to_ascii_uppercase()).or_default();
-            m.requests += 1;
-            m.body_bytes += r.body_bytes;
-        }
-        by
+        self.requests_of(method).iter().map(|r| r.body_bytes).sum()
     }
 
     /// PATCH bodies corrupted so far ([`ProxyConfig::corrupt_patches`]).

@@ -43,11 +43,6 @@ impl GateProxy {
         GateProxy::start(upstream_of(url), limit)
     }
 
-    /// `http://127.0.0.1:PORT` of the gate.
-    pub fn url(&self) -> String {
-        self.relay.base_url()
-    }
-
     /// `url` (on the upstream) with its `http://host:port` replaced by the gate's.
     pub fn url_for(&self, url: &str) -> String {
         self.relay.url_for(url)
