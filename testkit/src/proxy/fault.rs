@@ -179,12 +179,35 @@ pub struct SeenRequest {
     pub body_bytes: u64,
     /// Whether [`ProxyConfig::corrupt_patches`] flipped a byte of this body.
     pub corrupted: bool,
+    /// The upstream's answer (after any 1xx), logged before it is relayed to the client; `None`
+    /// when none came (or the proxy answered itself).
+    pub response: Option<SeenResponse>,
+}
+
+/// A response as the proxy relayed it: status and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, as the upstream sent them (a `Location` before it was rewritten).
+    pub headers: Vec<(String, String)>,
 }
 
 impl SeenRequest {
     /// First value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
         super::super::http::header(&self.headers, name)
+    }
+
+    /// `Upload-Offset` of the request, as a number.
+    pub fn offset(&self) -> Option<u64> {
+        self.header("Upload-Offset").and_then(|v| v.parse().ok())
+    }
+
+    /// `Upload-Offset` of the response, as a number, if there was a response with one.
+    pub fn answered_offset(&self) -> Option<u64> {
+        let r = self.response.as_ref()?;
+        super::super::http::header(&r.headers, "Upload-Offset").and_then(|v| v.parse().ok())
     }
 }
 
@@ -455,6 +478,7 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
             headers: req.headers.clone(),
             body_bytes: 0,
             corrupted: false,
+            response: None,
         };
         let seen = log_entry(&shared.seen, request);
         let note_body = |n: u64| shared.seen.lock().unwrap()[seen].body_bytes = n;
@@ -579,6 +603,10 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
             shut(&client, Some(&upstream));
             return Ok(());
         };
+        shared.seen.lock().unwrap()[seen].response = Some(SeenResponse {
+            status: resp.status(),
+            headers: resp.headers.clone(),
+        });
         resp.rewrite_location(&upstream_base, &proxy_base);
         let resp_framing = resp.response_framing(&req)?;
         let head = resp.bytes();

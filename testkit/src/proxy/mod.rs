@@ -14,4 +14,4 @@ pub mod gate;
 pub mod http;
 pub mod relay;
 
-pub use fault::{Fault, FaultCounts, FaultProxy, ProxyConfig, SeenRequest};
+pub use fault::{Fault, FaultCounts, FaultProxy, ProxyConfig, SeenRequest, SeenResponse};
