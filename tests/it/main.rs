@@ -12,6 +12,7 @@ mod support;
 mod body_caps;
 mod extensions;
 mod faults;
+mod fuzz;
 mod harness;
 mod hostile;
 mod interop;
