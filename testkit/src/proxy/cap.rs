@@ -267,7 +267,7 @@ fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::
             .retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
 
         // A fresh upstream connection for each request.
-        let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+        let upstream = TcpStream::connect_timeout(&conns.upstream(), IO_TIMEOUT)?;
         configure(&upstream, IO_TIMEOUT)?;
         conns.register(conn, &upstream);
         let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);

@@ -454,7 +454,7 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
         return Ok(());
     }
     configure(&client, IO_TIMEOUT)?;
-    let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+    let upstream = TcpStream::connect_timeout(&conns.upstream(), IO_TIMEOUT)?;
     configure(&upstream, IO_TIMEOUT)?;
     conns.register(conn, &upstream);
     let (upstream_base, proxy_base) = (conns.upstream_base(), conns.base());

@@ -71,7 +71,7 @@ impl Drop for GateProxy {
 
 /// Relays one connection: the server's bytes as they come, the client's through the gate.
 fn serve(gate: &Gate, conns: &Conns, conn: u64, client: TcpStream) -> std::io::Result<()> {
-    let server = TcpStream::connect(conns.upstream)?;
+    let server = TcpStream::connect(conns.upstream())?;
     conns.register(conn, &server);
     let (mut from, mut to) = (server.try_clone()?, client.try_clone()?);
     thread::spawn(move || {
