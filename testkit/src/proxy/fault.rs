@@ -11,9 +11,10 @@
 //! A `Location` that names the upstream is rewritten to name the proxy, so that a server which
 //! answers absolute URLs of its own (the emulator) keeps the client on the proxy.
 //!
-//! Every request is also recorded ([`FaultProxy::requests`]): method, target, headers and how
-//! many body bytes the client sent, so tests can count PATCHes ([`FaultProxy::count`]), check
-//! that a POST carried the first bytes ([`FaultProxy::body_bytes`]) or that a header was sent.
+//! Every request is also recorded ([`FaultProxy::requests`]): method, headers, how many body
+//! bytes the client sent and the answer it got, so tests can count PATCHes
+//! ([`FaultProxy::count`]), check that a POST carried the first bytes
+//! ([`FaultProxy::body_bytes`]), that a header was sent or what offset a HEAD answered.
 //! [`ProxyConfig::corrupt_patches`] flips one byte in the body of the first PATCHes, so that a
 //! server checking `Upload-Checksum` refuses them.
 //!
@@ -166,12 +167,8 @@ impl FaultCounts {
 /// One request as it went through the proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeenRequest {
-    /// 0-based index of the connection it came on.
-    pub conn: u64,
     /// Method, as sent.
     pub method: String,
-    /// Request target (path and query).
-    pub target: String,
     /// Headers in order, as the client sent them.
     pub headers: Vec<(String, String)>,
     /// Body bytes read from the client (chunk framing included); fewer than declared when a
@@ -216,7 +213,6 @@ pub struct FaultState {
     config: ProxyConfig,
     injected: AtomicU64,
     by_kind: [AtomicU64; 5],
-    requests: AtomicU64,
     seen: Mutex<Vec<SeenRequest>>,
     corrupted: AtomicU64,
 }
@@ -256,7 +252,6 @@ impl FaultProxy {
             config,
             injected: AtomicU64::new(0),
             by_kind: Default::default(),
-            requests: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
             corrupted: AtomicU64::new(0),
         };
@@ -273,7 +268,7 @@ impl FaultProxy {
         let k = |f: Fault| self.shared().by_kind[f.index()].load(Ordering::SeqCst);
         FaultCounts {
             connections: self.conns().connections(),
-            requests: self.shared().requests.load(Ordering::SeqCst),
+            requests: self.shared().seen.lock().unwrap().len() as u64,
             cut_request_body: k(Fault::CutRequestBody),
             cut_response: k(Fault::CutResponse),
             error_status: k(Fault::ErrorStatus),
@@ -470,11 +465,8 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
     let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
     let (mut client_w, mut up_w) = (&client, &upstream);
     while let Some(mut req) = conns.next_request(&mut client_r)? {
-        shared.requests.fetch_add(1, Ordering::SeqCst);
         let request = SeenRequest {
-            conn,
             method: req.method().to_owned(),
-            target: req.target().to_owned(),
             headers: req.headers.clone(),
             body_bytes: 0,
             corrupted: false,
