@@ -1,7 +1,7 @@
 //! The second interop reference server: `resumable-upload` 0.3.0 from PyPI (pure Python, no
 //! dependencies; pinned in `testkit/py-server/requirements.txt`), run on 127.0.0.1 with a fresh
 //! storage directory per instance. [`PyTusServer`] mirrors [`crate::TusServer`]
-//! (both deref to a [`ServerProcess`]).
+//! (both deref to a [`ServerProcess`](crate::server_process::ServerProcess)).
 //!
 //! What it does (read off its source, `resumable_upload/server/http_handler.py`, handlers/, and
 //! `storage/sqlite_storage.py`):
@@ -105,7 +105,7 @@ pub struct PyTusServerOptions {
 
 /// A running `resumable-upload serve` on `127.0.0.1:<free port>` with its own storage
 /// directory (uploads and the SQLite database). Killed, and its directory removed, on drop.
-/// Derefs to the [`ServerProcess`] for its URLs and stored bytes.
+/// Derefs to the [`ServerProcess`](crate::server_process::ServerProcess) for its URLs and stored bytes.
 pub type PyTusServer = Harness<Python>;
 
 /// The kind of a [`PyTusServer`].

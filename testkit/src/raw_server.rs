@@ -1,4 +1,4 @@
-//! A tiny scripted HTTP/1.1 server on a raw [`TcpListener`], for hostile-server tests.
+//! A tiny scripted HTTP/1.1 server on a raw [`TcpListener`](std::net::TcpListener), for hostile-server tests.
 //!
 //! It accepts connections on 127.0.0.1 (ephemeral port), each on its own thread, reads request
 //! heads (and, unless told not to, the body per `Content-Length`) and hands each request to a
