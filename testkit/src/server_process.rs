@@ -196,7 +196,7 @@ impl Launched {
     }
 
     /// Kills it and panics: `what` did not start, why, and its stderr.
-    pub fn failed(self, what: &str, why: &str) -> ! {
+    fn failed(self, what: &str, why: &str) -> ! {
         kill(&mut Some(self.child));
         // Give the stderr thread a moment to collect the last lines.
         thread::sleep(Duration::from_millis(100));
