@@ -96,9 +96,8 @@ pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 pub use ureq;
 pub use wix::credentials::Credentials;
 
-/// What the fuzz target feeds besides the public API: the parsers of error bodies and of
-/// `Location`. Only in fuzz builds (`cargo fuzz` sets `--cfg fuzzing`).
-#[cfg(fuzzing)]
+/// What the fuzz target (and `cargo test`'s replay of its kept inputs, tests/it/fuzz) feeds
+/// besides the public API: the parsers of error bodies and of `Location`. Not part of the API.
 #[doc(hidden)]
 pub mod fuzzing {
     /// A short, safe excerpt of an error body.

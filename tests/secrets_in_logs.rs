@@ -1,11 +1,8 @@
 //! The upload token never reaches a log line, an error text or a `Debug` dump.
 //!
 //! This file is a test binary of its own on purpose: it sets the process-wide log level to
-//! trace and checks every line logged in its process (the log capture of tests/support/logs.rs).
+//! trace and checks every line logged in its process (the log capture of testkit/src/logs.rs).
 //! Its tests take turns (`SERIAL`) because each sets the level and reads the captured lines.
-
-#[path = "support/mod.rs"]
-mod support;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,9 +10,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
-use support::logs::{capture_at, lines};
-use support::mock::answer;
-use support::temp_file_with;
+use wix_media_testkit::logs::{capture_at, lines};
+use wix_media_testkit::temp_file_with;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
     CreationMode, Error, ManualClock, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
@@ -86,7 +82,11 @@ fn scenario() {
     let created = server
         .mock("POST", "/upload/tus")
         .match_header("Upload-Metadata", Matcher::Regex(STANDARD.encode(TOKEN)));
-    let post = answer(created, 201, &[("Location", "/upload/tus/u1")], 2);
+    let post = created
+        .with_status(201)
+        .with_header("Location", "/upload/tus/u1")
+        .expect(2)
+        .create();
     let unavailable = server
         .mock("PATCH", "/upload/tus/u1")
         .match_body(bytes.clone())
@@ -94,12 +94,21 @@ fn scenario() {
         .with_body(r#"{"message":"try later","details":{}}"#)
         .expect(1)
         .create();
-    let at_0 = [("Upload-Offset", "0"), ("Upload-Length", "10")];
-    let head = answer(server.mock("HEAD", "/upload/tus/u1"), 200, &at_0, 1);
+    let head = server
+        .mock("HEAD", "/upload/tus/u1")
+        .with_status(200)
+        .with_header("Upload-Offset", "0")
+        .with_header("Upload-Length", "10")
+        .expect(1)
+        .create();
     let patched = server
         .mock("PATCH", "/upload/tus/u1")
         .match_body(bytes.clone());
-    let patch = answer(patched, 204, &[("Upload-Offset", "10")], 2);
+    let patch = patched
+        .with_status(204)
+        .with_header("Upload-Offset", "10")
+        .expect(2)
+        .create();
     let finalize = server
         .mock("PUT", format!("/upload/tus/{TOKEN}?filename=photo.jpg").as_str())
         .with_status(404)

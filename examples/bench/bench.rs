@@ -21,9 +21,7 @@
 //! ```
 //! Every section checks the uploaded bytes after every run and panics when they differ.
 
-#[path = "../../tests/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
+use wix_media_testkit as support;
 
 mod batch;
 mod caps;

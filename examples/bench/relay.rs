@@ -95,7 +95,7 @@ impl LatencyRelay {
 // One client connection: a reader and a writer thread each way, until both ways end.
 fn serve(delay: &Delay, conns: &Conns, conn: u64, client: TcpStream) -> io::Result<()> {
     let opened = Instant::now();
-    let upstream = TcpStream::connect(conns.upstream)?;
+    let upstream = TcpStream::connect(conns.upstream())?;
     conns.register(conn, &upstream);
     client.set_nodelay(true)?;
     upstream.set_nodelay(true)?;

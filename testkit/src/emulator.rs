@@ -3,7 +3,6 @@
 //! answer 4xx/5xx as values. `Api` also talks to an emulator in another process.
 
 use std::ops::Deref;
-use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -263,6 +262,7 @@ impl Api {
 pub struct Emu {
     pub emu: Emulator,
     api: Api,
+    // Holds the emulator's files (in `emu/` below it) until the end.
     dir: TempDir,
 }
 
@@ -281,7 +281,7 @@ impl Emu {
     }
 
     /// A temp dir for the test's own files (the emulator's are in `emu/` below it).
-    pub fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
 

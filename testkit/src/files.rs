@@ -1,6 +1,5 @@
 //! Temporary files and directories, and test data: deterministic pseudo-random bytes, files of
 //! them (streamed to disk for big ones), and a small digest to compare big files by.
-//! Self-contained (std only): a separate test binary can take this file alone with `#[path]`.
 
 use std::fs;
 use std::io::{Read, Write};

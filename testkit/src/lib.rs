@@ -6,8 +6,7 @@
 //! - [`tus_server`], [`py_server`]: the two reference tus servers (Node.js and Python) as child
 //!   processes; [`server_process`] is what they share, [`install`] installs their packages.
 //! - [`proxy`]: relays that inject faults, cap request bodies or hold the client's bytes.
-//! - [`raw_server`]: a scripted HTTP server on a raw socket (hostile answers, tiny sources);
-//!   [`listen`]: what it and the relays do alike around their accept loops.
+//! - [`raw_server`]: a scripted HTTP server on a raw socket (hostile answers, tiny sources).
 //! - [`http`]: requests the tests make themselves (an agent that returns every status, whole
 //!   responses, raw exchanges).
 //! - [`emulator`]: an emulator on a temp dir, and the calls tests make to it by hand.
@@ -22,7 +21,6 @@ pub mod emulator;
 pub mod files;
 pub mod http;
 pub mod install;
-pub mod listen;
 pub mod logs;
 pub mod proxy;
 pub mod py_server;
@@ -33,8 +31,8 @@ pub mod tus_server;
 
 pub use child::test_path;
 pub use files::{
-    Fnv64, TempDir, TempFile, XorShift, big_temp_file_with, digest, file_digest,
-    pseudo_random_bytes, temp_file_with, write_tree,
+    TempDir, TempFile, XorShift, big_temp_file_with, digest, file_digest, pseudo_random_bytes,
+    temp_file_with, write_tree,
 };
 pub use server_process::upload_id;
 pub use state::unfinished_records;

@@ -7,7 +7,6 @@
 //! picks its own lines out (tests run in parallel: look for something only your test logs, such
 //! as the path of its own temp dir), unless the binary is a single subject's, like
 //! tests/secrets_in_logs.rs, which sets the level and clears the lines per test.
-//! Self-contained: a separate test binary can take this file alone with `#[path]`.
 
 use std::sync::{Mutex, MutexGuard, Once};
 

@@ -1,7 +1,7 @@
 //! The second interop reference server: `resumable-upload` 0.3.0 from PyPI (pure Python, no
 //! dependencies; pinned in `testkit/py-server/requirements.txt`), run on 127.0.0.1 with a fresh
 //! storage directory per instance. [`PyTusServer`] mirrors [`crate::TusServer`]
-//! (both deref to a [`ServerProcess`]).
+//! (both deref to a [`ServerProcess`](crate::server_process::ServerProcess)).
 //!
 //! What it does (read off its source, `resumable_upload/server/http_handler.py`, handlers/, and
 //! `storage/sqlite_storage.py`):
@@ -35,18 +35,15 @@
 //! cannot be installed or started instead of being skipped.
 
 use std::fs;
-use std::io::BufReader;
+use std::marker::PhantomData;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::TempDir;
 use crate::install::{self, Install};
-use crate::server_process::{Harness, ServerProcess, collect_lines, kill, upload_id};
+use crate::server_process::{Harness, Launched, ReadyOn, kill, launch, upload_id};
 
 /// How long to wait for the server's start-up log line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -108,23 +105,15 @@ pub struct PyTusServerOptions {
 
 /// A running `resumable-upload serve` on `127.0.0.1:<free port>` with its own storage
 /// directory (uploads and the SQLite database). Killed, and its directory removed, on drop.
-/// Derefs to the [`ServerProcess`] for its URLs and stored bytes.
+/// Derefs to the [`ServerProcess`](crate::server_process::ServerProcess) for its URLs and stored bytes.
 pub type PyTusServer = Harness<Python>;
 
-/// The Python server's own part of a [`PyTusServer`]: its command line.
-pub struct Python {
-    args: Vec<String>,
-}
+/// The kind of a [`PyTusServer`].
+pub struct Python;
 
 /// An upload's data file is named by its uuid.
 fn is_upload(_dir: &Path, name: &str) -> bool {
     is_uuid(name)
-}
-
-enum Started {
-    Up,
-    PortTaken,
-    Failed(String),
 }
 
 impl PyTusServer {
@@ -135,48 +124,29 @@ impl PyTusServer {
 
     /// Starts a server; panics (with the server's stderr) when it does not come up in 20 s.
     pub fn start_with(options: PyTusServerOptions) -> PyTusServer {
+        const WHAT: &str = "the Python tus server (testkit/py-server)";
         ensure_py_packages();
         let dir = TempDir::new("wmu-pytus");
         let mut last = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
-            let args = cli_args(port, dir.path(), &options);
-            let stderr = Arc::new(Mutex::new(String::new()));
-            let (mut child, started) = spawn(&args, dir.path(), &stderr);
-            let output = || stderr.lock().map(|s| s.clone()).unwrap_or_default();
-            match started {
-                Started::Up => {
-                    let child = child.expect("a listening server has a process");
-                    let label = "resumable-upload server log";
-                    return PyTusServer {
-                        process: ServerProcess::new(child, port, stderr, dir, label, is_upload),
-                        kind: Python { args },
-                    };
-                }
-                Started::PortTaken => {
-                    kill(&mut child);
-                    last = output();
-                }
-                Started::Failed(why) => {
-                    kill(&mut child);
-                    // Give the stderr thread a moment to collect the last lines.
-                    thread::sleep(Duration::from_millis(100));
-                    panic!(
-                        "the Python tus server ({} serve.py {}) did not start: {why}\n\
-                         --- server stderr ---\n{}",
-                        venv_python().display(),
-                        args.join(" "),
-                        output()
-                    );
-                }
+            let launched = spawn(&cli_args(port, dir.path(), &options), dir.path(), port);
+            let stderr = launched
+                .stderr
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default();
+            if launched.port.is_err() && stderr.contains("Address already in use") {
+                kill(&mut Some(launched.child));
+                last = stderr;
+                continue;
             }
+            return PyTusServer {
+                process: launched.listening(WHAT, dir, is_upload),
+                kind: PhantomData,
+            };
         }
         panic!("no free port after {PORT_ATTEMPTS} attempts; last stderr:\n{last}");
-    }
-
-    /// The command line it was started with (after the interpreter).
-    pub fn args(&self) -> &[String] {
-        &self.kind.args
     }
 
     /// Log lines that contain `needle`.
@@ -230,63 +200,18 @@ impl PyTusServer {
     }
 }
 
-/// Spawns `serve.py ARGS` in `dir` and waits for its listening line (or its end); stderr is
-/// collected into `stderr` for as long as the process lives.
-fn spawn(args: &[String], dir: &Path, stderr: &Arc<Mutex<String>>) -> (Option<Child>, Started) {
-    let mut child = match Command::new(venv_python())
-        .arg(py_server_dir().join("serve.py"))
+/// Spawns `serve.py ARGS` in `dir`, to listen on `port`, and waits for its listening line (or
+/// its end: its stderr is then whole).
+fn spawn(args: &[String], dir: &Path, port: u16) -> Launched {
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(py_server_dir().join("serve.py"))
         .args(args)
         .current_dir(dir)
         .env("PYTHONUNBUFFERED", "1")
-        .env_remove("PYTHONPATH")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!("cannot spawn {}: {e}", venv_python().display());
-            return (None, Started::Failed(why));
-        }
-    };
-    let stdout = child.stdout.take().expect("piped stdout");
-    thread::spawn(move || {
-        let _ = std::io::copy(&mut BufReader::new(stdout), &mut std::io::sink());
-    });
-    // Collect stderr (the server's log) and report the listening line, or its end.
-    let (tx, rx) = mpsc::channel();
-    let at_end = tx.clone();
-    let mut told = false;
-    collect_lines(
-        child.stderr.take().expect("piped stderr"),
-        stderr,
-        move |line| {
-            if !told && line.contains(LISTENING) {
-                told = true;
-                let _ = tx.send(true);
-            }
-        },
-        // After `true`, a `false` is never read.
-        move || {
-            let _ = at_end.send(false);
-        },
-    );
-    let started = match rx.recv_timeout(STARTUP_TIMEOUT) {
-        Ok(true) => Started::Up,
-        Ok(false) => {
-            let status = child.wait().ok();
-            // The reader thread has pushed every line before it said `false`.
-            let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
-            if text.contains("Address already in use") {
-                Started::PortTaken
-            } else {
-                Started::Failed(format!("it exited ({status:?}) before listening"))
-            }
-        }
-        Err(_) => Started::Failed(format!("no {LISTENING:?} line within {STARTUP_TIMEOUT:?}")),
-    };
-    (Some(child), started)
+        .env_remove("PYTHONPATH");
+    let listening = move |line: &str| line.contains(LISTENING).then_some(port);
+    launch(&mut cmd, ReadyOn::Stderr, STARTUP_TIMEOUT, listening)
+        .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", venv_python().display()))
 }
 
 /// A port that was free a moment ago (the caller must cope with losing it).

@@ -1,4 +1,4 @@
-//! A tiny scripted HTTP/1.1 server on a raw [`TcpListener`], for hostile-server tests.
+//! A tiny scripted HTTP/1.1 server on a raw [`TcpListener`](std::net::TcpListener), for hostile-server tests.
 //!
 //! It accepts connections on 127.0.0.1 (ephemeral port), each on its own thread, reads request
 //! heads (and, unless told not to, the body per `Content-Length`) and hands each request to a
@@ -6,19 +6,16 @@
 //! response, a partial head, garbage, nothing — sleep, or close. Every request is logged.
 //!
 //! Scripts must not block forever: use [`wait_for_close`] (bounded) to "never answer".
-//! Dropping the server shuts every open connection down, which unblocks their threads.
+//! Dropping the server shuts every open connection down, which unblocks their threads, and
+//! joins them (it is a [`Relay`] with no upstream).
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::listen::stop_accept_loop;
+use crate::proxy::relay::{Conns, Relay};
 
-/// Largest request head read; more is a broken client (the connection is closed).
-const MAX_HEAD: usize = 64 * 1024;
 /// Bodies longer than this are read but not kept.
 const MAX_KEPT_BODY: u64 = 64 * 1024 * 1024;
 /// The longest any helper here waits for a client.
@@ -27,10 +24,6 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// One request as the script sees it.
 #[derive(Clone, Debug)]
 pub struct RawRequest {
-    /// 0-based index of the request over the server's life.
-    pub index: usize,
-    /// 0-based index of the connection it came on.
-    pub conn: usize,
     /// Method, as sent.
     pub method: String,
     /// Request target (path and query).
@@ -41,8 +34,6 @@ pub struct RawRequest {
     pub content_length: u64,
     /// The body, when the server read it (and it was not over `MAX_KEPT_BODY`).
     pub body: Vec<u8>,
-    /// Whether the body was read off the stream before the script ran.
-    pub body_read: bool,
 }
 
 impl RawRequest {
@@ -82,20 +73,14 @@ enum Mode {
     Raw(Box<OnAccept>),
 }
 
-struct Shared {
-    stop: AtomicBool,
+/// What the connections of a [`RawServer`] share: the script and the requests so far.
+pub struct Scripted {
+    mode: Mode,
     requests: Mutex<Vec<RawRequest>>,
-    conns: Mutex<Vec<TcpStream>>,
-    accepted: AtomicUsize,
-    next_index: AtomicUsize,
 }
 
-/// The server; stops on drop.
-pub struct RawServer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
-}
+/// The server; stops on drop (shutting every connection down, which unblocks its script).
+pub type RawServer = Relay<Scripted>;
 
 impl RawServer {
     /// Reads each request's body (per `Content-Length`) before calling `script`.
@@ -124,56 +109,11 @@ impl RawServer {
     }
 
     fn spawn(mode: Mode) -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
+        let state = Scripted {
+            mode,
             requests: Mutex::new(Vec::new()),
-            conns: Mutex::new(Vec::new()),
-            accepted: AtomicUsize::new(0),
-            next_index: AtomicUsize::new(0),
-        });
-        let mode = Arc::new(mode);
-        let sh = Arc::clone(&shared);
-        let accept = thread::spawn(move || {
-            for stream in listener.incoming() {
-                if sh.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let conn = sh.accepted.fetch_add(1, Ordering::SeqCst);
-                // Raw handlers own their connection outright: a clone kept here would keep a
-                // dropped socket open.
-                if matches!(*mode, Mode::Requests { .. })
-                    && let Ok(clone) = stream.try_clone()
-                {
-                    sh.conns.lock().unwrap().push(clone);
-                }
-                let mode = Arc::clone(&mode);
-                let sh = Arc::clone(&sh);
-                thread::spawn(move || match &*mode {
-                    Mode::Raw(f) => f(stream),
-                    Mode::Requests { script, read_body } => {
-                        serve(stream, conn, &sh, &**script, *read_body)
-                    }
-                });
-            }
-        });
-        RawServer {
-            addr,
-            shared,
-            accept: Some(accept),
-        }
-    }
-
-    /// `127.0.0.1:PORT`.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        };
+        Relay::server("raw-server", state, serve)
     }
 
     /// `base_url() + path`.
@@ -183,7 +123,7 @@ impl RawServer {
 
     /// Every request received so far (bodies included).
     pub fn requests(&self) -> Vec<RawRequest> {
-        self.shared.requests.lock().unwrap().clone()
+        self.shared().requests.lock().unwrap().clone()
     }
 
     /// `"METHOD path"` of every request so far.
@@ -193,69 +133,68 @@ impl RawServer {
 
     /// How many requests used `method`.
     pub fn count(&self, method: &str) -> usize {
-        self.shared
-            .requests
-            .lock()
-            .unwrap()
+        self.requests()
             .iter()
             .filter(|r| r.method == method)
             .count()
     }
 
     /// Connections accepted so far.
-    pub fn connections(&self) -> usize {
-        self.shared.accepted.load(Ordering::SeqCst)
+    pub fn connections(&self) -> u64 {
+        self.conns().connections()
     }
 }
 
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        stop_accept_loop(&self.shared.stop, self.addr, self.accept.take());
-        for c in self.shared.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+fn serve(sh: &Scripted, conns: &Conns, _: u64, mut stream: TcpStream) -> io::Result<()> {
+    match &sh.mode {
+        Mode::Raw(on_accept) => on_accept(stream),
+        Mode::Requests { script, read_body } => {
+            serve_requests(&mut stream, conns, sh, &**script, *read_body)
         }
     }
-}
-
-fn serve(mut stream: TcpStream, conn: usize, sh: &Shared, script: &Script, read_body: bool) {
-    serve_requests(&mut stream, conn, sh, script, read_body);
-    // The clone kept for `Drop` would hold the socket open: close it for real.
-    let _ = stream.shutdown(Shutdown::Both);
+    Ok(())
 }
 
 fn serve_requests(
     stream: &mut TcpStream,
-    conn: usize,
-    sh: &Shared,
+    conns: &Conns,
+    sh: &Scripted,
     script: &Script,
     read_body: bool,
 ) {
     let _ = stream.set_read_timeout(Some(MAX_WAIT));
     loop {
-        if sh.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Some(head) = read_head(stream) else {
-            return;
+        // One byte at a time: nothing past the head is taken off the stream.
+        let head = match conns.next_request(&mut BufReader::with_capacity(1, &mut *stream)) {
+            Ok(Some(head)) => head,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                return;
+            }
+            Ok(None) | Err(_) => return,
         };
-        let Some(mut req) = parse_head(&head) else {
-            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-            return;
+        let mut req = RawRequest {
+            method: head.method().to_owned(),
+            path: head.target().to_owned(),
+            content_length: head
+                .header("Content-Length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            headers: head.headers,
+            body: Vec::new(),
         };
-        req.conn = conn;
-        req.index = sh.next_index.fetch_add(1, Ordering::SeqCst);
         if read_body && req.content_length > 0 {
             let keep = req.content_length <= MAX_KEPT_BODY;
-            match read_exact_len(stream, req.content_length, keep) {
-                Ok(body) => req.body = body,
-                Err(_) => {
-                    sh.requests.lock().unwrap().push(req);
-                    return;
-                }
+            let body = read_exact_len(stream, req.content_length, keep);
+            let failed = body.is_err();
+            req.body = body.unwrap_or_default();
+            sh.requests.lock().unwrap().push(req.clone());
+            if failed {
+                return;
             }
-            req.body_read = true;
+        } else {
+            sh.requests.lock().unwrap().push(req.clone());
         }
-        sh.requests.lock().unwrap().push(req.clone());
         let next = script(&req, stream);
         let _ = stream.flush();
         if next == Next::Close {
@@ -266,53 +205,6 @@ fn serve_requests(
             return;
         }
     }
-}
-
-/// Reads one request head byte by byte (so nothing past it is consumed). `None` on EOF,
-/// error or an oversized head.
-fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            // EINTR: a read with a timeout after the process was stopped and continued.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            _ => return None,
-        }
-        if head.len() > MAX_HEAD {
-            return None;
-        }
-    }
-    Some(head)
-}
-
-fn parse_head(head: &[u8]) -> Option<RawRequest> {
-    let text = std::str::from_utf8(head).ok()?;
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let path = first.next()?.to_owned();
-    let mut headers = Vec::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let content_length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    Some(RawRequest {
-        index: 0,
-        conn: 0,
-        method,
-        path,
-        headers,
-        content_length,
-        body: Vec::new(),
-        body_read: false,
-    })
 }
 
 /// Reads exactly `len` bytes, keeping them when `keep`.

@@ -2,18 +2,20 @@
 //! [`crate::py_server::PyTusServer`], Python) share: a server running as a child process on
 //! `127.0.0.1:<port>` with a fresh storage directory, its stderr collected for diagnostics,
 //! killed on drop (its stdin closed first: both servers also exit when it closes, so they die
-//! with a killed test process) and its directory then removed. Each harness is a
-//! [`Harness<K>`], `K` being what is its own, and derefs to the process for the URLs and the
-//! stored bytes.
+//! with a killed test process) and its directory then removed; and how both are started and
+//! told ready ([`launch`]). Each harness is a [`Harness<K>`], `K` marking its kind, and derefs to
+//! the process for the URLs and the stored bytes.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
+use std::time::Duration;
 
 use crate::TempDir;
 
@@ -125,15 +127,15 @@ impl Drop for ServerProcess {
         let stderr = self.stderr_output();
         if !stderr.trim().is_empty() {
             // Captured by the test harness: shown only for failing tests.
-            eprintln!("--- {} ---\n{stderr}", self.label);
+            eprintln!("--- {} (stderr) ---\n{stderr}", self.label);
         }
     }
 }
 
-/// A reference server of kind `K` (what is its own: its options, how to read its storage).
+/// A reference server of kind `K` (a marker: each kind has its own `start` and storage readers).
 pub struct Harness<K> {
     pub(super) process: ServerProcess,
-    pub(super) kind: K,
+    pub(super) kind: PhantomData<K>,
 }
 
 impl<K> Deref for Harness<K> {
@@ -158,27 +160,114 @@ pub fn kill(child: &mut Option<Child>) {
     }
 }
 
-/// Appends every line of `pipe` to `into` on a thread, calling `on_line` with each; then
-/// `at_end` once the pipe closes.
-pub fn collect_lines(
-    pipe: impl Read + Send + 'static,
-    into: &Arc<Mutex<String>>,
-    mut on_line: impl FnMut(&str) + Send + 'static,
-    at_end: impl FnOnce() + Send + 'static,
-) {
-    let into = Arc::clone(into);
-    thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            if let Ok(mut s) = into.lock() {
-                s.push_str(&line);
+/// Which pipe of a starting server says it listens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ReadyOn {
+    Stdout,
+    Stderr,
+}
+
+/// A spawned server process, its stderr (collected as long as it runs) and whether it said it
+/// listens: the port `ready` read off the first line of `on` it accepted, or why not (that pipe
+/// closed first, or `timeout` passed).
+pub struct Launched {
+    pub child: Child,
+    pub stderr: Arc<Mutex<String>>,
+    pub port: Result<u16, String>,
+}
+
+impl Launched {
+    /// The server `what` (it names it in messages), serving from `dir`, once it listens; it is
+    /// killed and this panics, with why and its stderr, when it did not come up.
+    pub fn listening(
+        self,
+        what: &'static str,
+        dir: TempDir,
+        is_upload: fn(&Path, &str) -> bool,
+    ) -> ServerProcess {
+        let port = match &self.port {
+            Ok(port) => *port,
+            Err(why) => {
+                let why = why.clone();
+                self.failed(what, &why)
             }
-            on_line(&line);
-            line.clear();
-        }
-        at_end();
-    });
+        };
+        ServerProcess::new(self.child, port, self.stderr, dir, what, is_upload)
+    }
+
+    /// Kills it and panics: `what` did not start, why, and its stderr.
+    fn failed(self, what: &str, why: &str) -> ! {
+        kill(&mut Some(self.child));
+        // Give the stderr thread a moment to collect the last lines.
+        thread::sleep(Duration::from_millis(100));
+        panic!(
+            "{what} did not start: {why}\n--- server stderr ---\n{}",
+            self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        );
+    }
+}
+
+/// Spawns `cmd` with its three pipes taken (stdin kept open, stdout drained) and waits for it
+/// to say it listens (see [`Launched`]).
+pub fn launch(
+    cmd: &mut Command,
+    on: ReadyOn,
+    timeout: Duration,
+    ready: impl FnMut(&str) -> Option<u16> + Send + 'static,
+) -> io::Result<Launched> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let pipes: [(Box<dyn Read + Send>, ReadyOn); 2] = [
+        (
+            Box::new(child.stdout.take().expect("piped")),
+            ReadyOn::Stdout,
+        ),
+        (
+            Box::new(child.stderr.take().expect("piped")),
+            ReadyOn::Stderr,
+        ),
+    ];
+    let mut ready = Some(ready);
+    for (pipe, which) in pipes {
+        let (into, tx) = (Arc::clone(&stderr), tx.clone());
+        let mut ready = if which == on { ready.take() } else { None };
+        let watched = ready.is_some();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut line = String::new();
+            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                if which == ReadyOn::Stderr
+                    && let Ok(mut s) = into.lock()
+                {
+                    s.push_str(&line);
+                }
+                if let Some(port) = ready.as_mut().and_then(|f| f(line.trim_end())) {
+                    let _ = tx.send(Some(port));
+                    ready = None;
+                }
+                line.clear();
+            }
+            // The pipe closed (every line of it collected); after a port, never read.
+            if watched {
+                let _ = tx.send(None);
+            }
+        });
+    }
+    let port = match rx.recv_timeout(timeout) {
+        Ok(Some(port)) => Ok(port),
+        Ok(None) => Err("it closed its output before it listened".to_owned()),
+        Err(_) => Err(format!("it did not say it listens within {timeout:?}")),
+    };
+    Ok(Launched {
+        child,
+        stderr,
+        port,
+    })
 }
 
 /// The upload id in an upload URL (last path segment, without query or fragment), or the

@@ -6,17 +6,14 @@
 //! that a CI run without Node fails loudly rather than passing with nothing tested.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::TempDir;
 use crate::install::{self, Install};
-use crate::server_process::{Harness, ServerProcess, collect_lines, kill, upload_id};
+use crate::server_process::{Harness, ReadyOn, launch, upload_id};
 
 /// How long to wait for the server's `LISTENING` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -93,10 +90,10 @@ pub struct TusServerOptions {
 
 /// A running official tus server (Node.js) on `127.0.0.1:<ephemeral port>` with its own
 /// storage directory. Killed, and its directory removed, on drop. Derefs to the
-/// [`ServerProcess`] for its URLs and stored bytes.
+/// [`ServerProcess`](crate::server_process::ServerProcess) for its URLs and stored bytes.
 pub type TusServer = Harness<Node>;
 
-/// The Node server's own part of a [`TusServer`] (nothing but its kind).
+/// The kind of a [`TusServer`].
 pub struct Node;
 
 /// An upload's data file sits next to its `<id>.json` info file.
@@ -122,66 +119,23 @@ impl TusServer {
             .current_dir(tus_server_dir())
             .env_remove("TUS_EXPIRATION_MS")
             .env_remove("TUS_MAX_SIZE")
-            .env_remove("TUS_PORT")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env_remove("TUS_PORT");
         if let Some(ms) = options.expiration_ms {
             cmd.env("TUS_EXPIRATION_MS", ms.to_string());
         }
         if let Some(max) = options.max_size {
             cmd.env("TUS_MAX_SIZE", max.to_string());
         }
-        let mut child = cmd
-            .spawn()
+        // Its one stdout line once listening: `LISTENING 127.0.0.1:PORT`.
+        let listening = |line: &str| {
+            let port = line.strip_prefix("LISTENING 127.0.0.1:")?.parse().ok();
+            port.filter(|p| *p != 0)
+        };
+        let launched = launch(&mut cmd, ReadyOn::Stdout, STARTUP_TIMEOUT, listening)
             .unwrap_or_else(|e| panic!("cannot spawn `node server.js` ({e}); is Node.js on PATH?"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        collect_lines(
-            child.stderr.take().expect("piped stderr"),
-            &stderr,
-            |_| {},
-            || {},
-        );
-
-        // Wait for the one LISTENING line, then keep draining stdout.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let first = match reader.read_line(&mut line) {
-                Ok(0) => Err("stdout closed before the LISTENING line".to_string()),
-                Ok(_) => Ok(line.trim().to_string()),
-                Err(e) => Err(format!("reading stdout: {e}")),
-            };
-            let _ = tx.send(first);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let port = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) => line
-                .strip_prefix("LISTENING 127.0.0.1:")
-                .and_then(|p| p.parse::<u16>().ok())
-                .filter(|p| *p != 0)
-                .ok_or(format!("unexpected first stdout line {line:?}")),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("no LISTENING line within {STARTUP_TIMEOUT:?}")),
-        };
-        let port = match port {
-            Ok(port) => port,
-            Err(why) => {
-                kill(&mut Some(child));
-                // Give the stderr thread a moment to collect the last lines.
-                thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "the tus server (node testkit/tus-server/server.js) did not start: {why}\n\
-                     --- server stderr ---\n{}",
-                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
-                );
-            }
-        };
         TusServer {
-            process: ServerProcess::new(child, port, stderr, dir, "tus server stderr", is_upload),
-            kind: Node,
+            process: launched.listening("the tus server (testkit/tus-server)", dir, is_upload),
+            kind: PhantomData,
         }
     }
 

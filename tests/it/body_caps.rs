@@ -1,4 +1,4 @@
-//! Request-body caps in front of real tus servers: the [`CapProxy`] (tests/support/proxy/cap.rs)
+//! Request-body caps in front of real tus servers: the [`CapProxy`] (testkit/src/proxy/cap.rs)
 //! answers an oversized body with an early `413` + `Connection: close` and closes without
 //! reading it, as front proxies do (nginx's `client_max_body_size`), either honouring
 //! `Expect: 100-continue` or ignoring it. The first tests prove the proxy itself on raw

@@ -1,4 +1,4 @@
-//! Hostile and broken servers: a scripted raw HTTP server (tests/support/raw_server.rs) answers
+//! Hostile and broken servers: a scripted raw HTTP server (testkit/src/raw_server.rs) answers
 //! with missing headers, HTML, lies about offsets, redirects, silence, dribbles, endless bodies,
 //! garbage and resets. Every case must end in a typed [`Error`] with a clear message, within a
 //! bounded time, without reading unbounded data; the 413 case must succeed.

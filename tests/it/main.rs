@@ -1,6 +1,6 @@
 //! The integration tests, one binary with a module per subject (`cargo test --test it`;
-//! `cargo test --test it -- hostile::` runs one subject). Shared helpers are in tests/support/
-//! (also used by tests/secrets_in_logs.rs and examples/bench.rs).
+//! `cargo test --test it -- hostile::` runs one subject). Its helpers are in tests/support/ and
+//! in the workspace's testkit/.
 //!
 //! The emulator's and the command's tests live in their crates (emulator/tests,
 //! cli/tests). The one test file outside this binary is `tests/secrets_in_logs.rs`: it
@@ -12,6 +12,7 @@ mod support;
 mod body_caps;
 mod extensions;
 mod faults;
+mod fuzz;
 mod harness;
 mod hostile;
 mod interop;

@@ -15,8 +15,7 @@ use wix_media_upload::{AbortHandle, CreationMode, Error, Progress, Source, Uploa
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{
-    MockTus, OCTET, TOKEN, answer, assert_all, assert_each, counted_stream, created, uploader,
-    wix_metadata,
+    MockTus, OCTET, TOKEN, answer, assert_all, counted_stream, created, uploader, wix_metadata,
 };
 use crate::support::pseudo_random_bytes;
 
@@ -137,7 +136,7 @@ fn chunked_patches_walk_the_file() {
         )
         .unwrap();
     post.assert();
-    assert_each(&patches);
+    assert_all(&patches);
     assert_eq!(done.size, 10);
     assert_eq!(acks, vec![4, 8, 10]);
 }
@@ -234,7 +233,7 @@ fn auto_mode_sends_the_first_chunk_with_the_post() {
         .unwrap();
     let done = tus.upload(&up, &file, UploadOptions::new()).unwrap();
     assert_all(&[&options, &post, &no_head]);
-    assert_each(&patches);
+    assert_all(&patches);
     assert_eq!(done.url, tus.at("/files/cwu"));
 }
 
@@ -269,7 +268,7 @@ fn stream_chunks_are_sent_in_order() {
     let (source, read) = counted_stream(&bytes);
     let done = up.upload(&endpoint, source, UploadOptions::new()).unwrap();
     post.assert();
-    assert_each(&patches);
+    assert_all(&patches);
     assert_eq!(done.size, 10);
     assert_eq!(
         up.resume_key(&endpoint, &Source::stream(std::io::empty(), 10)),

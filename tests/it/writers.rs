@@ -1,53 +1,76 @@
 //! One writer per upload: two uploaders (as two processes would) of the same file to the same
 //! place from the same state directory make one upload; a killed lock holder blocks no one.
 
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::support::http::eventually;
+use crate::support::proxy::gate::GateProxy;
 use crate::support::proxy::{FaultProxy, ProxyConfig};
 use crate::support::{TempDir, TusServer, temp_file_with};
 use wix_media_upload::{DirStore, Metadata, Source, StateStore, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
 
+/// The lock file of the one key locked in the state directory `dir`.
+fn lock_file(dir: &Path) -> PathBuf {
+    let locks: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "lock"))
+        .collect();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    locks[0].clone()
+}
+
+/// Waits until a thread (of any process) is blocked on the lock of `path`: Linux lists each
+/// waiter for an flock in /proc/locks with `->` before it.
+fn wait_for_a_waiter(what: &str, path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let inode = format!(":{}", fs::metadata(path).unwrap().ino());
+    eventually(what, || {
+        let locks = fs::read_to_string("/proc/locks").expect("read /proc/locks");
+        locks
+            .lines()
+            .any(|l| l.contains("-> FLOCK") && l.split_whitespace().any(|f| f.ends_with(&inode)))
+            .then_some(())
+    });
+}
+
 #[test]
 fn two_writers_of_one_file_make_one_upload() {
     let server = TusServer::start();
-    // 4 MiB/s per connection: each upload takes about a second, so the two overlap.
-    let mut config = ProxyConfig::transparent();
-    config.rate_per_connection = Some(4 * MIB as u64);
-    let proxy = FaultProxy::to_url(&server.endpoint(), config);
-    let endpoint = proxy.url_for(&server.endpoint());
+    let proxy = FaultProxy::to_url(&server.endpoint(), ProxyConfig::transparent());
+    // The first writer is held mid-body (holding the upload's lock) until the second waits.
+    let gate = GateProxy::to_url(&proxy.base_url(), Some(MIB as u64));
+    let endpoint = gate.url_for(&proxy.url_for(&server.endpoint()));
     let (file, bytes) = temp_file_with(4 * MIB, 77);
     let state = TempDir::new("wmu-writers");
-    let start = Arc::new(Barrier::new(2));
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let (start, endpoint, path) = (Arc::clone(&start), &endpoint, file.path());
-                let state = state.path();
-                s.spawn(move || {
-                    // Each its own uploader and store on the same directory: what two processes
-                    // have.
-                    let up = Uploader::builder().state_dir(state).build().unwrap();
-                    let meta = Metadata::new().with("filename", "same.bin").unwrap();
-                    start.wait();
-                    let began = Instant::now();
-                    let done = up.upload(
-                        endpoint,
-                        Source::file(path).unwrap(),
-                        UploadOptions::new().metadata(meta),
-                    );
-                    (done, began.elapsed())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    // Each its own uploader and store on the same directory: what two processes have.
+    let upload = || {
+        let up = Uploader::builder().state_dir(state.path()).build().unwrap();
+        let meta = Metadata::new().with("filename", "same.bin").unwrap();
+        let options = UploadOptions::new().metadata(meta);
+        up.upload(&endpoint, Source::file(file.path()).unwrap(), options)
+    };
+    let results = std::thread::scope(|s| {
+        let first = s.spawn(upload);
+        eventually("the first writer's body reaches the gate", || {
+            gate.holding().then_some(())
+        });
+        let second = s.spawn(upload);
+        wait_for_a_waiter(
+            "the second writer waits for the first's lock",
+            &lock_file(state.path()),
+        );
+        gate.open();
+        [first.join().unwrap(), second.join().unwrap()]
     });
     let urls: Vec<String> = results
         .iter()
-        .map(|(r, _)| r.as_ref().expect("both succeed").url.clone())
+        .map(|r| r.as_ref().expect("both succeed").url.clone())
         .collect();
     assert_eq!(urls[0], urls[1], "both return the same upload");
     assert_eq!(server.uploads().len(), 1, "one upload on the server");
@@ -105,7 +128,10 @@ fn a_second_writer_continues_what_the_first_left() {
             )
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_a_waiter(
+        "the second writer waits for the lock",
+        &lock_file(state.path()),
+    );
     assert!(!second.is_finished(), "the second writer did not wait");
     drop(held);
     let done = second.join().unwrap().unwrap();
@@ -120,30 +146,26 @@ fn a_second_writer_continues_what_the_first_left() {
     );
 }
 
-/// Not a test on its own: the child process of the next one, holding a lock until killed.
-#[test]
-#[ignore = "run by a_killed_lock_holder_blocks_no_one as its child process"]
-fn hold_a_lock_until_killed() {
-    let Ok(dir) = std::env::var("WMU_LOCK_DIR") else {
-        return;
-    };
-    let store = DirStore::new(&dir).unwrap();
-    let _held = store.lock("the key").unwrap();
-    println!("HOLDING");
-    std::thread::sleep(Duration::from_secs(120));
-}
-
+/// The lock is held by a child process (this test, run again in child mode), killed with
+/// SIGKILL while it holds it.
 #[test]
 fn a_killed_lock_holder_blocks_no_one() {
+    const CHILD: &str = "WMU_LOCK_DIR";
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let store = DirStore::new(&dir).unwrap();
+        let _held = store.lock("the key").unwrap();
+        println!("HOLDING");
+        std::thread::sleep(Duration::from_secs(120));
+        panic!("the holder was not killed within 120 s");
+    }
     let dir = TempDir::new("wmu-killed-holder");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            &crate::support::test_path(module_path!(), "hold_a_lock_until_killed"),
-            "--ignored",
+            &crate::support::test_path(module_path!(), "a_killed_lock_holder_blocks_no_one"),
             "--nocapture",
         ])
-        .env("WMU_LOCK_DIR", dir.path())
+        .env(CHILD, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

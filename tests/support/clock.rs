@@ -1,7 +1,6 @@
 //! A clock for the tests: the library's [`ManualClock`] (never sleeps, records each sleep and
 //! moves its time on by it), plus an event log that puts the sleeps in order with the failures
 //! a mock server answered, to tell how long the client waited after each one.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -1,6 +1,5 @@
 //! Wix answers from the Wix docs (tests/fixtures/wix/), for mock servers to answer and for the
 //! tests to check what the SDK made of them.
-#![allow(dead_code)]
 
 use wix_media_upload::wix::FileDescriptor;
 use wix_media_upload::wix::{MediaType, OperationStatus};

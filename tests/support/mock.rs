@@ -1,8 +1,8 @@
 //! tus on a `mockito` server: every request the SDK makes is matched on method, path, headers
 //! and body, and every mock asserts how often it was hit; the uploader under test runs on a
 //! [`RecordingClock`], so retry waits are recorded instead of slept.
-#![allow(dead_code)]
 
+use std::borrow::Borrow;
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +15,7 @@ use wix_media_upload::{
 
 use super::clock::RecordingClock;
 use super::state::file_state_key;
+use super::upload::upload_file;
 use super::{TempFile, temp_file_with};
 
 /// The content type of a tus body.
@@ -30,11 +31,6 @@ impl MockTus {
         MockTus {
             server: Server::new(),
         }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        self.server.url()
     }
 
     /// The URL of `path` on the server.
@@ -60,11 +56,7 @@ impl MockTus {
         file: &TempFile,
         options: UploadOptions,
     ) -> Result<Uploaded> {
-        up.upload(
-            &self.endpoint(),
-            Source::file(file.path()).unwrap(),
-            options,
-        )
+        upload_file(up, &self.endpoint(), file.path(), options)
     }
 
     /// The key an uploader saves the record of an upload of `file` here under.
@@ -170,16 +162,10 @@ pub fn head_at(mock: Mock, offset: u64, length: u64) -> Mock {
         .with_header("Cache-Control", "no-store")
 }
 
-/// Asserts every mock was hit as often as it expects.
-pub fn assert_each(mocks: &[Mock]) {
+/// Asserts every mock (`&[Mock]` or `&[&Mock]`) was hit as often as it expects.
+pub fn assert_all<M: Borrow<Mock>>(mocks: &[M]) {
     for m in mocks {
-        m.assert();
-    }
-}
-
-pub fn assert_all(mocks: &[&Mock]) {
-    for m in mocks {
-        m.assert();
+        m.borrow().assert();
     }
 }
 

@@ -1,10 +1,8 @@
 //! Records to put in state directories (`DirStore`), and the keys they are saved under; what
 //! is in a state directory is read by `wix_media_testkit::state`.
-#![allow(dead_code)]
 
 use std::path::Path;
 
-#[allow(unused_imports)]
 pub use wix_media_testkit::state::*;
 use wix_media_upload::{Metadata, Record, Source};
 

@@ -1,6 +1,5 @@
 //! Uploads as the tests make them with the SDK: a file to an endpoint, or one stopped at a
 //! chosen point.
-#![allow(dead_code)]
 
 use std::io::{Cursor, Read};
 use std::path::Path;

@@ -604,9 +604,14 @@ fn debug_log_shows_requests_but_never_a_token() {
             assert!(!all.contains(&form), "the output shows a token: {all}");
         }
     }
-    // The manifest holds no token either.
-    for entry in std::fs::read_dir(home.state.join("manifest")).expect("manifest") {
-        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+    // The manifest (an entry per file) holds no token either.
+    let entries: Vec<_> = std::fs::read_dir(home.state.join("manifest"))
+        .expect("manifest")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for entry in entries {
+        let text = std::fs::read_to_string(entry).expect("read");
         assert!(!text.contains("eyJ"), "{text}");
         for t in &secrets {
             assert!(!text.contains(t.as_str()), "{text}");

@@ -1,7 +1,6 @@
 //! Running the `wix-media` binary as a user does: a child process with its own state dir and
 //! cache, a clean environment, every run bounded in time. Shared by the `cli` tests and the
 //! `crash` tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,8 +89,9 @@ impl Home {
 pub struct HeldUpload {
     pub server: TusServer,
     pub proxy: GateProxy,
-    pub home: Home,
-    pub file: TempFile,
+    // The state dirs and the file, kept until the end.
+    _home: Home,
+    _file: TempFile,
     /// The file's digest.
     pub digest: u64,
     pub child: Child,
@@ -115,8 +115,8 @@ pub fn held_tus_upload(limit: u64, (len, seed): (u64, u64), timeout_secs: &str) 
     HeldUpload {
         server,
         proxy,
-        home,
-        file,
+        _home: home,
+        _file: file,
         digest,
         child,
         stderr,
@@ -313,10 +313,13 @@ pub fn emulator_stored(home: &Home) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs `cmd` (an upload to the built-in emulator of `home`) and sends it Ctrl-C once the
-/// emulator holds more than `bytes`: its output, or `None` when it finished first (a fast
-/// machine: nothing to resume).
-pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64) -> Option<Output> {
+/// Runs `cmd` (an upload of `len` bytes to the built-in emulator of `home`) and Ctrl-C's it
+/// mid-upload: once the emulator holds more than `bytes`, the process is stopped (SIGSTOP),
+/// checked to hold less than the whole file, sent SIGINT and continued. The emulator lives in
+/// that process, so no relay can hold the body; stopped, nothing moves until the interrupt is
+/// pending, and then the rest of the file can't go faster than the handler. Its output: exit
+/// 130, no panic.
+pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64, len: u64) -> Output {
     let mut child = cmd.spawn().expect("spawn");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while emulator_stored(home) <= bytes {
@@ -329,15 +332,16 @@ pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64) -> Opt
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    signal(&child, "STOP");
+    let stopped_at = emulator_stored(home);
     interrupt(&child);
+    signal(&child, "CONT");
+    assert!(stopped_at < len, "the upload ended before the stop");
     let out = collect(child, RUN_TIMEOUT);
-    if out.code == Some(0) {
-        eprintln!("the upload finished before the interrupt landed");
-        return None;
-    }
     out.assert_code(130);
     out.assert_no_panic();
-    Some(out)
+    out.assert_stderr_has("interrupted: run the same command again to resume");
+    out
 }
 
 /// A Ctrl-C'd upload to the built-in emulator of `home` and its rerun: what each left.
@@ -356,20 +360,19 @@ pub struct Resumed {
 
 /// Uploads a `len`-byte file (seed `seed`) on the resumable route with `extra` options to the
 /// built-in emulator of `home`, Ctrl-C's it once the emulator holds more than `at` bytes, and
-/// runs the same command again: the rerun succeeds, says where it resumed, and the emulator
-/// holds one tus upload, resumed, with the file's bytes. `None` when the first run finished
-/// before the interrupt (a fast machine: nothing to resume).
+/// runs the same command again: the interrupted run left part of the file, the rerun succeeds,
+/// says where it resumed, and the emulator holds one tus upload, resumed, with the file's bytes.
 pub fn interrupt_and_resume_on_built_in_emulator(
     home: &Home,
     (len, seed): (u64, u64),
     extra: &[&str],
     at: u64,
-) -> Option<Resumed> {
+) -> Resumed {
     let (file, digest) = big_temp_file_with(len, seed);
     let mut args = vec!["--no-progress", "--route", "resumable"];
     args.extend_from_slice(extra);
     args.push(path_str(file.path()));
-    let interrupted = interrupted_once_stored(home, home.upload(&args), at)?;
+    let interrupted = interrupted_once_stored(home, home.upload(&args), at, len);
     let held = emulator_stored(home);
     assert!(held > at && held < len, "{held}");
 
@@ -383,11 +386,11 @@ pub fn interrupt_and_resume_on_built_in_emulator(
     assert_eq!(emu.uploads().len(), 1, "one tus upload, resumed");
     let bytes = emu.stored_path(&emu.uploads()[0].url).expect("bytes");
     assert_eq!(file_digest(bytes), digest);
-    Some(Resumed {
+    Resumed {
         interrupted,
         held,
         line,
         resumed_from,
         emu,
-    })
+    }
 }

@@ -2,7 +2,8 @@
 //! the middle of a large upload to the official tus server, and rerun each time with the same
 //! `--state-dir` until it finishes.
 //!
-//! What is checked, from the server's side and from the client's debug log:
+//! What is checked, from the server's side and from the requests a transparent [`FaultProxy`]
+//! between the two logged (each with the answer it got):
 //! - the server holds exactly one upload the whole time (no rerun creates another: no POST
 //!   after the first run), and its stored size never decreases;
 //! - every rerun resumes (its HEAD) at an offset at least the stored size sampled right after
@@ -10,8 +11,8 @@
 //!   nothing the server had stored is sent again (`@tus/file-store` keeps the bytes of a PATCH
 //!   cut short, and `@tus/server`'s lock makes the HEAD wait for that PATCH to end, so the
 //!   HEAD answers the final size of the file);
-//! - in chunked mode the first PATCH after a resume ends exactly one chunk (or the end of the
-//!   file) after the resume offset;
+//! - the first PATCH after a resume starts at the resume offset and carries one chunk (or the
+//!   rest of the file);
 //! - the final run's JSON reports the full size and `resumedFrom` equal to its HEAD offset,
 //!   the stored bytes equal the file, and the state record is gone.
 //!
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::wix_media;
 use wix_media_testkit::child::wait_for;
+use wix_media_testkit::proxy::{FaultProxy, ProxyConfig, SeenRequest};
 use wix_media_testkit::state::records;
 use wix_media_testkit::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 
@@ -99,52 +101,38 @@ impl Watch<'_> {
     }
 }
 
-/// What one run logged (`RUST_LOG=wix_media_upload=debug`, see src/transport.rs).
-struct RunLog {
-    /// `Upload-Offset` of each successful HEAD.
-    heads: Vec<u64>,
-    /// `Upload-Offset` of each successful PATCH.
-    patches: Vec<u64>,
-    posts: usize,
-    text: String,
+/// What one run asked of the server, from the proxy's log.
+struct Run {
+    requests: Vec<SeenRequest>,
+    /// The run's stderr (its debug log), for the messages.
+    log: String,
 }
 
-fn read_log(path: &Path) -> RunLog {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let offset = |line: &str, prefix: &str, status: &str| -> Option<u64> {
-        if !line.contains(prefix) {
-            return None;
-        }
-        let rest = line
-            .split(&format!(" -> {status} (Upload-Offset: "))
-            .nth(1)?;
-        rest.split(')').next()?.parse().ok()
-    };
-    let mut log = RunLog {
-        heads: Vec::new(),
-        patches: Vec::new(),
-        posts: 0,
-        text: String::new(),
-    };
-    for line in text.lines() {
-        if let Some(n) = offset(line, "HEAD ", "200") {
-            log.heads.push(n);
-        }
-        if let Some(n) = offset(line, "PATCH ", "204") {
-            log.patches.push(n);
-        }
-        if line.contains("POST ") && line.contains(" -> ") {
-            log.posts += 1;
+impl Run {
+    /// The requests the proxy logged from `from` on, and the stderr of run `run`.
+    fn read(proxy: &FaultProxy, from: usize, logs: &TempDir, run: usize) -> Run {
+        Run {
+            requests: proxy.requests().split_off(from),
+            log: fs::read_to_string(logs.join(format!("run{run}.err"))).unwrap_or_default(),
         }
     }
-    log.text = text;
-    log
+
+    fn of(&self, method: &str) -> impl Iterator<Item = &SeenRequest> {
+        self.requests.iter().filter(move |r| r.method == method)
+    }
+
+    /// The offset its first HEAD was answered (where it resumed).
+    fn resumed_at(&self) -> Option<u64> {
+        self.of("HEAD")
+            .next()
+            .and_then(SeenRequest::answered_offset)
+    }
 }
 
 fn spawn(
     sc: &Scenario,
     file: &Path,
-    server: &TusServer,
+    endpoint: &str,
     state: &Path,
     out: &TempDir,
     run: usize,
@@ -154,7 +142,7 @@ fn spawn(
     let mut cmd = Command::new(wix_media());
     cmd.arg("upload")
         .arg("--endpoint")
-        .arg(server.endpoint())
+        .arg(endpoint)
         .arg("--state-dir")
         .arg(state)
         .arg("--no-progress");
@@ -173,6 +161,8 @@ fn spawn(
 fn run_scenario(sc: Scenario) {
     let started = Instant::now();
     let server = TusServer::start();
+    let proxy = FaultProxy::to_url(&server.endpoint(), ProxyConfig::transparent());
+    let endpoint = proxy.url_for(&server.endpoint());
     let (file, want_digest) = big_temp_file_with(FILE_LEN, sc.seed);
     let state = TempDir::new("wmu-crash-state");
     let state_dir = state.join("state");
@@ -200,7 +190,8 @@ fn run_scenario(sc: Scenario) {
     let mut run = 0;
     let final_json = loop {
         let base = watch.sample();
-        let mut child = spawn(&sc, file.path(), &server, &state_dir, &logs, run);
+        let seen_before = proxy.requests().len();
+        let mut child = spawn(&sc, file.path(), &endpoint, &state_dir, &logs, run);
         let last = kills.len() == sc.kills;
         if !last {
             let grow = sc.grow.0 + rng.next_u64() % (sc.grow.1 - sc.grow.0);
@@ -214,7 +205,7 @@ fn run_scenario(sc: Scenario) {
                     panic!(
                         "[{}] run {run} ended ({status}) before the kill at {threshold}; log:\n{}",
                         sc.name,
-                        read_log(&logs.join(format!("run{run}.err"))).text
+                        Run::read(&proxy, seen_before, &logs, run).log
                     );
                 }
                 assert!(
@@ -250,37 +241,38 @@ fn run_scenario(sc: Scenario) {
                     sc.name
                 )
             });
-            let log = read_log(&logs.join(format!("run{run}.err")));
             assert!(
                 status.success(),
                 "[{}] final run failed ({status}):\n{}",
                 sc.name,
-                log.text
+                Run::read(&proxy, seen_before, &logs, run).log
             );
         }
 
-        let log = read_log(&logs.join(format!("run{run}.err")));
+        let log = Run::read(&proxy, seen_before, &logs, run);
+        let posts = log.of("POST").count();
         if run == 0 {
             assert_eq!(
-                log.posts, 1,
+                posts, 1,
                 "[{}] run 0 creates the upload:\n{}",
-                sc.name, log.text
+                sc.name, log.log
             );
-            assert!(
-                log.heads.is_empty(),
+            assert_eq!(
+                log.of("HEAD").count(),
+                0,
                 "[{}] run 0 has nothing to resume",
                 sc.name
             );
         } else {
             assert_eq!(
-                log.posts, 0,
+                posts, 0,
                 "[{}] run {run} created an upload:\n{}",
-                sc.name, log.text
+                sc.name, log.log
             );
-            let resume = *log.heads.first().unwrap_or_else(|| {
+            let resume = log.resumed_at().unwrap_or_else(|| {
                 panic!(
                     "[{}] run {run} did not resume with a HEAD:\n{}",
-                    sc.name, log.text
+                    sc.name, log.log
                 )
             });
             let (killed_at, settled) = kills[run - 1];
@@ -294,14 +286,28 @@ fn run_scenario(sc: Scenario) {
             );
             assert!(resume <= FILE_LEN);
             resumes.push((settled, resume));
-            if let (Some(chunk), Some(&first)) = (sc.chunk, log.patches.first()) {
-                assert_eq!(
-                    first,
-                    (resume + chunk).min(FILE_LEN),
-                    "[{}] run {run}: the first PATCH after resuming at {resume} is not one chunk",
+            // The run stored bytes (it was killed past a threshold, or it finished), so it sent a
+            // PATCH unless nothing was left.
+            let first = log.of("PATCH").next();
+            if resume == FILE_LEN {
+                assert!(
+                    first.is_none(),
+                    "[{}] run {run}: a PATCH of nothing",
                     sc.name
                 );
-                first_patch_after_resume.push((resume, first));
+            } else {
+                let first = first.unwrap_or_else(|| {
+                    panic!("[{}] run {run} sent no PATCH:\n{}", sc.name, log.log)
+                });
+                let length = sc.chunk.unwrap_or(FILE_LEN).min(FILE_LEN - resume);
+                assert_eq!(
+                    (first.offset(), first.header("Content-Length")),
+                    (Some(resume), Some(length.to_string().as_str())),
+                    "[{}] run {run}: the first PATCH after resuming at {resume} is not one chunk \
+                     from there",
+                    sc.name
+                );
+                first_patch_after_resume.push((resume, resume + length));
             }
         }
         if last {
@@ -310,7 +316,7 @@ fn run_scenario(sc: Scenario) {
                 .unwrap_or_else(|e| panic!("[{}] final output {out:?}: {e}", sc.name));
             assert_eq!(
                 json["resumedFrom"].as_u64(),
-                log.heads.first().copied(),
+                log.resumed_at(),
                 "[{}] resumedFrom is the final run's HEAD offset",
                 sc.name
             );

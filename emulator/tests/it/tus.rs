@@ -599,7 +599,7 @@ fn stop_frees_the_port_and_restart_resumes() {
     let api = Api::new(emu.base_url());
     let token = api.token_for(&json!({"mimeType": "image/png"}));
     let url = new_upload(&api, &token, 4);
-    let _ = api.patch(&url, 0, b"ab", &[]);
+    assert_eq!(api.patch(&url, 0, b"ab", &[]).status, 204);
     emu.stop();
     // The port is free again and nothing answers on it.
     drop(TcpListener::bind(addr).expect("port is free after stop"));

@@ -79,14 +79,8 @@ impl CapConfig {
 /// One request as the proxy saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapRequest {
-    /// 0-based index of the client connection it came on.
-    pub conn: u64,
     /// Method, as sent.
     pub method: String,
-    /// Request target.
-    pub target: String,
-    /// `Content-Length` (0 when absent).
-    pub content_length: u64,
     /// Whether it asked for `Expect: 100-continue`.
     pub expect_continue: bool,
     /// Whether the proxy answered `100 Continue` itself.
@@ -223,10 +217,7 @@ fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::
             _ => 0,
         };
         let request = CapRequest {
-            conn,
             method: req.method().to_owned(),
-            target: req.target().to_owned(),
-            content_length: declared,
             expect_continue: expect,
             sent_continue: false,
             refused: false,
@@ -267,7 +258,7 @@ fn serve(shared: &CapState, conns: &Conns, conn: u64, client: TcpStream) -> io::
             .retain(|(k, _)| !k.eq_ignore_ascii_case("Expect"));
 
         // A fresh upstream connection for each request.
-        let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+        let upstream = TcpStream::connect_timeout(&conns.upstream(), IO_TIMEOUT)?;
         configure(&upstream, IO_TIMEOUT)?;
         conns.register(conn, &upstream);
         let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);

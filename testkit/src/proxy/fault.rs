@@ -11,9 +11,10 @@
 //! A `Location` that names the upstream is rewritten to name the proxy, so that a server which
 //! answers absolute URLs of its own (the emulator) keeps the client on the proxy.
 //!
-//! Every request is also recorded ([`FaultProxy::requests`]): method, target, headers and how
-//! many body bytes the client sent, so tests can count PATCHes ([`FaultProxy::count`]), check
-//! that a POST carried the first bytes ([`FaultProxy::body_bytes`]) or that a header was sent.
+//! Every request is also recorded ([`FaultProxy::requests`]): method, headers, how many body
+//! bytes the client sent and the answer it got, so tests can count PATCHes
+//! ([`FaultProxy::count`]), check that a POST carried the first bytes
+//! ([`FaultProxy::body_bytes`]), that a header was sent or what offset a HEAD answered.
 //! [`ProxyConfig::corrupt_patches`] flips one byte in the body of the first PATCHes, so that a
 //! server checking `Upload-Checksum` refuses them.
 //!
@@ -24,7 +25,6 @@
 //! Everything is bounded: sockets have 10 s read and write timeouts, and dropping the proxy
 //! stops accepting, shuts every socket down and joins every thread.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
@@ -167,12 +167,8 @@ impl FaultCounts {
 /// One request as it went through the proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeenRequest {
-    /// 0-based index of the connection it came on.
-    pub conn: u64,
     /// Method, as sent.
     pub method: String,
-    /// Request target (path and query).
-    pub target: String,
     /// Headers in order, as the client sent them.
     pub headers: Vec<(String, String)>,
     /// Body bytes read from the client (chunk framing included); fewer than declared when a
@@ -180,6 +176,18 @@ pub struct SeenRequest {
     pub body_bytes: u64,
     /// Whether [`ProxyConfig::corrupt_patches`] flipped a byte of this body.
     pub corrupted: bool,
+    /// The upstream's answer (after any 1xx), logged before it is relayed to the client; `None`
+    /// when none came (or the proxy answered itself).
+    pub response: Option<SeenResponse>,
+}
+
+/// A response as the proxy relayed it: status and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, as the upstream sent them (a `Location` before it was rewritten).
+    pub headers: Vec<(String, String)>,
 }
 
 impl SeenRequest {
@@ -188,19 +196,16 @@ impl SeenRequest {
         super::super::http::header(&self.headers, name)
     }
 
-    /// `Content-Length` as a number.
-    pub fn content_length(&self) -> Option<u64> {
-        self.header("Content-Length").and_then(|v| v.parse().ok())
+    /// `Upload-Offset` of the request, as a number.
+    pub fn offset(&self) -> Option<u64> {
+        self.header("Upload-Offset").and_then(|v| v.parse().ok())
     }
-}
 
-/// Requests and body bytes of one method ([`FaultProxy::methods`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MethodCount {
-    /// Requests whose head was read.
-    pub requests: u64,
-    /// Body bytes read from the client, in all.
-    pub body_bytes: u64,
+    /// `Upload-Offset` of the response, as a number, if there was a response with one.
+    pub fn answered_offset(&self) -> Option<u64> {
+        let r = self.response.as_ref()?;
+        super::super::http::header(&r.headers, "Upload-Offset").and_then(|v| v.parse().ok())
+    }
 }
 
 /// What the connections of a [`FaultProxy`] share.
@@ -208,7 +213,6 @@ pub struct FaultState {
     config: ProxyConfig,
     injected: AtomicU64,
     by_kind: [AtomicU64; 5],
-    requests: AtomicU64,
     seen: Mutex<Vec<SeenRequest>>,
     corrupted: AtomicU64,
 }
@@ -248,7 +252,6 @@ impl FaultProxy {
             config,
             injected: AtomicU64::new(0),
             by_kind: Default::default(),
-            requests: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
             corrupted: AtomicU64::new(0),
         };
@@ -265,7 +268,7 @@ impl FaultProxy {
         let k = |f: Fault| self.shared().by_kind[f.index()].load(Ordering::SeqCst);
         FaultCounts {
             connections: self.conns().connections(),
-            requests: self.shared().requests.load(Ordering::SeqCst),
+            requests: self.shared().seen.lock().unwrap().len() as u64,
             cut_request_body: k(Fault::CutRequestBody),
             cut_response: k(Fault::CutResponse),
             error_status: k(Fault::ErrorStatus),
@@ -289,27 +292,12 @@ impl FaultProxy {
 
     /// How many requests of `method` went through.
     pub fn count(&self, method: &str) -> u64 {
-        self.methods()
-            .get(&method.to_ascii_uppercase())
-            .map_or(0, |m| m.requests)
+        self.requests_of(method).len() as u64
     }
 
     /// Body bytes the client sent with requests of `method`, in all.
     pub fn body_bytes(&self, method: &str) -> u64 {
-        self.methods()
-            .get(&method.to_ascii_uppercase())
-            .map_or(0, |m| m.body_bytes)
-    }
-
-    /// Requests and body bytes by (upper-case) method.
-    pub fn methods(&self) -> BTreeMap<String, MethodCount> {
-        let mut by = BTreeMap::<String, MethodCount>::new();
-        for r in self.shared().seen.lock().unwrap().iter() {
-            let m = by.entry(r.method.to_ascii_uppercase()).or_default();
-            m.requests += 1;
-            m.body_bytes += r.body_bytes;
-        }
-        by
+        self.requests_of(method).iter().map(|r| r.body_bytes).sum()
     }
 
     /// PATCH bodies corrupted so far ([`ProxyConfig::corrupt_patches`]).
@@ -461,7 +449,7 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
         return Ok(());
     }
     configure(&client, IO_TIMEOUT)?;
-    let upstream = TcpStream::connect_timeout(&conns.upstream, IO_TIMEOUT)?;
+    let upstream = TcpStream::connect_timeout(&conns.upstream(), IO_TIMEOUT)?;
     configure(&upstream, IO_TIMEOUT)?;
     conns.register(conn, &upstream);
     let (upstream_base, proxy_base) = (conns.upstream_base(), conns.base());
@@ -477,14 +465,12 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
     let mut up_r = BufReader::with_capacity(BUF, upstream.try_clone()?);
     let (mut client_w, mut up_w) = (&client, &upstream);
     while let Some(mut req) = conns.next_request(&mut client_r)? {
-        shared.requests.fetch_add(1, Ordering::SeqCst);
         let request = SeenRequest {
-            conn,
             method: req.method().to_owned(),
-            target: req.target().to_owned(),
             headers: req.headers.clone(),
             body_bytes: 0,
             corrupted: false,
+            response: None,
         };
         let seen = log_entry(&shared.seen, request);
         let note_body = |n: u64| shared.seen.lock().unwrap()[seen].body_bytes = n;
@@ -609,6 +595,10 @@ fn serve(shared: &FaultState, conns: &Conns, conn: u64, client: TcpStream) -> io
             shut(&client, Some(&upstream));
             return Ok(());
         };
+        shared.seen.lock().unwrap()[seen].response = Some(SeenResponse {
+            status: resp.status(),
+            headers: resp.headers.clone(),
+        });
         resp.rewrite_location(&upstream_base, &proxy_base);
         let resp_framing = resp.response_framing(&req)?;
         let head = resp.bytes();

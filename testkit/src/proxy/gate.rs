@@ -43,11 +43,6 @@ impl GateProxy {
         GateProxy::start(upstream_of(url), limit)
     }
 
-    /// `http://127.0.0.1:PORT` of the gate.
-    pub fn url(&self) -> String {
-        self.relay.base_url()
-    }
-
     /// `url` (on the upstream) with its `http://host:port` replaced by the gate's.
     pub fn url_for(&self, url: &str) -> String {
         self.relay.url_for(url)
@@ -76,7 +71,7 @@ impl Drop for GateProxy {
 
 /// Relays one connection: the server's bytes as they come, the client's through the gate.
 fn serve(gate: &Gate, conns: &Conns, conn: u64, client: TcpStream) -> std::io::Result<()> {
-    let server = TcpStream::connect(conns.upstream)?;
+    let server = TcpStream::connect(conns.upstream())?;
     conns.register(conn, &server);
     let (mut from, mut to) = (server.try_clone()?, client.try_clone()?);
     thread::spawn(move || {

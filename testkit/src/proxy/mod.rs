@@ -14,5 +14,4 @@ pub mod gate;
 pub mod http;
 pub mod relay;
 
-#[allow(unused_imports)]
-pub use fault::{Fault, FaultCounts, FaultProxy, MethodCount, ProxyConfig, SeenRequest};
+pub use fault::{Fault, FaultCounts, FaultProxy, ProxyConfig, SeenRequest, SeenResponse};

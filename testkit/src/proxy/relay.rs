@@ -1,8 +1,10 @@
-//! What every relay of this folder does the same way: listen on `127.0.0.1:0` in front of a
-//! 127.0.0.1 upstream, serve each client connection on a thread of its own, keep a clone of
-//! every open socket, and on drop stop accepting, shut every socket down and join every thread.
-//! A relay is `Relay<S>`, `S` being what its connections share (its configuration and what it
-//! records); each proxy is one (`FaultProxy` is `Relay<FaultState>`...), with methods of its own.
+//! What every relay of this folder (and the raw server) does the same way: listen on
+//! `127.0.0.1:0` (in front of a 127.0.0.1 upstream, for a relay), serve each client connection
+//! on a thread of its own, keep a clone of every open socket, and on drop stop accepting, shut
+//! every socket down and join every thread. A relay is `Relay<S>`, `S` being what its
+//! connections share (its configuration and what it records); each proxy is one (`FaultProxy` is
+//! `Relay<FaultState>`...), with methods of its own; so is [`crate::raw_server::RawServer`],
+//! with no upstream.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
@@ -12,12 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::super::listen::stop_accept_loop;
 use super::http::{Head, read_head};
 
 /// The listener's side of a relay, shared with the connection threads.
 pub struct Conns {
-    pub upstream: SocketAddr,
+    upstream: Option<SocketAddr>,
     pub addr: SocketAddr,
     stop: AtomicBool,
     connections: AtomicU64,
@@ -27,6 +28,11 @@ pub struct Conns {
 }
 
 impl Conns {
+    /// The address relayed to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream.expect("a server with no upstream")
+    }
+
     /// Whether the relay is being dropped.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
@@ -67,7 +73,7 @@ impl Conns {
 
     /// `http://HOST:PORT` of the upstream.
     pub fn upstream_base(&self) -> String {
-        format!("http://{}", self.upstream)
+        format!("http://{}", self.upstream())
     }
 
     /// `http://127.0.0.1:PORT` of the relay.
@@ -101,6 +107,20 @@ impl<S: Send + Sync + 'static> Relay<S> {
             upstream.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST),
             "the {name} only relays to 127.0.0.1, not {upstream}"
         );
+        Relay::listen(name, Some(upstream), shared, serve)
+    }
+
+    /// A server named `name`: each client connection goes to `serve` with `shared`.
+    pub fn server(name: &'static str, shared: S, serve: Serve<S>) -> Relay<S> {
+        Relay::listen(name, None, shared, serve)
+    }
+
+    fn listen(
+        name: &'static str,
+        upstream: Option<SocketAddr>,
+        shared: S,
+        serve: Serve<S>,
+    ) -> Relay<S> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .unwrap_or_else(|e| panic!("bind the {name}: {e}"));
         let addr = listener.local_addr().expect("relay address");
@@ -170,7 +190,12 @@ pub fn upstream_of(url: &str) -> SocketAddr {
 
 impl<S> Drop for Relay<S> {
     fn drop(&mut self) {
-        stop_accept_loop(&self.conns.stop, self.conns.addr, self.accept.take());
+        // Wakes the accept loop with a connection of its own, to see `stop`.
+        self.conns.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.conns.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
         for socks in self.conns.sockets.lock().unwrap().values() {
             for s in socks {
                 let _ = s.shutdown(Shutdown::Both);

@@ -128,10 +128,10 @@ fn gone_upload_on_resume_starts_a_new_one() {
     let options = abort_when(UploadOptions::new(), |p| p.acked > 0);
     upload_aborted(&first, &server.endpoint(), file.path(), options);
     // The server loses the upload (its files are deleted).
-    for id in server.uploads() {
-        std::fs::remove_file(server.stored_path(&id)).unwrap();
-        std::fs::remove_file(server.dir().join(format!("{id}.json"))).unwrap();
-    }
+    let lost = server.uploads();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    std::fs::remove_file(server.stored_path(&lost[0])).unwrap();
+    std::fs::remove_file(server.dir().join(format!("{}.json", lost[0]))).unwrap();
     let second = Uploader::builder().state_dir(state.path()).build().unwrap();
     let done = upload_file(
         &second,
@@ -141,5 +141,6 @@ fn gone_upload_on_resume_starts_a_new_one() {
     )
     .unwrap();
     assert_eq!(done.resumed_from, None);
+    assert!(!done.url.ends_with(&lost[0]), "{}", done.url);
     assert_eq!(server.stored_bytes(&done.url), bytes);
 }

@@ -1,7 +1,7 @@
 //! Interop with the second reference server, `resumable-upload` 0.3.0 (Python, PyPI), through
 //! the crate's public API. Every upload goes through a transparent proxy ([`Rig`]), whose request
 //! log shows what the client really sent (how many PATCHes, whether the POST carried bytes,
-//! which `Upload-Checksum`). The harness is `tests/support/py_server.rs`.
+//! which `Upload-Checksum`). The harness is `testkit/src/py_server.rs`.
 
 use std::io::{Read, Write};
 
