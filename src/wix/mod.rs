@@ -9,6 +9,7 @@ mod credentials;
 pub mod error_body;
 mod finished;
 mod limiter;
+mod pace;
 mod processing;
 mod rest;
 mod resumable;

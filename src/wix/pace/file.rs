@@ -1,0 +1,1 @@
+//! Sharing the pace across processes.

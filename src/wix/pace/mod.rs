@@ -1,0 +1,386 @@
+//! Pacing that learns a site's REST quota: pure logic, time given as an argument.
+//!
+//! The rule, in short. Until the first 429 calls go as fast as the callers ask. A 429 stops
+//! every call but one probe at a time; the probes go when a window of a common length (1, 2, 5,
+//! 10, 30, 60 s...) that started with the oldest call still counted would let one call in, or
+//! when `Retry-After` says. The first probe let through tells the window (`Ŵ`: from that oldest
+//! call to the probe) and the count (`N̂`: the calls let through since it). From then on at most
+//! `N̂` calls go in any `Ŵ` (a sliding log of send times, in-flight calls included): bursts
+//! allowed, so a batch of `N + k` calls takes one window, not `(N + k) / N` of them spread
+//! thin. A 429 while paced lowers `N̂` to what the last `Ŵ` held and learns again; a long calm
+//! while the pace holds callers back raises `N̂` an eighth, less often after a raise was refused.
+//!
+//! The whole state is [`Pace`]: small, serializable, shared by the threads of a client and,
+//! through a file, by processes (see [`file`]).
+
+pub(crate) mod file;
+mod probe;
+#[cfg(test)]
+mod sim;
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use probe::{Probes, Refusal};
+
+/// At most `calls` calls in any `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Quota {
+    pub(crate) calls: u32,
+    /// Milliseconds.
+    pub(crate) window: u64,
+}
+
+impl Quota {
+    /// `calls` a minute.
+    pub(crate) fn per_minute(calls: u32) -> Self {
+        Self {
+            calls: calls.max(1),
+            window: 60_000,
+        }
+    }
+}
+
+/// How an answer counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Refused for the rate (429), with the server's `Retry-After` as a time, if it sent one.
+    Refused(Option<SystemTime>),
+    /// Any other answer: the server counted the call.
+    Counted,
+    /// No answer (the connection broke): the server may have counted it.
+    Lost,
+}
+
+/// A call allowed to go: hand it back with its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    sent: u64,
+    probe: bool,
+}
+
+/// What [`Pace::turn`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Send now.
+    Go(Ticket),
+    /// Ask again at this time (or when an answer came).
+    Wait(SystemTime),
+}
+
+/// Calls remembered: enough for the windows that matter, and a small file.
+const LOG_CAP: usize = 1024;
+/// How long calls are remembered without a learned window.
+const MEMORY: u64 = 600_000;
+/// A probe that got no answer this long is forgotten: another may go.
+const PROBE_TIMEOUT: u64 = 30_000;
+/// A raise waits this many windows of calm (at least [`CALM_MIN`]); doubled after a refused raise.
+const CALM_WINDOWS: u32 = 10;
+const CALM_MIN: u64 = 30_000;
+const CALM_WINDOWS_MAX: u32 = 160;
+
+/// The shared state of the pace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Pace {
+    /// The quota learned.
+    quota: Option<Quota>,
+    /// This process's own quota (a caller who knows it): never exceeded, never shared.
+    #[serde(skip)]
+    ceiling: Option<Quota>,
+    /// Send times (ms since the epoch) of answered calls that were not refused, ascending.
+    log: Vec<u64>,
+    /// Send times of calls still waiting for their answer.
+    pending: Vec<u64>,
+    /// Set from a 429 until a probe gets through.
+    block: Option<Block>,
+    /// No 429 since then.
+    calm_since: u64,
+    /// When `N̂` was last raised, until a window passed without a refusal.
+    raised: Option<u64>,
+    /// Windows of calm a raise waits for.
+    patience: u32,
+    /// The time answers take (ms, smoothed).
+    rtt: u64,
+    /// The last probe let through.
+    reopened: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Block {
+    /// Send time of the call whose refusal started it.
+    refused: u64,
+    /// Where the window may reopen, earliest first.
+    probes: Probes,
+    /// Not before this (`Retry-After`).
+    not_before: u64,
+    /// The probe under way: its send time.
+    probing: Option<u64>,
+    /// Refused while paced: the quota then, and the calls its last window let through.
+    paced: Option<(Quota, u32)>,
+}
+
+impl Pace {
+    /// A pace that learns the quota, never above `ceiling` (callers who know theirs).
+    pub(crate) fn new(ceiling: Option<Quota>) -> Self {
+        Self {
+            ceiling,
+            patience: CALM_WINDOWS,
+            ..Self::default()
+        }
+    }
+
+    /// This state, under this process's own quota (for a state read from a shared file).
+    pub(crate) fn with_ceiling(mut self, ceiling: Option<Quota>) -> Self {
+        self.ceiling = ceiling;
+        self.patience = self.patience.max(CALM_WINDOWS);
+        self
+    }
+
+    /// The quota in force: the one learned, or the caller's when lower.
+    pub(crate) fn quota(&self) -> Option<Quota> {
+        lower(self.quota, self.ceiling)
+    }
+
+    /// Whether calls are held until a probe gets through.
+    pub(crate) fn blocked(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// May a call go at `now`?
+    pub(crate) fn turn(&mut self, now: SystemTime) -> Turn {
+        let now = ms(now);
+        self.trim(now);
+        if let Some(block) = &mut self.block {
+            // The answers still coming may rule out guesses, or say when (`Retry-After`).
+            let fresh = |t: &u64| now < t + PROBE_TIMEOUT;
+            if block.probing.is_some_and(|t| fresh(&t)) || self.pending.iter().any(fresh) {
+                return Turn::Wait(at(now + poll(self.rtt)));
+            }
+            let next = block.probes.next().unwrap_or(now).max(block.not_before);
+            if now < next {
+                return Turn::Wait(at(next));
+            }
+            block.probing = Some(now);
+            return self.go(now, true);
+        }
+        match self.quota() {
+            Some(q) => match self.free_at(q, now) {
+                None => self.go(now, false),
+                Some(t) => {
+                    self.raise_after_calm(now);
+                    Turn::Wait(at(t.max(now + 1)))
+                }
+            },
+            None => self.go(now, false),
+        }
+    }
+
+    /// Learns from the answer to `ticket`, received at `now`.
+    pub(crate) fn answered(&mut self, ticket: Ticket, answer: Answer, now: SystemTime) {
+        let now = ms(now);
+        let sent = ticket.sent;
+        if let Some(i) = self.pending.iter().position(|t| *t == sent) {
+            self.pending.swap_remove(i);
+        }
+        let took = now.saturating_sub(sent);
+        self.rtt = if self.rtt == 0 {
+            took
+        } else {
+            (self.rtt * 7 + took) / 8
+        };
+        match answer {
+            Answer::Refused(retry_after) => self.refused(ticket, retry_after.map(ms), now),
+            Answer::Counted | Answer::Lost => {
+                insert_sorted(&mut self.log, sent);
+                let probe = ticket.probe && self.block.as_ref().and_then(|b| b.probing) == Some(sent);
+                if probe && answer == Answer::Counted {
+                    self.reopen(sent);
+                } else if probe && let Some(b) = &mut self.block {
+                    b.probing = None;
+                }
+            }
+        }
+    }
+
+    fn go(&mut self, now: u64, probe: bool) -> Turn {
+        self.pending.push(now);
+        Turn::Go(Ticket { sent: now, probe })
+    }
+
+    // When the oldest call that keeps the quota full leaves its window; `None`: free now.
+    fn free_at(&self, q: Quota, now: u64) -> Option<u64> {
+        let mut recent: Vec<u64> = self.sent_since(now.saturating_sub(q.window)).collect();
+        if recent.len() < q.calls as usize {
+            return None;
+        }
+        recent.sort_unstable();
+        Some(recent[recent.len() - q.calls as usize] + q.window + 1)
+    }
+
+    // Send times after `from` (exclusive), answered or not.
+    fn sent_since(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        let start = self.log.partition_point(|t| *t <= from);
+        self.log[start..]
+            .iter()
+            .chain(self.pending.iter().filter(move |t| **t > from))
+            .copied()
+    }
+
+    // Answered calls sent in `from..to`.
+    fn counted(&self, from: u64, to: u64) -> u32 {
+        let a = self.log.partition_point(|t| *t < from);
+        let b = self.log.partition_point(|t| *t < to);
+        u32::try_from(b.saturating_sub(a)).unwrap_or(u32::MAX)
+    }
+
+    fn refused(&mut self, ticket: Ticket, retry_after: Option<u64>, now: u64) {
+        let sent = ticket.sent;
+        self.calm_since = now;
+        if self.raised.take().is_some() {
+            self.patience = (self.patience * 2).min(CALM_WINDOWS_MAX);
+        }
+        if self.block.is_none() {
+            let paced = self.quota();
+            // What the last window let through: all the quota holds, if the window is right.
+            let held = paced.map(|q| self.counted(sent.saturating_sub(q.window) + 1, sent));
+            let mut recent: Vec<u64> = self.sent_since(0).filter(|t| *t <= sent).collect();
+            recent.sort_unstable();
+            let first = recent.first().copied().unwrap_or(sent);
+            let refusal = Refusal {
+                sent: &recent,
+                counted: &self.log,
+                refused: sent,
+                restart: self.reopened.filter(|_| paced.is_some()).map_or(first, |t| t.max(first)),
+                quota: paced,
+            };
+            self.block = Some(Block {
+                refused: sent,
+                probes: Probes::after(&refusal),
+                not_before: 0,
+                probing: None,
+                paced: paced.zip(held),
+            });
+            if std::env::var_os("PACE_TRACE").is_some() {
+                eprintln!("BLOCK at {sent}: {:?}", self.block);
+            }
+        }
+        let Some(block) = &mut self.block else {
+            return;
+        };
+        let probe = block.probing == Some(sent);
+        if probe {
+            block.probing = None;
+        }
+        // Every window that would have let this call in is ruled out.
+        block.probes.refuted_by(sent, probe);
+        if let Some(t) = retry_after {
+            block.not_before = block.not_before.max(t);
+        }
+        if block.probes.next().is_none() && retry_after.is_none() {
+            block.probes.extend_after(sent.max(block.refused));
+        }
+    }
+
+    // A probe got through: the window reopened. Learn the quota from it.
+    fn reopen(&mut self, probe: u64) {
+        let Some(block) = self.block.take() else {
+            return;
+        };
+        let learned = block.probes.measure(probe, block.not_before);
+        let calls = match block.paced {
+            // The window was right: the count was too high.
+            Some((q, held)) if learned.window <= q.window => q.calls.min(held.max(1)),
+            // The window was longer than thought.
+            Some((q, _)) => q.calls,
+            None => self.counted(learned.count_from, probe).max(1),
+        };
+        let quota = Quota {
+            calls,
+            window: learned.window,
+        };
+        if self.quota != Some(quota) {
+            log::info!(
+                "the server limits REST calls: pacing at {} per {:?}",
+                quota.calls,
+                Duration::from_millis(quota.window)
+            );
+        }
+        self.quota = Some(quota);
+        self.calm_since = probe;
+        self.reopened = Some(probe);
+    }
+
+    // After a long calm with callers held back, a little more.
+    fn raise_after_calm(&mut self, now: u64) {
+        let Some(q) = self.quota.filter(|_| self.block.is_none()) else {
+            return;
+        };
+        if let Some(r) = self.raised
+            && now >= r + q.window * 2
+        {
+            // A raise that held two windows is kept; the next one waits as long as usual.
+            self.raised = None;
+            self.patience = CALM_WINDOWS;
+        }
+        let calm = (q.window * u64::from(self.patience)).max(CALM_MIN);
+        if now < self.calm_since + calm || self.quota() != Some(q) {
+            return;
+        }
+        let more = Quota {
+            calls: q.calls + (q.calls / 8).max(1),
+            window: q.window,
+        };
+        self.quota = Some(more);
+        self.calm_since = now;
+        self.raised = Some(now);
+        log::debug!("no 429 for {calm} ms: pacing at {} per {} ms", more.calls, q.window);
+    }
+
+    // Forgets calls no window looks at any more, and keeps the log small.
+    fn trim(&mut self, now: u64) {
+        let keep = self.quota().map_or(MEMORY, |q| (q.window * 2).max(MEMORY / 5));
+        let from = now.saturating_sub(keep);
+        let old = self.log.partition_point(|t| *t < from);
+        let over = self.log.len().saturating_sub(LOG_CAP);
+        self.log.drain(..old.max(over));
+        // An answer that never came (its process died): the call is counted as sent.
+        let stale = now.saturating_sub(PROBE_TIMEOUT.max(keep));
+        self.pending.retain(|t| *t >= stale);
+        if self.quota.is_none() && self.log.is_empty() && self.pending.is_empty() {
+            self.calm_since = now;
+        }
+    }
+}
+
+// The lower of two quotas (by rate), either may be absent.
+fn lower(a: Option<Quota>, b: Option<Quota>) -> Option<Quota> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let rate = |q: Quota| f64::from(q.calls) / q.window as f64;
+            Some(if rate(a) <= rate(b) { a } else { b })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+fn insert_sorted(v: &mut Vec<u64>, t: u64) {
+    let i = v.partition_point(|x| *x <= t);
+    v.insert(i, t);
+}
+
+// How often a caller held while a probe is under way asks again.
+fn poll(rtt: u64) -> u64 {
+    (rtt / 2).clamp(5, 200)
+}
+
+/// Milliseconds since the epoch.
+pub(crate) fn ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The time `ms` milliseconds after the epoch.
+pub(crate) fn at(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
