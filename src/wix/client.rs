@@ -2,12 +2,13 @@
 
 use crate::macros::setters;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::finished;
 use super::limiter::Limiter;
+use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
 use super::rest::Rest;
 use super::resumable::{self, generate_with};
@@ -88,6 +89,7 @@ pub struct WixClientBuilder {
     uploader: UploaderBuilder,
     simple_below: u64,
     per_minute: Option<u32>,
+    pace_dir: Option<PathBuf>,
 }
 
 impl WixClientBuilder {
@@ -100,9 +102,16 @@ impl WixClientBuilder {
         /// [`DEFAULT_SIMPLE_BELOW`]).
         simple_below(bytes: u64) => simple_below = bytes;
 
-        /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
-        /// Wix has answered 429).
+        /// At most `n` REST calls in any minute (a sliding window: a burst of `n` may go at
+        /// once), for callers who know their quota; a lower one learned from Wix's 429 answers
+        /// still wins. By default the quota is learned from the answers alone.
         requests_per_minute(n: u32) => per_minute = Some(n);
+
+        /// Shares the pace of REST calls, through a small file in `dir`, with every client of
+        /// the same site that uses it, in this process or another (default: the uploader's
+        /// [state directory](UploaderBuilder::state_dir), if it has one; without, the clones
+        /// of this client share it).
+        pace_dir(dir: impl Into<PathBuf>) => pace_dir = Some(dir.into());
     }
 
     /// Builds the client.
@@ -111,14 +120,24 @@ impl WixClientBuilder {
     ///
     /// Those of [`UploaderBuilder::build`].
     pub fn build(self) -> Result<WixClient> {
+        let uploader = self.uploader.build()?;
+        let dir = self
+            .pace_dir
+            .or_else(|| uploader.engine().state_dir.clone());
+        let site = format!(
+            "{}\n{:?}",
+            self.credentials.api_base(),
+            self.credentials.scope()
+        );
+        let file = dir
+            .map(|d| PaceFile::new(&d, &site))
+            .transpose()
+            .map_err(|e| Error::store_with("cannot create the directory of the shared pace", e))?;
         Ok(WixClient {
             inner: Arc::new(Inner {
-                uploader: self.uploader.build()?,
+                uploader,
                 credentials: self.credentials,
-                limiter: match self.per_minute {
-                    Some(n) => Limiter::fixed(n),
-                    None => Limiter::adaptive(),
-                },
+                limiter: Limiter::new(self.per_minute, file),
                 simple_below: self.simple_below,
             }),
         })
@@ -208,6 +227,7 @@ impl WixClient {
             uploader: Uploader::builder(),
             simple_below: DEFAULT_SIMPLE_BELOW,
             per_minute: None,
+            pace_dir: None,
         }
     }
 

@@ -4,8 +4,11 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::time::SystemTime;
+
 use super::Credentials;
-use super::limiter::Limiter;
+use super::limiter::{Limiter, answer_for};
+use super::pace::Answer;
 use crate::control::AbortHandle;
 use crate::engine::Engine;
 use crate::engine::transport::{Call, Response, mask};
@@ -48,27 +51,85 @@ impl Rest<'_> {
             headers.push(("Content-Type", "application/json".to_owned()));
         }
         let secrets = [self.creds.authorization().expose()];
+        // A call without the client's limiter (the free functions) still waits out 429s.
+        let own;
+        let limiter = match self.limiter {
+            Some(l) => l,
+            None => {
+                own = Limiter::new(None, None);
+                &own
+            }
+        };
+        let shown = mask(&url, &secrets);
+        let started = engine.now();
+        let mut refused = 0;
+        // A 429 is waited out on the pace, not counted as an attempt (see `throttled`); other
+        // failures go to the retry policy.
         engine.retrying(self.abort, || {
-            if let Some(limiter) = self.limiter {
-                limiter.acquire(&*engine.clock, self.abort)?;
+            loop {
+                let ticket = limiter.acquire(&*engine.clock, self.abort)?;
+                let mut reader: &[u8] = json.unwrap_or_default();
+                let len = reader.len() as u64;
+                let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
+                let sent = engine.send(Call {
+                    method,
+                    url: &url,
+                    headers: &headers,
+                    body,
+                    body_limit: JSON_BODY_LIMIT,
+                    secrets: &secrets,
+                });
+                let now = engine.now();
+                let resp = match sent {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        limiter.observe(ticket, Answer::Lost, now);
+                        return Err(e);
+                    }
+                };
+                let status = resp.head.status;
+                let retry_after = resp.head.retry_after(now).map(|d| now + d);
+                limiter.observe(ticket, answer_for(status, retry_after), now);
+                match read_json(engine, method, &shown, &resp) {
+                    Err(e) if status == 429 => {
+                        refused += 1;
+                        throttled(engine, limiter, started, refused, e)?;
+                    }
+                    other => return other,
+                }
             }
-            let mut reader: &[u8] = json.unwrap_or_default();
-            let len = reader.len() as u64;
-            let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
-            let resp = engine.send(Call {
-                method,
-                url: &url,
-                headers: &headers,
-                body,
-                body_limit: JSON_BODY_LIMIT,
-                secrets: &secrets,
-            })?;
-            if let Some(limiter) = self.limiter {
-                limiter.observe(resp.head.status, engine.now());
-            }
-            read_json(engine, method, &mask(&url, &secrets), &resp)
         })
     }
+}
+
+// A REST call refused with 429 (`err`) for the `refused`th time: wait for the next turn as long
+// as some REST call succeeded within the policy's `max_throttled_wait` (or this one started
+// that recently); else give up, for good.
+fn throttled(
+    engine: &Engine,
+    limiter: &Limiter,
+    started: SystemTime,
+    refused: u32,
+    last: Error,
+) -> Result<()> {
+    let last_progress = limiter.last_ok().map_or(started, |t| t.max(started));
+    let waited = engine
+        .now()
+        .duration_since(last_progress)
+        .unwrap_or_default();
+    let limit = engine.retry.throttled_wait();
+    if waited < limit {
+        log::debug!("a REST call was refused with 429 ({refused} times): waiting for its turn");
+        return Ok(());
+    }
+    if limit.is_zero() {
+        return Err(last);
+    }
+    log::warn!("no REST call succeeded for {waited:?}: giving up on 429");
+    Err(Error::GaveUp {
+        attempts: refused,
+        last: Box::new(last),
+    })
 }
 
 /// A JSON success body, or the error an error status means (with its body read).

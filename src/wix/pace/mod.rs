@@ -79,6 +79,9 @@ const PROBE_TIMEOUT: u64 = 30_000;
 const CALM_WINDOWS: u32 = 10;
 const CALM_MIN: u64 = 30_000;
 const CALM_WINDOWS_MAX: u32 = 160;
+/// A count learned from this many calls is taken as the server's (fewer: others had used the
+/// quota up, or the first call was refused).
+const CONFIRMED: u32 = 2;
 
 /// The shared state of the pace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -89,8 +92,10 @@ pub(crate) struct Pace {
     #[serde(skip)]
     ceiling: Option<Quota>,
     /// Send times (ms since the epoch) of answered calls that were not refused, ascending.
+    #[serde(with = "file::deltas")]
     log: Vec<u64>,
     /// Send times of calls still waiting for their answer.
+    #[serde(with = "file::deltas")]
     pending: Vec<u64>,
     /// Set from a 429 until a probe gets through.
     block: Option<Block>,
@@ -104,6 +109,8 @@ pub(crate) struct Pace {
     rtt: u64,
     /// The last probe let through.
     reopened: Option<u64>,
+    /// The count was seen to be the server's: by many calls, or by a refusal while paced.
+    confirmed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,10 +121,11 @@ struct Block {
     probes: Probes,
     /// Not before this (`Retry-After`).
     not_before: u64,
-    /// The probe under way: its send time.
+    /// The probe under way: its send time, and the guess it tries.
     probing: Option<u64>,
-    /// Refused while paced: the quota then, and the calls its last window let through.
-    paced: Option<(Quota, u32)>,
+    aim: u64,
+    /// Refused while paced: the quota then.
+    paced: Option<Quota>,
 }
 
 impl Pace {
@@ -143,6 +151,7 @@ impl Pace {
     }
 
     /// Whether calls are held until a probe gets through.
+    #[cfg(test)]
     pub(crate) fn blocked(&self) -> bool {
         self.block.is_some()
     }
@@ -157,11 +166,13 @@ impl Pace {
             if block.probing.is_some_and(|t| fresh(&t)) || self.pending.iter().any(fresh) {
                 return Turn::Wait(at(now + poll(self.rtt)));
             }
-            let next = block.probes.next().unwrap_or(now).max(block.not_before);
+            let aim = block.probes.next().unwrap_or(now);
+            let next = aim.max(block.not_before);
             if now < next {
                 return Turn::Wait(at(next));
             }
             block.probing = Some(now);
+            block.aim = aim;
             return self.go(now, true);
         }
         match self.quota() {
@@ -193,11 +204,18 @@ impl Pace {
             Answer::Refused(retry_after) => self.refused(ticket, retry_after.map(ms), now),
             Answer::Counted | Answer::Lost => {
                 insert_sorted(&mut self.log, sent);
-                let probe = ticket.probe && self.block.as_ref().and_then(|b| b.probing) == Some(sent);
-                if probe && answer == Answer::Counted {
-                    self.reopen(sent);
-                } else if probe && let Some(b) = &mut self.block {
-                    b.probing = None;
+                let Some(block) = &mut self.block else {
+                    return;
+                };
+                let probe = block.probing == Some(sent);
+                if probe {
+                    block.probing = None;
+                }
+                // The first call let through after the refusal, probe or not, says when the
+                // window reopened.
+                if answer == Answer::Counted && sent > block.refused {
+                    let aim = if probe { block.aim } else { sent };
+                    self.reopen(sent, aim);
                 }
             }
         }
@@ -242,8 +260,6 @@ impl Pace {
         }
         if self.block.is_none() {
             let paced = self.quota();
-            // What the last window let through: all the quota holds, if the window is right.
-            let held = paced.map(|q| self.counted(sent.saturating_sub(q.window) + 1, sent));
             let mut recent: Vec<u64> = self.sent_since(0).filter(|t| *t <= sent).collect();
             recent.sort_unstable();
             let first = recent.first().copied().unwrap_or(sent);
@@ -251,7 +267,10 @@ impl Pace {
                 sent: &recent,
                 counted: &self.log,
                 refused: sent,
-                restart: self.reopened.filter(|_| paced.is_some()).map_or(first, |t| t.max(first)),
+                restart: self
+                    .reopened
+                    .filter(|_| paced.is_some())
+                    .map_or(first, |t| t.max(first)),
                 quota: paced,
             };
             self.block = Some(Block {
@@ -259,11 +278,9 @@ impl Pace {
                 probes: Probes::after(&refusal),
                 not_before: 0,
                 probing: None,
-                paced: paced.zip(held),
+                aim: 0,
+                paced,
             });
-            if std::env::var_os("PACE_TRACE").is_some() {
-                eprintln!("BLOCK at {sent}: {:?}", self.block);
-            }
         }
         let Some(block) = &mut self.block else {
             return;
@@ -274,7 +291,9 @@ impl Pace {
         }
         // Every window that would have let this call in is ruled out.
         block.probes.refuted_by(sent, probe);
-        if let Some(t) = retry_after {
+        // `Retry-After` answers the call that was refused first, and each probe; the calls
+        // already under way were not waiting for it.
+        if let Some(t) = retry_after.filter(|_| probe || sent == block.refused) {
             block.not_before = block.not_before.max(t);
         }
         if block.probes.next().is_none() && retry_after.is_none() {
@@ -283,22 +302,19 @@ impl Pace {
     }
 
     // A probe got through: the window reopened. Learn the quota from it.
-    fn reopen(&mut self, probe: u64) {
+    fn reopen(&mut self, probe: u64, aim: u64) {
         let Some(block) = self.block.take() else {
             return;
         };
-        let learned = block.probes.measure(probe, block.not_before);
-        let calls = match block.paced {
-            // The window was right: the count was too high.
-            Some((q, held)) if learned.window <= q.window => q.calls.min(held.max(1)),
-            // The window was longer than thought.
-            Some((q, _)) => q.calls,
-            None => self.counted(learned.count_from, probe).max(1),
+        let learned = block.probes.measure(probe, aim, block.not_before, self.rtt);
+        let quota = match block.paced {
+            Some(q) => self.relearn(q, learned.window, block.refused),
+            None => Quota {
+                calls: self.counted(learned.count_from, probe).max(1),
+                window: learned.window,
+            },
         };
-        let quota = Quota {
-            calls,
-            window: learned.window,
-        };
+        self.confirmed = block.paced.is_some() || quota.calls >= CONFIRMED;
         if self.quota != Some(quota) {
             log::info!(
                 "the server limits REST calls: pacing at {} per {:?}",
@@ -311,7 +327,34 @@ impl Pace {
         self.reopened = Some(probe);
     }
 
-    // After a long calm with callers held back, a little more.
+    // Refused at `refused` while paced by `q`, reopened as a window of `window` says.
+    fn relearn(&self, q: Quota, window: u64, refused: u64) -> Quota {
+        if window > q.window {
+            // The window is longer than thought.
+            return Quota {
+                calls: q.calls,
+                window,
+            };
+        }
+        // What the last window (and the network's delays) let through: all the quota holds.
+        let reach = q.window + probe::margin(q.window);
+        let held = self.counted(refused.saturating_sub(reach) + 1, refused);
+        if held < q.calls {
+            return Quota {
+                calls: held.max(1),
+                window: q.window,
+            };
+        }
+        // The count is right: the network's delays reach farther than the margin.
+        Quota {
+            calls: q.calls,
+            window: q.window + probe::margin(q.window),
+        }
+    }
+
+    // After a calm with callers held back, more: a quarter more after a long calm (longer after
+    // each raise that was refused), twice as many after one window while the count was never
+    // confirmed (learned from a few calls only, say when others had used the quota up).
     fn raise_after_calm(&mut self, now: u64) {
         let Some(q) = self.quota.filter(|_| self.block.is_none()) else {
             return;
@@ -323,23 +366,33 @@ impl Pace {
             self.raised = None;
             self.patience = CALM_WINDOWS;
         }
-        let calm = (q.window * u64::from(self.patience)).max(CALM_MIN);
+        let (calm, calls) = if self.confirmed {
+            let calm = (q.window * u64::from(self.patience)).max(CALM_MIN);
+            (calm, q.calls + (q.calls / 4).max(1))
+        } else {
+            (q.window, q.calls * 2)
+        };
         if now < self.calm_since + calm || self.quota() != Some(q) {
             return;
         }
         let more = Quota {
-            calls: q.calls + (q.calls / 8).max(1),
+            calls,
             window: q.window,
         };
         self.quota = Some(more);
         self.calm_since = now;
         self.raised = Some(now);
-        log::debug!("no 429 for {calm} ms: pacing at {} per {} ms", more.calls, q.window);
+        log::debug!(
+            "no 429 for {calm} ms: pacing at {calls} per {} ms",
+            q.window
+        );
     }
 
     // Forgets calls no window looks at any more, and keeps the log small.
     fn trim(&mut self, now: u64) {
-        let keep = self.quota().map_or(MEMORY, |q| (q.window * 2).max(MEMORY / 5));
+        let keep = self
+            .quota()
+            .map_or(MEMORY, |q| (q.window * 2).max(MEMORY / 5));
         let from = now.saturating_sub(keep);
         let old = self.log.partition_point(|t| *t < from);
         let over = self.log.len().saturating_sub(LOG_CAP);
@@ -347,9 +400,6 @@ impl Pace {
         // An answer that never came (its process died): the call is counted as sent.
         let stale = now.saturating_sub(PROBE_TIMEOUT.max(keep));
         self.pending.retain(|t| *t >= stale);
-        if self.quota.is_none() && self.log.is_empty() && self.pending.is_empty() {
-            self.calm_since = now;
-        }
     }
 }
 

@@ -122,22 +122,23 @@ impl Probes {
         });
     }
 
-    /// The probe sent at `probe` got through; `not_before` was the server's `Retry-After`
-    /// (0 for none). Without it, the probe went at a guess: that one (the guesses skipped to
-    /// space the probes are not known to be wrong, nor right). Held by it, the shortest window
-    /// in the last second before it; before any guess, the first one, shortened by how much
-    /// earlier it reopened.
-    pub(crate) fn measure(&self, probe: u64, not_before: u64) -> Learned {
-        // `Retry-After` is whole seconds: a guess more than a second before it is ruled out.
-        let floor = not_before.saturating_sub(1000);
-        let mut confirmed = self
-            .guesses
-            .iter()
-            .filter(|g| g.at <= probe && g.at >= floor);
-        let confirmed = if not_before == 0 {
-            confirmed.last()
+    /// The call sent at `probe` got through, aimed at the guess at `aim` (or sent before the
+    /// refusal was known: then `aim` is `probe`); `not_before` was the server's `Retry-After`
+    /// (0 for none). The guess is the last one at or before the aim (the guesses skipped to
+    /// space the probes are not known to be wrong, nor right). Held by `Retry-After`, the
+    /// shortest window in its last second; before any guess, the first one, shortened by how
+    /// much earlier it reopened. `rtt` is the time answers take.
+    pub(crate) fn measure(&self, probe: u64, aim: u64, not_before: u64, rtt: u64) -> Learned {
+        // `Retry-After` is whole seconds from when the server refused (about a round trip
+        // before it came): a guess more than a second before that is ruled out.
+        let floor = not_before.saturating_sub(1000 + rtt);
+        let confirmed = if not_before > aim {
+            self.guesses
+                .iter()
+                .filter(|g| g.at <= probe && g.at >= floor)
+                .min_by_key(|g| g.window)
         } else {
-            confirmed.min_by_key(|g| g.window)
+            self.guesses.iter().filter(|g| g.at <= aim).last()
         };
         if let Some(g) = confirmed {
             return Learned {
