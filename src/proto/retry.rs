@@ -210,5 +210,17 @@ mod tests {
             RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None)),
             None
         );
+        assert_eq!(RetryPolicy::none().throttled_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn paced_calls_wait_out_429_for_five_minutes_unless_told() {
+        assert_eq!(
+            RetryPolicy::default().throttled_wait(),
+            Duration::from_secs(300)
+        );
+        let p = RetryPolicy::from_millis(&[1]).max_throttled_wait(Duration::from_secs(9));
+        assert_eq!(p.throttled_wait(), Duration::from_secs(9));
+        assert_eq!(p.delays(), [Duration::from_millis(1)]);
     }
 }

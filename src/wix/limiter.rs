@@ -122,3 +122,63 @@ pub(crate) fn answer_for(status: u16, retry_after: Option<SystemTime>) -> Answer
         Answer::Counted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::ManualClock;
+
+    #[test]
+    fn a_fixed_rate_lets_a_burst_go_then_waits_on_the_clock() {
+        let clock = ManualClock::new();
+        let l = Limiter::new(Some(60), None);
+        for _ in 0..60 {
+            let t = l.acquire(&clock, None).unwrap();
+            l.observe(t, Answer::Counted, clock.now());
+        }
+        assert_eq!(clock.slept(), Duration::ZERO);
+        l.acquire(&clock, None).unwrap();
+        // The first call leaves the minute.
+        assert_eq!(clock.slept(), Duration::from_secs(60));
+        assert_eq!(l.quota(), Some(Quota::per_minute(60)));
+        assert!(l.last_ok().is_some());
+    }
+
+    #[test]
+    fn waiting_stops_on_abort() {
+        let clock = ManualClock::new();
+        let l = Limiter::new(Some(1), None);
+        l.acquire(&clock, None).unwrap();
+        let abort = AbortHandle::new();
+        abort.abort();
+        assert!(matches!(
+            l.acquire(&clock, Some(&abort)),
+            Err(Error::Aborted)
+        ));
+    }
+
+    #[test]
+    fn only_429_is_a_refusal() {
+        let at = SystemTime::UNIX_EPOCH;
+        assert_eq!(answer_for(429, Some(at)), Answer::Refused(Some(at)));
+        for status in [200, 400, 404, 500, 503] {
+            assert_eq!(answer_for(status, None), Answer::Counted);
+        }
+    }
+
+    #[test]
+    fn a_pace_file_that_fails_leaves_the_process_pacing_alone() {
+        // A directory where the file should be: it can't be opened as a file.
+        let dir = std::env::temp_dir().join(format!("wmu-limiter-{}", std::process::id()));
+        let file = PaceFile::new(&dir, "site").unwrap();
+        std::fs::create_dir_all(file.path()).unwrap();
+        let clock = ManualClock::new();
+        let l = Limiter::new(Some(2), Some(file));
+        for _ in 0..3 {
+            let t = l.acquire(&clock, None).unwrap();
+            l.observe(t, Answer::Counted, clock.now());
+        }
+        assert_eq!(clock.slept(), Duration::from_secs(60));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

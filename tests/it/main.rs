@@ -15,6 +15,7 @@ mod faults;
 mod harness;
 mod hostile;
 mod interop;
+mod pacing;
 mod protocol;
 mod regressions;
 mod resume;

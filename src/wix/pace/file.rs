@@ -149,3 +149,110 @@ pub(crate) mod deltas {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wix::pace::{Answer, Quota, Turn, at};
+
+    const T0: u64 = 1_800_000_000_000;
+
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Self {
+            let d = std::env::temp_dir().join(format!("wmu-pace-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            Self(d)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    // One call through the file at `t` ms, answered as `a`.
+    fn call(f: &PaceFile, fresh: &Pace, t: u64, a: Answer) -> bool {
+        let mut shared = f.lock(fresh).unwrap();
+        let turn = shared.pace.turn(at(T0 + t));
+        shared.save().unwrap();
+        let Turn::Go(ticket) = turn else {
+            return false;
+        };
+        let mut shared = f.lock(fresh).unwrap();
+        shared.pace.answered(ticket, a, at(T0 + t + 5));
+        shared.save().unwrap();
+        true
+    }
+
+    #[test]
+    fn two_handles_on_one_site_share_the_pace_and_others_do_not() {
+        let dir = Dir::new("share");
+        let site = "https://www.wixapis.com\nSite(\"s\")";
+        let a = PaceFile::new(&dir.0, site).unwrap();
+        let b = PaceFile::new(&dir.0, site).unwrap();
+        let other = PaceFile::new(&dir.0, "https://www.wixapis.com\nSite(\"t\")").unwrap();
+        assert_eq!(a.path(), b.path());
+        assert_ne!(a.path(), other.path());
+        // Each process knows its own quota: 4 a minute for both.
+        let fresh = Pace::new(Some(Quota::per_minute(4)));
+        assert!(call(&a, &fresh, 0, Answer::Counted));
+        assert!(call(&b, &fresh, 1, Answer::Counted));
+        assert!(call(&a, &fresh, 2, Answer::Counted));
+        assert!(call(&b, &fresh, 3, Answer::Counted));
+        // Together they used the 4: neither may go, the other site may.
+        assert!(!call(&a, &fresh, 4, Answer::Counted));
+        assert!(!call(&b, &fresh, 5, Answer::Counted));
+        assert!(call(&other, &fresh, 6, Answer::Counted));
+        assert!(call(&b, &fresh, 60_001, Answer::Counted));
+    }
+
+    #[test]
+    fn the_file_is_private_small_and_names_no_key() {
+        let dir = Dir::new("small");
+        let f =
+            PaceFile::new(&dir.0.join("state"), "https://www.wixapis.com\nSite(\"s\")").unwrap();
+        let fresh = Pace::new(None);
+        for i in 0..1500 {
+            call(&f, &fresh, i * 3, Answer::Counted);
+        }
+        let meta = std::fs::metadata(f.path()).unwrap();
+        assert!(meta.len() < 8 * 1024, "{} bytes", meta.len());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+            let d = std::fs::metadata(dir.0.join("state")).unwrap();
+            assert_eq!(d.permissions().mode() & 0o777, 0o700);
+        }
+        let name = f.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.ends_with(".pace") && !name.contains("wixapis"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_or_newer_file_is_started_over() {
+        let dir = Dir::new("damaged");
+        let f = PaceFile::new(&dir.0, "site").unwrap();
+        let fresh = Pace::new(Some(Quota::per_minute(1)));
+        for junk in [&b"{not json"[..], br#"{"version": 99, "pace": {}}"#] {
+            std::fs::write(f.path(), junk).unwrap();
+            assert!(call(&f, &fresh, 0, Answer::Counted));
+            assert!(!call(&f, &fresh, 1, Answer::Counted));
+        }
+    }
+
+    #[test]
+    fn times_are_stored_as_steps() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Times(#[serde(with = "deltas")] Vec<u64>);
+        let times = Times(vec![T0, T0 + 3, T0 + 3, T0 + 250]);
+        let json = serde_json::to_string(&times).unwrap();
+        assert_eq!(json, format!("[{T0},3,0,247]"));
+        assert_eq!(serde_json::from_str::<Times>(&json).unwrap(), times);
+    }
+}

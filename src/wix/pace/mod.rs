@@ -233,7 +233,7 @@ impl Pace {
             return None;
         }
         recent.sort_unstable();
-        Some(recent[recent.len() - q.calls as usize] + q.window + 1)
+        Some(recent[recent.len() - q.calls as usize] + q.window)
     }
 
     // Send times after `from` (exclusive), answered or not.
@@ -433,4 +433,274 @@ pub(crate) fn ms(t: SystemTime) -> u64 {
 /// The time `ms` milliseconds after the epoch.
 pub(crate) fn at(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    /// A pace on a clock of its own (ms after `T0`).
+    struct Run {
+        pace: Pace,
+        now: u64,
+    }
+
+    impl Run {
+        fn new(ceiling: Option<Quota>) -> Self {
+            Self {
+                pace: Pace::new(ceiling),
+                now: 0,
+            }
+        }
+
+        fn time(&self) -> SystemTime {
+            at(T0 + self.now)
+        }
+
+        /// The call's ticket now, or how long to wait (ms).
+        fn turn(&mut self) -> Result<Ticket, u64> {
+            match self.pace.turn(self.time()) {
+                Turn::Go(t) => Ok(t),
+                Turn::Wait(until) => Err(ms(until) - T0 - self.now),
+            }
+        }
+
+        /// Waits as long as the pace says, then sends.
+        fn next(&mut self) -> Ticket {
+            loop {
+                match self.turn() {
+                    Ok(t) => return t,
+                    Err(wait) => self.now += wait,
+                }
+            }
+        }
+
+        fn answer(&mut self, t: Ticket, a: Answer) {
+            self.pace.answered(t, a, self.time());
+        }
+
+        /// `n` calls let through, one after the other, `gap` ms apart.
+        fn ok(&mut self, n: usize, gap: u64) {
+            for _ in 0..n {
+                let t = self.next();
+                self.answer(t, Answer::Counted);
+                self.now += gap;
+            }
+        }
+
+        /// A call refused (with `Retry-After` in seconds).
+        fn refused(&mut self, retry_after: Option<u64>) {
+            let t = self.next();
+            let ra = retry_after.map(|s| at(T0 + self.now + s * 1000));
+            self.answer(t, Answer::Refused(ra));
+        }
+    }
+
+    #[test]
+    fn calls_go_at_once_until_a_refusal() {
+        let mut r = Run::new(None);
+        r.ok(500, 0);
+        assert_eq!(r.now, 0);
+        assert_eq!(r.pace.quota(), None);
+    }
+
+    #[test]
+    fn retry_after_says_when_the_probe_goes_and_nothing_goes_before() {
+        let mut r = Run::new(None);
+        r.ok(10, 10);
+        r.refused(Some(7));
+        let refused_at = r.now;
+        // Held until then, by as much as it says.
+        assert_eq!(r.turn(), Err(7000));
+        let probe = r.next();
+        assert_eq!(r.now, refused_at + 7000);
+        // Only one probe at a time.
+        assert!(r.turn().is_err());
+        r.answer(probe, Answer::Counted);
+        // Ten calls, then the window reopened about 7 s after the first.
+        let q = r.pace.quota().unwrap();
+        assert_eq!(q.calls, 10);
+        assert!((7000..7500).contains(&q.window), "{q:?}");
+    }
+
+    #[test]
+    fn the_first_probe_let_through_tells_the_window_and_the_count() {
+        let mut r = Run::new(None);
+        // 20 calls in 200 ms, then a 429: a window of 20 calls.
+        r.ok(20, 10);
+        r.refused(None);
+        // Probes go at the common lengths from the first call: refused at 1 s and 2 s...
+        let p = r.next();
+        assert_eq!(r.now, 1000 + probe::margin(1000));
+        r.answer(p, Answer::Refused(None));
+        let p = r.next();
+        assert_eq!(r.now, 2000 + probe::margin(2000));
+        r.answer(p, Answer::Refused(None));
+        // ... let through at 5 s: 20 calls in 5 s (and its margin).
+        let p = r.next();
+        assert_eq!(r.now, 5000 + probe::margin(5000));
+        r.answer(p, Answer::Counted);
+        let learned = Quota {
+            calls: 20,
+            window: 5000 + probe::margin(5000),
+        };
+        assert_eq!(r.pace.quota(), Some(learned));
+        // From then on at most 20 in any window: the next 19 as the burst's calls leave it.
+        let probe_at = r.now;
+        r.ok(19, 0);
+        assert_eq!(r.now, 190 + learned.window);
+        r.ok(1, 0);
+        assert_eq!(r.now, probe_at + learned.window);
+    }
+
+    #[test]
+    fn calls_under_way_count() {
+        let mut r = Run::new(Some(Quota {
+            calls: 3,
+            window: 1000,
+        }));
+        let sent: Vec<_> = (0..3).map(|_| r.next()).collect();
+        assert_eq!(r.now, 0);
+        // Three calls without an answer yet fill the quota.
+        assert_eq!(r.turn(), Err(1000));
+        for t in sent {
+            r.answer(t, Answer::Counted);
+        }
+        assert_eq!(r.turn(), Err(1000));
+    }
+
+    #[test]
+    fn a_fixed_rate_allows_bursts_and_holds_the_rest_a_window() {
+        let mut r = Run::new(Some(Quota::per_minute(120)));
+        r.ok(120, 0);
+        assert_eq!(r.now, 0);
+        r.ok(1, 0);
+        assert_eq!(r.now, 60_000);
+    }
+
+    // Learns 20 calls per 1 s (and margin) from a burst of 20.
+    fn learned_20_per_second() -> Run {
+        let mut r = Run::new(None);
+        r.ok(20, 10);
+        r.refused(None);
+        let p = r.next();
+        r.answer(p, Answer::Counted);
+        assert_eq!(r.pace.quota().map(|q| q.calls), Some(20));
+        r
+    }
+
+    #[test]
+    fn a_refusal_while_paced_lowers_the_count_to_what_the_window_held() {
+        let mut r = learned_20_per_second();
+        let window = r.pace.quota().unwrap().window;
+        // Later, someone else takes 5 of the 20: the 16th call of a window is refused.
+        r.now += 10 * window;
+        r.ok(15, 1);
+        r.refused(None);
+        // The window reopens when the first of the 15 leaves it.
+        let p = r.next();
+        r.answer(p, Answer::Counted);
+        assert_eq!(r.pace.quota(), Some(Quota { calls: 15, window }));
+    }
+
+    #[test]
+    fn a_refusal_while_paced_that_the_count_explains_not_lowers_it_but_widens_the_window() {
+        let mut r = learned_20_per_second();
+        let window = r.pace.quota().unwrap().window;
+        // The network delayed the first call of a window more than the margin: the call sent
+        // a window after it is refused.
+        r.now += 10 * window;
+        r.ok(20, 1);
+        r.refused(None);
+        let p = r.next();
+        r.answer(p, Answer::Counted);
+        let q = r.pace.quota().unwrap();
+        assert_eq!(q.calls, 20);
+        assert_eq!(q.window, window + probe::margin(window));
+    }
+
+    #[test]
+    fn a_refusal_while_paced_at_a_longer_window_learns_it() {
+        let mut r = learned_20_per_second();
+        let window = r.pace.quota().unwrap().window;
+        // The server's window is 2 s: the next burst is refused at once.
+        r.now += window;
+        r.refused(None);
+        loop {
+            let p = r.next();
+            let reopened = r.now >= 2000 + window;
+            r.answer(
+                p,
+                if reopened {
+                    Answer::Counted
+                } else {
+                    Answer::Refused(None)
+                },
+            );
+            if reopened {
+                break;
+            }
+        }
+        let q = r.pace.quota().unwrap();
+        assert!(q.window >= 2000 && q.calls == 20, "{q:?}");
+    }
+
+    #[test]
+    fn a_long_calm_raises_the_count_and_a_refused_raise_waits_longer_next_time() {
+        let mut r = learned_20_per_second();
+        let q = r.pace.quota().unwrap();
+        // Calls held back by the pace, never refused: after CALM_MIN (30 windows of 1 s), a
+        // quarter more.
+        let start = r.now;
+        while r.pace.quota() == Some(q) {
+            r.ok(1, 0);
+        }
+        assert!(r.now - start >= CALM_MIN, "{}", r.now - start);
+        assert_eq!(r.pace.quota().unwrap().calls, 25);
+        assert_eq!(r.pace.patience, CALM_WINDOWS);
+        // Refused at 21 in a window: the raise was too much.
+        r.now += 2 * q.window;
+        r.ok(20, 1);
+        r.refused(None);
+        assert_eq!(r.pace.patience, 2 * CALM_WINDOWS);
+    }
+
+    #[test]
+    fn a_count_learned_from_a_refused_first_call_doubles_after_each_calm_window() {
+        let mut r = Run::new(None);
+        // Someone else had used the quota up: the first call is refused.
+        r.refused(Some(1));
+        let p = r.next();
+        r.answer(p, Answer::Counted);
+        let q = r.pace.quota().unwrap();
+        assert_eq!(q.calls, 1);
+        r.ok(12, 0);
+        assert!(r.pace.quota().unwrap().calls >= 4, "{:?}", r.pace.quota());
+    }
+
+    #[test]
+    fn a_lost_probe_is_sent_again_and_a_lost_call_counts() {
+        let mut r = Run::new(None);
+        r.ok(5, 0);
+        r.refused(Some(2));
+        let p = r.next();
+        r.answer(p, Answer::Lost);
+        let again = r.next();
+        assert_eq!(again.sent, p.sent);
+        assert!(again.probe);
+        r.answer(again, Answer::Counted);
+        // The lost one and the probe are both in the log.
+        assert_eq!(r.pace.log.len(), 7);
+    }
+
+    #[test]
+    fn the_state_round_trips_through_json() {
+        let mut r = learned_20_per_second();
+        r.ok(3, 7);
+        let json = serde_json::to_string(&r.pace).unwrap();
+        let back: Pace = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r.pace);
+    }
 }
