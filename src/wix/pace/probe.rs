@@ -138,7 +138,7 @@ impl Probes {
                 .filter(|g| g.at <= probe && g.at >= floor)
                 .min_by_key(|g| g.window)
         } else {
-            self.guesses.iter().filter(|g| g.at <= aim).last()
+            self.guesses.iter().rfind(|g| g.at <= aim)
         };
         if let Some(g) = confirmed {
             return Learned {
