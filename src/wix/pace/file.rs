@@ -206,7 +206,12 @@ mod tests {
         assert!(!call(&a, &fresh, 4, Answer::Counted));
         assert!(!call(&b, &fresh, 5, Answer::Counted));
         assert!(call(&other, &fresh, 6, Answer::Counted));
-        assert!(call(&b, &fresh, 60_001, Answer::Counted));
+        assert!(call(
+            &b,
+            &fresh,
+            Quota::per_minute(4).window + 1,
+            Answer::Counted
+        ));
     }
 
     #[test]

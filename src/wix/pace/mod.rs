@@ -1,14 +1,15 @@
 //! Pacing that learns a site's REST quota: pure logic, time given as an argument.
 //!
 //! The rule, in short. Until the first 429 calls go as fast as the callers ask. A 429 stops
-//! every call but one probe at a time; the probes go when a window of a common length (1, 2, 5,
-//! 10, 30, 60 s...) that started with the oldest call still counted would let one call in, or
-//! when `Retry-After` says. The first probe let through tells the window (`Ŵ`: from that oldest
-//! call to the probe) and the count (`N̂`: the calls let through since it). From then on at most
-//! `N̂` calls go in any `Ŵ` (a sliding log of send times, in-flight calls included): bursts
-//! allowed, so a batch of `N + k` calls takes one window, not `(N + k) / N` of them spread
-//! thin. A 429 while paced lowers `N̂` to what the last `Ŵ` held and learns again; a long calm
-//! while the pace holds callers back raises `N̂` an eighth, less often after a raise was refused.
+//! every call but one probe at a time; the probes go where a window of a common length (1, 2,
+//! 5, 10, 30, 60 s...) would reopen ([`probe`]), or when `Retry-After` says. The first call let
+//! through after the refusal tells the window (`Ŵ`) and the count (`N̂`: the calls let through
+//! from the window's start). From then on at most `N̂` calls go in any `Ŵ` (a sliding log of
+//! send times, calls under way included): bursts allowed, so a batch of `N + k` calls takes one
+//! window, not `(N + k) / N` of them spread thin. A 429 while paced learns again: the count
+//! falls to what the last window held, or the window widens. A long calm while the pace holds
+//! callers back raises `N̂` a quarter, less often after a raise was refused. A caller's own
+//! quota (`requests_per_minute`) is a second gate, never raised.
 //!
 //! The whole state is [`Pace`]: small, serializable, shared by the threads of a client and,
 //! through a file, by processes (see [`file`]).
@@ -33,11 +34,12 @@ pub(crate) struct Quota {
 }
 
 impl Quota {
-    /// `calls` a minute.
+    /// `calls` a minute, as the server counts them: the minute is taken a little longer, for
+    /// the network's delays ([`probe::margin`]).
     pub(crate) fn per_minute(calls: u32) -> Self {
         Self {
             calls: calls.max(1),
-            window: 60_000,
+            window: 60_000 + probe::margin(60_000),
         }
     }
 }
@@ -79,12 +81,15 @@ const PROBE_TIMEOUT: u64 = 30_000;
 const CALM_WINDOWS: u32 = 10;
 const CALM_MIN: u64 = 30_000;
 const CALM_WINDOWS_MAX: u32 = 160;
+/// Send times this far after now are from a clock that went back since: forgotten.
+const CLOCK_SLACK: u64 = 2_000;
 /// A count learned from this many calls is taken as the server's (fewer: others had used the
 /// quota up, or the first call was refused).
 const CONFIRMED: u32 = 2;
 
 /// The shared state of the pace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct Pace {
     /// The quota learned.
     quota: Option<Quota>,
@@ -145,9 +150,9 @@ impl Pace {
         self
     }
 
-    /// The quota in force: the one learned, or the caller's when lower.
+    /// The quota learned, else the caller's.
     pub(crate) fn quota(&self) -> Option<Quota> {
-        lower(self.quota, self.ceiling)
+        self.quota.or(self.ceiling)
     }
 
     /// Whether calls are held until a probe gets through.
@@ -175,15 +180,16 @@ impl Pace {
             block.aim = aim;
             return self.go(now, true);
         }
-        match self.quota() {
-            Some(q) => match self.free_at(q, now) {
-                None => self.go(now, false),
-                Some(t) => {
-                    self.raise_after_calm(now);
-                    Turn::Wait(at(t.max(now + 1)))
-                }
-            },
+        let learned = self.quota.and_then(|q| self.free_at(q, now));
+        let own = self.ceiling.and_then(|q| self.free_at(q, now));
+        match learned.max(own) {
             None => self.go(now, false),
+            Some(t) => {
+                if learned.is_some() {
+                    self.raise_after_calm(now);
+                }
+                Turn::Wait(at(t.max(now + 1)))
+            }
         }
     }
 
@@ -308,7 +314,7 @@ impl Pace {
         };
         let learned = block.probes.measure(probe, aim, block.not_before, self.rtt);
         let quota = match block.paced {
-            Some(q) => self.relearn(q, learned.window, block.refused),
+            Some(q) => self.relearn(q, learned.window, block.refused, probe),
             None => Quota {
                 calls: self.counted(learned.count_from, probe).max(1),
                 window: learned.window,
@@ -327,10 +333,11 @@ impl Pace {
         self.reopened = Some(probe);
     }
 
-    // Refused at `refused` while paced by `q`, reopened as a window of `window` says.
-    fn relearn(&self, q: Quota, window: u64, refused: u64) -> Quota {
-        if window > q.window {
-            // The window is longer than thought.
+    // Refused at `refused` while paced by `q`, reopened at `probe` as a window of `window` says.
+    fn relearn(&self, q: Quota, window: u64, refused: u64, probe: u64) -> Quota {
+        // Calls paced steadily make every longer window reopen right after the refusal: only a
+        // late reopening says the window is longer than thought.
+        if window > q.window && probe - refused.min(probe) > q.window / 4 {
             return Quota {
                 calls: q.calls,
                 window,
@@ -372,7 +379,7 @@ impl Pace {
         } else {
             (q.window, q.calls * 2)
         };
-        if now < self.calm_since + calm || self.quota() != Some(q) {
+        if now < self.calm_since + calm {
             return;
         }
         let more = Quota {
@@ -390,9 +397,12 @@ impl Pace {
 
     // Forgets calls no window looks at any more, and keeps the log small.
     fn trim(&mut self, now: u64) {
-        let keep = self
-            .quota()
-            .map_or(MEMORY, |q| (q.window * 2).max(MEMORY / 5));
+        let longest = [self.quota, self.ceiling]
+            .into_iter()
+            .flatten()
+            .map(|q| q.window)
+            .max();
+        let keep = longest.map_or(MEMORY, |w| (w * 2).max(MEMORY / 5));
         let from = now.saturating_sub(keep);
         let old = self.log.partition_point(|t| *t < from);
         let over = self.log.len().saturating_sub(LOG_CAP);
@@ -400,17 +410,14 @@ impl Pace {
         // An answer that never came (its process died): the call is counted as sent.
         let stale = now.saturating_sub(PROBE_TIMEOUT.max(keep));
         self.pending.retain(|t| *t >= stale);
-    }
-}
-
-// The lower of two quotas (by rate), either may be absent.
-fn lower(a: Option<Quota>, b: Option<Quota>) -> Option<Quota> {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let rate = |q: Quota| f64::from(q.calls) / q.window as f64;
-            Some(if rate(a) <= rate(b) { a } else { b })
+        // The clock went back (or another process's is ahead): what it says later is
+        // forgotten rather than waited for.
+        let ahead = now + CLOCK_SLACK;
+        self.log.retain(|t| *t <= ahead);
+        self.pending.retain(|t| *t <= ahead);
+        if self.block.as_ref().is_some_and(|b| b.refused > ahead) {
+            self.block = None;
         }
-        (a, b) => a.or(b),
     }
 }
 
@@ -572,12 +579,27 @@ mod tests {
     }
 
     #[test]
+    fn a_callers_own_quota_is_a_second_gate() {
+        // Learned: 20 a second; the caller's: 30 a minute. Both hold.
+        let mut r = learned_20_per_second();
+        r.pace = r.pace.clone().with_ceiling(Some(Quota::per_minute(30)));
+        r.now += 120_000;
+        let start = r.now;
+        r.ok(20, 0);
+        assert_eq!(r.now, start);
+        r.ok(10, 0);
+        assert_eq!(r.now, start + r.pace.quota.unwrap().window);
+        r.ok(1, 0);
+        assert_eq!(r.now, start + Quota::per_minute(30).window);
+    }
+
+    #[test]
     fn a_fixed_rate_allows_bursts_and_holds_the_rest_a_window() {
         let mut r = Run::new(Some(Quota::per_minute(120)));
         r.ok(120, 0);
         assert_eq!(r.now, 0);
         r.ok(1, 0);
-        assert_eq!(r.now, 60_000);
+        assert_eq!(r.now, Quota::per_minute(120).window);
     }
 
     // Learns 20 calls per 1 s (and margin) from a burst of 20.
@@ -693,6 +715,17 @@ mod tests {
         r.answer(again, Answer::Counted);
         // The lost one and the probe are both in the log.
         assert_eq!(r.pace.log.len(), 7);
+    }
+
+    #[test]
+    fn a_clock_that_went_back_forgets_what_it_said_later() {
+        let mut r = Run::new(Some(Quota::per_minute(2)));
+        r.now = 3_600_000;
+        r.ok(2, 0);
+        r.refused(None);
+        r.now = 0;
+        assert!(r.turn().is_ok());
+        assert!(!r.pace.blocked());
     }
 
     #[test]

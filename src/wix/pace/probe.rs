@@ -125,9 +125,9 @@ impl Probes {
     /// The call sent at `probe` got through, aimed at the guess at `aim` (or sent before the
     /// refusal was known: then `aim` is `probe`); `not_before` was the server's `Retry-After`
     /// (0 for none). The guess is the last one at or before the aim (the guesses skipped to
-    /// space the probes are not known to be wrong, nor right). Held by `Retry-After`, the
-    /// shortest window in its last second; before any guess, the first one, shortened by how
-    /// much earlier it reopened. `rtt` is the time answers take.
+    /// space the probes are not known to be wrong, nor right), or paced the shortest one. Held
+    /// by `Retry-After`, the shortest window in its last second; before any guess, the first
+    /// one, shortened by how much earlier it reopened. `rtt` is the time answers take.
     pub(crate) fn measure(&self, probe: u64, aim: u64, not_before: u64, rtt: u64) -> Learned {
         // `Retry-After` is whole seconds from when the server refused (about a round trip
         // before it came): a guess more than a second before that is ruled out.
@@ -136,6 +136,13 @@ impl Probes {
             self.guesses
                 .iter()
                 .filter(|g| g.at <= probe && g.at >= floor)
+                .min_by_key(|g| g.window)
+        } else if self.paced {
+            // Paced calls come steadily: every window reopens right after the refusal, and the
+            // one in force is the likeliest.
+            self.guesses
+                .iter()
+                .filter(|g| g.at <= aim)
                 .min_by_key(|g| g.window)
         } else {
             self.guesses.iter().rfind(|g| g.at <= aim)
@@ -173,6 +180,13 @@ fn guesses_for(r: &Refusal<'_>, w: u64, window: u64) -> Vec<Guess> {
     // only short ones are judged).
     let short = (r.refused - r.restart.min(r.refused)) / 2 > w;
     if !paced && short && (held.len() as u32) < most_in(r.counted, w - margin(w)) {
+        return Vec::new();
+    }
+    // Paced, a longer window keeps the count: not one that let through more than twice it
+    // (a fixed window lets twice its count through in one length, not more).
+    if let Some(q) = r.quota.filter(|q| w > q.window)
+        && most_in(r.counted, w - margin(w)) > 2 * q.calls
+    {
         return Vec::new();
     }
     let from = held.first().copied().unwrap_or(r.refused);

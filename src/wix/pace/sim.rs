@@ -90,6 +90,8 @@ pub(super) struct Scenario {
     pub(super) seed: u64,
     /// The callers' own quota, if they know it.
     pub(super) ceiling: Option<Quota>,
+    /// Calls someone else made just before the start (counted in the server's first window).
+    pub(super) taken: u32,
 }
 
 impl Scenario {
@@ -105,6 +107,7 @@ impl Scenario {
             work: 20,
             seed: 1,
             ceiling: None,
+            taken: 0,
         }
     }
 
@@ -235,6 +238,9 @@ impl<'a> Sim<'a> {
     }
 
     fn run(mut self) -> Outcome {
+        for _ in 0..self.s.taken {
+            assert!(self.server.arrive(0).is_ok(), "more taken than the quota");
+        }
         for j in 0..self.s.jobs {
             self.at(0, Event::Wake(j));
         }
@@ -394,6 +400,31 @@ mod tests {
         edges.extend(matrix(&[(100, SEC, 1000, 16)], &[KINDS[2]]));
         let bad = misses(edges, 0.85, 0.05);
         assert!(bad.is_empty(), "{bad:#?}");
+    }
+
+    #[test]
+    fn a_quota_the_callers_know_is_reached_without_refusals() {
+        for kind in [Window::Sliding, Window::Fixed { phase: 20 * SEC }] {
+            let mut s = Scenario::new(kind, 200, MIN, 600);
+            s.ceiling = Some(Quota::per_minute(200));
+            let o = s.run();
+            println!("{o}");
+            assert_eq!(o.refused, 0, "{o}");
+            assert!(o.of_bound() > 0.95, "{o}");
+        }
+    }
+
+    /// Others had used 15 of 20 when the run started, then stopped: the count learned (5) grows
+    /// back after calm windows, a quarter at a time.
+    #[test]
+    fn a_count_learned_while_others_used_the_quota_grows_back_after_calm() {
+        let mut s = Scenario::new(Window::Sliding, 20, SEC, 3000);
+        s.taken = 15;
+        let o = s.run();
+        println!("{o}");
+        let learned = o.learned.unwrap();
+        assert!(learned.calls >= 18, "{o}");
+        assert!(o.refused_share() <= 0.05, "{o}");
     }
 
     #[test]
