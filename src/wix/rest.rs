@@ -67,31 +67,22 @@ impl Rest<'_> {
         // failures go to the retry policy.
         engine.retrying(self.abort, || {
             loop {
-                let ticket = limiter.acquire(&*engine.clock, self.abort)?;
                 let mut reader: &[u8] = json.unwrap_or_default();
                 let len = reader.len() as u64;
                 let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
-                let sent = engine.send(Call {
-                    method,
-                    url: &url,
-                    headers: &headers,
-                    body,
-                    body_limit: JSON_BODY_LIMIT,
-                    secrets: &secrets,
-                });
-                let now = engine.now();
-                let resp = match sent {
-                    Ok(resp) => resp,
-                    Err(e) => {
-                        limiter.observe(ticket, Answer::Lost, now);
-                        return Err(e);
-                    }
-                };
-                let status = resp.head.status;
-                let retry_after = resp.head.retry_after(now).map(|d| now + d);
-                limiter.observe(ticket, answer_for(status, retry_after), now);
+                let resp = self.send_paced(
+                    limiter,
+                    Call {
+                        method,
+                        url: &url,
+                        headers: &headers,
+                        body,
+                        body_limit: JSON_BODY_LIMIT,
+                        secrets: &secrets,
+                    },
+                )?;
                 match read_json(engine, method, &shown, &resp) {
-                    Err(e) if status == 429 => {
+                    Err(e) if resp.head.status == 429 => {
                         refused += 1;
                         throttled(engine, limiter, started, refused, e)?;
                     }
@@ -99,6 +90,23 @@ impl Rest<'_> {
                 }
             }
         })
+    }
+
+    // Sends `call` on its turn; the pace learns from the answer (or its absence).
+    fn send_paced(&self, limiter: &Limiter, call: Call<'_>) -> Result<Response> {
+        let engine = self.engine;
+        let ticket = limiter.acquire(&*engine.clock, self.abort)?;
+        let sent = engine.send(call);
+        let now = engine.now();
+        let answer = match &sent {
+            Ok(resp) => {
+                let retry_after = resp.head.retry_after(now).map(|d| now + d);
+                answer_for(resp.head.status, retry_after)
+            }
+            Err(_) => Answer::Lost,
+        };
+        limiter.observe(ticket, answer, now);
+        sent
     }
 }
 
