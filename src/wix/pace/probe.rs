@@ -1,9 +1,11 @@
 //! Where a refused quota may reopen: one guess per window length, tried earliest first.
 //!
 //! For a window of length `c` the server counts (sliding), the call that keeps it full is the
-//! oldest still inside it, so it reopens when that call is `c` old. For a window that restarts
-//! every `c` (fixed), it reopens at the latest `c` after the refusal. A probe refused at `t`
-//! rules out every guess at or before `t`; the first probe let through tells the window.
+//! oldest still inside it, so it reopens when that call is `c` old. A window that restarts
+//! every `c` (fixed) reopens `c` after it last restarted (when a probe got through), and at the
+//! latest `c` after the refusal. A call refused at `t` rules out every guess at or before `t`;
+//! the first call let through tells the window. Paced, the guesses start at the window in
+//! force, in finer steps (x1.1, x1.25, x1.5) before the longer common lengths.
 
 use serde::{Deserialize, Serialize};
 

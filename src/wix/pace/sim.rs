@@ -1,7 +1,8 @@
 //! The pace against simulated servers, on virtual time: a server that allows `N` calls per
 //! window (fixed or sliding, with or without `Retry-After`), `J` callers making `K` calls
 //! through one pace, each call taking a network delay each way. Deterministic: the delays come
-//! from a seeded generator, and nothing sleeps.
+//! from a seeded generator, and nothing sleeps. `PACE_TRACE=1` prints every answer and what the
+//! pace then holds.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -425,14 +426,5 @@ mod tests {
         let learned = o.learned.unwrap();
         assert!(learned.calls >= 18, "{o}");
         assert!(o.refused_share() <= 0.05, "{o}");
-    }
-
-    #[test]
-    fn trace() {
-        if let Some(v) = std::env::var_os("PACE_TRACE") {
-            let v = v.to_string_lossy().into_owned();
-            let s = targets().into_iter().nth(v.parse().unwrap()).unwrap();
-            println!("{}", s.run());
-        }
     }
 }
