@@ -205,10 +205,10 @@ impl UploaderBuilder {
     ///
     /// [`Error::Store`] when the state directory can't be created or is not private.
     pub fn build(self) -> Result<Uploader> {
-        let store: Arc<dyn StateStore> = match (self.store, self.state_dir) {
-            (Some(s), _) => s,
-            (None, Some(dir)) => Arc::new(DirStore::new(dir)?),
-            (None, None) => Arc::new(MemoryStore::new()),
+        let (store, state_dir): (Arc<dyn StateStore>, _) = match (self.store, self.state_dir) {
+            (Some(s), _) => (s, None),
+            (None, Some(dir)) => (Arc::new(DirStore::new(&dir)?), Some(dir)),
+            (None, None) => (Arc::new(MemoryStore::new()), None),
         };
         let agent = self.agent.unwrap_or_else(|| {
             Agent::config_builder()
@@ -231,6 +231,7 @@ impl UploaderBuilder {
                 tus: self.proto,
                 retry: self.retry,
                 store,
+                state_dir,
                 clock: self.clock,
                 parallel: self.parallel,
             }),

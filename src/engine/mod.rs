@@ -32,6 +32,8 @@ pub(crate) struct Engine {
     pub(crate) tus: Config,
     pub(crate) retry: RetryPolicy,
     pub(crate) store: Arc<dyn StateStore>,
+    /// The state directory the store was made from, if any.
+    pub(crate) state_dir: Option<std::path::PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) parallel: usize,
     /// Who this engine is, in the records it finishes (another writer's are news to it).

@@ -4,11 +4,15 @@ use std::time::Duration;
 
 /// The delays between attempts: one retry per entry.
 ///
-/// The default is Wix's documented example, `[0, 3000, 5000, 10000, 20000]` ms.
+/// The default is Wix's documented example, `[0, 3000, 5000, 10000, 20000]` ms. Calls paced
+/// by a rate limiter (the Wix client's REST calls) are not counted on a 429: they wait for
+/// their turn as long as calls keep succeeding, and give up only after
+/// [`RetryPolicy::max_throttled_wait`] without any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     delays: Vec<Duration>,
     max_retry_after: Duration,
+    max_throttled_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -23,6 +27,7 @@ impl RetryPolicy {
         Self {
             delays,
             max_retry_after: Duration::from_secs(300),
+            max_throttled_wait: DEFAULT_THROTTLED_WAIT,
         }
     }
 
@@ -31,9 +36,9 @@ impl RetryPolicy {
         Self::new(delays.iter().map(|ms| Duration::from_millis(*ms)).collect())
     }
 
-    /// Never retries.
+    /// Never retries (a 429 to a paced call included).
     pub fn none() -> Self {
-        Self::new(Vec::new())
+        Self::new(Vec::new()).max_throttled_wait(Duration::ZERO)
     }
 
     /// Caps how long a server's `Retry-After` may make us wait (default 300 s).
@@ -42,11 +47,26 @@ impl RetryPolicy {
         self
     }
 
+    /// How long a paced call refused with 429 keeps waiting for its turn while no paced call
+    /// succeeds (default 5 minutes); then it fails with the 429.
+    pub fn max_throttled_wait(mut self, wait: Duration) -> Self {
+        self.max_throttled_wait = wait;
+        self
+    }
+
     /// The delays.
     pub fn delays(&self) -> &[Duration] {
         &self.delays
     }
+
+    /// See [`RetryPolicy::max_throttled_wait`].
+    pub fn throttled_wait(&self) -> Duration {
+        self.max_throttled_wait
+    }
 }
+
+/// How long paced calls wait out 429 answers without any success, by default.
+const DEFAULT_THROTTLED_WAIT: Duration = Duration::from_secs(300);
 
 /// Whether an HTTP status may go away if the same request is sent again later: 423 (locked),
 /// 429 (too many requests) and every 5xx. The one place this rule lives.
@@ -190,5 +210,17 @@ mod tests {
             RetryState::new().on_failure(&RetryPolicy::none(), &status(503, None)),
             None
         );
+        assert_eq!(RetryPolicy::none().throttled_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn paced_calls_wait_out_429_for_five_minutes_unless_told() {
+        assert_eq!(
+            RetryPolicy::default().throttled_wait(),
+            Duration::from_secs(300)
+        );
+        let p = RetryPolicy::from_millis(&[1]).max_throttled_wait(Duration::from_secs(9));
+        assert_eq!(p.throttled_wait(), Duration::from_secs(9));
+        assert_eq!(p.delays(), [Duration::from_millis(1)]);
     }
 }

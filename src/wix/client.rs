@@ -1,12 +1,13 @@
 //! The Wix media client: one call per file, every upload route, waiting for processing.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::finished;
 use super::limiter::Limiter;
+use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
 use super::rest::Rest;
 use super::resumable::{self, generate_with};
@@ -90,6 +91,7 @@ pub struct WixClientBuilder {
     uploader: UploaderBuilder,
     simple_below: u64,
     per_minute: Option<u32>,
+    pace_dir: Option<PathBuf>,
 }
 
 impl WixClientBuilder {
@@ -107,10 +109,20 @@ impl WixClientBuilder {
         self
     }
 
-    /// Spaces REST calls to at most `n` a minute from the start (the default paces only once
-    /// Wix has answered 429).
+    /// At most `n` REST calls in any minute (a sliding window: a burst of `n` may go at
+    /// once), for callers who know their quota; a lower one learned from Wix's 429 answers
+    /// still wins. By default the quota is learned from the answers alone.
     pub fn requests_per_minute(mut self, n: u32) -> Self {
         self.per_minute = Some(n);
+        self
+    }
+
+    /// Shares the pace of REST calls, through a small file in `dir`, with every client of
+    /// the same site that uses it, in this process or another (default: the uploader's
+    /// [state directory](UploaderBuilder::state_dir), if it has one; without, the clones
+    /// of this client share it).
+    pub fn pace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.pace_dir = Some(dir.into());
         self
     }
 
@@ -120,14 +132,24 @@ impl WixClientBuilder {
     ///
     /// Those of [`UploaderBuilder::build`].
     pub fn build(self) -> Result<WixClient> {
+        let uploader = self.uploader.build()?;
+        let dir = self
+            .pace_dir
+            .or_else(|| uploader.engine().state_dir.clone());
+        let site = format!(
+            "{}\n{:?}",
+            self.credentials.api_base(),
+            self.credentials.scope()
+        );
+        let file = dir
+            .map(|d| PaceFile::new(&d, &site))
+            .transpose()
+            .map_err(|e| Error::store_with("cannot create the directory of the shared pace", e))?;
         Ok(WixClient {
             inner: Arc::new(Inner {
-                uploader: self.uploader.build()?,
+                uploader,
                 credentials: self.credentials,
-                limiter: match self.per_minute {
-                    Some(n) => Limiter::fixed(n),
-                    None => Limiter::adaptive(),
-                },
+                limiter: Limiter::new(self.per_minute, file),
                 simple_below: self.simple_below,
             }),
         })
@@ -250,6 +272,7 @@ impl WixClient {
             uploader: Uploader::builder(),
             simple_below: DEFAULT_SIMPLE_BELOW,
             per_minute: None,
+            pace_dir: None,
         }
     }
 

@@ -1,138 +1,125 @@
-//! Pacing of Wix REST calls, shared by every thread using one client.
+//! Pacing of Wix REST calls: the [`pace`](super::pace) rules on the client's clock, shared by
+//! every thread of a client and, through a file in the state directory, by every client of
+//! the site that uses the same directory (in this or other processes).
 //!
-//! Wix allows about 200 REST requests per minute per site. A client that was never refused
-//! is not slowed down. Once the server answers 429, the following calls are spaced: at
-//! [`WIX_PACE`] the first time; twice as far (at most [`MAX_PACE`]) after a further 429, but
-//! only once the spacing has been in force for [`SETTLE`] (threads refused together, or calls
-//! refused while the server's window drains, widen it once). After [`RELAX_AFTER`] calls
-//! without a 429, and at least [`SETTLE`] since the last change, the spacing halves; below
-//! [`MIN_PACE`] pacing stops, and a later 429 starts again at twice the spacing that worked
-//! last. A caller who knows its quota sets a fixed rate instead, which is kept.
+//! Only REST calls to the API base go through it: the upload host's answers (a 429 there is a
+//! reused one-time token, not the rate) never reach it.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use super::pace::file::PaceFile;
+use super::pace::{Answer, Pace, Quota, Ticket, Turn};
 use crate::control::{AbortHandle, Clock, sleep_unless_aborted};
 use crate::error::{Error, Result};
 
-/// 200 requests per minute.
-pub(crate) const WIX_PACE: Duration = Duration::from_millis(300);
-/// The widest spacing after repeated refusals.
-pub(crate) const MAX_PACE: Duration = Duration::from_secs(5);
-/// Spacing below this is dropped.
-pub(crate) const MIN_PACE: Duration = Duration::from_millis(20);
-/// Calls without a refusal before the spacing halves.
-pub(crate) const RELAX_AFTER: u32 = 20;
-/// How long a spacing stays before it changes again.
-pub(crate) const SETTLE: Duration = Duration::from_secs(2);
+/// A caller held back asks again at least this often (another process may have moved on).
+const RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
-    fixed: bool,
-    state: Mutex<Pace>,
+    /// The pace, or with a file this process's settings and a stand-in if the file fails.
+    local: Mutex<Local>,
+    file: Option<PaceFile>,
 }
 
 #[derive(Debug)]
-struct Pace {
-    interval: Option<Duration>,
-    next: Option<SystemTime>,
-    calm: u32,
-    changed: Option<SystemTime>,
-    // The spacing in force when pacing stopped.
-    last: Option<Duration>,
+struct Local {
+    pace: Pace,
+    /// The last answer that was not a 429.
+    last_ok: Option<SystemTime>,
+    /// The file failed once: from then on, this process paces alone.
+    file_failed: bool,
 }
 
 impl Limiter {
-    /// No pacing until the server pushes back.
-    pub(crate) fn adaptive() -> Self {
-        Self::with(None, false)
-    }
-
-    /// At most `per_minute` calls a minute, always.
-    pub(crate) fn fixed(per_minute: u32) -> Self {
-        let interval = Duration::from_secs(60) / per_minute.max(1);
-        Self::with(Some(interval), true)
-    }
-
-    fn with(interval: Option<Duration>, fixed: bool) -> Self {
+    /// Learns the quota, never going above `ceiling` (at most that many calls a minute); shares
+    /// it through `file` when there is one.
+    pub(crate) fn new(per_minute: Option<u32>, file: Option<PaceFile>) -> Self {
         Self {
-            fixed,
-            state: Mutex::new(Pace {
-                interval,
-                next: None,
-                calm: 0,
-                changed: None,
-                last: None,
+            local: Mutex::new(Local {
+                pace: Pace::new(per_minute.map(Quota::per_minute)),
+                last_ok: None,
+                file_failed: false,
             }),
+            file,
         }
     }
 
-    fn pace(&self) -> std::sync::MutexGuard<'_, Pace> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn local(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The spacing in force, if any.
-    #[cfg(test)]
-    pub(crate) fn interval(&self) -> Option<Duration> {
-        self.pace().interval
-    }
-
-    /// Waits for this call's turn.
-    pub(crate) fn acquire(&self, clock: &dyn Clock, abort: Option<&AbortHandle>) -> Result<()> {
-        let wait = {
-            let mut p = self.pace();
-            let Some(interval) = p.interval else {
-                return Ok(());
-            };
-            let now = clock.now();
-            let slot = p.next.filter(|n| *n > now).unwrap_or(now);
-            p.next = Some(slot + interval);
-            slot.duration_since(now).unwrap_or_default()
+    // Runs `f` on the pace: the shared one when there is a file, else this process's.
+    fn with_pace<T>(&self, f: impl FnOnce(&mut Pace) -> T) -> T {
+        let mut local = self.local();
+        let Some(file) = self.file.as_ref().filter(|_| !local.file_failed) else {
+            return f(&mut local.pace);
         };
-        if sleep_unless_aborted(clock, wait, abort) {
-            Ok(())
-        } else {
-            Err(Error::Aborted)
-        }
-    }
-
-    /// Learns from the status of an answer that came at `now`.
-    pub(crate) fn observe(&self, status: u16, now: SystemTime) {
-        if self.fixed {
-            return;
-        }
-        let mut p = self.pace();
-        let settled = p
-            .changed
-            .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= SETTLE);
-        if status == 429 {
-            p.calm = 0;
-            let wider = match (p.interval, p.last) {
-                (Some(_), _) if !settled => return,
-                (Some(i), _) => (i * 2).min(MAX_PACE),
-                (None, Some(last)) => (last * 2).min(WIX_PACE),
-                (None, None) => WIX_PACE,
-            };
-            log::info!("the server is rate-limiting: spacing REST calls {wider:?} apart");
-            p.interval = Some(wider);
-            p.changed = Some(now);
-            return;
-        }
-        let Some(interval) = p.interval else {
-            return;
+        let failed = |e: std::io::Error, local: &mut Local| {
+            log::warn!(
+                "cannot share the pace through {}: {e}; pacing this process alone",
+                file.path().display()
+            );
+            local.file_failed = true;
         };
-        p.calm += 1;
-        if p.calm >= RELAX_AFTER && settled {
-            p.calm = 0;
-            p.changed = Some(now);
-            let narrower = interval / 2;
-            if narrower >= MIN_PACE {
-                p.interval = Some(narrower);
-            } else {
-                p.interval = None;
-                p.last = Some(interval);
+        match file.lock(&local.pace) {
+            Ok(mut shared) => {
+                let out = f(&mut shared.pace);
+                if let Err(e) = shared.save() {
+                    failed(e, &mut local);
+                }
+                out
+            }
+            Err(e) => {
+                failed(e, &mut local);
+                f(&mut local.pace)
             }
         }
+    }
+
+    /// Waits for this call's turn; hand the ticket back with the answer to [`Limiter::observe`].
+    pub(crate) fn acquire(&self, clock: &dyn Clock, abort: Option<&AbortHandle>) -> Result<Ticket> {
+        loop {
+            let now = clock.now();
+            let until = match self.with_pace(|p| p.turn(now)) {
+                Turn::Go(ticket) => return Ok(ticket),
+                Turn::Wait(until) => until,
+            };
+            let wait = until.duration_since(now).unwrap_or_default().min(RECHECK);
+            if !sleep_unless_aborted(clock, wait.max(Duration::from_millis(1)), abort) {
+                return Err(Error::Aborted);
+            }
+        }
+    }
+
+    /// Learns from the answer to a call: its status, and the server's `Retry-After` (as a time)
+    /// on a 429.
+    pub(crate) fn observe(&self, ticket: Ticket, answer: Answer, now: SystemTime) {
+        if answer == Answer::Counted {
+            self.local().last_ok = Some(now);
+        }
+        self.with_pace(|p| p.answered(ticket, answer, now));
+    }
+
+    /// When a REST call last got an answer other than 429.
+    pub(crate) fn last_ok(&self) -> Option<SystemTime> {
+        self.local().last_ok
+    }
+
+    /// The quota in force (learned or given).
+    #[cfg(test)]
+    pub(crate) fn quota(&self) -> Option<Quota> {
+        self.with_pace(|p| p.quota())
+    }
+}
+
+/// How an answer of `status` counts, with its `Retry-After` as a time.
+pub(crate) fn answer_for(status: u16, retry_after: Option<SystemTime>) -> Answer {
+    if status == 429 {
+        Answer::Refused(retry_after)
+    } else {
+        Answer::Counted
     }
 }
 
@@ -141,89 +128,26 @@ mod tests {
     use super::*;
     use crate::control::ManualClock;
 
-    // One call: its turn, then its answer.
-    fn call(l: &Limiter, clock: &ManualClock, status: u16) {
-        l.acquire(clock, None).unwrap();
-        l.observe(status, clock.now());
-    }
-
     #[test]
-    fn no_pacing_until_refused() {
+    fn a_fixed_rate_lets_a_burst_go_then_waits_on_the_clock() {
         let clock = ManualClock::new();
-        let l = Limiter::adaptive();
-        for _ in 0..100 {
-            call(&l, &clock, 200);
+        let l = Limiter::new(Some(60), None);
+        for _ in 0..60 {
+            let t = l.acquire(&clock, None).unwrap();
+            l.observe(t, Answer::Counted, clock.now());
         }
         assert_eq!(clock.slept(), Duration::ZERO);
-        assert_eq!(l.interval(), None);
-    }
-
-    #[test]
-    fn refusals_space_calls_then_calm_relaxes() {
-        let clock = ManualClock::new();
-        let l = Limiter::adaptive();
-        // Four threads refused together widen the spacing once.
-        for _ in 0..4 {
-            l.observe(429, clock.now());
-        }
-        assert_eq!(l.interval(), Some(WIX_PACE));
-        for _ in 0..3 {
-            l.acquire(&clock, None).unwrap();
-        }
-        // The first goes at once, the next two one and two intervals later.
-        assert_eq!(clock.slept(), WIX_PACE * 2);
-        // Refused again before the spacing settled: unchanged; after: twice as wide.
-        l.observe(429, clock.now());
-        assert_eq!(l.interval(), Some(WIX_PACE));
-        clock.advance(SETTLE);
-        l.observe(429, clock.now());
-        assert_eq!(l.interval(), Some(WIX_PACE * 2));
-        for _ in 0..10 {
-            clock.advance(SETTLE);
-            l.observe(429, clock.now());
-        }
-        assert_eq!(l.interval(), Some(MAX_PACE));
-        for _ in 0..RELAX_AFTER {
-            call(&l, &clock, 200);
-        }
-        assert_eq!(l.interval(), Some(MAX_PACE / 2));
-        for _ in 0..20 * RELAX_AFTER {
-            call(&l, &clock, 200);
-        }
-        assert_eq!(l.interval(), None);
-        // Refused again: it starts from twice what worked last, not from scratch.
-        call(&l, &clock, 429);
-        let restart = l.interval().unwrap();
-        assert!(restart < WIX_PACE && restart >= MIN_PACE * 2, "{restart:?}");
-    }
-
-    #[test]
-    fn relaxing_waits_for_the_spacing_to_settle() {
-        let clock = ManualClock::new();
-        let l = Limiter::adaptive();
-        l.observe(429, clock.now());
-        // Calls spaced 300 ms apart: 20 of them take 6 s, past SETTLE.
-        for _ in 0..RELAX_AFTER {
-            call(&l, &clock, 200);
-        }
-        assert_eq!(l.interval(), Some(WIX_PACE / 2));
-    }
-
-    #[test]
-    fn a_fixed_rate_is_kept() {
-        let clock = ManualClock::new();
-        let l = Limiter::fixed(120);
-        for _ in 0..5 {
-            call(&l, &clock, 429);
-        }
-        assert_eq!(l.interval(), Some(Duration::from_millis(500)));
-        assert_eq!(clock.slept(), Duration::from_millis(2000));
+        l.acquire(&clock, None).unwrap();
+        // The first call leaves the minute (and a margin for the network's delays).
+        assert_eq!(clock.slept(), Duration::from_millis(61_205));
+        assert_eq!(l.quota(), Some(Quota::per_minute(60)));
+        assert!(l.last_ok().is_some());
     }
 
     #[test]
     fn waiting_stops_on_abort() {
         let clock = ManualClock::new();
-        let l = Limiter::fixed(1);
+        let l = Limiter::new(Some(1), None);
         l.acquire(&clock, None).unwrap();
         let abort = AbortHandle::new();
         abort.abort();
@@ -231,5 +155,30 @@ mod tests {
             l.acquire(&clock, Some(&abort)),
             Err(Error::Aborted)
         ));
+    }
+
+    #[test]
+    fn only_429_is_a_refusal() {
+        let at = SystemTime::UNIX_EPOCH;
+        assert_eq!(answer_for(429, Some(at)), Answer::Refused(Some(at)));
+        for status in [200, 400, 404, 500, 503] {
+            assert_eq!(answer_for(status, None), Answer::Counted);
+        }
+    }
+
+    #[test]
+    fn a_pace_file_that_fails_leaves_the_process_pacing_alone() {
+        // A directory where the file should be: it can't be opened as a file.
+        let dir = std::env::temp_dir().join(format!("wmu-limiter-{}", std::process::id()));
+        let file = PaceFile::new(&dir, "site").unwrap();
+        std::fs::create_dir_all(file.path()).unwrap();
+        let clock = ManualClock::new();
+        let l = Limiter::new(Some(2), Some(file));
+        for _ in 0..3 {
+            let t = l.acquire(&clock, None).unwrap();
+            l.observe(t, Answer::Counted, clock.now());
+        }
+        assert_eq!(clock.slept(), Duration::from_millis(61_205));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

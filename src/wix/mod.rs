@@ -11,6 +11,7 @@ pub(crate) mod credentials;
 mod error_body;
 mod finished;
 mod limiter;
+mod pace;
 mod processing;
 mod rest;
 mod resumable;

@@ -4,9 +4,12 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::time::SystemTime;
+
 use super::Credentials;
 use super::error_body::read_wix;
-use super::limiter::Limiter;
+use super::limiter::{Limiter, answer_for};
+use super::pace::Answer as Heard;
 use super::types::{
     FileDescriptorEnvelope, GenerateSimpleUploadUrlResponse, GenerateUploadUrlResponse,
     GetFilesResponse,
@@ -51,27 +54,93 @@ impl Rest<'_> {
             headers.push(("Content-Type", "application/json".to_owned()));
         }
         let secrets = [self.creds.authorization().expose()];
+        // A call without the client's limiter (the free functions) still waits out 429s.
+        let own;
+        let limiter = match self.limiter {
+            Some(l) => l,
+            None => {
+                own = Limiter::new(None, None);
+                &own
+            }
+        };
+        let shown = mask(&url, &secrets);
+        let started = engine.now();
+        let mut refused = 0;
+        // A 429 is waited out on the pace, not counted as an attempt (see `throttled`); other
+        // failures go to the retry policy.
         engine.retrying(self.abort, || {
-            if let Some(limiter) = self.limiter {
-                limiter.acquire(&*engine.clock, self.abort)?;
+            loop {
+                let mut reader: &[u8] = json.unwrap_or_default();
+                let len = reader.len() as u64;
+                let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
+                let resp = self.send_paced(
+                    limiter,
+                    Call {
+                        method,
+                        url: &url,
+                        headers: &headers,
+                        body,
+                        body_limit: JSON_BODY_LIMIT,
+                        secrets: &secrets,
+                    },
+                )?;
+                match read_json(engine, method, &shown, &resp) {
+                    Err(e) if resp.head.status == 429 => {
+                        refused += 1;
+                        throttled(engine, limiter, started, refused, e)?;
+                    }
+                    other => return other,
+                }
             }
-            let mut reader: &[u8] = json.unwrap_or_default();
-            let len = reader.len() as u64;
-            let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
-            let resp = engine.send(Call {
-                method,
-                url: &url,
-                headers: &headers,
-                body,
-                body_limit: JSON_BODY_LIMIT,
-                secrets: &secrets,
-            })?;
-            if let Some(limiter) = self.limiter {
-                limiter.observe(resp.head.status, engine.now());
-            }
-            read_json(engine, method, &mask(&url, &secrets), &resp)
         })
     }
+
+    // Sends `call` on its turn; the pace learns from the answer (or its absence).
+    fn send_paced(&self, limiter: &Limiter, call: Call<'_>) -> Result<Response> {
+        let engine = self.engine;
+        let ticket = limiter.acquire(&*engine.clock, self.abort)?;
+        let sent = engine.send(call);
+        let now = engine.now();
+        let answer = match &sent {
+            Ok(resp) => {
+                let retry_after = resp.head.retry_after(now).map(|d| now + d);
+                answer_for(resp.head.status, retry_after)
+            }
+            Err(_) => Heard::Lost,
+        };
+        limiter.observe(ticket, answer, now);
+        sent
+    }
+}
+
+// A REST call refused with 429 (`err`) for the `refused`th time: wait for the next turn as long
+// as some REST call succeeded within the policy's `max_throttled_wait` (or this one started
+// that recently); else give up, for good.
+fn throttled(
+    engine: &Engine,
+    limiter: &Limiter,
+    started: SystemTime,
+    refused: u32,
+    last: Error,
+) -> Result<()> {
+    let last_progress = limiter.last_ok().map_or(started, |t| t.max(started));
+    let waited = engine
+        .now()
+        .duration_since(last_progress)
+        .unwrap_or_default();
+    let limit = engine.retry.throttled_wait();
+    if waited < limit {
+        log::debug!("a REST call was refused with 429 ({refused} times): waiting for its turn");
+        return Ok(());
+    }
+    if limit.is_zero() {
+        return Err(last);
+    }
+    log::warn!("no REST call succeeded for {waited:?}: giving up on 429");
+    Err(Error::GaveUp {
+        attempts: refused,
+        last: Box::new(last),
+    })
 }
 
 /// A Wix JSON answer, and what it must hold besides its shape.

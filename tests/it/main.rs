@@ -16,6 +16,7 @@ mod fuzz;
 mod harness;
 mod hostile;
 mod interop;
+mod pacing;
 mod protocol;
 mod regressions;
 mod resume;

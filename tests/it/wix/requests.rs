@@ -219,8 +219,22 @@ fn failed_processing_is_a_typed_error() {
 }
 
 #[test]
-fn a_429_is_retried_after_retry_after_and_later_calls_are_paced() {
+fn a_429_holds_rest_calls_until_retry_after_and_later_calls_are_paced() {
     let (mut server, clock) = mocked();
+    let ok_body = r#"{"file":{"id":"i-1","operationStatus":"PENDING"}}"#;
+    let first = server
+        .mock("POST", "/site-media/v1/files/import")
+        .with_body(ok_body)
+        .expect(1)
+        .create();
+    let client = client(
+        &server,
+        &clock,
+        RetryPolicy::none().max_throttled_wait(Duration::from_secs(60)),
+    );
+    let request = ImportFileRequest::new("https://example.com/a.jpg").display_name("a.jpg");
+    client.import(&request).unwrap();
+    first.assert();
     let limited = server
         .mock("POST", "/site-media/v1/files/import")
         .with_status(429)
@@ -228,26 +242,51 @@ fn a_429_is_retried_after_retry_after_and_later_calls_are_paced() {
         .with_body(r#"{"message":"rate limit","details":{"applicationError":{"code":"RESOURCE_EXHAUSTED"}}}"#)
         .expect(1)
         .create();
-    let client = client(&server, &clock, RetryPolicy::default());
     let ok = server
         .mock("POST", "/site-media/v1/files/import")
         .match_body(Matcher::Json(
             json!({"url": "https://example.com/a.jpg", "displayName": "a.jpg"}),
         ))
-        .with_body(r#"{"file":{"id":"i-1","operationStatus":"PENDING"}}"#)
-        .expect(3)
+        .with_body(ok_body)
+        .expect(2)
         .create();
-    let request = ImportFileRequest::new("https://example.com/a.jpg").display_name("a.jpg");
+    // Refused once: waited the server's 2 s (no retry delay: the policy has none), not failed.
     let file = client.import(&request).unwrap();
     limited.assert();
     assert_eq!(file.id.as_deref(), Some("i-1"));
-    // The retry waited the server's 2 s (the policy's first delay is 0).
     assert_eq!(clock.slept(), Duration::from_secs(2));
-    // From now on calls are spaced 300 ms apart.
-    client.import(&request).unwrap();
+    // Paced by the quota learned from it (one call let through in about 2 s): the next call
+    // waits for the earlier ones to leave that window.
     client.import(&request).unwrap();
     ok.assert();
-    assert_eq!(clock.slept(), Duration::from_millis(2000 + 300 + 300));
+    assert!(
+        clock.slept() > Duration::from_secs(2),
+        "{:?}",
+        clock.slept()
+    );
+}
+
+#[test]
+fn a_rest_call_refused_with_429_for_longer_than_the_throttled_wait_fails() {
+    let (mut server, clock) = mocked();
+    let limited = server
+        .mock("POST", "/site-media/v1/files/import")
+        .with_status(429)
+        .expect_at_least(2)
+        .create();
+    let policy = RetryPolicy::default().max_throttled_wait(Duration::from_secs(30));
+    let err = client(&server, &clock, policy)
+        .import(&ImportFileRequest::new("https://example.com/a.jpg"))
+        .unwrap_err();
+    limited.assert();
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert!(matches!(err, Error::GaveUp { .. }), "{err:?}");
+    // It waited the 30 s (probing at 1, 2, 5, 10, 30 s...), not the policy's 5 attempts.
+    assert!(
+        clock.slept() >= Duration::from_secs(30),
+        "{:?}",
+        clock.slept()
+    );
 }
 
 #[test]
