@@ -554,7 +554,8 @@ impl WixClient {
     }
 }
 
-// A 413, or a connection a server closed while the body was still going out (retries over).
+// A 413, or a connection a server closed while the body was still going out (retries over);
+// never an answer lost after the body was sent whole (the file may exist).
 fn refused_as_too_large(e: &Error) -> bool {
     let e = e.last_attempt();
     e.status() == Some(413) || crate::engine::transport::lost_connection(e)
