@@ -69,6 +69,7 @@
 
 mod checksum;
 mod control;
+mod digest;
 mod engine;
 mod error;
 mod excerpt;
