@@ -150,6 +150,10 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+    /// The server's copy of a file has another content hash than the source had when it was
+    /// sent (an opt-in check).
+    #[error("{0}")]
+    ContentMismatch(Box<ContentMismatch>),
     /// A bug in this crate: something it relies on did not hold (say, an upload thread
     /// panicked). Please report it.
     #[error("internal error (a bug in wix-media-upload): {0}")]
@@ -286,6 +290,50 @@ impl fmt::Debug for ErrorBody {
             .field("summary", &self.summary)
             .field("hint", &self.hint)
             .finish()
+    }
+}
+
+/// A file whose copy on the server has another content hash than its source had when it was
+/// sent: the file's id, the source's MD5 and the server's hash (32 hex digits each).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentMismatch {
+    file_id: String,
+    local_md5: String,
+    server_hash: String,
+}
+
+impl ContentMismatch {
+    pub(crate) fn new(file_id: &str, local_md5: String, server_hash: String) -> Self {
+        Self {
+            file_id: file_id.to_owned(),
+            local_md5,
+            server_hash,
+        }
+    }
+
+    /// The file's id on the server.
+    pub fn file_id(&self) -> &str {
+        &self.file_id
+    }
+
+    /// The source's MD5, computed while it was sent.
+    pub fn local_md5(&self) -> &str {
+        &self.local_md5
+    }
+
+    /// The hash the server gives its copy.
+    pub fn server_hash(&self) -> &str {
+        &self.server_hash
+    }
+}
+
+impl fmt::Display for ContentMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the server's copy of file {} has hash {}, but the source's MD5 was {}",
+            self.file_id, self.server_hash, self.local_md5
+        )
     }
 }
 

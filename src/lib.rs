@@ -81,7 +81,7 @@ mod uploader;
 pub mod wix;
 
 pub use control::{AbortHandle, Clock, ManualClock, Progress};
-pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
+pub use error::{ContentMismatch, Error, ErrorBody, FailedRequest, Result, StoreError};
 pub use proto::metadata::Metadata;
 pub use proto::retry::RetryPolicy;
 pub use proto::upload::CreationMode;

@@ -1,30 +1,38 @@
 //! The Wix media client: one call per file, every upload route, waiting for processing.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::finished;
+use super::create::{self, Creating};
+use super::job::{Found, Intent, JobRecord, KeptRoute};
 use super::limiter::Limiter;
 use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
+use super::reconcile::Lookout;
 use super::rest::Rest;
-use super::resumable::{self, generate_with};
+use super::resumable::{self, ResumableTarget, generate_with};
 use super::simple;
 use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
 use super::{
     Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
 };
 use crate::control::{AbortHandle, Progress};
+use crate::digest::{Md5Digest, hex, parse_hex};
+use crate::engine::Step;
 use crate::engine::progress::Reporter;
-use crate::error::{Error, Result};
+use crate::error::{ContentMismatch, Error, Result};
 use crate::source::Source;
 use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 
 /// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
 /// "for files larger than 10MB".
 pub(crate) const DEFAULT_SIMPLE_BELOW: u64 = 10 * 1024 * 1024;
+
+/// How long a new file may be missing from Wix's listings, by default.
+pub(crate) const DEFAULT_LIST_LAG: Duration = Duration::from_secs(30);
 
 /// How a file goes to Wix.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,6 +79,10 @@ struct Inner {
     credentials: Credentials,
     limiter: Limiter,
     simple_below: u64,
+    list_lag: Duration,
+    verify_hash: bool,
+    // The files this client's uploads made or took: never taken for another upload's.
+    taken: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for WixClient {
@@ -79,6 +91,8 @@ impl fmt::Debug for WixClient {
             .field("credentials", &self.inner.credentials)
             .field("uploader", &self.inner.uploader)
             .field("simple_below", &self.inner.simple_below)
+            .field("list_lag", &self.inner.list_lag)
+            .field("verify_hash", &self.inner.verify_hash)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +106,8 @@ pub struct WixClientBuilder {
     simple_below: u64,
     per_minute: Option<u32>,
     pace_dir: Option<PathBuf>,
+    list_lag: Duration,
+    verify_hash: bool,
 }
 
 impl WixClientBuilder {
@@ -114,6 +130,25 @@ impl WixClientBuilder {
     /// still wins. By default the quota is learned from the answers alone.
     pub fn requests_per_minute(mut self, n: u32) -> Self {
         self.per_minute = Some(n);
+        self
+    }
+
+    /// How long a new file may be missing from Wix's listings (default 30 s). When a request
+    /// that creates a file was sent whole and its answer was lost, the target folder is read
+    /// until then, every few seconds, for the file before the request is sent again; a rerun
+    /// that finds such a request unanswered (a killed process) does the same. A bound shorter
+    /// than Wix's actual lag can leave two files.
+    pub fn list_lag(mut self, bound: Duration) -> Self {
+        self.list_lag = bound;
+        self
+    }
+
+    /// Makes a difference between Wix's `hash` of an uploaded file (when it is 32 hex digits)
+    /// and the MD5 of the source computed while sending it an error,
+    /// [`Error::ContentMismatch`] (default off: a warning is logged). Wix does not document
+    /// its `hash`'s algorithm; its samples are MD5-shaped.
+    pub fn verify_hash(mut self, on: bool) -> Self {
+        self.verify_hash = on;
         self
     }
 
@@ -151,6 +186,9 @@ impl WixClientBuilder {
                 credentials: self.credentials,
                 limiter: Limiter::new(self.per_minute, file),
                 simple_below: self.simple_below,
+                list_lag: self.list_lag,
+                verify_hash: self.verify_hash,
+                taken: Mutex::default(),
             }),
         })
     }
@@ -243,6 +281,9 @@ pub struct WixUpload {
     pub route: Route,
     /// The offset an earlier, interrupted upload of the file was resumed from.
     pub resumed_from: Option<u64>,
+    /// The source's MD5 (32 lowercase hex digits), computed while it was sent (or read to
+    /// check a resume); `None` when not known (say, a file another run uploaded).
+    pub content_md5: Option<String>,
 }
 
 /// One file to upload, checked: what [`WixClient::upload_with`] works on.
@@ -273,6 +314,8 @@ impl WixClient {
             simple_below: DEFAULT_SIMPLE_BELOW,
             per_minute: None,
             pace_dir: None,
+            list_lag: DEFAULT_LIST_LAG,
+            verify_hash: false,
         }
     }
 
@@ -371,8 +414,9 @@ impl WixClient {
         Ok(done)
     }
 
-    // The upload as the one writer of the file's job: the other writer's result when it
-    // finished the file meanwhile, else this one's (kept for a writer waiting for it).
+    // The upload as the one writer of the file's job: the job's kept result when it was
+    // done already (by an earlier run, or a writer this one waited for), else this one's,
+    // kept (before the tus record is forgotten).
     fn upload_once(
         &self,
         rest: &Rest<'_>,
@@ -380,26 +424,116 @@ impl WixClient {
         upload: UploadOptions<'_>,
     ) -> Result<WixUpload> {
         let engine = rest.engine;
-        let key = self.job_key(&job.source, &job.request);
-        let writer = match &key {
-            Some(k) => Some(engine.writer(k, &job.path.display().to_string())?),
-            None => None,
-        };
-        if let (Some(k), Some(w)) = (&key, &writer)
-            && let Some(done) = engine
-                .finished_meanwhile(k, w)?
-                .and_then(|r| finished::read(&r))
-        {
-            log::info!("the other upload finished it: file {:?}", done.file.id);
+        let Some(key) = self.job_key(&job.source, &job.request) else {
+            let (done, tus) = self.upload_job(rest, job, upload, None, Found::Nothing)?;
+            self.forget_tus(rest, tus.as_deref())?;
             return Ok(done);
+        };
+        let _writer = engine.writer(&key, &job.path.display().to_string())?;
+        let api_base = self.inner.credentials.api_base();
+        let record = JobRecord::new(engine, key, api_base, job.size, job.source.stamp());
+        let found = record.load()?;
+        if let Found::Finished(done) = found {
+            log::info!(
+                "{} was uploaded already: file {}",
+                job.path.display(),
+                done.file.id.as_deref().unwrap_or("?")
+            );
+            return Ok(*done);
         }
-        let size = job.size;
-        let done = self.upload_by_route(rest, job, upload)?;
-        if let Some(k) = key {
-            finished::keep(engine, k, self.inner.credentials.api_base(), size, &done)?;
-        }
-        drop(writer);
+        let (done, tus) = self.upload_job(rest, job, upload, Some(&record), found)?;
+        record.finished(&done)?;
+        self.forget_tus(rest, tus.as_deref())?;
         Ok(done)
+    }
+
+    fn forget_tus(&self, rest: &Rest<'_>, key: Option<&str>) -> Result<()> {
+        match key {
+            Some(k) => rest.engine.store.remove(k),
+            None => Ok(()),
+        }
+    }
+
+    // The job from where its record says it is: the result, and the key of the tus record
+    // to forget once the result is kept.
+    fn upload_job(
+        &self,
+        rest: &Rest<'_>,
+        job: Job<'_>,
+        upload: UploadOptions<'_>,
+        record: Option<&JobRecord<'_>>,
+        found: Found,
+    ) -> Result<(WixUpload, Option<String>)> {
+        match found {
+            Found::Creating(intent) => {
+                if let Some(done) = self.look_again(rest, &intent, Route::Simple)? {
+                    return Ok((done, None));
+                }
+                if let Some(r) = record {
+                    r.clear()?;
+                }
+            }
+            Found::Resumable(target, intent) => {
+                let tus = self
+                    .inner
+                    .uploader
+                    .resume_key(&target.upload_url, &job.source);
+                if let Some(i) = &intent
+                    && let Some(done) = self.look_again(rest, i, Route::Resumable)?
+                {
+                    return Ok((done, tus));
+                }
+                return self.resumable(rest, job, upload, record, (Some(*target), intent));
+            }
+            Found::Nothing | Found::Finished(_) => {}
+        }
+        self.upload_by_route(rest, job, upload, record)
+    }
+
+    // A run before this one was creating the file when it stopped: the file, if it landed.
+    fn look_again(
+        &self,
+        rest: &Rest<'_>,
+        intent: &Intent,
+        route: Route,
+    ) -> Result<Option<WixUpload>> {
+        log::info!("an earlier run did not learn whether it created this file: looking for it");
+        let lookout = self.lookout(rest);
+        let deadline = rest.engine.now() + self.inner.list_lag;
+        let Some(file) = lookout.find(&intent.expected(), deadline)? else {
+            log::info!("it did not: uploading");
+            return Ok(None);
+        };
+        log::info!(
+            "it did: file {} (taken as this upload's)",
+            file.id.as_deref().unwrap_or("?")
+        );
+        let md5 = intent.md5.as_deref().and_then(parse_hex);
+        self.finish_file(file, route, None, md5).map(Some)
+    }
+
+    fn lookout<'a>(&'a self, rest: &'a Rest<'a>) -> Lookout<'a> {
+        Lookout {
+            listing: rest,
+            clock: &*rest.engine.clock,
+            abort: rest.abort,
+            taken: &self.inner.taken,
+        }
+    }
+
+    // What a job creates, as its intent says it (its first attempt starting now).
+    fn intent(&self, rest: &Rest<'_>, job: &Job<'_>, route: KeptRoute) -> Intent {
+        let started = rest.engine.now();
+        Intent {
+            route,
+            display_name: Some(job.name.clone()),
+            size_in_bytes: Some(job.size),
+            source_url: None,
+            parent_folder_id: job.request.options.parent_folder_id.clone(),
+            file_path: job.request.options.file_path.clone(),
+            md5: None,
+            started_ms: crate::store::unix_ms(started),
+        }
     }
 
     // The route the job asks for; under `Route::Auto` the simple one below the threshold,
@@ -409,26 +543,33 @@ impl WixClient {
         rest: &Rest<'_>,
         mut job: Job<'_>,
         mut upload: UploadOptions<'_>,
-    ) -> Result<WixUpload> {
+        record: Option<&JobRecord<'_>>,
+    ) -> Result<(WixUpload, Option<String>)> {
         let simple = match job.route {
             Route::Auto => job.size < self.inner.simple_below,
             route => route == Route::Simple,
         };
         if !simple {
-            return self.resumable(rest, &job.request, job.source, upload);
+            return self.resumable(rest, job, upload, record, (None, None));
         }
         let mut report = Reporter::new(upload.progress_callback(), &*rest.engine.clock);
         let request = job.request.for_simple_route();
-        match simple::upload(rest, &request, &job.name, &mut job.source, &mut report) {
-            Ok(file) => Ok(WixUpload {
-                file,
-                route: Route::Simple,
-                resumed_from: None,
-            }),
+        let intent = self.intent(rest, &job, KeptRoute::Simple);
+        let mut creating =
+            Creating::new(self.lookout(rest), intent, self.inner.list_lag).kept_in(record, None);
+        let sent = simple::upload(
+            rest,
+            (&request, &job.name),
+            &mut job.source,
+            &mut report,
+            &mut creating,
+        );
+        match sent {
+            Ok((file, md5)) => Ok((self.finish_file(file, Route::Simple, None, md5)?, None)),
             // A server or proxy with a body cap: tus sends it in pieces.
             Err(e) if job.route == Route::Auto && refused_as_too_large(&e) => {
                 log::info!("the one-request upload was refused as too large: going resumable");
-                self.resumable(rest, &job.request, job.source, upload)
+                self.resumable(rest, job, upload, record, (None, None))
             }
             Err(e) => Err(e),
         }
@@ -448,20 +589,84 @@ impl WixClient {
         ))
     }
 
+    // The resumable route: to the `stored` target (and after the `stored` intent of a run
+    // that did not learn whether its finalize landed) or to a new one, kept in `record`.
     fn resumable(
         &self,
         rest: &Rest<'_>,
-        request: &GenerateUploadUrlRequest,
-        source: Source,
-        options: UploadOptions<'_>,
+        job: Job<'_>,
+        upload: UploadOptions<'_>,
+        record: Option<&JobRecord<'_>>,
+        stored: (Option<ResumableTarget>, Option<Intent>),
+    ) -> Result<(WixUpload, Option<String>)> {
+        let target = match stored.0 {
+            Some(t) => t,
+            None => {
+                let t = generate_with(rest, &job.request)?;
+                if let Some(r) = record {
+                    r.resumable(&t, None)?;
+                }
+                t
+            }
+        };
+        let unsure = stored.1.is_some();
+        let intent = match stored.1 {
+            Some(i) => i,
+            None => self.intent(rest, &job, KeptRoute::Resumable),
+        };
+        let uploader = &self.inner.uploader;
+        let tus = uploader.resume_key(&target.upload_url, &job.source);
+        let abort = upload.abort_handle().cloned();
+        let done = resumable::send(uploader, &target, job.source, upload)?;
+        let md5 = done.md5();
+        let (token, filename) = resumable::finalize_args(&done);
+        let mut creating = Creating::new(self.lookout(rest), intent, self.inner.list_lag)
+            .kept_in(record, Some(&target));
+        creating.unsure = unsure;
+        let args = (&token, filename.as_deref());
+        let file = create::finalize(uploader, args, md5, abort.as_ref(), &mut creating)?;
+        let up = self.finish_file(file, Route::Resumable, done.resumed_from, md5)?;
+        Ok((up, tus))
+    }
+
+    // The upload's result: Wix's `hash` compared with the source's MD5, the file taken.
+    fn finish_file(
+        &self,
+        file: FileDescriptor,
+        route: Route,
+        resumed_from: Option<u64>,
+        md5: Option<Md5Digest>,
     ) -> Result<WixUpload> {
-        let target = generate_with(rest, request)?;
-        let done = resumable::upload(&self.inner.uploader, &target, source, options)?;
+        self.check_hash(&file, md5)?;
+        if let Some(id) = &file.id {
+            let mut taken = self.inner.taken.lock().unwrap_or_else(|e| e.into_inner());
+            taken.insert(id.clone());
+        }
         Ok(WixUpload {
-            file: done.file,
-            route: Route::Resumable,
-            resumed_from: done.upload.resumed_from,
+            file,
+            route,
+            resumed_from,
+            content_md5: md5.map(|d| hex(&d)),
         })
+    }
+
+    // A `hash` of 32 hex digits that differs from the source's MD5: a warning, or an error
+    // with `verify_hash`.
+    fn check_hash(&self, file: &FileDescriptor, md5: Option<Md5Digest>) -> Result<()> {
+        let server = file.hash.as_deref().and_then(parse_hex);
+        let (Some(local), Some(server)) = (md5, server) else {
+            return Ok(());
+        };
+        if local == server {
+            return Ok(());
+        }
+        let mismatch =
+            ContentMismatch::new(file.id.as_deref().unwrap_or("?"), hex(&local), hex(&server));
+        if self.inner.verify_hash {
+            return Err(Error::ContentMismatch(Box::new(mismatch)));
+        }
+        log::warn!("{mismatch}");
+        Ok(())
     }
 
     /// Imports a file Wix fetches from a URL (*Import File*); it is usually still `PENDING`
@@ -471,10 +676,79 @@ impl WixClient {
     ///
     /// [`Error::Status`] with the Wix error when Wix refuses; transport errors once retries
     /// are used up.
+    ///
+    /// An import whose answer was lost is not sent again before the target folder was read
+    /// for a file of its URL (and display name) that came meanwhile (see
+    /// [`WixClientBuilder::list_lag`]).
     pub fn import(&self, request: &ImportFileRequest) -> Result<FileDescriptor> {
-        self.rest(None)
-            .post::<FileDescriptorEnvelope>("/site-media/v1/files/import", request)
-            .map(|e| e.file)
+        let rest = self.rest(None);
+        let engine = rest.engine;
+        let key = self.import_key(request)?;
+        let _writer = engine.writer(&key, "an import of the same URL")?;
+        let api_base = self.inner.credentials.api_base();
+        let record = JobRecord::new(engine, key, api_base, 0, None);
+        if let Found::Creating(intent) = record.load()?
+            && let Some(done) = self.look_again(&rest, &intent, Route::Auto)?
+        {
+            record.clear()?;
+            return Ok(done.file);
+        }
+        let intent = Intent {
+            route: KeptRoute::Import,
+            display_name: request.display_name.clone(),
+            size_in_bytes: None,
+            source_url: Some(request.url.clone()),
+            parent_folder_id: request.options.parent_folder_id.clone(),
+            file_path: request.options.file_path.clone(),
+            md5: None,
+            started_ms: crate::store::unix_ms(engine.now()),
+        };
+        let mut creating = Creating::new(self.lookout(&rest), intent, self.inner.list_lag)
+            .kept_in(Some(&record), None);
+        let file = self.import_once(&rest, request, &mut creating)?;
+        record.clear()?;
+        self.finish_file(file, Route::Auto, None, None)
+            .map(|done| done.file)
+    }
+
+    // The import's requests: sent again only when no file of it landed.
+    fn import_once(
+        &self,
+        rest: &Rest<'_>,
+        request: &ImportFileRequest,
+        creating: &mut Creating<'_>,
+    ) -> Result<FileDescriptor> {
+        let got = rest.engine.run(None, || {
+            creating.before(None)?;
+            let path = "/site-media/v1/files/import";
+            match rest.create::<FileDescriptorEnvelope>(path, request) {
+                Ok(e) => Ok(Step::Done(e.file)),
+                Err(e) if e.is_outcome_unknown() => match creating.landed(None)? {
+                    Some(file) => Ok(Step::Done(file)),
+                    None => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        });
+        if got.is_err() {
+            creating.failed()?;
+        }
+        got
+    }
+
+    // Where an import's lock and intent live: the site and the request (digested: its URL
+    // headers may hold secrets).
+    fn import_key(&self, request: &ImportFileRequest) -> Result<String> {
+        use md5::Digest as _;
+        let asked = serde_json::to_vec(request)
+            .map_err(|_| Error::Internal("a request body did not serialize"))?;
+        let creds = &self.inner.credentials;
+        Ok(format!(
+            "wix-import\n{}\n{:?}\n{}",
+            creds.api_base(),
+            creds.scope(),
+            hex(&md5::Md5::digest(&asked).into())
+        ))
     }
 
     /// Reads a file's descriptor (*Get File Descriptor*).

@@ -7,15 +7,20 @@
 //! for the upload and the finalize.
 
 mod client;
+mod create;
 pub(crate) mod credentials;
 mod error_body;
 mod finished;
+mod job;
 mod limiter;
 mod pace;
 mod processing;
+mod recent;
+mod reconcile;
 mod rest;
 mod resumable;
 mod simple;
+mod time;
 mod types;
 
 pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};

@@ -34,18 +34,28 @@ pub(crate) struct Rest<'a> {
 impl Rest<'_> {
     /// `POST {api_base}{path}` with a JSON body.
     pub(crate) fn post<T: Answer>(&self, path: &str, body: &impl Serialize) -> Result<T> {
-        // Our own request types always serialize.
-        let json = serde_json::to_vec(body)
-            .map_err(|_| Error::Internal("a request body did not serialize"))?;
-        self.call(Method::Post, path, Some(&json))
+        self.call(Method::Post, path, Some(&to_json(body)?), false)
+    }
+
+    /// `POST {api_base}{path}` of a request that creates something: retried like any call,
+    /// but not after a failure whose outcome is unknown ([`Error::is_outcome_unknown`]),
+    /// which is returned at once (the caller looks before sending it again).
+    pub(crate) fn create<T: Answer>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.call(Method::Post, path, Some(&to_json(body)?), true)
     }
 
     /// `GET {api_base}{path_and_query}`.
     pub(crate) fn get<T: Answer>(&self, path_and_query: &str) -> Result<T> {
-        self.call(Method::Get, path_and_query, None)
+        self.call(Method::Get, path_and_query, None, false)
     }
 
-    fn call<T: Answer>(&self, method: Method, path: &str, json: Option<&[u8]>) -> Result<T> {
+    fn call<T: Answer>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&[u8]>,
+        creates: bool,
+    ) -> Result<T> {
         let engine = self.engine;
         let url = format!("{}{path}", self.creds.api_base());
         let [auth, scope] = self.creds.headers();
@@ -66,6 +76,11 @@ impl Rest<'_> {
         let shown = mask(&url, &secrets);
         let started = engine.now();
         let mut refused = 0;
+        // An unknown outcome of a creating call ends the retries (`Ok(Err)`).
+        let unknown = |e: Error| match creates && e.is_outcome_unknown() {
+            true => Ok(Err(e)),
+            false => Err(e),
+        };
         // A 429 is waited out on the pace, not counted as an attempt (see `throttled`); other
         // failures go to the retry policy.
         engine.retrying(self.abort, || {
@@ -73,26 +88,28 @@ impl Rest<'_> {
                 let mut reader: &[u8] = json.unwrap_or_default();
                 let len = reader.len() as u64;
                 let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
-                let resp = self.send_paced(
-                    limiter,
-                    Call {
-                        method,
-                        url: &url,
-                        headers: &headers,
-                        body,
-                        body_limit: JSON_BODY_LIMIT,
-                        secrets: &secrets,
-                    },
-                )?;
+                let call = Call {
+                    method,
+                    url: &url,
+                    headers: &headers,
+                    body,
+                    body_limit: JSON_BODY_LIMIT,
+                    secrets: &secrets,
+                };
+                let resp = match self.send_paced(limiter, call) {
+                    Ok(resp) => resp,
+                    Err(e) => return unknown(e),
+                };
                 match read_json(engine, method, &shown, &resp) {
                     Err(e) if resp.head.status == 429 => {
                         refused += 1;
                         throttled(engine, limiter, started, refused, e)?;
                     }
-                    other => return other,
+                    Err(e) => return unknown(e),
+                    Ok(answer) => return Ok(Ok(answer)),
                 }
             }
-        })
+        })?
     }
 
     // Sends `call` on its turn; the pace learns from the answer (or its absence).
@@ -111,6 +128,11 @@ impl Rest<'_> {
         limiter.observe(ticket, answer, now);
         sent
     }
+}
+
+// Our own request types always serialize.
+fn to_json(body: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(body).map_err(|_| Error::Internal("a request body did not serialize"))
 }
 
 // A REST call refused with 429 (`err`) for the `refused`th time: wait for the next turn as long
