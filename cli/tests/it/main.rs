@@ -5,6 +5,7 @@ mod batch;
 mod commands;
 mod common;
 mod crash;
+mod lost;
 mod resume;
 mod state_v1;
 
