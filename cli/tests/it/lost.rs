@@ -91,6 +91,52 @@ fn a_kill_while_an_answer_is_held_then_a_rerun_leaves_one_file() {
 }
 
 #[test]
+fn a_second_ctrl_c_while_the_simple_put_answer_is_held_then_a_rerun_leaves_one_file() {
+    let wix = Emu::with(EmulatorConfig::new());
+    let rules = vec![Rule::first(Kind::SimplePut, 1, Fate::Held)];
+    let relay = AnswerRelay::to_url(wix.emu.base_url(), rules, 7);
+    let home = Home::new();
+    let bytes = pseudo_random_bytes(30_000, 3);
+    let path = wix.dir().join("twice.bin");
+    std::fs::write(&path, &bytes).expect("write");
+    let args = ["--route", "simple", path_str(&path)];
+    let mut cmd = home.upload(&args);
+    with_wix(&mut cmd, &relay.base_url());
+    let mut child = cmd.spawn().expect("spawn");
+    let stderr = line_reader(child.stderr.take().expect("stderr"));
+    assert!(relay.wait_held(1, HOLD_WAIT), "{:?}", relay.exchanges());
+    interrupt(&child);
+    // The second Ctrl-C once the first was taken: the process exits at once.
+    let deadline = std::time::Instant::now() + HOLD_WAIT;
+    while !stderr
+        .recv_timeout(Duration::from_secs(1))
+        .is_ok_and(|l| l.contains("Ctrl-C again"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first Ctrl-C was not taken"
+        );
+    }
+    interrupt(&child);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    relay.release();
+
+    let out = home.upload_on(
+        &relay.base_url(),
+        &["--no-progress", "--route", "simple", path_str(&path)],
+    );
+    out.assert_success();
+    assert_eq!(
+        files_with(&wix.emu, &md5_hex(&bytes)).len(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(wix.emu.route_counts()["PUT simple-upload"], 1);
+}
+
+#[test]
 fn a_kill_while_the_final_patch_answer_is_held_resumes_without_generating_again() {
     let wix = Emu::with(EmulatorConfig::new());
     let rules = vec![Rule::first(Kind::FinalPatch, 1, Fate::Held)];
