@@ -6,24 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::create::{self, Creating};
-use super::job::{Found, Intent, JobRecord, KeptRoute};
 use super::limiter::Limiter;
 use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
-use super::reconcile::Lookout;
 use super::rest::Rest;
-use super::resumable::{self, ResumableTarget, generate_with};
-use super::simple;
-use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
+use super::types::{GetFilesRequest, GetFilesResponse};
 use super::{
     Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
 };
 use crate::control::{AbortHandle, Progress};
-use crate::digest::{Md5Digest, hex, parse_hex};
-use crate::engine::Step;
-use crate::engine::progress::Reporter;
-use crate::error::{ContentMismatch, Error, Result};
+use crate::error::{Error, Result};
 use crate::source::Source;
 use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 
@@ -71,18 +63,18 @@ pub enum Route {
 /// ```
 #[derive(Clone)]
 pub struct WixClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    uploader: Uploader,
-    credentials: Credentials,
+pub(super) struct Inner {
+    pub(super) uploader: Uploader,
+    pub(super) credentials: Credentials,
     limiter: Limiter,
-    simple_below: u64,
-    list_lag: Duration,
-    verify_hash: bool,
-    // The files this client's uploads made or took: never taken for another upload's.
-    taken: Mutex<HashSet<String>>,
+    pub(super) simple_below: u64,
+    pub(super) list_lag: Duration,
+    pub(super) verify_hash: bool,
+    /// The files this client's uploads made or took: never taken for another upload's.
+    pub(super) taken: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for WixClient {
@@ -287,13 +279,13 @@ pub struct WixUpload {
 }
 
 /// One file to upload, checked: what [`WixClient::upload_with`] works on.
-struct Job<'a> {
-    path: &'a Path,
-    source: Source,
-    size: u64,
-    name: String,
-    request: GenerateUploadUrlRequest,
-    route: Route,
+pub(super) struct Job<'a> {
+    pub(super) path: &'a Path,
+    pub(super) source: Source,
+    pub(super) size: u64,
+    pub(super) name: String,
+    pub(super) request: GenerateUploadUrlRequest,
+    pub(super) route: Route,
 }
 
 impl WixClient {
@@ -336,7 +328,7 @@ impl WixClient {
         &self.inner.credentials
     }
 
-    fn rest<'a>(&'a self, abort: Option<&'a AbortHandle>) -> Rest<'a> {
+    pub(super) fn rest<'a>(&'a self, abort: Option<&'a AbortHandle>) -> Rest<'a> {
         Rest {
             engine: self.inner.uploader.engine(),
             creds: &self.inner.credentials,
@@ -414,261 +406,6 @@ impl WixClient {
         Ok(done)
     }
 
-    // The upload as the one writer of the file's job: the job's kept result when it was
-    // done already (by an earlier run, or a writer this one waited for), else this one's,
-    // kept (before the tus record is forgotten).
-    fn upload_once(
-        &self,
-        rest: &Rest<'_>,
-        job: Job<'_>,
-        upload: UploadOptions<'_>,
-    ) -> Result<WixUpload> {
-        let engine = rest.engine;
-        let Some(key) = self.job_key(&job.source, &job.request) else {
-            let (done, tus) = self.upload_job(rest, job, upload, None, Found::Nothing)?;
-            self.forget_tus(rest, tus.as_deref())?;
-            return Ok(done);
-        };
-        let _writer = engine.writer(&key, &job.path.display().to_string())?;
-        let api_base = self.inner.credentials.api_base();
-        let record = JobRecord::new(engine, key, api_base, job.size, job.source.stamp());
-        let found = record.load()?;
-        if let Found::Finished(done) = found {
-            log::info!(
-                "{} was uploaded already: file {}",
-                job.path.display(),
-                done.file.id.as_deref().unwrap_or("?")
-            );
-            return Ok(*done);
-        }
-        let (done, tus) = self.upload_job(rest, job, upload, Some(&record), found)?;
-        record.finished(&done)?;
-        self.forget_tus(rest, tus.as_deref())?;
-        Ok(done)
-    }
-
-    fn forget_tus(&self, rest: &Rest<'_>, key: Option<&str>) -> Result<()> {
-        match key {
-            Some(k) => rest.engine.store.remove(k),
-            None => Ok(()),
-        }
-    }
-
-    // The job from where its record says it is: the result, and the key of the tus record
-    // to forget once the result is kept.
-    fn upload_job(
-        &self,
-        rest: &Rest<'_>,
-        job: Job<'_>,
-        upload: UploadOptions<'_>,
-        record: Option<&JobRecord<'_>>,
-        found: Found,
-    ) -> Result<(WixUpload, Option<String>)> {
-        match found {
-            Found::Creating(intent) => {
-                if let Some(done) = self.look_again(rest, &intent, Route::Simple)? {
-                    return Ok((done, None));
-                }
-                if let Some(r) = record {
-                    r.clear()?;
-                }
-            }
-            Found::Resumable(target, intent) => {
-                let tus = self
-                    .inner
-                    .uploader
-                    .resume_key(&target.upload_url, &job.source);
-                if let Some(i) = &intent
-                    && let Some(done) = self.look_again(rest, i, Route::Resumable)?
-                {
-                    return Ok((done, tus));
-                }
-                return self.resumable(rest, job, upload, record, (Some(*target), intent));
-            }
-            Found::Nothing | Found::Finished(_) => {}
-        }
-        self.upload_by_route(rest, job, upload, record)
-    }
-
-    // A run before this one was creating the file when it stopped: the file, if it landed.
-    fn look_again(
-        &self,
-        rest: &Rest<'_>,
-        intent: &Intent,
-        route: Route,
-    ) -> Result<Option<WixUpload>> {
-        log::info!("an earlier run did not learn whether it created this file: looking for it");
-        let lookout = self.lookout(rest);
-        let deadline = rest.engine.now() + self.inner.list_lag;
-        let Some(file) = lookout.find(&intent.expected(), deadline)? else {
-            log::info!("it did not: uploading");
-            return Ok(None);
-        };
-        log::info!(
-            "it did: file {} (taken as this upload's)",
-            file.id.as_deref().unwrap_or("?")
-        );
-        let md5 = intent.md5.as_deref().and_then(parse_hex);
-        self.finish_file(file, route, None, md5).map(Some)
-    }
-
-    fn lookout<'a>(&'a self, rest: &'a Rest<'a>) -> Lookout<'a> {
-        Lookout {
-            listing: rest,
-            clock: &*rest.engine.clock,
-            abort: rest.abort,
-            taken: &self.inner.taken,
-        }
-    }
-
-    // What a job creates, as its intent says it (its first attempt starting now).
-    fn intent(&self, rest: &Rest<'_>, job: &Job<'_>, route: KeptRoute) -> Intent {
-        let started = rest.engine.now();
-        Intent {
-            route,
-            display_name: Some(job.name.clone()),
-            size_in_bytes: Some(job.size),
-            source_url: None,
-            parent_folder_id: job.request.options.parent_folder_id.clone(),
-            file_path: job.request.options.file_path.clone(),
-            md5: None,
-            started_ms: crate::store::unix_ms(started),
-        }
-    }
-
-    // The route the job asks for; under `Route::Auto` the simple one below the threshold,
-    // and resumable after all when a body cap refuses the one request.
-    fn upload_by_route(
-        &self,
-        rest: &Rest<'_>,
-        mut job: Job<'_>,
-        mut upload: UploadOptions<'_>,
-        record: Option<&JobRecord<'_>>,
-    ) -> Result<(WixUpload, Option<String>)> {
-        let simple = match job.route {
-            Route::Auto => job.size < self.inner.simple_below,
-            route => route == Route::Simple,
-        };
-        if !simple {
-            return self.resumable(rest, job, upload, record, (None, None));
-        }
-        let mut report = Reporter::new(upload.progress_callback(), &*rest.engine.clock);
-        let request = job.request.for_simple_route();
-        let intent = self.intent(rest, &job, KeptRoute::Simple);
-        let mut creating =
-            Creating::new(self.lookout(rest), intent, self.inner.list_lag).kept_in(record, None);
-        let sent = simple::upload(
-            rest,
-            (&request, &job.name),
-            &mut job.source,
-            &mut report,
-            &mut creating,
-        );
-        match sent {
-            Ok((file, md5)) => Ok((self.finish_file(file, Route::Simple, None, md5)?, None)),
-            // A server or proxy with a body cap: tus sends it in pieces.
-            Err(e) if job.route == Route::Auto && refused_as_too_large(&e) => {
-                log::info!("the one-request upload was refused as too large: going resumable");
-                self.resumable(rest, job, upload, record, (None, None))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    // Keeps the finished job's record, with its result, for a writer waiting for this one.
-    // Where the one-writer lock and the finished outcome of a file's upload live: the site, the
-    // file, and everything asked of Wix (name, type, folder...).
-    fn job_key(&self, source: &Source, request: &GenerateUploadUrlRequest) -> Option<String> {
-        let file = source.key()?;
-        let asked = serde_json::to_string(request).ok()?;
-        let creds = &self.inner.credentials;
-        Some(format!(
-            "wix-file\n{}\n{:?}\n{file}\n{asked}",
-            creds.api_base(),
-            creds.scope()
-        ))
-    }
-
-    // The resumable route: to the `stored` target (and after the `stored` intent of a run
-    // that did not learn whether its finalize landed) or to a new one, kept in `record`.
-    fn resumable(
-        &self,
-        rest: &Rest<'_>,
-        job: Job<'_>,
-        upload: UploadOptions<'_>,
-        record: Option<&JobRecord<'_>>,
-        stored: (Option<ResumableTarget>, Option<Intent>),
-    ) -> Result<(WixUpload, Option<String>)> {
-        let target = match stored.0 {
-            Some(t) => t,
-            None => {
-                let t = generate_with(rest, &job.request)?;
-                if let Some(r) = record {
-                    r.resumable(&t, None)?;
-                }
-                t
-            }
-        };
-        let unsure = stored.1.is_some();
-        let intent = match stored.1 {
-            Some(i) => i,
-            None => self.intent(rest, &job, KeptRoute::Resumable),
-        };
-        let uploader = &self.inner.uploader;
-        let tus = uploader.resume_key(&target.upload_url, &job.source);
-        let abort = upload.abort_handle().cloned();
-        let done = resumable::send(uploader, &target, job.source, upload)?;
-        let md5 = done.md5();
-        let (token, filename) = resumable::finalize_args(&done);
-        let mut creating = Creating::new(self.lookout(rest), intent, self.inner.list_lag)
-            .kept_in(record, Some(&target));
-        creating.unsure = unsure;
-        let args = (&token, filename.as_deref());
-        let file = create::finalize(uploader, args, md5, abort.as_ref(), &mut creating)?;
-        let up = self.finish_file(file, Route::Resumable, done.resumed_from, md5)?;
-        Ok((up, tus))
-    }
-
-    // The upload's result: Wix's `hash` compared with the source's MD5, the file taken.
-    fn finish_file(
-        &self,
-        file: FileDescriptor,
-        route: Route,
-        resumed_from: Option<u64>,
-        md5: Option<Md5Digest>,
-    ) -> Result<WixUpload> {
-        self.check_hash(&file, md5)?;
-        if let Some(id) = &file.id {
-            let mut taken = self.inner.taken.lock().unwrap_or_else(|e| e.into_inner());
-            taken.insert(id.clone());
-        }
-        Ok(WixUpload {
-            file,
-            route,
-            resumed_from,
-            content_md5: md5.map(|d| hex(&d)),
-        })
-    }
-
-    // A `hash` of 32 hex digits that differs from the source's MD5: a warning, or an error
-    // with `verify_hash`.
-    fn check_hash(&self, file: &FileDescriptor, md5: Option<Md5Digest>) -> Result<()> {
-        let server = file.hash.as_deref().and_then(parse_hex);
-        let (Some(local), Some(server)) = (md5, server) else {
-            return Ok(());
-        };
-        if local == server {
-            return Ok(());
-        }
-        let mismatch =
-            ContentMismatch::new(file.id.as_deref().unwrap_or("?"), hex(&local), hex(&server));
-        if self.inner.verify_hash {
-            return Err(Error::ContentMismatch(Box::new(mismatch)));
-        }
-        log::warn!("{mismatch}");
-        Ok(())
-    }
-
     /// Imports a file Wix fetches from a URL (*Import File*); it is usually still `PENDING`
     /// when this returns (see [`WixClient::wait_ready`]).
     ///
@@ -681,74 +418,7 @@ impl WixClient {
     /// for a file of its URL (and display name) that came meanwhile (see
     /// [`WixClientBuilder::list_lag`]).
     pub fn import(&self, request: &ImportFileRequest) -> Result<FileDescriptor> {
-        let rest = self.rest(None);
-        let engine = rest.engine;
-        let key = self.import_key(request)?;
-        let _writer = engine.writer(&key, "an import of the same URL")?;
-        let api_base = self.inner.credentials.api_base();
-        let record = JobRecord::new(engine, key, api_base, 0, None);
-        if let Found::Creating(intent) = record.load()?
-            && let Some(done) = self.look_again(&rest, &intent, Route::Auto)?
-        {
-            record.clear()?;
-            return Ok(done.file);
-        }
-        let intent = Intent {
-            route: KeptRoute::Import,
-            display_name: request.display_name.clone(),
-            size_in_bytes: None,
-            source_url: Some(request.url.clone()),
-            parent_folder_id: request.options.parent_folder_id.clone(),
-            file_path: request.options.file_path.clone(),
-            md5: None,
-            started_ms: crate::store::unix_ms(engine.now()),
-        };
-        let mut creating = Creating::new(self.lookout(&rest), intent, self.inner.list_lag)
-            .kept_in(Some(&record), None);
-        let file = self.import_once(&rest, request, &mut creating)?;
-        record.clear()?;
-        self.finish_file(file, Route::Auto, None, None)
-            .map(|done| done.file)
-    }
-
-    // The import's requests: sent again only when no file of it landed.
-    fn import_once(
-        &self,
-        rest: &Rest<'_>,
-        request: &ImportFileRequest,
-        creating: &mut Creating<'_>,
-    ) -> Result<FileDescriptor> {
-        let got = rest.engine.run(None, || {
-            creating.before(None)?;
-            let path = "/site-media/v1/files/import";
-            match rest.create::<FileDescriptorEnvelope>(path, request) {
-                Ok(e) => Ok(Step::Done(e.file)),
-                Err(e) if e.is_outcome_unknown() => match creating.landed(None)? {
-                    Some(file) => Ok(Step::Done(file)),
-                    None => Err(e),
-                },
-                Err(e) => Err(e),
-            }
-        });
-        if got.is_err() {
-            creating.failed()?;
-        }
-        got
-    }
-
-    // Where an import's lock and intent live: the site and the request (digested: its URL
-    // headers may hold secrets).
-    fn import_key(&self, request: &ImportFileRequest) -> Result<String> {
-        use md5::Digest as _;
-        let asked = serde_json::to_vec(request)
-            .map_err(|_| Error::Internal("a request body did not serialize"))?;
-        let creds = &self.inner.credentials;
-        Ok(format!(
-            "wix-import\n{}\n{:?}\n{}",
-            creds.api_base(),
-            creds.scope(),
-            hex(&md5::Md5::digest(&asked).into())
-        ))
+        self.import_job(request)
     }
 
     /// Reads a file's descriptor (*Get File Descriptor*).
@@ -826,13 +496,6 @@ impl WixClient {
         };
         processing::wait_processed(rest, id, timeout)
     }
-}
-
-// A 413, or a connection a server closed while the body was still going out (retries over);
-// never an answer lost after the body was sent whole (the file may exist).
-fn refused_as_too_large(e: &Error) -> bool {
-    let e = e.last_attempt();
-    e.status() == Some(413) || crate::engine::transport::lost_connection(e)
 }
 
 /// The MIME type for a file name's extension; `application/octet-stream` when unknown.

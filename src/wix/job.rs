@@ -24,6 +24,9 @@ use crate::proto::Metadata;
 use crate::secret::Secret;
 use crate::store::{FINISHED_KEPT, Record};
 
+/// How long a kept upload URL and token are used (Wix's tokens last about 7 days).
+const TOKEN_KEPT: Duration = Duration::from_secs(6 * 24 * 3600);
+
 /// What is being created, written before the request that creates it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -170,8 +173,14 @@ impl<'a> JobRecord<'a> {
             return Ok(Found::Nothing);
         }
         let token = rec.metadata()?.get("token").map(Secret::new);
+        // Wix's upload tokens last about 7 days: an older one is not tried.
+        let fresh = self
+            .engine
+            .now()
+            .duration_since(rec.created_at())
+            .is_ok_and(|age| age < TOKEN_KEPT);
         Ok(match (token, kept.mime_type) {
-            (Some(token), Some(mime)) if !rec.upload_url().is_empty() => {
+            (Some(token), Some(mime)) if !rec.upload_url().is_empty() && fresh => {
                 let target = ResumableTarget {
                     upload_url: rec.upload_url().to_owned(),
                     upload_token: token,

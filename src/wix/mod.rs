@@ -11,6 +11,7 @@ mod create;
 pub(crate) mod credentials;
 mod error_body;
 mod finished;
+mod flow;
 mod job;
 mod limiter;
 mod pace;
