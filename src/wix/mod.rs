@@ -6,6 +6,7 @@
 //! ([`generate_resumable_upload_url`]), a finalize call after it ([`finalize`]), and [`upload`]
 //! for the upload and the finalize.
 
+mod action;
 mod client;
 pub(crate) mod credentials;
 mod error_body;
@@ -13,6 +14,7 @@ mod finished;
 mod limiter;
 mod pace;
 mod processing;
+mod read;
 mod rest;
 mod resumable;
 mod simple;
@@ -22,6 +24,10 @@ pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
+pub use read::{
+    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, Page,
+    RootFolder, SearchFiles, SortField, SortOrder,
+};
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
