@@ -2,4 +2,5 @@
 
 mod client;
 mod finalize;
+mod read_requests;
 mod requests;
