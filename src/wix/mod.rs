@@ -5,6 +5,12 @@
 //! resumable route is also three plain functions: a generate call before the upload
 //! ([`generate_resumable_upload_url`]), a finalize call after it ([`finalize`]), and [`upload`]
 //! for the upload and the finalize.
+//!
+//! Beyond uploads, [`WixClient`] reads and organizes the Media Manager: listings
+//! ([`WixClient::list`] of [`ListFiles`], [`SearchFiles`], [`ListFolders`]), folder paths
+//! ([`WixClient::find_folder`], [`WixClient::ensure_folder`]), updates, the trash, download
+//! URLs, bulk import ([`WixClient::import_many`]) and waiting for many files
+//! ([`WixClient::wait_processed_all`]).
 
 mod action;
 mod client;

@@ -37,16 +37,6 @@ pub struct Folder {
     pub state: Option<FileState>,
 }
 
-impl Folder {
-    /// The Media Manager's root, as far as this crate knows it without asking.
-    pub(crate) fn root() -> Folder {
-        Folder {
-            id: MEDIA_ROOT.to_owned(),
-            ..Folder::default()
-        }
-    }
-}
-
 /// An id: a string, or a number kept as its text; anything else is none (empty).
 fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(match serde_json::Value::deserialize(deserializer)? {

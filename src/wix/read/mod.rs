@@ -165,7 +165,7 @@ impl WixClient {
     ///
     /// Those of [`list`](WixClient::list).
     pub fn find_folder(&self, path: &str) -> Result<Option<Folder>> {
-        path::resolve(self, path)
+        path::resolve(self, MEDIA_ROOT, path)
     }
 
     /// The folder at `path` (as for [`find_folder`](WixClient::find_folder)), made with its

@@ -4,7 +4,7 @@
 //! a name: the oldest one is taken (then the smallest id), which is what Wix's `filePath`
 //! does as far as the emulator knows, so a path names the folder uploads to that path land in.
 
-use super::folders::{CreateFolder, Folder, ListFolders};
+use super::folders::{CreateFolder, Folder, ListFolders, MEDIA_ROOT};
 use crate::error::Result;
 use crate::wix::{FileState, WixClient};
 
@@ -33,9 +33,14 @@ fn children(client: &WixClient, parent: &str) -> Result<Vec<Folder>> {
         .collect()
 }
 
-/// The folder at `path`, or `None` when a folder of it is missing. One listing per level.
-pub(crate) fn resolve(client: &WixClient, path: &str) -> Result<Option<Folder>> {
-    let mut folder = Folder::root();
+/// The folder at `path` below the folder `from` (`media-root` for a path from the top), or
+/// `None` when a folder of it is missing. One listing per level; an empty path is `from`
+/// itself, of which only the id is known.
+pub(crate) fn resolve(client: &WixClient, from: &str, path: &str) -> Result<Option<Folder>> {
+    let mut folder = Folder {
+        id: from.to_owned(),
+        ..Folder::default()
+    };
     for name in names(path) {
         match pick(children(client, &folder.id)?, name) {
             Some(child) => folder = child,
@@ -51,7 +56,10 @@ pub(crate) fn resolve(client: &WixClient, path: &str) -> Result<Option<Folder>> 
 /// callers making the same path at once (or a create retried after a lost answer) end up in
 /// the same folder.
 pub(crate) fn ensure(client: &WixClient, path: &str) -> Result<Folder> {
-    let mut folder = Folder::root();
+    let mut folder = Folder {
+        id: MEDIA_ROOT.to_owned(),
+        ..Folder::default()
+    };
     // Below a folder made here, nothing exists yet: no need to look.
     let mut made = false;
     for name in names(path) {
