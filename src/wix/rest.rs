@@ -13,7 +13,6 @@ use super::limiter::{Limiter, answer_for};
 use super::pace::Answer as Heard;
 use super::types::{
     FileDescriptorEnvelope, GenerateSimpleUploadUrlResponse, GenerateUploadUrlResponse,
-    GetFilesResponse,
 };
 use crate::control::AbortHandle;
 use crate::engine::Engine;
@@ -183,7 +182,6 @@ impl Answer for FileDescriptorEnvelope {
     }
 }
 
-impl Answer for GetFilesResponse {}
 impl Answer for GenerateUploadUrlResponse {}
 impl Answer for GenerateSimpleUploadUrlResponse {}
 
