@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::excerpt::body_excerpt;
-use crate::proto::{self, Method, Retryable, Violation, retryable_status};
+use wix_media_tus::{self as proto, Method, Retryable, Violation, retryable_status};
 
 /// Everything that can go wrong in an upload, a finalize or a Wix call.
 ///
@@ -608,7 +608,7 @@ mod tests {
         assert!(
             matches!(&e, Error::Protocol { violation, .. } if **violation == Violation::MissingOffset)
         );
-        let bad_key = crate::proto::Metadata::new().with("a b", "v").unwrap_err();
+        let bad_key = wix_media_tus::Metadata::new().with("a b", "v").unwrap_err();
         assert!(matches!(Error::from(bad_key), Error::InvalidInput(_)));
         let lost = Error::from(proto::Error::from(Violation::MissingOffset));
         assert!(matches!(lost, Error::Internal(_)), "{lost:?}");

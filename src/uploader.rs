@@ -13,9 +13,10 @@ use crate::engine::progress::Reporter;
 use crate::engine::tracked::Tracked;
 use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
-use crate::proto::{self, Config, CreationMode, Metadata, RetryPolicy, Upload};
+use crate::retry::RetryPolicy;
 use crate::source::Source;
 use crate::store::{DirStore, MemoryStore, Record, StateStore};
+use wix_media_tus::{self as proto, Config, CreationMode, Metadata, Upload};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
 ///
@@ -86,9 +87,10 @@ impl Default for UploaderBuilder {
                 user_agent: transport::USER_AGENT.to_owned(),
                 headers: Vec::new(),
             },
-            proto: Config {
-                checksums: checksum::SUPPORTED.to_vec(),
-                ..Config::default()
+            proto: {
+                let mut tus = Config::default();
+                tus.checksums = checksum::SUPPORTED.to_vec();
+                tus
             },
             retry: RetryPolicy::default(),
             store: None,

@@ -10,16 +10,31 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
+use wix_media_testkit::clock::ManualClock;
 use wix_media_testkit::logs::{capture_at, lines};
 use wix_media_testkit::temp_file_with;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
-    CreationMode, Error, ManualClock, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
+    Clock, CreationMode, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
 };
 
 const TOKEN: &str = "TOKEN-abc123-SECRET";
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The testkit's manual clock as the uploader's: retries wait no real time.
+#[derive(Clone, Default)]
+struct NoWait(ManualClock);
+
+impl Clock for NoWait {
+    fn now(&self) -> std::time::SystemTime {
+        self.0.now()
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.0.sleep(d);
+    }
+}
 
 /// The token and the forms it takes on the wire.
 fn forbidden() -> Vec<String> {
@@ -117,7 +132,7 @@ fn scenario() {
         .expect(1)
         .create();
 
-    let clock = ManualClock::new();
+    let clock = NoWait::default();
     let uploader = Uploader::builder()
         .creation(CreationMode::Plain)
         .retry(RetryPolicy::from_millis(&[1000]))
@@ -141,7 +156,11 @@ fn scenario() {
     assert!(shown.contains("***"), "the URL is masked: {shown}");
     assert_clean("the finalize error's Display", &shown);
     assert_clean("the finalize error's Debug", &format!("{err:?} {err:#?}"));
-    assert_eq!(clock.slept(), Duration::from_secs(1), "the 503 was retried");
+    assert_eq!(
+        clock.0.slept(),
+        Duration::from_secs(1),
+        "the 503 was retried"
+    );
 
     // The record of the finished but unfinalized upload is kept, and holds the token.
     let rec = uploader.store().load(&key).unwrap().expect("record kept");

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::format;
 use crate::error::{Error, Result};
-use crate::proto::Metadata;
 use crate::secret::Secret;
+use wix_media_tus::Metadata;
 
 /// What is remembered of one upload, to resume it in a later call or process, or to tell a
 /// second writer how it ended. `Debug` masks the metadata values (they may hold the upload

@@ -289,7 +289,10 @@ mod tests {
         let status = |status, body: &[u8]| Error::Status {
             status,
             retry_after: None,
-            request: Box::new(FailedRequest::new(crate::proto::Method::Post, "http://h/x")),
+            request: Box::new(FailedRequest::new(
+                wix_media_tus::Method::Post,
+                "http://h/x",
+            )),
             body: ErrorBody::new(body).map(Box::new),
         };
         let wix = br#"{"message":"m","details":{"applicationError":{"code":"C"}}}"#;

@@ -11,9 +11,10 @@ use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget,
 };
 use wix_media_upload::{
-    AbortHandle, Clock, Credentials, Error, ManualClock, Metadata, RetryPolicy, Source,
-    UploadOptions, Uploader,
+    AbortHandle, Clock, Credentials, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
 };
+
+use crate::support::clock::ManualClock;
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.cmVncmVzc2lvbg.c2ln";
 

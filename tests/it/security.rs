@@ -105,8 +105,8 @@ fn metadata_keys_that_break_the_header_are_refused() {
         let mut m = Metadata::new();
         assert!(matches!(
             m.insert(key, "v"),
-            Err(wix_media_upload::proto::Error::Usage(
-                wix_media_upload::proto::Usage::BadMetadataKey(_)
+            Err(wix_media_tus::Error::Usage(
+                wix_media_tus::Usage::BadMetadataKey(_)
             ))
         ));
         assert!(m.is_empty(), "{key:?} was kept");

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::support::TempDir;
+use crate::support::clock::ManualClock;
 use wix_media_emulator::{Emulator, EmulatorConfig};
 use wix_media_upload::wix::{
     ExternalInfo, FileOptions, FileUpload, ImportFileRequest, Route, WixClient,
 };
 use wix_media_upload::wix::{MediaType, OperationStatus};
-use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader};
 
 const KEY: &str = "IST.client-test-key-0123456789";
 const SITE: &str = "site-1";

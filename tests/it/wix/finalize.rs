@@ -2,7 +2,7 @@
 //! (tus, then finalize), and Wix error bodies.
 
 use mockito::{Matcher, Mock};
-use wix_media_upload::proto::Method;
+use wix_media_tus::Method;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{Error, Secret, Source, UploadOptions, Uploader};
 
