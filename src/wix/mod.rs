@@ -26,8 +26,8 @@ pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
 pub use types::{
-    ExternalInfo, FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest,
-    GenerateUploadUrlResponse, ImportFileRequest, MediaType, OperationStatus,
+    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
+    ImportFileRequest, MediaType, OperationStatus,
 };
 
 use credentials::Credentials;

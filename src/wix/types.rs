@@ -18,8 +18,7 @@ mod wire_enum;
 pub use file::FileDescriptor;
 pub(crate) use file::{FileDescriptorEnvelope, GetFilesResponse};
 pub use request::{
-    ExternalInfo, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
-    ImportFileRequest,
+    FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImportFileRequest,
 };
 pub(crate) use request::{GenerateSimpleUploadUrlResponse, GetFilesRequest};
 

@@ -10,9 +10,7 @@ use std::time::Duration;
 use crate::support::TempDir;
 use crate::support::clock::ManualClock;
 use wix_media_emulator::{Emulator, EmulatorConfig};
-use wix_media_upload::wix::{
-    ExternalInfo, FileOptions, FileUpload, ImportFileRequest, Route, WixClient,
-};
+use wix_media_upload::wix::{FileOptions, FileUpload, ImportFileRequest, Route, WixClient};
 use wix_media_upload::wix::{MediaType, OperationStatus};
 use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader};
 
@@ -130,7 +128,7 @@ fn routes_can_be_chosen_and_options_reach_wix() {
                             .private(true)
                             .label("summer")
                             .label("beach")
-                            .external_info(ExternalInfo::new("my-app").external_id("row-17")),
+                            .external_info("my-app", ["row-17"]),
                     ),
             )
             .unwrap_or_else(|e| panic!("{route:?}: {e}"));
