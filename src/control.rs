@@ -100,7 +100,7 @@ impl AbortHandle {
     }
 
     /// Whether [`AbortHandle::abort`] was called.
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }

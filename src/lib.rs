@@ -84,7 +84,7 @@ pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use source::Source;
-pub use store::{DirStore, MemoryStore, Record, StateStore, StoreLock};
+pub use store::{DirStore, Record, StateStore, StoreLock};
 pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.
@@ -93,7 +93,7 @@ pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// [`ureq::Error`]: https://docs.rs/ureq/3/ureq/enum.Error.html
 pub use ureq;
 pub use wix::credentials::Credentials;
-pub use wix_media_tus::{CreationMode, Metadata};
+pub use wix_media_tus::CreationMode;
 
 /// What the fuzz target (and `cargo test`'s replay of its kept inputs, tests/it/fuzz) feeds
 /// besides the public API: the readers of error bodies. Not part of the API; the tus parsers
