@@ -29,7 +29,8 @@
 //!   with one retry policy for every request, and resumable state in a [`StateStore`].
 //! - [`wix::generate_resumable_upload_url`], [`wix::upload`], [`wix::finalize`]: the resumable
 //!   route as plain functions, for a caller that gets its upload URL elsewhere.
-//! - [`proto`]: the tus protocol as pure code (no sockets, files or clock), for your own I/O.
+//! - Beneath them, the tus protocol as pure code (no sockets, files or clock) is its own crate,
+//!   [`wix_media_tus`], for your own I/O.
 //!
 //! # Resuming
 //!
@@ -55,7 +56,8 @@
 //!
 //! One enum, [`Error`]: [`Error::is_retryable`], [`Error::status`], [`Error::wix`] (the Wix error
 //! body: message, `applicationError.code`, validation rule names), [`Error::request`],
-//! [`Error::last_attempt`] (the failure behind [`Error::GaveUp`]). API keys and upload tokens
+//! [`Error::last_attempt`] (the failure behind [`Error::GaveUp`]). A server that breaks the tus
+//! protocol is [`Error::Protocol`], which holds the [`wix_media_tus::Violation`]. API keys and upload tokens
 //! never appear in `Debug`, `Display`, errors or the crate's logs.
 //!
 //! # Features

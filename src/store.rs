@@ -513,6 +513,23 @@ mod tests {
     }
 
     #[test]
+    fn times_are_kept_to_the_millisecond_so_a_saved_record_loads_equal() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let d = temp_dir("ms");
+        let s = DirStore::new(&d).unwrap();
+        let at = UNIX_EPOCH + Duration::from_nanos(1_800_000_000_123_456_789);
+        let rec = record("k")
+            .with_created_at(at)
+            .with_expires_at(Some(at + Duration::from_secs(3600)));
+        let ms = UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        assert_eq!(rec.created_at(), ms);
+        assert_eq!(rec.expires_at(), Some(ms + Duration::from_secs(3600)));
+        s.save(&rec).unwrap();
+        assert_eq!(s.load("k").unwrap(), Some(rec));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn dir_round_trip_with_private_modes() {
         let d = temp_dir("rt");
         let s = DirStore::new(d.join("nested")).unwrap();

@@ -12,10 +12,11 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use mockito::{Matcher, Server};
 use wix_media_testkit::clock::ManualClock;
 use wix_media_testkit::logs::{capture_at, lines};
-use wix_media_testkit::temp_file_with;
+use wix_media_testkit::{TempDir, temp_file_with};
+use wix_media_tus::Metadata;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
-    Clock, CreationMode, Error, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
+    Clock, CreationMode, DirStore, Error, RetryPolicy, Source, StateStore, UploadOptions, Uploader,
 };
 
 const TOKEN: &str = "TOKEN-abc123-SECRET";
@@ -133,7 +134,9 @@ fn scenario() {
         .create();
 
     let clock = NoWait::default();
+    let state = TempDir::new("wmu-secrets-state");
     let uploader = Uploader::builder()
+        .state_dir(state.path())
         .creation(CreationMode::Plain)
         .retry(RetryPolicy::from_millis(&[1000]))
         .clock(clock.clone())
@@ -163,8 +166,17 @@ fn scenario() {
     );
 
     // The record of the finished but unfinalized upload is kept, and holds the token.
-    let rec = uploader.store().load(&key).unwrap().expect("record kept");
-    assert_eq!(rec.metadata().unwrap().get("token"), Some(TOKEN));
+    let rec = DirStore::new(state.path())
+        .unwrap()
+        .load(&key)
+        .unwrap()
+        .expect("record kept");
+    let json = serde_json::to_value(&rec).unwrap();
+    let pairs = json["metadata"].as_array().expect("metadata pairs");
+    assert!(
+        pairs.contains(&serde_json::json!(["token", TOKEN])),
+        "{json}"
+    );
     assert_clean("Record's Debug", &format!("{rec:?} {rec:#?}"));
 
     // A plain upload with the token in its metadata.
@@ -173,17 +185,21 @@ fn scenario() {
         .unwrap()
         .with_secret("token", TOKEN)
         .unwrap();
+    let options = UploadOptions::new()
+        .metadata("filename", "photo.jpg")
+        .secret_metadata("token", TOKEN);
+    assert_clean("UploadOptions' Debug", &format!("{options:?} {options:#?}"));
     let (file2, _) = temp_file_with(10, 11);
     let done = uploader
         .upload(
             &target.upload_url,
             Source::file(file2.path()).unwrap(),
-            UploadOptions::new().metadata(meta.clone()),
+            options,
         )
         .unwrap();
     post.assert();
     patch.assert();
-    assert_eq!(done.metadata.get("token"), Some(TOKEN));
+    assert_eq!(done.metadata("token"), Some(TOKEN));
     assert_clean("Uploaded's Debug", &format!("{done:?} {done:#?}"));
     assert_clean("Metadata's Debug", &format!("{meta:?} {meta:#?}"));
     assert_clean(

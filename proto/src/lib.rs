@@ -6,8 +6,9 @@
 //! Time comes in as an argument. Failures are this crate's own [`Error`].
 //!
 //! The requests outside an upload's life are here as well: discovery ([`options`]),
-//! termination ([`terminate`]), the final concatenation of partial uploads ([`concat`]); and
-//! the retry rule a driver applies to failures ([`RetryState`], [`retryable_status`]).
+//! termination ([`terminate`]), the final concatenation of partial uploads
+//! ([`concat`](mod@concat)); and the retry rule a driver applies to failures ([`RetryState`],
+//! [`retryable_status`]).
 //! `wix-media-upload` drives this crate over `ureq`; any other driver can.
 //!
 //! ```

@@ -1,5 +1,5 @@
 //! The upload state machine ([`Upload`]): one file per state, each with its tests. The state
-//! diagram is in the docs of [`proto`](crate).
+//! diagram is on the crate's front page.
 //!
 //! - 413 on a PATCH halves the chunk size (down to [`Config::min_chunk_size`]); so does a
 //!   second lost connection at the same offset with the same body size and no progress in
@@ -539,6 +539,6 @@ fn tus_request(method: Method, url: String) -> Request {
     req
 }
 
-/// The chunk a non-seekable source is sent in when no chunk size is set (it is held in
-/// memory, so a failed request can be sent again), and that of a deferred-length upload.
+/// The chunk size of a deferred-length upload when none is set; a driver can use it for any
+/// source it must hold in memory (say a stream, so that a failed request can be sent again).
 pub const STREAM_CHUNK: u64 = 8 * 1024 * 1024;

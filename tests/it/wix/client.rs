@@ -34,7 +34,7 @@ impl Wix {
     }
 
     fn client(&self) -> WixClient {
-        WixClient::new(self.credentials()).unwrap()
+        WixClient::builder(self.credentials()).build().unwrap()
     }
 
     /// A file named `name` holding `len` pseudo-random bytes.
