@@ -11,6 +11,7 @@ use std::time::Duration;
 /// their turn as long as calls keep succeeding, and give up only after
 /// [`RetryPolicy::max_throttled_wait`] without any.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
 pub struct RetryPolicy {
     delays: Vec<Duration>,
     max_retry_after: Duration,
@@ -25,7 +26,6 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Retries after each of `delays` milliseconds.
-    #[must_use]
     pub fn from_millis(delays: &[u64]) -> Self {
         Self {
             delays: delays.iter().map(|ms| Duration::from_millis(*ms)).collect(),
@@ -35,13 +35,11 @@ impl RetryPolicy {
     }
 
     /// Never retries (a 429 to a paced call included).
-    #[must_use]
     pub fn none() -> Self {
         Self::from_millis(&[]).max_throttled_wait(Duration::ZERO)
     }
 
     /// Caps how long a server's `Retry-After` may make us wait (default 300 s).
-    #[must_use]
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
         self.max_retry_after = cap;
         self
@@ -49,7 +47,6 @@ impl RetryPolicy {
 
     /// How long a paced call refused with 429 keeps waiting for its turn while no paced call
     /// succeeds (default 5 minutes); then it fails with the 429.
-    #[must_use]
     pub fn max_throttled_wait(mut self, wait: Duration) -> Self {
         self.max_throttled_wait = wait;
         self
