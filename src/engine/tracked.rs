@@ -5,8 +5,8 @@ use std::time::{Duration, Instant, SystemTime};
 use super::Engine;
 use crate::digest::{Md5Digest, Md5Stream};
 use crate::error::Result;
-use crate::proto::{Metadata, Upload};
 use crate::store::{Record, StoreLock, whole_ms};
+use wix_media_tus::{Metadata, Upload};
 
 /// While bytes are acknowledged, the record (offset and digest) is saved at most this often.
 const SAVE_EVERY: Duration = Duration::from_secs(1);

@@ -7,6 +7,8 @@
 use super::client::{Job, Route, WixClient, WixUpload};
 use super::create::{self, Creating};
 use super::job::{Found, Intent, JobRecord, KeptRoute};
+use super::read::ItemError;
+use super::read::bulk_import::BulkImport;
 use super::reconcile::Lookout;
 use super::rest::Rest;
 use super::resumable::{self, ResumableTarget, generate_with};
@@ -121,7 +123,7 @@ impl WixClient {
 
     fn lookout<'a>(&'a self, rest: &'a Rest<'a>) -> Lookout<'a> {
         Lookout {
-            listing: rest,
+            listing: self,
             clock: &*rest.engine.clock,
             abort: rest.abort,
             taken: &self.inner.taken,
@@ -257,10 +259,7 @@ impl WixClient {
         md5: Option<Md5Digest>,
     ) -> Result<WixUpload> {
         self.check_hash(&file, md5)?;
-        if let Some(id) = &file.id {
-            let mut taken = self.inner.taken.lock().unwrap_or_else(|e| e.into_inner());
-            taken.insert(id.clone());
-        }
+        self.take(&file);
         Ok(WixUpload {
             file,
             route,
@@ -303,16 +302,7 @@ impl WixClient {
             record.clear()?;
             return Ok(done.file);
         }
-        let intent = Intent {
-            route: KeptRoute::Import,
-            display_name: request.display_name.clone(),
-            size_in_bytes: None,
-            source_url: Some(request.url.clone()),
-            parent_folder_id: request.options.parent_folder_id.clone(),
-            file_path: request.options.file_path.clone(),
-            md5: None,
-            started_ms: crate::store::unix_ms(engine.now()),
-        };
+        let intent = import_intent(request, engine.now());
         let mut creating = Creating::new(self.lookout(&rest), intent, self.inner.list_lag)
             .kept_in(Some(&record), None);
         let file = self.import_once(&rest, request, &mut creating)?;
@@ -359,6 +349,111 @@ impl WixClient {
             creds.scope(),
             hex(&md5::Md5::digest(&asked).into())
         ))
+    }
+
+    // One bulk request of at most 100 imports, never sent again blindly: after a lost answer
+    // each import is looked for (its URL, name and folder, created since the request began)
+    // until the list lag has passed, and only those that did not land go again. `Err` only
+    // when the first request fails for good (nothing was imported).
+    pub(super) fn import_chunk(
+        &self,
+        rest: &Rest<'_>,
+        chunk: &[ImportFileRequest],
+    ) -> Result<Vec<std::result::Result<FileDescriptor, ItemError>>> {
+        let started = rest.engine.now();
+        let mut out: Vec<Option<std::result::Result<FileDescriptor, ItemError>>> =
+            vec![None; chunk.len()];
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        for round in 0..=LOOKS {
+            let batch: Vec<ImportFileRequest> = pending.iter().map(|&i| chunk[i].clone()).collect();
+            match rest.run_creating(&BulkImport(&batch)) {
+                Ok(items) => {
+                    for (&i, item) in pending.iter().zip(items) {
+                        out[i] = Some(item);
+                    }
+                    break;
+                }
+                Err(e) if e.is_outcome_unknown() && round < LOOKS => {
+                    pending = self.find_imports(rest, chunk, pending, started, &mut out)?;
+                    if pending.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) if round == 0 => return Err(e),
+                Err(e) => {
+                    let e = std::sync::Arc::new(e);
+                    for &i in &pending {
+                        out[i] = Some(Err(ItemError::Request(e.clone())));
+                    }
+                    break;
+                }
+            }
+        }
+        let done: Vec<_> = out
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(ItemError::Unanswered)))
+            .collect();
+        for file in done.iter().flatten() {
+            self.take(file);
+        }
+        Ok(done)
+    }
+
+    // Notes `file` as an upload's result: never taken for another's.
+    fn take(&self, file: &FileDescriptor) {
+        if let Some(id) = &file.id {
+            let mut taken = self.inner.taken.lock().unwrap_or_else(|e| e.into_inner());
+            taken.insert(id.clone());
+        }
+    }
+
+    // Looks for the imports `pending` of `chunk` (sent at `started`), until the list lag has
+    // passed: those found go into `out`; those not found are returned.
+    fn find_imports(
+        &self,
+        rest: &Rest<'_>,
+        chunk: &[ImportFileRequest],
+        pending: Vec<usize>,
+        started: std::time::SystemTime,
+        out: &mut [Option<std::result::Result<FileDescriptor, ItemError>>],
+    ) -> Result<Vec<usize>> {
+        let lookout = self.lookout(rest);
+        let deadline = rest.engine.now() + self.inner.list_lag;
+        let mut missing = Vec::new();
+        for i in pending {
+            let r = &chunk[i];
+            let intent = import_intent(r, started);
+            match lookout.find(&intent.expected(), deadline)? {
+                Some(file) => {
+                    self.take(&file);
+                    out[i] = Some(Ok(file));
+                }
+                None => missing.push(i),
+            }
+        }
+        log::info!(
+            "a bulk import's answer was lost: {} of its imports landed, {} go again",
+            out.iter().filter(|o| o.is_some()).count(),
+            missing.len()
+        );
+        Ok(missing)
+    }
+}
+
+/// How many times a bulk import's imports are looked for after lost answers.
+const LOOKS: usize = 3;
+
+/// What an import creates (its first attempt starting at `started`).
+fn import_intent(request: &ImportFileRequest, started: std::time::SystemTime) -> Intent {
+    Intent {
+        route: KeptRoute::Import,
+        display_name: request.display_name.clone(),
+        size_in_bytes: None,
+        source_url: Some(request.url.clone()),
+        parent_folder_id: request.options.parent_folder_id.clone(),
+        file_path: request.options.file_path.clone(),
+        md5: None,
+        started_ms: crate::store::unix_ms(started),
     }
 }
 

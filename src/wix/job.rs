@@ -20,9 +20,9 @@ use super::resumable::ResumableTarget;
 use crate::digest::{Md5Digest, parse_hex};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::proto::Metadata;
 use crate::secret::Secret;
 use crate::store::{FINISHED_KEPT, Record};
+use wix_media_tus::Metadata;
 
 /// How long a kept upload URL and token are used (Wix's tokens last about 7 days).
 const TOKEN_KEPT: Duration = Duration::from_secs(6 * 24 * 3600);

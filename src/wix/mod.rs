@@ -5,7 +5,14 @@
 //! resumable route is also three plain functions: a generate call before the upload
 //! ([`generate_resumable_upload_url`]), a finalize call after it ([`finalize`]), and [`upload`]
 //! for the upload and the finalize.
+//!
+//! Beyond uploads, [`WixClient`] reads and organizes the Media Manager: listings
+//! ([`WixClient::list`] of [`ListFiles`], [`SearchFiles`], [`ListFolders`]), folder paths
+//! ([`WixClient::find_folder`], [`WixClient::ensure_folder`]), updates, the trash, download
+//! URLs, bulk import ([`WixClient::import_many`]) and waiting for many files
+//! ([`WixClient::wait_processed_all`]).
 
+mod action;
 mod client;
 mod create;
 pub(crate) mod credentials;
@@ -16,6 +23,7 @@ mod job;
 mod limiter;
 mod pace;
 mod processing;
+mod read;
 mod recent;
 mod reconcile;
 mod rest;
@@ -28,14 +36,16 @@ pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
+pub use read::{
+    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, Page,
+    RootFolder, SearchFiles, SortField, SortOrder,
+};
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
 pub use types::{
-    ArchiveMedia, AudioMedia, DocumentMedia, ExternalInfo, FileDescriptor, FileOptions, FileState,
-    GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImageInfo, ImageMedia, ImageRef,
-    ImportFileRequest, Media, MediaType, Model3dMedia, OperationStatus, VideoMedia,
-    VideoResolution,
+    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
+    ImportFileRequest, MediaType, OperationStatus,
 };
 
 use credentials::Credentials;

@@ -26,7 +26,7 @@ pub(crate) const SKEW: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_secs(3);
 
 /// What looking needs of the read side.
-pub(crate) trait Listing {
+pub(crate) trait ReadBack {
     /// The id of the folder `place` names; `None` when it does not exist (yet).
     fn folder(&self, place: &Place<'_>) -> Result<Option<String>>;
     /// The files of folder `id`, newest first by update time, at least down to the first one
@@ -71,7 +71,7 @@ impl Expected<'_> {
 
 /// Where and how to look.
 pub(crate) struct Lookout<'a> {
-    pub(crate) listing: &'a dyn Listing,
+    pub(crate) listing: &'a dyn ReadBack,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) abort: Option<&'a AbortHandle>,
     /// Ids that are another upload's result: never adopted.
@@ -127,7 +127,7 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
-    use crate::ManualClock;
+    use crate::control::ManualClock;
 
     /// A folder whose files show up on a given look.
     struct Shelf {
@@ -135,7 +135,7 @@ mod tests {
         looks: RefCell<usize>,
     }
 
-    impl Listing for Shelf {
+    impl ReadBack for Shelf {
         fn folder(&self, place: &Place<'_>) -> Result<Option<String>> {
             Ok(match place.file_path {
                 Some("/missing") => None,

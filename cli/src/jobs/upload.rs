@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use wix_media_upload::wix::{FileDescriptor, FileUpload, OperationStatus, Route, WixClient};
-use wix_media_upload::{Metadata as TusMetadata, Source, UploadOptions};
+use wix_media_upload::{Source, UploadOptions};
 
 use super::wait::{WaitError, wait_file};
 use super::{Exit, describe};
@@ -415,20 +415,18 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => return self.fail_early(path, state.size, &e.to_string()),
         };
-        let name = source.file_name().unwrap_or_else(|| "file".into());
-        let metadata = TusMetadata::new()
-            .with("filename", name.as_str())
-            .and_then(|m| m.with("contentType", self.mime_for(path)));
-        let metadata = match metadata {
-            Ok(m) => m,
-            Err(e) => return self.fail_early(path, state.size, &e.to_string()),
-        };
+        // The name of the file itself (through links), as the source opened it.
+        let name = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "file".into());
         let mut bar = self.board.start_file(path, state.size);
         let result = t.uploader.upload(
             &t.endpoint,
             source,
             UploadOptions::new()
-                .metadata(metadata)
+                .metadata("filename", name)
+                .metadata("contentType", self.mime_for(path))
                 .progress(|p| bar.update(p))
                 .abort(self.stop.abort_handle().clone()),
         );

@@ -190,6 +190,39 @@ fn a_lost_import_answer_leaves_one_import() {
 }
 
 #[test]
+fn a_lost_bulk_import_answer_sends_again_only_what_did_not_land() {
+    let source = file_server(pseudo_random_bytes(3000, 10), "image/png");
+    let urls: Vec<String> = (0..3).map(|i| source.url(&format!("/p{i}.png"))).collect();
+    let requests: Vec<_> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| ImportFileRequest::new(u).display_name(format!("p{i}.png")))
+        .collect();
+    for fate in [Fate::Dropped, Fate::Swallowed] {
+        let wix = Lossy::new(
+            EmulatorConfig::new(),
+            vec![Rule::first(Kind::Import, 1, fate)],
+        );
+        let results = wix
+            .client(Duration::from_secs(1))
+            .import_many(&requests)
+            .unwrap();
+        let files = wix.emu.emu.files();
+        for (url, result) in urls.iter().zip(&results) {
+            let imports: Vec<_> = files
+                .iter()
+                .filter(|f| f["sourceUrl"] == url.as_str())
+                .collect();
+            assert_eq!(imports.len(), 1, "{fate:?} {url}: {imports:?}");
+            let file = result.as_ref().expect("imported");
+            assert_eq!(file.id.as_deref(), imports[0]["id"].as_str(), "{fate:?}");
+        }
+        // Dropped: the first request did it all; swallowed: the second one.
+        assert_eq!(wix.counts()["POST bulk-import-v2"], 1, "{fate:?}");
+    }
+}
+
+#[test]
 fn the_happy_path_adds_no_request_and_a_rerun_sends_none() {
     for (route, expected) in [
         (
