@@ -206,6 +206,7 @@ pub struct FileUpload<'a> {
     options: FileOptions,
     route: Route,
     wait: Option<Duration>,
+    reupload: bool,
     // Progress and abort, as for any upload.
     upload: UploadOptions<'a>,
 }
@@ -249,6 +250,14 @@ impl<'a> FileUpload<'a> {
         self
     }
 
+    /// Uploads the file again even when the same file with the same settings was uploaded
+    /// within the hour (default: that upload's file is returned, without a request): a
+    /// second Media Manager file.
+    pub fn reupload(mut self, yes: bool) -> Self {
+        self.reupload = yes;
+        self
+    }
+
     /// Called with how far the upload is (see [`UploadOptions::progress`]).
     pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
         self.upload = self.upload.progress(f);
@@ -285,6 +294,8 @@ pub(super) struct Job<'a> {
     pub(super) name: String,
     pub(super) request: GenerateUploadUrlRequest,
     pub(super) route: Route,
+    /// The kept result of the same job does not answer.
+    pub(super) reupload: bool,
 }
 
 impl WixClient {
@@ -369,6 +380,7 @@ impl WixClient {
             options: file_options,
             route,
             wait,
+            reupload,
             upload,
         } = options;
         let path = path.as_ref();
@@ -395,6 +407,7 @@ impl WixClient {
             name,
             request,
             route,
+            reupload,
         };
         let abort = upload.abort_handle().cloned();
         let rest = self.rest(abort.as_ref());

@@ -41,15 +41,17 @@ impl WixClient {
         let _writer = engine.writer(&key, &job.path.display().to_string())?;
         let api_base = self.inner.credentials.api_base();
         let record = JobRecord::new(engine, key, api_base, job.size, job.source.stamp());
-        let found = record.load()?;
-        if let Found::Finished(done) = found {
-            log::info!(
-                "{} was uploaded already: file {}",
-                job.path.display(),
-                done.file.id.as_deref().unwrap_or("?")
-            );
-            return Ok(*done);
-        }
+        let found = match record.load()? {
+            Found::Finished(done) if !job.reupload => {
+                log::info!(
+                    "{} was uploaded already: file {}",
+                    job.path.display(),
+                    done.file.id.as_deref().unwrap_or("?")
+                );
+                return Ok(*done);
+            }
+            found => found,
+        };
         let (done, tus) = self.upload_job(rest, job, upload, Some(&record), found)?;
         record.finished(&done)?;
         self.forget_tus(rest, tus.as_deref())?;

@@ -466,6 +466,7 @@ impl Ctx<'_> {
         let upload = FileUpload::new()
             .route(route)
             .options(self.args.file.options())
+            .reupload(self.args.force)
             .abort(self.stop.abort_handle().clone());
         match &self.args.mime {
             Some(m) => upload.mime_type(m.as_str()),

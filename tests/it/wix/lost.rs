@@ -251,6 +251,13 @@ fn the_happy_path_adds_no_request_and_a_rerun_sends_none() {
         assert_eq!(again.file.id, done.file.id);
         assert_eq!(again.content_md5, done.content_md5);
         assert_eq!(wix.counts(), BTreeMap::new(), "{route:?}");
+        // Asked to upload it again: a second file.
+        let second = wix
+            .client(LAG)
+            .upload_with(&path, upload().reupload(true))
+            .unwrap();
+        assert_ne!(second.file.id, done.file.id);
+        assert_eq!(wix.files_with(&md5).len(), 2, "{route:?}");
     }
 }
 
