@@ -22,6 +22,29 @@ const BUF: usize = 256 * 1024;
 /// How many of them exist at most (the memory bound: 2 MiB per upload).
 const BUFFERS: usize = 8;
 
+/// The MD5 of the file at `path`, 32 lowercase hex digits: what
+/// [`WixUpload::content_md5`](crate::wix::WixUpload::content_md5) holds after an upload, and
+/// what Wix's `hash` of the file should be, to compare a local file with a Media Manager file
+/// without uploading it. The file is read once, hashed on a second thread as it is read.
+///
+/// # Errors
+///
+/// [`Error::File`](crate::Error::File) when the file can't be opened or read.
+pub fn file_md5(path: impl AsRef<std::path::Path>) -> crate::Result<String> {
+    let path = path.as_ref();
+    let unreadable = |source| crate::Error::File {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    let mut md5 = Md5Stream::new(Some(len));
+    md5.feed_from(file, 0, len).map_err(unreadable)?;
+    md5.digest()
+        .map(|d| hex(&d))
+        .ok_or(crate::Error::Internal("a file's MD5 was lost"))
+}
+
 /// The lowercase hex form of `d` (Wix's `hash` form).
 pub(crate) fn hex(d: &Md5Digest) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
@@ -397,6 +420,23 @@ mod tests {
         t.feed(0, &bytes[..BUF + 3]);
         t.mark(BUF as u64 + 3);
         assert_eq!(t.digest(), Some(md5_of(&bytes[..BUF + 3])));
+    }
+
+    #[test]
+    fn a_files_md5_is_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("wmu-md5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.bin");
+        let bytes = data(9 << 20);
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(file_md5(&path).unwrap(), hex(&md5_of(&bytes)));
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(file_md5(&path).unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert!(matches!(
+            file_md5(dir.join("missing")),
+            Err(crate::Error::File { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -97,6 +97,23 @@ impl Tracked {
         Some(rec)
     }
 
+    /// Continues the saved upload of `rec`, to be checked against the source first.
+    fn resume_from(&mut self, rec: &Record) {
+        self.up.resume_at(rec.upload_url());
+        if let Some(chunk) = rec.chunk_size() {
+            self.up.limit_chunk_size(chunk);
+            self.learned_chunk = Some(chunk);
+        }
+        self.from_record = true;
+        self.created_at = rec.created_at();
+        self.stamp = rec.source_stamp().map(str::to_owned);
+        self.saved = Some(Saved {
+            acked_md5: rec.acked_md5(),
+            stamp: self.stamp.clone(),
+        });
+        log::debug!("found a saved upload (offset {} when saved)", rec.offset());
+    }
+
     /// A saved upload was checked against the source: its record vouches for the source now.
     pub(crate) fn vouch(&mut self) {
         self.saved = None;
@@ -196,19 +213,7 @@ impl Engine {
                     && rec.expires_at().is_none_or(|at| at > self.now()) =>
             {
                 let mut t = new(key, rec.metadata()?);
-                t.up.resume_at(rec.upload_url());
-                if let Some(chunk) = rec.chunk_size() {
-                    t.up.limit_chunk_size(chunk);
-                    t.learned_chunk = Some(chunk);
-                }
-                t.from_record = true;
-                t.created_at = rec.created_at();
-                t.stamp = rec.source_stamp().map(str::to_owned);
-                t.saved = Some(Saved {
-                    acked_md5: rec.acked_md5(),
-                    stamp: t.stamp.clone(),
-                });
-                log::debug!("found a saved upload (offset {} when saved)", rec.offset());
+                t.resume_from(&rec);
                 Ok(t)
             }
             Some(_) => {

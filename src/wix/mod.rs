@@ -32,6 +32,7 @@ mod simple;
 mod time;
 mod types;
 
+pub use crate::digest::file_md5;
 pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};

@@ -101,11 +101,7 @@ impl Rest<'_> {
     ) -> Result<T> {
         let engine = self.engine;
         let url = format!("{}{path}", self.creds.api_base());
-        let [auth, scope] = self.creds.headers();
-        let mut headers = vec![auth, scope];
-        if json.is_some() {
-            headers.push(("Content-Type", "application/json".to_owned()));
-        }
+        let headers = self.headers(json.is_some());
         let secrets = [self.creds.authorization().expose()];
         // A call without the client's limiter (the free functions) still waits out 429s.
         let own;
@@ -153,6 +149,16 @@ impl Rest<'_> {
                 }
             }
         })?
+    }
+
+    // The credentials' headers, and the JSON content type when there is a body.
+    fn headers(&self, json: bool) -> Vec<(&'static str, String)> {
+        let [auth, scope] = self.creds.headers();
+        let mut headers = vec![auth, scope];
+        if json {
+            headers.push(("Content-Type", "application/json".to_owned()));
+        }
+        headers
     }
 
     // Sends `call` on its turn; the pace learns from the answer (or its absence).

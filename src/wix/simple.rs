@@ -29,10 +29,9 @@ pub(crate) fn upload(
     progress: &mut Reporter<'_>,
     creating: &mut Creating<'_>,
 ) -> Result<(FileDescriptor, Option<Md5Digest>)> {
-    let engine = rest.engine;
     let len = source.length().unwrap_or(0);
     let mut md5 = Md5Stream::new(Some(len));
-    let got = engine.run(rest.abort, || {
+    let got = rest.engine.run(rest.abort, || {
         let target: GenerateSimpleUploadUrlResponse =
             rest.post("/site-media/v1/files/generate-upload-url", request)?;
         let base = target.upload_url.expose();
@@ -41,48 +40,17 @@ pub(crate) fn upload(
             "{base}{sep}filename={}",
             utf8_percent_encode(filename, COMPONENT)
         );
-        // The URL is the authorization: its last segment (a JWT) is never shown.
-        let secret = base
-            .rsplit('/')
-            .next()
-            .filter(|s| s.len() >= 8)
-            .unwrap_or(base);
-        let secrets = [secret];
-        let mut headers = vec![("Content-Type", request.mime_type.clone())];
-        // As tus bodies do (and as the uploader's `expect_continue` says): a capping server
-        // refuses before the body.
-        let asked = engine.expect_for(len);
-        if asked {
-            headers.push(("Expect", "100-continue".to_owned()));
-        }
         source.check_unchanged()?;
         creating.before(whole(&mut md5, len))?;
-        let started = std::time::Instant::now();
-        let mut first_read = None;
-        let mut on_read = |n: u64| {
-            first_read.get_or_insert_with(std::time::Instant::now);
-            progress.sent(n, 0, Some(len));
-        };
-        let tee = Tee::new(source.range(0..len)?, 0, &mut md5);
-        let mut body = BodyReader::new(tee, len, rest.abort, &mut on_read);
-        let resp = engine.send(Call {
-            method: Method::Put,
-            url: &url,
-            headers: &headers,
-            body: Some((&mut body, len)),
-            body_limit: JSON_BODY_LIMIT,
-            secrets: &secrets,
-        });
-        drop(body);
-        engine.note_expect(asked, started, first_read);
-        let answer = resp.and_then(|resp| {
-            read_json::<FileDescriptorEnvelope>(engine, Method::Put, &mask(&url, &secrets), &resp)
-        });
-        match answer {
-            Ok(envelope) => {
-                progress.acked(len, Some(len));
-                Ok(Step::Done(envelope.file))
-            }
+        let sent = put(
+            rest,
+            (&url, base, &request.mime_type),
+            source,
+            &mut md5,
+            progress,
+        );
+        match sent {
+            Ok(file) => Ok(Step::Done(file)),
             Err(e) if e.is_outcome_unknown() => match creating.landed(whole(&mut md5, len))? {
                 Some(file) => Ok(Step::Done(file)),
                 None => Err(e),
@@ -97,6 +65,55 @@ pub(crate) fn upload(
             Err(e)
         }
     }
+}
+
+// The `PUT` of the whole source to `url` (the upload URL `base` with its `filename`), as
+// `mime`, its bytes fed to `md5`.
+fn put(
+    rest: &Rest<'_>,
+    (url, base, mime): (&str, &str, &str),
+    source: &mut Source,
+    md5: &mut Md5Stream,
+    progress: &mut Reporter<'_>,
+) -> Result<FileDescriptor> {
+    let engine = rest.engine;
+    let len = source.length().unwrap_or(0);
+    // The URL is the authorization: its last segment (a JWT) is never shown.
+    let secret = base
+        .rsplit('/')
+        .next()
+        .filter(|s| s.len() >= 8)
+        .unwrap_or(base);
+    let secrets = [secret];
+    let mut headers = vec![("Content-Type", mime.to_owned())];
+    // As tus bodies do (and as the uploader's `expect_continue` says): a capping server
+    // refuses before the body.
+    let asked = engine.expect_for(len);
+    if asked {
+        headers.push(("Expect", "100-continue".to_owned()));
+    }
+    let started = std::time::Instant::now();
+    let mut first_read = None;
+    let mut on_read = |n: u64| {
+        first_read.get_or_insert_with(std::time::Instant::now);
+        progress.sent(n, 0, Some(len));
+    };
+    let tee = Tee::new(source.range(0..len)?, 0, md5);
+    let mut body = BodyReader::new(tee, len, rest.abort, &mut on_read);
+    let resp = engine.send(Call {
+        method: Method::Put,
+        url,
+        headers: &headers,
+        body: Some((&mut body, len)),
+        body_limit: JSON_BODY_LIMIT,
+        secrets: &secrets,
+    });
+    drop(body);
+    engine.note_expect(asked, started, first_read);
+    let envelope: FileDescriptorEnvelope =
+        read_json(engine, Method::Put, &mask(url, &secrets), &resp?)?;
+    progress.acked(len, Some(len));
+    Ok(envelope.file)
 }
 
 // The MD5 of the whole source, once it all went out.
