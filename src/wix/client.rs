@@ -1,14 +1,14 @@
 //! The Wix media client: one call per file, every upload route, waiting for processing.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::limiter::Limiter;
 use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
+use super::reconcile::Taken;
 use super::rest::Rest;
 use super::{
     Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
@@ -73,7 +73,7 @@ pub(super) struct Inner {
     pub(super) list_lag: Duration,
     pub(super) verify_hash: bool,
     /// The files this client's uploads made or took: never taken for another upload's.
-    pub(super) taken: Mutex<HashSet<String>>,
+    pub(super) taken: Taken,
 }
 
 impl fmt::Debug for WixClient {
@@ -179,7 +179,7 @@ impl WixClientBuilder {
                 simple_below: self.simple_below,
                 list_lag: self.list_lag,
                 verify_hash: self.verify_hash,
-                taken: Mutex::default(),
+                taken: Taken::default(),
             }),
         })
     }

@@ -404,8 +404,7 @@ impl WixClient {
     // Notes `file` as an upload's result: never taken for another's.
     fn take(&self, file: &FileDescriptor) {
         if let Some(id) = &file.id {
-            let mut taken = self.inner.taken.lock().unwrap_or_else(|e| e.into_inner());
-            taken.insert(id.clone());
+            self.inner.taken.insert(id);
         }
     }
 

@@ -9,7 +9,7 @@
 //! this client. New files may be missing from listings for a while (Wix's list lag): the
 //! folder is read again every few seconds until a deadline.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +24,37 @@ use crate::error::{Error, Result};
 pub(crate) const SKEW: Duration = Duration::from_secs(300);
 /// The longest wait between two looks.
 const POLL: Duration = Duration::from_secs(3);
+
+/// How many of a client's results are remembered (the oldest are forgotten first): memory
+/// stays flat over any batch.
+const TAKEN_KEPT: usize = 10_000;
+
+/// The files a client's uploads made or took, the latest [`TAKEN_KEPT`]: never taken for
+/// another upload's.
+#[derive(Debug, Default)]
+pub(crate) struct Taken(Mutex<(HashSet<String>, VecDeque<String>)>);
+
+impl Taken {
+    /// Remembers `id`.
+    pub(crate) fn insert(&self, id: &str) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (set, order) = &mut *guard;
+        if set.insert(id.to_owned()) {
+            order.push_back(id.to_owned());
+        }
+        while order.len() > TAKEN_KEPT {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `id` is remembered.
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.contains(id)
+    }
+}
 
 /// What looking needs of the read side.
 pub(crate) trait ReadBack {
@@ -75,7 +106,7 @@ pub(crate) struct Lookout<'a> {
     pub(crate) clock: &'a dyn Clock,
     pub(crate) abort: Option<&'a AbortHandle>,
     /// Ids that are another upload's result: never adopted.
-    pub(crate) taken: &'a Mutex<HashSet<String>>,
+    pub(crate) taken: &'a Taken,
 }
 
 impl Lookout<'_> {
@@ -113,11 +144,10 @@ impl Lookout<'_> {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let files = self.listing.newest_files(&folder, since)?;
         let created = |f: &FileDescriptor| f.created_date.as_deref().and_then(parse_rfc3339);
-        let taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         Ok(files
             .into_iter()
             .filter(|f| expected.matches(f, since))
-            .filter(|f| f.id.as_ref().is_some_and(|id| !taken.contains(id)))
+            .filter(|f| f.id.as_deref().is_some_and(|id| !self.taken.contains(id)))
             .max_by_key(created))
     }
 }
@@ -180,7 +210,8 @@ mod tests {
 
     fn find(shelf: &Shelf, expected: &Expected<'_>, wait: u64) -> Option<String> {
         let clock = ManualClock::new();
-        let taken = Mutex::new(HashSet::from(["taken".to_owned()]));
+        let taken = Taken::default();
+        taken.insert("taken");
         let lookout = Lookout {
             listing: shelf,
             clock: &clock,
@@ -252,5 +283,17 @@ mod tests {
 
     fn hex(d: &Md5Digest) -> String {
         crate::digest::hex(d)
+    }
+
+    #[test]
+    fn only_the_latest_results_are_remembered() {
+        let taken = Taken::default();
+        for i in 0..TAKEN_KEPT + 5 {
+            taken.insert(&format!("f{i}"));
+        }
+        taken.insert("f10");
+        assert!(!taken.contains("f0") && !taken.contains("f4"));
+        assert!(taken.contains("f5") && taken.contains(&format!("f{}", TAKEN_KEPT + 4)));
+        assert_eq!(taken.0.lock().unwrap().1.len(), TAKEN_KEPT);
     }
 }
