@@ -256,11 +256,8 @@ impl Ctx<'_> {
     }
 
     /// The job for a file found: its folder, its name and its manifest identity.
-    fn job(&self, found: Found) -> Result<Job, (Found, String)> {
-        let state = match FileState::of(&found.path, &found.meta) {
-            Ok(s) => s,
-            Err(e) => return Err((found, walk::io_text(&e))),
-        };
+    fn job(&self, found: Found) -> Result<Job, String> {
+        let state = FileState::of(&found.path, &found.meta).map_err(|e| walk::io_text(&e))?;
         let folder = match self.target {
             Target::Tus(_) => None,
             Target::Wix(_) if self.args.flatten => self.args.file.folder.clone(),
@@ -303,11 +300,10 @@ impl Ctx<'_> {
     }
 
     fn process(&self, found: Found) {
+        let (path, size) = (found.path.clone(), found.meta.len());
         let job = match self.job(found) {
             Ok(job) => job,
-            Err((found, text)) => {
-                return self.fail_early(&found.path, found.meta.len(), &text);
-            }
+            Err(text) => return self.fail_early(&path, size, &text),
         };
         if !self.args.force {
             let stored = self.manifest.lookup(&job.identity, &job.state);
@@ -354,11 +350,12 @@ impl Ctx<'_> {
                     continue;
                 }
             };
+            let path = found.path.clone();
             let job = match self.job(found) {
                 Ok(job) => job,
-                Err((found, text)) => {
+                Err(text) => {
                     failed += 1;
-                    self.fail(&found.path, &text, None);
+                    self.fail(&path, &text, None);
                     continue;
                 }
             };
