@@ -30,6 +30,13 @@ struct WixLine<'a> {
 }
 
 impl Ctx<'_> {
+    /// How the emulator's start is said: not with `-q`.
+    fn announce(&self, text: &str) {
+        if !crate::output::quiet() {
+            self.board.note(text);
+        }
+    }
+
     fn wix_line(&self, job: &Job, file: &FileDescriptor, resumed_from: Option<u64>, skipped: bool) {
         self.emit(&WixLine {
             path: &path_text(job.path()),
@@ -63,7 +70,7 @@ impl Ctx<'_> {
             self.board.left_undone();
             return None;
         };
-        let client = match w.client(&|t| self.board.note(t)) {
+        let client = match w.client(&|t| self.announce(t)) {
             Ok(c) => c,
             Err(text) => {
                 self.fail_early(job.path(), job.size(), &text);
@@ -140,7 +147,7 @@ impl Ctx<'_> {
         let Some(pass) = self.gate.enter(self.stop) else {
             return self.board.left_undone();
         };
-        let client = match w.client(&|t| self.board.note(t)) {
+        let client = match w.client(&|t| self.announce(t)) {
             Ok(c) => c,
             Err(text) => return self.fail_early(job.path(), job.size(), &text),
         };
