@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod digest;
 mod interrupt;
 mod jobs;
 mod manifest;

@@ -244,6 +244,24 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     assert_eq!(fourth.summary(), (1, 5, 0));
     assert_eq!(fourth.line_for("f3.bin")["skipped"], false);
 
+    // `touch`: a new mtime, the same content: not uploaded again, no request.
+    let touched = std::fs::File::options()
+        .write(true)
+        .open(tree.join("f4.bin"))
+        .expect("open");
+    touched
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
+        .expect("touch");
+    drop(touched);
+    emu.reset_request_counts();
+    let fifth = run_it(&[]);
+    assert_eq!(fifth.summary(), (0, 6, 0));
+    assert_eq!(total_requests(emu), 0, "{:?}", emu.request_counts());
+    assert_eq!(
+        fifth.line_for("f4.bin")["file"],
+        first.line_for("f4.bin")["file"]
+    );
+
     // Other options that change the result: another entry.
     let labelled = run_it(&["--label", "x"]);
     assert_eq!(labelled.summary(), (6, 0, 0));

@@ -15,8 +15,9 @@ use wix_media_upload::wix::FileDescriptor;
 use super::gate::Gate;
 use super::{Exit, print};
 use crate::args::UploadArgs;
+use crate::digest;
 use crate::interrupt::{Reason, Stop};
-use crate::manifest::{FileState, Manifest};
+use crate::manifest::{FileState, Lookup, Manifest};
 use crate::output::{self, Stdout};
 use crate::progress::{Board, Mode};
 use crate::target::{Settings, TrackingStore, Tus, Wix};
@@ -58,6 +59,8 @@ struct Job {
     state: FileState,
     /// The manifest entry's identity.
     identity: String,
+    /// The content's MD5, once computed.
+    md5: Option<String>,
 }
 
 impl Job {
@@ -276,6 +279,7 @@ impl Ctx<'_> {
             name,
             state,
             identity,
+            md5: None,
         })
     }
 
@@ -299,17 +303,38 @@ impl Ctx<'_> {
         options
     }
 
+    /// The manifest's result when the file is uploaded already: it has the size and mtime it
+    /// had, or only its mtime changed and its content is the same (then the entry is brought
+    /// up to date, unless `dry`).
+    fn stored(&self, job: &mut Job, dry: bool) -> Option<Value> {
+        if self.args.force {
+            return None;
+        }
+        let (result, want) = match self.manifest.lookup(&job.identity, &job.state) {
+            Lookup::None => return None,
+            Lookup::Same(result) => return Some(result),
+            Lookup::Touched { result, md5 } => (result, md5?),
+        };
+        let md5 = digest::md5_file(job.path()).ok()?;
+        let same = md5 == want;
+        job.md5 = Some(md5);
+        if same && !dry {
+            log::info!("{}: touched, not changed", job.path().display());
+            self.remember(job, result.clone());
+        }
+        same.then_some(result)
+    }
+
     fn process(&self, found: Found) {
         let (path, size) = (found.path.clone(), found.meta.len());
-        let job = match self.job(found) {
+        let mut job = match self.job(found) {
             Ok(job) => job,
             Err(text) => return self.fail_early(&path, size, &text),
         };
-        if !self.args.force {
-            let stored = self.manifest.lookup(&job.identity, &job.state);
-            if stored.is_some_and(|v| self.skip(&job, &v)) {
-                return;
-            }
+        if let Some(stored) = self.stored(&mut job, false)
+            && self.skip(&job, &stored)
+        {
+            return;
         }
         match self.target {
             Target::Tus(t) => self.upload_tus(t, &job),
@@ -327,7 +352,8 @@ impl Ctx<'_> {
     }
 
     fn remember(&self, job: &Job, result: Value) {
-        if let Err(text) = self.manifest.store(&job.identity, &job.state, result) {
+        let md5 = job.md5.as_deref();
+        if let Err(text) = self.manifest.store(&job.identity, &job.state, result, md5) {
             self.board.note(&format!(
                 "{text} (the upload is done, but a rerun will upload it again)"
             ));
@@ -351,7 +377,7 @@ impl Ctx<'_> {
                 }
             };
             let path = found.path.clone();
-            let job = match self.job(found) {
+            let mut job = match self.job(found) {
                 Ok(job) => job,
                 Err(text) => {
                     failed += 1;
@@ -359,9 +385,7 @@ impl Ctx<'_> {
                     continue;
                 }
             };
-            let stored =
-                !self.args.force && self.manifest.lookup(&job.identity, &job.state).is_some();
-            let action = if stored {
+            let action = if self.stored(&mut job, true).is_some() {
                 skip += 1;
                 "skip"
             } else {
