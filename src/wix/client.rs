@@ -12,7 +12,7 @@ use super::processing::{self, FileRef};
 use super::rest::Rest;
 use super::resumable::{self, generate_with};
 use super::simple;
-use super::types::{FileDescriptorEnvelope, GetFilesRequest, GetFilesResponse};
+use super::types::FileDescriptorEnvelope;
 use super::{
     Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
 };
@@ -312,7 +312,7 @@ impl WixClient {
         &self.inner.credentials
     }
 
-    fn rest<'a>(&'a self, abort: Option<&'a AbortHandle>) -> Rest<'a> {
+    pub(crate) fn rest<'a>(&'a self, abort: Option<&'a AbortHandle>) -> Rest<'a> {
         Rest {
             engine: self.inner.uploader.engine(),
             creds: &self.inner.credentials,
@@ -503,21 +503,6 @@ impl WixClient {
     /// [`Error::Status`] (404 for an unknown id); transport errors once retries are used up.
     pub fn get_file(&self, id: &str) -> Result<FileDescriptor> {
         processing::get_file(&self.rest(None), id)
-    }
-
-    /// Reads several files' descriptors at once (*Get File Descriptors*), in the order asked.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Status`] (Wix answers 404 when one of them is unknown); transport errors once
-    /// retries are used up.
-    pub fn get_files(&self, ids: &[&str]) -> Result<Vec<FileDescriptor>> {
-        self.rest(None)
-            .post::<GetFilesResponse>(
-                "/site-media/v1/files/get-files",
-                &GetFilesRequest::new(ids.iter().copied()),
-            )
-            .map(|r| r.files)
     }
 
     /// Reads the file until Wix has processed it: `READY` returns it, `FAILED` is

@@ -5,7 +5,14 @@
 //! resumable route is also three plain functions: a generate call before the upload
 //! ([`generate_resumable_upload_url`]), a finalize call after it ([`finalize`]), and [`upload`]
 //! for the upload and the finalize.
+//!
+//! Beyond uploads, [`WixClient`] reads and organizes the Media Manager: listings
+//! ([`WixClient::list`] of [`ListFiles`], [`SearchFiles`], [`ListFolders`]), folder paths
+//! ([`WixClient::find_folder`], [`WixClient::ensure_folder`]), updates, the trash, download
+//! URLs, bulk import ([`WixClient::import_many`]) and waiting for many files
+//! ([`WixClient::wait_processed_all`]).
 
+mod action;
 mod client;
 pub(crate) mod credentials;
 mod error_body;
@@ -13,6 +20,7 @@ mod finished;
 mod limiter;
 mod pace;
 mod processing;
+mod read;
 mod rest;
 mod resumable;
 mod simple;
@@ -22,6 +30,10 @@ pub use client::{FileUpload, RestCalls, Route, WixClient, WixClientBuilder, WixU
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
+pub use read::{
+    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, Page,
+    RootFolder, SearchFiles, SortField, SortOrder,
+};
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };

@@ -46,7 +46,7 @@ pub(crate) const MAX_POLL: Duration = Duration::from_secs(10);
 /// Right after creation a file can be briefly unknown (404): this many such answers are
 /// tolerated, about 1.5 s apart, as Wix's own clients do.
 pub(crate) const NOT_FOUND_GRACE: u32 = 5;
-const NOT_FOUND_WAIT: Duration = Duration::from_millis(1500);
+pub(crate) const NOT_FOUND_WAIT: Duration = Duration::from_millis(1500);
 
 /// `GET /site-media/v1/files/get-file-by-id?fileId=ID`.
 pub(crate) fn get_file(rest: &Rest<'_>, id: &str) -> Result<FileDescriptor> {

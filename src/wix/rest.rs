@@ -7,12 +7,12 @@ use serde::de::DeserializeOwned;
 use std::time::SystemTime;
 
 use super::Credentials;
+use super::action::Action;
 use super::error_body::read_wix;
 use super::limiter::{Limiter, answer_for};
 use super::pace::Answer as Heard;
 use super::types::{
     FileDescriptorEnvelope, GenerateSimpleUploadUrlResponse, GenerateUploadUrlResponse,
-    GetFilesResponse,
 };
 use crate::control::AbortHandle;
 use crate::engine::Engine;
@@ -45,7 +45,32 @@ impl Rest<'_> {
         self.call(Method::Get, path_and_query, None)
     }
 
+    /// Runs `action`: its request, paced and retried, and its answer read by it.
+    pub(crate) fn run<A: Action>(&self, action: &A) -> Result<A::Output> {
+        let request = action.request();
+        let json = match &request.body {
+            // A JSON value always serializes.
+            Some(body) => Some(
+                serde_json::to_vec(body)
+                    .map_err(|_| Error::Internal("a request body did not serialize"))?,
+            ),
+            None => None,
+        };
+        let parse = |body: &[u8]| action.parse_response(body);
+        self.call_with(request.method, &request.path, json.as_deref(), parse)
+    }
+
     fn call<T: Answer>(&self, method: Method, path: &str, json: Option<&[u8]>) -> Result<T> {
+        self.call_with(method, path, json, parse_answer::<T>)
+    }
+
+    fn call_with<T>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&[u8]>,
+        parse: impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         let engine = self.engine;
         let url = format!("{}{path}", self.creds.api_base());
         let [auth, scope] = self.creds.headers();
@@ -84,7 +109,7 @@ impl Rest<'_> {
                         secrets: &secrets,
                     },
                 )?;
-                match read_json(engine, method, &shown, &resp) {
+                match read_with(engine, method, &shown, &resp, &parse) {
                     Err(e) if resp.head.status == 429 => {
                         refused += 1;
                         throttled(engine, limiter, started, refused, e)?;
@@ -157,7 +182,6 @@ impl Answer for FileDescriptorEnvelope {
     }
 }
 
-impl Answer for GetFilesResponse {}
 impl Answer for GenerateUploadUrlResponse {}
 impl Answer for GenerateSimpleUploadUrlResponse {}
 
@@ -167,6 +191,26 @@ pub(crate) fn read_json<T: Answer>(
     method: Method,
     shown_url: &str,
     resp: &Response,
+) -> Result<T> {
+    read_with(engine, method, shown_url, resp, parse_answer::<T>)
+}
+
+// An `Answer` of the right shape and without defect.
+fn parse_answer<T: Answer>(body: &[u8]) -> std::result::Result<T, String> {
+    let answer: T = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    match answer.defect() {
+        Some(defect) => Err(defect.to_owned()),
+        None => Ok(answer),
+    }
+}
+
+/// A success body read by `parse`, or the error an error status means (with its body read).
+fn read_with<T>(
+    engine: &Engine,
+    method: Method,
+    shown_url: &str,
+    resp: &Response,
+    parse: impl Fn(&[u8]) -> std::result::Result<T, String>,
 ) -> Result<T> {
     let status = resp.head.status;
     let request = || Box::new(FailedRequest::new(method, shown_url));
@@ -178,14 +222,9 @@ pub(crate) fn read_json<T: Answer>(
             body: ErrorBody::new(&resp.body).map(Box::new),
         }));
     }
-    let bad = |reason| Error::BadResponse {
+    parse(&resp.body).map_err(|reason| Error::BadResponse {
         request: request(),
         status,
         reason,
-    };
-    let answer: T = serde_json::from_slice(&resp.body).map_err(|e| bad(e.to_string()))?;
-    match answer.defect() {
-        Some(defect) => Err(bad(defect.to_owned())),
-        None => Ok(answer),
-    }
+    })
 }

@@ -20,11 +20,11 @@ pub use file::{
     Media, Model3dMedia, VideoMedia, VideoResolution,
 };
 pub(crate) use file::{FileDescriptorEnvelope, GetFilesResponse};
+pub(crate) use request::GenerateSimpleUploadUrlResponse;
 pub use request::{
     ExternalInfo, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
     ImportFileRequest,
 };
-pub(crate) use request::{GenerateSimpleUploadUrlResponse, GetFilesRequest};
 
 use wire_enum::wire_enum;
 

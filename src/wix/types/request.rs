@@ -387,28 +387,6 @@ fn redact_url(url: &str) -> String {
     format!("{scheme}{host}{path}{}", if cut { "?***" } else { "" })
 }
 
-/// Body of `POST /site-media/v1/files/get-files`: `{"fileIds": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-#[non_exhaustive]
-pub(crate) struct GetFilesRequest {
-    /// IDs of the files to read (`wix:image://...` ids work too).
-    pub file_ids: Vec<String>,
-}
-
-impl GetFilesRequest {
-    /// A request for these files.
-    pub fn new<I, S>(file_ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        GetFilesRequest {
-            file_ids: file_ids.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,12 +677,5 @@ mod tests {
         let info: ExternalInfo = serde_json::from_value(json!({"externalIds": null})).unwrap();
         assert_eq!(info, ExternalInfo::default());
         assert_eq!(serde_json::to_value(&info).unwrap(), json!({}));
-
-        let req = GetFilesRequest::new(["a", "wix:image://v1/b.jpg/b.jpg"]);
-        assert_eq!(
-            serde_json::to_value(&req).unwrap(),
-            json!({"fileIds": ["a", "wix:image://v1/b.jpg/b.jpg"]})
-        );
-        assert_eq!(round_trip(&req), req);
     }
 }

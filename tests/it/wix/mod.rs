@@ -1,5 +1,8 @@
 //! The Wix client and the Wix routes.
 
+mod bulk;
 mod client;
 mod finalize;
+mod read;
+mod read_requests;
 mod requests;
