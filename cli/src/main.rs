@@ -18,6 +18,7 @@ mod jobs;
 mod manifest;
 mod output;
 mod progress;
+mod remote;
 mod target;
 mod walk;
 
@@ -92,6 +93,9 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Upload(a) => jobs::upload::run(a, &stop, &out),
         Command::Import(a) => jobs::import::run(a, &stop, &out),
+        Command::Sync(a) => jobs::upload::sync::run(&a, &stop, &out),
+        Command::Ls(a) => jobs::ls::run(&a, &stop, &out),
+        Command::Rm(a) => jobs::ls::rm(&a, &stop, &out),
         Command::Wait(a) => jobs::wait::run(a, &stop, &out),
         Command::Emulator(a) => jobs::emulator::run(a, &stop, &out),
         Command::Completions(a) => jobs::docs::completions(&a, &out),

@@ -114,6 +114,15 @@ impl Manifest {
         Lookup::Touched { result, md5 }
     }
 
+    /// The content's MD5 the entry holds, while the file has the size and mtime it had.
+    pub fn md5_of(&self, identity: &str, file: &FileState) -> Option<String> {
+        let entry = self.entry(identity)?;
+        let same = entry["size"] == file.size && entry["mtimeNs"] == file.mtime_ns.to_string();
+        let md5 = entry["md5"].as_str().map(str::to_owned);
+        same.then(|| md5.or_else(|| md5_like(entry["result"]["file"]["hash"].as_str())))
+            .flatten()
+    }
+
     fn entry(&self, identity: &str) -> Option<Value> {
         let path = self.path_for(identity);
         let bytes = fs::read(&path).ok()?;

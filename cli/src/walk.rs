@@ -11,7 +11,7 @@ use std::fs::{self, Metadata, ReadDir};
 use std::path::{Path, PathBuf};
 
 /// A regular file found.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Found {
     /// The path as walked (under the named root).
     pub path: PathBuf,
@@ -143,6 +143,22 @@ impl Iterator for Walk {
             }
         }
     }
+}
+
+/// A file's path relative to its root, with `/`: `a/b/x.jpg`.
+pub fn rel_path(found: &Found) -> String {
+    let name = found
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts: Vec<String> = found
+        .subdir
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.push(name);
+    parts.join("/")
 }
 
 /// An I/O error as a user reads it.

@@ -59,6 +59,30 @@ pub enum Command {
     /// tus mode (--endpoint) {"path", "uploadUrl", "size", "resumedFrom", "skipped"}; a failure
     /// {"path", "error"}; --dry-run {"path", "action": "upload" | "skip", "folder"}.
     Upload(UploadArgs),
+    /// Make a Media Manager folder mirror a local folder
+    ///
+    /// Lists the remote tree under --folder (the largest pages) and compares each local file
+    /// with the remote file at the same relative path: same name and size (--checksum: and
+    /// content hash) is kept; different is replaced; missing is uploaded. Wix has no
+    /// overwrite: a replacement is a new file, with a new id and URL (pages that use the old
+    /// URL keep showing the old version until it is trashed); with --delete the old version
+    /// is trashed once the new one is READY, and remote files that are not in DIR go to the
+    /// trash (never deleted for good; at most --max-delete without being told).
+    ///
+    /// Prints one JSON line per file: {"action": "upload" | "replace" | "keep" | "trash",
+    /// "path", "reason", ...}; --dry-run prints the plan and changes nothing. The manifest in
+    /// the state directory only saves work: a fresh machine uploads nothing that is there.
+    Sync(SyncArgs),
+    /// List the files (and folders) under a Media Manager folder
+    ///
+    /// One JSON line per file {"path", "file": FileDescriptor} and folder {"path", "folder"};
+    /// a table on a terminal or with --long.
+    Ls(LsArgs),
+    /// Move files to the trash (or delete them for good with --permanent)
+    ///
+    /// Each argument is a file id, or a path from the Media Manager's root (/photos/cat.jpg:
+    /// every file of that name in that folder). Prints {"fileId", "path", "action"} per file.
+    Rm(RmArgs),
     /// Have Wix import files from URLs
     ///
     /// Prints {"url", "file": FileDescriptor} per URL, or {"url", "error"}. Every URL is
@@ -168,24 +192,12 @@ pub struct UploadArgs {
     )]
     pub endpoint: Option<String>,
 
-    /// Files in flight at once
-    #[arg(short, long, value_name = "N", default_value_t = 4, value_parser = values::positive)]
-    pub jobs: usize,
-
-    /// The Wix route
-    #[arg(long, value_enum, default_value_t = RouteArg::Auto)]
-    pub route: RouteArg,
-
     #[command(flatten)]
     pub file: FileArgs,
 
     /// Every file straight into --folder, whatever subfolder it is in
     #[arg(long)]
     pub flatten: bool,
-
-    /// The MIME type of every file, instead of the guess from its extension
-    #[arg(long, value_name = "TYPE")]
-    pub mime: Option<String>,
 
     /// Wait until each file is READY (or FAILED), at most an hour per file
     #[arg(long)]
@@ -199,6 +211,28 @@ pub struct UploadArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
+
+/// How files go up (`upload` and `sync`).
+#[derive(Clone, Debug, Args)]
+pub struct TransferArgs {
+    /// Files in flight at once
+    #[arg(short, long, value_name = "N", default_value_t = 4, value_parser = values::positive)]
+    pub jobs: usize,
+
+    /// The Wix route
+    #[arg(long, value_enum, default_value_t = RouteArg::Auto)]
+    pub route: RouteArg,
+
+    /// The MIME type of every file, instead of the guess from its extension
+    #[arg(long, value_name = "TYPE")]
+    pub mime: Option<String>,
+
     /// tus PATCH bodies of at most this size (such as 8MiB) [default: the rest of the file]
     #[arg(long, value_name = "SIZE", value_parser = values::size)]
     pub chunk_size: Option<u64>,
@@ -206,9 +240,6 @@ pub struct UploadArgs {
     /// Upload each file over N connections where the server supports tus concatenation
     #[arg(long, value_name = "N", value_parser = values::positive)]
     pub parallel: Option<usize>,
-
-    #[command(flatten)]
-    pub site: SiteArgs,
 
     /// Stall timeout: fail a request after this long without progress (such as 30s, 2m; a
     /// bare number is seconds; 0: never) [default: 30s]
@@ -223,6 +254,79 @@ pub struct UploadArgs {
     /// No progress display
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The local folder
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// The Media Manager folder that mirrors it (made when missing)
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub folder: String,
+
+    /// Make uploaded files private (they can't be made public later)
+    #[arg(long)]
+    pub private: bool,
+
+    /// A label for uploaded files (repeatable)
+    #[arg(long = "label", value_name = "TEXT")]
+    pub labels: Vec<String>,
+
+    /// Compare the content hash too, not only name and size
+    #[arg(long)]
+    pub checksum: bool,
+
+    /// Move remote files that are not in DIR to the trash, and old versions of replaced files
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Refuse to trash more than this many files (and change nothing)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_delete: usize,
+
+    /// Print the plan, one JSON line per file, and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The folder, from the Media Manager's root
+    #[arg(value_name = "PATH", default_value = "/")]
+    pub path: String,
+
+    /// The files of every folder below too
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// A table, even when stdout is not a terminal
+    #[arg(short, long)]
+    pub long: bool,
+
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// File ids, or paths from the root (/photos/cat.jpg)
+    #[arg(required = true, value_name = "PATH|ID")]
+    pub targets: Vec<String>,
+
+    /// Delete for good instead of moving to the trash (they can't be restored)
+    #[arg(long)]
+    pub permanent: bool,
+
+    #[command(flatten)]
+    pub site: SiteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -322,9 +426,9 @@ mod tests {
         let Command::Upload(a) = cli.command else {
             panic!("not upload")
         };
-        assert_eq!((a.jobs, a.dry_run), (8, true));
-        assert_eq!(a.chunk_size, Some(8 << 20));
-        assert_eq!(a.timeout, Some(Duration::from_secs(120)));
+        assert_eq!((a.transfer.jobs, a.dry_run), (8, true));
+        assert_eq!(a.transfer.chunk_size, Some(8 << 20));
+        assert_eq!(a.transfer.timeout, Some(Duration::from_secs(120)));
         assert_eq!(a.site.rate, Some(200));
     }
 }

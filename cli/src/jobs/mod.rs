@@ -5,6 +5,7 @@ pub mod docs;
 pub mod emulator;
 pub mod gate;
 pub mod import;
+pub mod ls;
 pub mod upload;
 pub mod wait;
 

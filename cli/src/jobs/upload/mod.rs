@@ -1,6 +1,7 @@
 //! `wix-media upload PATH...`: up to `--jobs` files at once over one client, each result
 //! printed as it finishes, a manifest so a rerun skips what is done.
 
+pub mod sync;
 mod tus;
 mod wix;
 
@@ -47,6 +48,19 @@ struct Ctx<'a> {
     out: &'a Stdout,
     stop: &'a Stop,
     gate: Gate,
+    /// The files to upload, when a plan chose them (`sync`); else the paths are walked.
+    planned: Option<Vec<Found>>,
+    /// What `sync` replaces: the old file's id by path, and the new versions made.
+    replaces: Option<Replaces>,
+}
+
+/// The old versions `sync` replaces, and the new ones it made.
+#[derive(Debug, Default)]
+struct Replaces {
+    /// By local path: the old file's id, and the path in the folder.
+    old: std::collections::HashMap<std::path::PathBuf, (String, String)>,
+    /// The old file's id, the path in the folder, the new file.
+    made: Mutex<Vec<(String, String, FileDescriptor)>>,
 }
 
 /// One file, and where and as what it goes.
@@ -79,23 +93,10 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
         Ok(opened) => opened,
         Err(exit) => return exit,
     };
-    let target_id = match &target {
-        Target::Tus(t) => t.identity(),
-        Target::Wix(w) => w.identity(),
-    };
     let board = Board::new(Mode::pick(
-        args.no_progress || output::quiet() || args.dry_run,
+        args.transfer.no_progress || output::quiet() || args.dry_run,
     ));
-    let ctx = Ctx {
-        target: &target,
-        target_id,
-        args: &args,
-        manifest: &manifest,
-        board: &board,
-        out,
-        stop,
-        gate: Gate::default(),
-    };
+    let ctx = Ctx::new(&target, &args, &manifest, &board, out, stop);
     if args.dry_run {
         return ctx.dry_run();
     }
@@ -108,10 +109,10 @@ pub fn run(args: UploadArgs, stop: &Stop, out: &Stdout) -> Exit {
 /// usable (said).
 fn open_target(args: &UploadArgs, state_dir: &Path) -> Result<(Target, Manifest), Exit> {
     let settings = Settings {
-        chunk_size: args.chunk_size,
-        parallel: args.parallel,
-        stall_timeout: args.timeout,
-        retry_delays: args.retry_delays.as_ref().map(|d| d.0.clone()),
+        chunk_size: args.transfer.chunk_size,
+        parallel: args.transfer.parallel,
+        stall_timeout: args.transfer.timeout,
+        retry_delays: args.transfer.retry_delays.as_ref().map(|d| d.0.clone()),
         rate: None,
     };
     let failed = |text: String| {
@@ -132,7 +133,7 @@ fn open_target(args: &UploadArgs, state_dir: &Path) -> Result<(Target, Manifest)
 /// `--jobs` workers through a small queue: neither holds the list of files. Says whether the
 /// walk went to its end.
 fn run_batch(ctx: &Ctx<'_>) -> bool {
-    let jobs = ctx.args.jobs.max(1);
+    let jobs = ctx.args.transfer.jobs.max(1);
     let (tx, rx) = mpsc::sync_channel::<Found>(jobs);
     let rx = Mutex::new(rx);
     thread::scope(|s| {
@@ -168,10 +169,46 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+impl<'a> Ctx<'a> {
+    fn new(
+        target: &'a Target,
+        args: &'a UploadArgs,
+        manifest: &'a Manifest,
+        board: &'a Board,
+        out: &'a Stdout,
+        stop: &'a Stop,
+    ) -> Self {
+        let target_id = match target {
+            Target::Tus(t) => t.identity(),
+            Target::Wix(w) => w.identity(),
+        };
+        Ctx {
+            target,
+            target_id,
+            args,
+            manifest,
+            board,
+            out,
+            stop,
+            gate: Gate::default(),
+            planned: None,
+            replaces: None,
+        }
+    }
+}
+
 impl Ctx<'_> {
+    /// The files to upload: the plan's, else those under the paths.
+    fn items(&self) -> Box<dyn Iterator<Item = Item> + '_> {
+        match &self.planned {
+            Some(files) => Box::new(files.iter().cloned().map(Item::File)),
+            None => Box::new(Walk::new(self.args.paths.clone())),
+        }
+    }
+
     /// The counting walk, for the totals of the progress display.
     fn count(&self) {
-        for item in Walk::new(self.args.paths.clone()) {
+        for item in self.items() {
             if self.stop.stopped() {
                 return;
             }
@@ -185,7 +222,7 @@ impl Ctx<'_> {
     /// Walks the paths into the workers' queue (a path that can't be read fails alone);
     /// says whether the walk went to its end.
     fn feed(&self, tx: mpsc::SyncSender<Found>) -> bool {
-        for item in Walk::new(self.args.paths.clone()) {
+        for item in self.items() {
             if self.stop.stopped() {
                 return false;
             }
@@ -288,12 +325,12 @@ impl Ctx<'_> {
     /// name only when it is not the file's own (a symlink named on the command line).
     fn options(&self, folder: Option<&str>, name: &str, state: &FileState) -> Value {
         let mut options = match self.target {
-            Target::Tus(_) => json!({ "mime": self.args.mime }),
+            Target::Tus(_) => json!({ "mime": self.args.transfer.mime }),
             Target::Wix(_) => json!({
                 "folder": folder,
                 "private": self.args.file.private,
                 "labels": self.args.file.labels,
-                "mime": self.args.mime,
+                "mime": self.args.transfer.mime,
             }),
         };
         let own = state.canonical.file_name().map(|n| n.to_string_lossy());

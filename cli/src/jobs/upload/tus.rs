@@ -38,7 +38,7 @@ impl Ctx<'_> {
     }
 
     fn mime_for(&self, job: &Job) -> String {
-        self.args.mime.clone().unwrap_or_else(|| {
+        self.args.transfer.mime.clone().unwrap_or_else(|| {
             mime_guess::from_path(&job.name)
                 .first_raw()
                 .unwrap_or("application/octet-stream")

@@ -27,6 +27,14 @@ struct WixLine<'a> {
     resumed_from: Option<u64>,
     /// Not uploaded by this run: in the manifest, or uploaded by another process meanwhile.
     skipped: bool,
+    /// `sync`: "upload" or "replace".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+    /// `sync`: the id of the file this one replaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaces: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
 }
 
 impl Ctx<'_> {
@@ -38,12 +46,34 @@ impl Ctx<'_> {
     }
 
     fn wix_line(&self, job: &Job, file: &FileDescriptor, resumed_from: Option<u64>, skipped: bool) {
-        self.emit(&WixLine {
-            path: &path_text(job.path()),
+        // `sync` names files by their path in the folder, as its plan does.
+        let path = match &self.replaces {
+            Some(_) => crate::walk::rel_path(&job.found),
+            None => path_text(job.path()),
+        };
+        let mut line = WixLine {
+            path: &path,
             file,
             resumed_from,
             skipped,
-        });
+            action: None,
+            replaces: None,
+            note: None,
+        };
+        if let Some(r) = self.replaces.as_ref().filter(|_| !skipped) {
+            line.action = Some("upload");
+            if let Some((old, rel)) = r.old.get(job.path()) {
+                let mut made = r.made.lock().unwrap_or_else(|e| e.into_inner());
+                made.push((old.clone(), rel.clone(), file.clone()));
+                line.action = Some("replace");
+                line.replaces = Some(old);
+                line.note = Some(
+                    "a new file with a new id and URL; the old one stays until trashed \
+                     (--delete trashes it once this one is READY)",
+                );
+            }
+        }
+        self.emit(&line);
     }
 
     /// The manifest's entry printed again (with `--wait`, once the file is processed);
@@ -127,7 +157,7 @@ impl Ctx<'_> {
 
     /// How the command line asks the file to go to Wix.
     fn file_upload<'a>(&self, job: &Job) -> FileUpload<'a> {
-        let route = match self.args.route {
+        let route = match self.args.transfer.route {
             RouteArg::Auto => Route::Auto,
             RouteArg::Resumable => Route::Resumable,
             RouteArg::Simple => Route::Simple,
@@ -137,7 +167,7 @@ impl Ctx<'_> {
             .display_name(job.name.as_str())
             .options(self.args.file.options_in(job.folder.as_deref()))
             .abort(self.stop.abort_handle().clone());
-        match &self.args.mime {
+        match &self.args.transfer.mime {
             Some(m) => upload.mime_type(m.as_str()),
             None => upload,
         }
