@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use wix_media_upload::Result;
-use wix_media_upload::wix::{FileDescriptor, FileState, Folder, ListFiles, ListFolders, WixClient};
+use wix_media_upload::wix::{
+    FileDescriptor, FileState, Folder, ListFiles, ListFolders, SortField, SortOrder, WixClient,
+};
 
 use crate::interrupt::Stop;
 
@@ -95,7 +97,10 @@ impl Folders {
         let Some(folder) = self.queue.pop_front() else {
             return Ok(None);
         };
-        for child in client.list(ListFolders::new().parent_folder_id(&folder.id)) {
+        let by_name = ListFolders::new()
+            .parent_folder_id(&folder.id)
+            .sort(SortField::DisplayName, SortOrder::Asc);
+        for child in client.list(by_name) {
             let child: Folder = child?;
             if trashed(child.state.as_ref()) {
                 continue;

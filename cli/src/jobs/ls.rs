@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use serde_json::json;
 use wix_media_upload::Error;
-use wix_media_upload::wix::{FileDescriptor, ListFiles, WixClient};
+use wix_media_upload::wix::{FileDescriptor, ListFiles, SortField, SortOrder, WixClient};
 
 use super::gate::Verdict;
 use super::{Exit, describe_call, print, refused, verdict};
@@ -56,10 +56,10 @@ impl Ls<'_> {
             if !folder.rel.is_empty() {
                 self.folder(&folder);
             }
-            for file in self
-                .client
-                .list(ListFiles::new().parent_folder_id(&folder.id))
-            {
+            let by_name = ListFiles::new()
+                .parent_folder_id(&folder.id)
+                .sort(SortField::DisplayName, SortOrder::Asc);
+            for file in self.client.list(by_name) {
                 self.file(&folder.rel, &file?);
             }
             if !recursive {

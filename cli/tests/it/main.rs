@@ -8,6 +8,7 @@ mod crash;
 mod habits;
 mod resume;
 mod state_v1;
+mod sync;
 mod trust;
 
 /// The `wix-media` binary under test.
