@@ -2,13 +2,15 @@
 //! checked before the first request.
 
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use wix_media_upload::wix::{FileDescriptor, ImportFileRequest, WixClient};
+use wix_media_upload::wix::{
+    FileDescriptor, ImportFileRequest, ItemError, OperationStatus, WixClient,
+};
 
 use super::gate::Verdict;
-use super::wait::{WaitError, wait_file};
+use super::wait::WaitError;
 use super::{Exit, describe_call, print, refused, usage, verdict};
 use crate::args::ImportArgs;
 use crate::interrupt::Stop;
@@ -119,23 +121,16 @@ struct Import<'a> {
 
 impl Import<'_> {
     fn all(mut self, wix: &Wix, entries: &[Entry]) -> Exit {
-        let mut pending = Vec::new();
-        for entry in entries {
-            if self.stop.stopped() {
-                break;
+        let imported = match entries {
+            [one] => self.one(one).map(|f| vec![(one, f)]).unwrap_or_default(),
+            many => self.many(many),
+        };
+        if self.args.wait {
+            self.wait_all(imported);
+        } else {
+            for (entry, file) in imported {
+                self.done(entry, &file);
             }
-            match self.one(entry) {
-                Some(file) if self.args.wait => pending.push((entry, file)),
-                Some(file) => self.done(entry, &file),
-                None => {}
-            }
-        }
-        let deadline = Instant::now() + WAIT;
-        for (entry, file) in pending {
-            if self.stop.stopped() {
-                break;
-            }
-            self.wait(entry, file, deadline);
         }
         if wix.is_emulator() && !self.args.wait {
             output::info(
@@ -159,39 +154,94 @@ impl Import<'_> {
         Exit::after(self.stop, exit)
     }
 
-    /// Asks Wix to import one file; `None` when it refused (said).
-    fn one(&mut self, entry: &Entry) -> Option<FileDescriptor> {
+    fn request(&self, entry: &Entry) -> ImportFileRequest {
         let mut request = ImportFileRequest::new(entry.url.as_str());
         if let Some(name) = &entry.name {
             request = request.display_name(name.as_str());
         }
         let folder = entry.folder.as_deref().or(self.args.file.folder.as_deref());
-        request = request.options(self.args.file.options_in(folder));
-        match self.client.import(&request) {
+        request.options(self.args.file.options_in(folder))
+    }
+
+    /// Asks Wix to import one file; `None` when it refused (said).
+    fn one(&mut self, entry: &Entry) -> Option<FileDescriptor> {
+        match self.client.import(&self.request(entry)) {
             Ok(file) => Some(file),
             Err(e) => {
-                if verdict(self.client, &e) == Verdict::Refused {
-                    refused(self.stop, &e);
-                }
+                self.refusal(&e);
                 self.failure(entry, describe_call(&e), None);
                 None
             }
         }
     }
 
-    fn wait(&mut self, entry: &Entry, file: FileDescriptor, deadline: Instant) {
-        match wait_file(self.client, &file, deadline, self.stop) {
-            Ok(file) => self.done(entry, &file),
-            Err(WaitError::Stopped) => {}
+    /// Bulk import, 100 files a request; the files Wix took (the others said).
+    fn many<'e>(&mut self, entries: &'e [Entry]) -> Vec<(&'e Entry, FileDescriptor)> {
+        let requests: Vec<ImportFileRequest> = entries.iter().map(|e| self.request(e)).collect();
+        let results = match self.client.import_many(&requests) {
+            Ok(results) => results,
             Err(e) => {
-                let text = e.message(file.id.as_deref().unwrap_or("?"));
-                e.verdict(self.client, self.stop);
-                let file = match e {
-                    WaitError::Failed(f) => *f,
-                    _ => file,
-                };
-                self.failure(entry, text, Some(file));
+                self.refusal(&e);
+                let text = describe_call(&e);
+                for entry in entries {
+                    self.failure(entry, text.clone(), None);
+                }
+                return Vec::new();
             }
+        };
+        let mut taken = Vec::new();
+        for (entry, result) in entries.iter().zip(results) {
+            match result {
+                Ok(file) => taken.push((entry, file)),
+                Err(e) => {
+                    if let ItemError::Request(e) = &e {
+                        self.refusal(e);
+                    }
+                    self.failure(entry, output::one_line(&e.to_string()), None);
+                }
+            }
+        }
+        taken
+    }
+
+    fn refusal(&self, e: &wix_media_upload::Error) {
+        if verdict(self.client, e) == Verdict::Refused {
+            refused(self.stop, e);
+        }
+    }
+
+    /// `--wait`: the files read together (get-files, 100 a request) until each is processed.
+    fn wait_all(&mut self, imported: Vec<(&Entry, FileDescriptor)>) {
+        if imported.is_empty() {
+            return;
+        }
+        let files: Vec<&FileDescriptor> = imported.iter().map(|(_, f)| f).collect();
+        let abort = Some(self.stop.abort_handle());
+        let done = match self.client.wait_processed_all(files, WAIT, abort) {
+            Ok(done) => done,
+            Err(wix_media_upload::Error::Aborted) => return,
+            Err(e) => {
+                self.refusal(&e);
+                let text = describe_call(&e);
+                for (entry, file) in imported {
+                    self.failure(entry, text.clone(), Some(file));
+                }
+                return;
+            }
+        };
+        for ((entry, _), file) in imported.into_iter().zip(done) {
+            let id = file.id.clone().unwrap_or_default();
+            let text = match file.operation_status {
+                Some(OperationStatus::Ready) => {
+                    self.done(entry, &file);
+                    continue;
+                }
+                Some(OperationStatus::Failed) => {
+                    WaitError::Failed(Box::new(file.clone())).message(&id)
+                }
+                _ => WaitError::NotReady(WAIT).message(&id),
+            };
+            self.failure(entry, text, Some(file));
         }
     }
 

@@ -268,3 +268,39 @@ fn import_checks_every_url_before_any_request() {
     out.assert_code(2);
     assert!(emu.route_counts().is_empty(), "{:?}", emu.route_counts());
 }
+
+#[test]
+fn many_urls_go_in_bulk_and_are_waited_for_together() {
+    let wix = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_millis(200)));
+    let emu = &wix.emu;
+    let source = wix_media_testkit::raw_server::file_server(vec![5u8; 512], "image/png");
+    let home = Home::new();
+    let list = TempDir::new("wmu-bulk");
+    let file = list.join("urls.txt");
+    let lines: Vec<String> = (0..250)
+        .map(|i| format!("{} pic {i}.png /bulk", source.url(&format!("/p{i}.png"))))
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = home.run_on(
+        emu.base_url(),
+        "import",
+        &["--from-file", path_str(&file), "--wait"],
+    );
+    out.assert_success();
+    let results = out.lines();
+    assert_eq!(results.len(), 250);
+    assert!(
+        results
+            .iter()
+            .all(|l| l["file"]["operationStatus"] == "READY"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(results[7]["file"]["displayName"], "pic 7.png");
+    let routes = emu.route_counts();
+    assert_eq!(routes.get("POST bulk-import-v2"), Some(&3), "{routes:?}");
+    assert_eq!(routes.get("POST import"), None, "{routes:?}");
+    assert!(routes.get("GET get-file-by-id").is_none(), "{routes:?}");
+    let id = results[7]["file"]["id"].as_str().unwrap();
+    assert_eq!(emu.path_of(id).as_deref(), Some("/bulk/pic 7.png"));
+}
