@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
 # Counts the SDK's public API: every item reachable from the crate root through public paths
 # (modules, types, traits, functions and methods, constants, macros, external re-exports), once
-# per item and once per path (an item reachable by two paths is one item, two paths). Public
-# fields and enum variants are listed but not in the total. Needs a nightly toolchain
-# (rustdoc's JSON output) and python3.
+# per item and once per path (an item reachable by two paths is one item, two paths). An item
+# re-exported from the workspace's tus crate (wix-media-tus) counts with its methods, as if it
+# were the SDK's own; other external re-exports (ureq) count once. Public fields and enum
+# variants are listed but not in the total. Needs a nightly toolchain (rustdoc's JSON output)
+# and python3.
 #   bash .ci/public-api.sh          # the counts
 #   bash .ci/public-api.sh --list   # and every path
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo +nightly rustdoc -q -p wix-media-upload --lib -- -Z unstable-options --output-format json
+for crate in wix-media-upload wix-media-tus; do
+  cargo +nightly rustdoc -q -p "$crate" --lib -- -Z unstable-options --output-format json
+done
 python3 - "$@" <<'PY'
 import json, sys
 from collections import Counter, defaultdict
 
 doc = json.load(open("target/doc/wix_media_upload.json"))
 index = doc["index"]
+# The tus crate's items, by path, for the SDK's re-exports of them.
+tus = json.load(open("target/doc/wix_media_tus.json"))
+for k, v in tus["index"].items():
+    index.setdefault("tus:" + k, v)
+tus_ids = {"::".join(p["path"]): "tus:" + k for k, p in tus["paths"].items()
+           if p["crate_id"] == 0 and k in tus["index"]}
+
+def tus_item(target):
+    """The tus crate's id of the external item `target` the SDK re-exports, or None."""
+    known = doc["paths"].get(str(target))
+    return known and tus_ids.get("::".join(known["path"]))
+
 items, paths, extra = {}, defaultdict(list), Counter()
 
 def kind_of(it):
@@ -30,6 +46,10 @@ def add(id_, path, kind):
     items.setdefault(id_, kind)
     return first
 
+def ref(owner, id_):
+    """An id named inside item `owner` (a tus item's members are tus ids)."""
+    return f"tus:{id_}" if str(owner).startswith("tus:") else str(id_)
+
 def members(id_, path):
     it = index[str(id_)]
     inner = it["inner"]
@@ -39,7 +59,7 @@ def members(id_, path):
         if k == "enum":
             for v in body["variants"]:
                 extra["variants"] += 1
-                vk = index[str(v)]["inner"]["variant"]["kind"]
+                vk = index[ref(id_, v)]["inner"]["variant"]["kind"]
                 if isinstance(vk, dict) and "struct" in vk:
                     extra["fields"] += len(vk["struct"]["fields"])
         elif k == "struct":
@@ -48,20 +68,20 @@ def members(id_, path):
                 fields = sk.get("plain", {}).get("fields") or sk.get("tuple") or []
                 extra["fields"] += len([f for f in fields if f is not None])
         for imp in body["impls"]:
-            imp = index[str(imp)]["inner"]["impl"]
+            imp = index[ref(id_, imp)]["inner"]["impl"]
             if imp["trait"] is not None or imp["blanket_impl"] is not None or imp["is_synthetic"]:
                 continue
             for m in imp["items"]:
-                mi = index[str(m)]
+                mi = index[ref(id_, m)]
                 if mi["visibility"] != "public":
                     continue
                 mk = "methods" if "function" in mi["inner"] else kind_of(mi)
-                add(m, f"{path}::{mi['name']}", mk)
+                add(ref(id_, m), f"{path}::{mi['name']}", mk)
     elif k == "trait":
         for m in inner["trait"]["items"]:
-            mi = index[str(m)]
+            mi = index[ref(id_, m)]
             mk = "methods" if "function" in mi["inner"] else kind_of(mi)
-            add(m, f"{path}::{mi['name']}", mk)
+            add(ref(id_, m), f"{path}::{mi['name']}", mk)
 
 def visit(mod_id, path):
     for id_ in index[str(mod_id)]["inner"]["module"]["items"]:
@@ -72,8 +92,11 @@ def visit(mod_id, path):
             u = it["inner"]["use"]
             target = u["id"]
             if target is None or str(target) not in index:
-                add(f"ext:{u['source']}", f"{path}::{u['name']}", "external re-exports")
-                continue
+                found = tus_item(target)
+                if found is None:
+                    add(f"ext:{u['source']}", f"{path}::{u['name']}", "external re-exports")
+                    continue
+                target = found
             if u["is_glob"]:
                 visit(target, path)
                 continue

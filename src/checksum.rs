@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::error::Result;
-use crate::proto::ChecksumAlgorithm;
+use wix_media_tus::ChecksumAlgorithm;
 
 /// The algorithms this build can compute, best first.
 #[cfg(feature = "checksum")]

@@ -26,41 +26,25 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock for tests: it never sleeps. `sleep(d)` records `d` and moves `now()` forward by it.
-///
-/// Clones share the same time, so a test keeps one and hands another to the uploader:
-///
-/// ```
-/// use std::time::Duration;
-/// use wix_media_upload::{Clock, ManualClock};
-///
-/// let clock = ManualClock::new();
-/// let start = clock.now();
-/// clock.sleep(Duration::from_secs(3));
-/// assert_eq!(clock.now().duration_since(start)?, Duration::from_secs(3));
-/// assert_eq!(clock.slept(), Duration::from_secs(3));
-/// # Ok::<(), std::time::SystemTimeError>(())
-/// ```
+/// The unit tests' clock: it never sleeps. `sleep(d)` records `d` and moves `now()` forward
+/// by it; clones share the same time. (The integration tests use the testkit's.)
+#[cfg(test)]
 #[derive(Clone, Debug)]
-pub struct ManualClock {
+pub(crate) struct ManualClock {
     inner: Arc<std::sync::Mutex<ManualTime>>,
 }
 
+#[cfg(test)]
 #[derive(Debug)]
 struct ManualTime {
     now: SystemTime,
     sleeps: Vec<Duration>,
 }
 
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
+#[cfg(test)]
 impl ManualClock {
     /// A clock at a fixed instant (2027-01-15 08:00:00 UTC), with no sleeps yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             inner: Arc::new(std::sync::Mutex::new(ManualTime {
                 now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
@@ -74,21 +58,17 @@ impl ManualClock {
     }
 
     /// Moves the time forward without recording a sleep.
-    pub fn advance(&self, d: Duration) {
+    pub(crate) fn advance(&self, d: Duration) {
         self.time().now += d;
     }
 
-    /// Every sleep so far, in order (an uploader sleeps in slices of at most 100 ms).
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.time().sleeps.clone()
-    }
-
     /// The sum of the sleeps so far.
-    pub fn slept(&self) -> Duration {
+    pub(crate) fn slept(&self) -> Duration {
         self.time().sleeps.iter().sum()
     }
 }
 
+#[cfg(test)]
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         self.time().now
@@ -120,7 +100,7 @@ impl AbortHandle {
     }
 
     /// Whether [`AbortHandle::abort`] was called.
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::excerpt::body_excerpt;
-use crate::proto::{self, Method, Retryable, Violation, retryable_status};
+use wix_media_tus::{self as proto, Method, Retryable, Violation, retryable_status};
 
 /// Everything that can go wrong in an upload, a finalize or a Wix call.
 ///
@@ -327,7 +327,7 @@ impl Error {
     }
 
     /// A state store failure with the error behind it.
-    pub fn store_with(
+    pub(crate) fn store_with(
         message: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
@@ -425,17 +425,8 @@ impl Error {
         }
     }
 
-    /// The start of the error answer's body, if it had one (looking through
-    /// [`Error::GaveUp`]).
-    pub fn body(&self) -> Option<&ErrorBody> {
-        match self.last_attempt() {
-            Error::Status { body, .. } => body.as_deref(),
-            _ => None,
-        }
-    }
-
     /// The server's `Retry-After`, if any (looking through [`Error::GaveUp`]).
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self.last_attempt() {
             Error::Status { retry_after, .. } => *retry_after,
             _ => None,
@@ -531,7 +522,10 @@ mod tests {
             gave_up.request().map(FailedRequest::method),
             Some(Method::Post)
         );
-        assert!(gave_up.body().is_some());
+        assert!(matches!(
+            gave_up.last_attempt(),
+            Error::Status { body: Some(_), .. }
+        ));
         assert!(!gave_up.is_connection_refused());
         assert!(
             gave_up
@@ -608,7 +602,7 @@ mod tests {
         assert!(
             matches!(&e, Error::Protocol { violation, .. } if **violation == Violation::MissingOffset)
         );
-        let bad_key = crate::proto::Metadata::new().with("a b", "v").unwrap_err();
+        let bad_key = wix_media_tus::Metadata::new().with("a b", "v").unwrap_err();
         assert!(matches!(Error::from(bad_key), Error::InvalidInput(_)));
         let lost = Error::from(proto::Error::from(Violation::MissingOffset));
         assert!(matches!(lost, Error::Internal(_)), "{lost:?}");

@@ -29,7 +29,8 @@
 //!   with one retry policy for every request, and resumable state in a [`StateStore`].
 //! - [`wix::generate_resumable_upload_url`], [`wix::upload`], [`wix::finalize`]: the resumable
 //!   route as plain functions, for a caller that gets its upload URL elsewhere.
-//! - [`proto`]: the tus protocol as pure code (no sockets, files or clock), for your own I/O.
+//! - Beneath them, the tus protocol as pure code (no sockets, files or clock) is its own crate,
+//!   [`wix_media_tus`], for your own I/O.
 //!
 //! # Resuming
 //!
@@ -55,7 +56,8 @@
 //!
 //! One enum, [`Error`]: [`Error::is_retryable`], [`Error::status`], [`Error::wix`] (the Wix error
 //! body: message, `applicationError.code`, validation rule names), [`Error::request`],
-//! [`Error::last_attempt`] (the failure behind [`Error::GaveUp`]). API keys and upload tokens
+//! [`Error::last_attempt`] (the failure behind [`Error::GaveUp`]). A server that breaks the tus
+//! protocol is [`Error::Protocol`], which holds the [`wix_media_tus::Violation`]. API keys and upload tokens
 //! never appear in `Debug`, `Display`, errors or the crate's logs.
 //!
 //! # Features
@@ -72,21 +74,19 @@ mod control;
 mod engine;
 mod error;
 mod excerpt;
-pub mod proto;
+mod retry;
 mod secret;
 mod source;
 mod store;
 mod uploader;
 pub mod wix;
 
-pub use control::{AbortHandle, Clock, ManualClock, Progress};
+pub use control::{AbortHandle, Clock, Progress};
 pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
-pub use proto::metadata::Metadata;
-pub use proto::retry::RetryPolicy;
-pub use proto::upload::CreationMode;
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use source::Source;
-pub use store::{DirStore, MemoryStore, Record, StateStore, StoreLock};
+pub use store::{DirStore, Record, StateStore, StoreLock};
 pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.
@@ -95,9 +95,11 @@ pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// [`ureq::Error`]: https://docs.rs/ureq/3/ureq/enum.Error.html
 pub use ureq;
 pub use wix::credentials::Credentials;
+pub use wix_media_tus::CreationMode;
 
 /// What the fuzz target (and `cargo test`'s replay of its kept inputs, tests/it/fuzz) feeds
-/// besides the public API: the parsers of error bodies and of `Location`. Not part of the API.
+/// besides the public API: the readers of error bodies. Not part of the API; the tus parsers
+/// it feeds are `wix-media-tus`'s own API.
 #[doc(hidden)]
 pub mod fuzzing {
     /// A short, safe excerpt of an error body.
@@ -105,20 +107,9 @@ pub mod fuzzing {
         crate::excerpt::body_excerpt(body)
     }
 
-    /// Resolves a `Location` against the creation URL.
-    pub fn resolve(base: &str, location: &str) -> Option<String> {
-        crate::proto::resolve(base, location)
-    }
-
     /// Parses `body` as a Wix error body.
     pub fn wix_error(body: &[u8]) -> Option<crate::wix::WixError> {
         crate::wix::WixError::parse(body)
-    }
-
-    /// Reads `Retry-After` and `Upload-Expires` of `resp`.
-    pub fn times(resp: &crate::proto::ResponseHead, now: std::time::SystemTime) {
-        let _ = resp.retry_after(now);
-        let _ = resp.upload_expires_at(now);
     }
 }
 

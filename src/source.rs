@@ -132,7 +132,7 @@ impl Source {
     }
 
     /// The number of bytes, when known.
-    pub fn length(&self) -> Option<u64> {
+    pub(crate) fn length(&self) -> Option<u64> {
         self.length
     }
 
@@ -163,7 +163,7 @@ impl Source {
     }
 
     /// The resume key, if any.
-    pub fn key(&self) -> Option<&str> {
+    pub(crate) fn key(&self) -> Option<&str> {
         self.key.as_deref()
     }
 
@@ -186,7 +186,7 @@ impl Source {
     }
 
     /// The file's name, for files.
-    pub fn file_name(&self) -> Option<String> {
+    pub(crate) fn file_name(&self) -> Option<String> {
         match &self.kind {
             Kind::File { path, .. } => path.file_name().map(|n| n.to_string_lossy().into_owned()),
             _ => None,

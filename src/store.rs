@@ -38,7 +38,7 @@ pub trait StateStore: Send + Sync {
     /// Takes the exclusive lock of `key` (one writer per upload), or `Ok(None)` when someone
     /// else holds it. The lock is released when the [`StoreLock`] is dropped, and when its
     /// process dies. A store that only one process and one uploader ever use may return
-    /// [`StoreLock::unlocked`]; a wrapper around another store forwards it.
+    /// `StoreLock::new(())`, which holds nothing; a wrapper around another store forwards it.
     ///
     /// # Errors
     ///
@@ -54,14 +54,12 @@ pub trait StateStore: Send + Sync {
 
 /// An exclusive lock on one key of a [`StateStore`], released on drop.
 pub struct StoreLock {
-    _guard: Option<Box<dyn Send + Sync>>,
+    _guard: Box<dyn Send + Sync>,
 }
 
 impl std::fmt::Debug for StoreLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreLock")
-            .field("held", &self._guard.is_some())
-            .finish()
+        f.debug_struct("StoreLock").finish_non_exhaustive()
     }
 }
 
@@ -69,20 +67,15 @@ impl StoreLock {
     /// A lock held as long as `guard` lives (a store's own guard type).
     pub fn new(guard: impl Send + Sync + 'static) -> Self {
         Self {
-            _guard: Some(Box::new(guard)),
+            _guard: Box::new(guard),
         }
-    }
-
-    /// No lock at all.
-    pub fn unlocked() -> Self {
-        Self { _guard: None }
     }
 }
 
-/// Records in memory: they last as long as the store. Its locks work across the threads
-/// that share it.
+/// Records in memory (an uploader's default store): they last as long as the store. Its locks
+/// work across the threads that share it.
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub(crate) struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
     locks: std::sync::Arc<MemoryLocks>,
 }
@@ -109,7 +102,7 @@ impl Drop for MemoryGuard {
 
 impl MemoryStore {
     /// An empty store.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -212,13 +205,8 @@ impl DirStore {
         Ok(store)
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file a key's record lives in.
-    pub fn path_for(&self, key: &str) -> PathBuf {
+    pub(crate) fn path_for(&self, key: &str) -> PathBuf {
         self.dir
             .join(format!("{:016x}.json", fnv1a(key.as_bytes())))
     }
@@ -499,7 +487,7 @@ mod tests {
     use super::*;
 
     fn record(key: &str) -> Record {
-        let meta = crate::Metadata::new()
+        let meta = wix_media_tus::Metadata::new()
             .with_secret("token", "S3CRET")
             .unwrap();
         Record::new(key, "http://h/files", "http://h/files/1", Some(10))
@@ -525,6 +513,23 @@ mod tests {
     }
 
     #[test]
+    fn times_are_kept_to_the_millisecond_so_a_saved_record_loads_equal() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let d = temp_dir("ms");
+        let s = DirStore::new(&d).unwrap();
+        let at = UNIX_EPOCH + Duration::from_nanos(1_800_000_000_123_456_789);
+        let rec = record("k")
+            .with_created_at(at)
+            .with_expires_at(Some(at + Duration::from_secs(3600)));
+        let ms = UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        assert_eq!(rec.created_at(), ms);
+        assert_eq!(rec.expires_at(), Some(ms + Duration::from_secs(3600)));
+        s.save(&rec).unwrap();
+        assert_eq!(s.load("k").unwrap(), Some(rec));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn dir_round_trip_with_private_modes() {
         let d = temp_dir("rt");
         let s = DirStore::new(d.join("nested")).unwrap();
@@ -537,10 +542,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&s.path_for("k")), 0o600);
-            assert_eq!(mode(s.dir()), 0o700);
+            assert_eq!(mode(&d.join("nested")), 0o700);
         }
         // No temp files are left behind.
-        assert_eq!(fs::read_dir(s.dir()).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(d.join("nested")).unwrap().count(), 1);
         s.remove("k").unwrap();
         s.remove("k").unwrap();
         assert_eq!(s.load("k").unwrap(), None);

@@ -13,9 +13,10 @@ use crate::engine::progress::Reporter;
 use crate::engine::tracked::Tracked;
 use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
-use crate::proto::{self, Config, CreationMode, Metadata, RetryPolicy, Upload};
+use crate::retry::RetryPolicy;
 use crate::source::Source;
 use crate::store::{DirStore, MemoryStore, Record, StateStore};
+use wix_media_tus::{self as proto, Config, CreationMode, Metadata, Upload};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
 ///
@@ -86,9 +87,10 @@ impl Default for UploaderBuilder {
                 user_agent: transport::USER_AGENT.to_owned(),
                 headers: Vec::new(),
             },
-            proto: Config {
-                checksums: checksum::SUPPORTED.to_vec(),
-                ..Config::default()
+            proto: {
+                let mut tus = Config::default();
+                tus.checksums = checksum::SUPPORTED.to_vec();
+                tus
             },
             retry: RetryPolicy::default(),
             store: None,
@@ -244,6 +246,8 @@ impl UploaderBuilder {
 #[must_use]
 pub struct UploadOptions<'a> {
     metadata: Metadata,
+    // The first metadata key refused, reported by the upload.
+    bad_key: Option<proto::Error>,
     progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     abort: Option<AbortHandle>,
     terminate_on_abort: bool,
@@ -254,6 +258,7 @@ impl std::fmt::Debug for UploadOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UploadOptions")
             .field("metadata", &self.metadata)
+            .field("bad_key", &self.bad_key)
             .field("progress", &self.progress.is_some())
             .field("abort", &self.abort)
             .field("terminate_on_abort", &self.terminate_on_abort)
@@ -268,9 +273,32 @@ impl<'a> UploadOptions<'a> {
         Self::default()
     }
 
-    /// The `Upload-Metadata` pairs.
-    pub fn metadata(mut self, metadata: Metadata) -> Self {
-        self.metadata = metadata;
+    /// Adds (or replaces) a pair of `Upload-Metadata` (say `filename`). A key must be
+    /// non-empty ASCII without spaces or commas: [`Uploader::upload`] refuses another with
+    /// [`Error::InvalidInput`], before sending anything.
+    pub fn metadata(self, key: &str, value: impl Into<String>) -> Self {
+        self.insert(key, value.into(), false)
+    }
+
+    /// Adds (or replaces) a pair of `Upload-Metadata` whose value must never show (a token):
+    /// masked in `Debug`, logs and errors, and dropped from the resume record once the upload
+    /// is finished. Keys as for [`UploadOptions::metadata`].
+    pub fn secret_metadata(self, key: &str, value: impl Into<String>) -> Self {
+        self.insert(key, value.into(), true)
+    }
+
+    fn insert(mut self, key: &str, value: String, secret: bool) -> Self {
+        let added = if secret {
+            Metadata::new().with_secret(key, value)
+        } else {
+            Metadata::new().with(key, value)
+        };
+        match added {
+            Ok(pair) => self.metadata.merge(&pair),
+            Err(e) => {
+                self.bad_key.get_or_insert(e);
+            }
+        }
         self
     }
 
@@ -327,30 +355,24 @@ pub struct Uploaded {
     pub size: u64,
     /// The server's offset when this call resumed an earlier upload, `None` for a new one.
     pub resumed_from: Option<u64>,
-    /// The metadata the upload was created with: on a resume, the earlier call's.
-    pub metadata: Metadata,
+    // The metadata the upload was created with: on a resume, the earlier call's.
+    pub(crate) metadata: Metadata,
     // Where its record is saved, if anywhere.
     key: Option<String>,
 }
 
-impl Uploader {
-    /// An uploader with default settings.
-    ///
-    /// # Errors
-    ///
-    /// None in practice (the default store is in memory); see [`UploaderBuilder::build`].
-    pub fn new() -> Result<Self> {
-        Self::builder().build()
+impl Uploaded {
+    /// The value of `key` in the metadata the upload was created with: on a resume, the
+    /// earlier call's.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key)
     }
+}
 
+impl Uploader {
     /// Starts a builder.
     pub fn builder() -> UploaderBuilder {
         UploaderBuilder::default()
-    }
-
-    /// The state store.
-    pub fn store(&self) -> &dyn StateStore {
-        &*self.engine.store
     }
 
     /// The key under which an upload of `source` to `endpoint` is saved in the state store;
@@ -387,11 +409,15 @@ impl Uploader {
     ) -> Result<Uploaded> {
         let UploadOptions {
             metadata,
+            bad_key,
             mut progress,
             abort,
             terminate_on_abort,
             keep_state,
         } = options;
+        if let Some(e) = bad_key {
+            return Err(e.into());
+        }
         let engine = &*self.engine;
         let callback = progress
             .as_mut()
@@ -546,10 +572,27 @@ mod tests {
             dbg.contains("Authorization") && !dbg.contains("S3CRET"),
             "{dbg}"
         );
-        let meta = Metadata::new()
-            .with_secret("token", "S3CRET-TOKEN")
-            .unwrap();
-        let dbg = format!("{:?}", UploadOptions::new().metadata(meta).progress(|_| {}));
+        let options = UploadOptions::new()
+            .secret_metadata("token", "S3CRET-TOKEN")
+            .progress(|_| {});
+        let dbg = format!("{options:?}");
         assert!(dbg.contains("token") && !dbg.contains("S3CRET"), "{dbg}");
+    }
+
+    #[test]
+    fn metadata_pairs_merge_and_the_first_bad_key_is_kept() {
+        let options = UploadOptions::new()
+            .metadata("filename", "a.txt")
+            .secret_metadata("token", "T")
+            .metadata("a b", "v")
+            .metadata("", "v")
+            .metadata("filename", "b.txt");
+        assert_eq!(options.metadata.get("filename"), Some("b.txt"));
+        assert!(options.metadata.is_secret("token"));
+        assert_eq!(options.metadata.iter().count(), 2);
+        assert!(matches!(
+            options.bad_key,
+            Some(proto::Error::Usage(proto::Usage::BadMetadataKey(ref k))) if k == "a b"
+        ));
     }
 }

@@ -10,16 +10,32 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use mockito::{Matcher, Server};
+use wix_media_testkit::clock::ManualClock;
 use wix_media_testkit::logs::{capture_at, lines};
-use wix_media_testkit::temp_file_with;
+use wix_media_testkit::{TempDir, temp_file_with};
+use wix_media_tus::Metadata;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
 use wix_media_upload::{
-    CreationMode, Error, ManualClock, Metadata, RetryPolicy, Source, UploadOptions, Uploader,
+    Clock, CreationMode, DirStore, Error, RetryPolicy, Source, StateStore, UploadOptions, Uploader,
 };
 
 const TOKEN: &str = "TOKEN-abc123-SECRET";
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The testkit's manual clock as the uploader's: retries wait no real time.
+#[derive(Clone, Default)]
+struct NoWait(ManualClock);
+
+impl Clock for NoWait {
+    fn now(&self) -> std::time::SystemTime {
+        self.0.now()
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.0.sleep(d);
+    }
+}
 
 /// The token and the forms it takes on the wire.
 fn forbidden() -> Vec<String> {
@@ -117,8 +133,10 @@ fn scenario() {
         .expect(1)
         .create();
 
-    let clock = ManualClock::new();
+    let clock = NoWait::default();
+    let state = TempDir::new("wmu-secrets-state");
     let uploader = Uploader::builder()
+        .state_dir(state.path())
         .creation(CreationMode::Plain)
         .retry(RetryPolicy::from_millis(&[1000]))
         .clock(clock.clone())
@@ -141,11 +159,24 @@ fn scenario() {
     assert!(shown.contains("***"), "the URL is masked: {shown}");
     assert_clean("the finalize error's Display", &shown);
     assert_clean("the finalize error's Debug", &format!("{err:?} {err:#?}"));
-    assert_eq!(clock.slept(), Duration::from_secs(1), "the 503 was retried");
+    assert_eq!(
+        clock.0.slept(),
+        Duration::from_secs(1),
+        "the 503 was retried"
+    );
 
     // The record of the finished but unfinalized upload is kept, and holds the token.
-    let rec = uploader.store().load(&key).unwrap().expect("record kept");
-    assert_eq!(rec.metadata().unwrap().get("token"), Some(TOKEN));
+    let rec = DirStore::new(state.path())
+        .unwrap()
+        .load(&key)
+        .unwrap()
+        .expect("record kept");
+    let json = serde_json::to_value(&rec).unwrap();
+    let pairs = json["metadata"].as_array().expect("metadata pairs");
+    assert!(
+        pairs.contains(&serde_json::json!(["token", TOKEN])),
+        "{json}"
+    );
     assert_clean("Record's Debug", &format!("{rec:?} {rec:#?}"));
 
     // A plain upload with the token in its metadata.
@@ -154,17 +185,21 @@ fn scenario() {
         .unwrap()
         .with_secret("token", TOKEN)
         .unwrap();
+    let options = UploadOptions::new()
+        .metadata("filename", "photo.jpg")
+        .secret_metadata("token", TOKEN);
+    assert_clean("UploadOptions' Debug", &format!("{options:?} {options:#?}"));
     let (file2, _) = temp_file_with(10, 11);
     let done = uploader
         .upload(
             &target.upload_url,
             Source::file(file2.path()).unwrap(),
-            UploadOptions::new().metadata(meta.clone()),
+            options,
         )
         .unwrap();
     post.assert();
     patch.assert();
-    assert_eq!(done.metadata.get("token"), Some(TOKEN));
+    assert_eq!(done.metadata("token"), Some(TOKEN));
     assert_clean("Uploaded's Debug", &format!("{done:?} {done:#?}"));
     assert_clean("Metadata's Debug", &format!("{meta:?} {meta:#?}"));
     assert_clean(

@@ -305,7 +305,7 @@ pub fn expect(o: &Opts) {
 /// Internal: one library upload (`bench lib-upload ENDPOINT FILE on|off CHUNK`), as its own
 /// process so that it can be timed.
 pub fn lib_upload(args: &[String]) {
-    use wix_media_upload::{Metadata, Source, UploadOptions, Uploader};
+    use wix_media_upload::{Source, UploadOptions, Uploader};
     let (endpoint, file) = (&args[0], Path::new(&args[1]));
     let expect = args.get(2).is_none_or(|a| a == "on");
     let chunk: u64 = args.get(3).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -314,14 +314,11 @@ pub fn lib_upload(args: &[String]) {
         b = b.chunk_size(chunk);
     }
     let uploader = b.build().expect("uploader");
-    let meta = Metadata::new()
-        .with("filename", "bench.bin")
-        .expect("metadata");
     uploader
         .upload(
             endpoint,
             Source::file(file).expect("input"),
-            UploadOptions::new().metadata(meta),
+            UploadOptions::new().metadata("filename", "bench.bin"),
         )
         .expect("upload");
 }

@@ -98,7 +98,9 @@ pub fn ingest(o: &Opts) {
         .expect("emulator base URL");
     let base = line.trim().to_owned();
     let creds = wix_media_upload::Credentials::site("bench", "bench").with_api_base(&base);
-    let uploader = wix_media_upload::Uploader::new().expect("uploader");
+    let uploader = wix_media_upload::Uploader::builder()
+        .build()
+        .expect("uploader");
     let file = input.to_string_lossy();
     let mut null = Vec::new();
     let mut tus = Vec::new();

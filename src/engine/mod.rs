@@ -21,9 +21,10 @@ use ureq::Agent;
 
 use crate::control::{AbortHandle, Clock, sleep_unless_aborted};
 use crate::error::{Error, Result};
-use crate::proto::{self, Config, RetryPolicy, RetryState};
+use crate::retry::RetryPolicy;
 use crate::store::StateStore;
 use transport::{BODY_LIMIT, Call, HttpSettings, Response};
+use wix_media_tus::{self as proto, Config, RetryState};
 
 /// Shared by an [`Uploader`](crate::Uploader) and everything built on it.
 pub(crate) struct Engine {
@@ -157,7 +158,7 @@ impl Engine {
 
     // Waits before the next attempt, or returns the error when retrying is over.
     fn backoff(&self, retry: &mut RetryState, e: Error, abort: Option<&AbortHandle>) -> Result<()> {
-        match retry.on_failure(&self.retry, &e) {
+        match retry.on_failure(self.retry.delays(), self.retry.retry_after_cap(), &e) {
             Some(delay) => {
                 log::warn!(
                     "{e} (attempt {}); retrying in {delay:?}",

@@ -10,8 +10,9 @@ use super::transport::mask;
 use super::{Engine, Step};
 use crate::control::{AbortHandle, Progress};
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::{self, Capabilities, Metadata, Method, Upload, concat};
 use crate::source::Source;
+use wix_media_tus::options::Capabilities;
+use wix_media_tus::{self as proto, Metadata, Method, Upload, concat};
 
 /// Slices smaller than this are not worth a connection of their own.
 const MIN_SLICE: u64 = 1024 * 1024;

@@ -7,8 +7,8 @@ use super::{Engine, Step};
 use crate::checksum;
 use crate::control::AbortHandle;
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::{self, Event, Interruption, Phase};
 use crate::source::Source;
+use wix_media_tus::{self as proto, Event, Interruption, Phase};
 
 /// What one upload is sent from, and to whom it reports.
 struct Feed<'a, 'r> {

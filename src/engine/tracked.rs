@@ -4,8 +4,8 @@ use std::time::SystemTime;
 
 use super::Engine;
 use crate::error::Result;
-use crate::proto::{Metadata, Upload};
 use crate::store::{Record, StoreLock, whole_ms};
+use wix_media_tus::{Metadata, Upload};
 
 /// The one-writer lock of an upload's record, and whether taking it meant waiting for
 /// another writer (since when).

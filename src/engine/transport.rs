@@ -8,7 +8,7 @@ use ureq::{Agent, RequestBuilder};
 
 use crate::control::AbortHandle;
 use crate::error::{Error, FailedRequest, Result};
-use crate::proto::{Method, ResponseHead};
+use wix_media_tus::{Method, ResponseHead};
 
 /// How much of a tus response body is read: enough for any error body, bounded so a hostile
 /// server cannot make us hold much.

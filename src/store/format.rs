@@ -217,7 +217,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::Metadata;
+    use wix_media_tus::Metadata;
 
     fn parse(v: Value) -> Result<Record, serde_json::Error> {
         serde_json::from_value(v)

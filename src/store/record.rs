@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::format;
 use crate::error::{Error, Result};
-use crate::proto::Metadata;
 use crate::secret::Secret;
+use wix_media_tus::Metadata;
 
 /// What is remembered of one upload, to resume it in a later call or process, or to tell a
 /// second writer how it ended. `Debug` masks the metadata values (they may hold the upload
@@ -40,7 +40,7 @@ pub struct Record {
 impl Record {
     /// A record of the upload at `upload_url`, created at `endpoint`, saved under `key`:
     /// offset 0, created at the Unix epoch, no metadata, not finished.
-    pub fn new(
+    pub(crate) fn new(
         key: impl Into<String>,
         endpoint: impl Into<String>,
         upload_url: impl Into<String>,
@@ -65,14 +65,14 @@ impl Record {
 
     /// Sets the last offset the server acknowledged.
     #[must_use]
-    pub fn with_offset(mut self, offset: u64) -> Self {
+    pub(crate) fn with_offset(mut self, offset: u64) -> Self {
         self.offset = offset;
         self
     }
 
     /// Sets when the upload was created (kept to the millisecond).
     #[must_use]
-    pub fn with_created_at(mut self, at: SystemTime) -> Self {
+    pub(crate) fn with_created_at(mut self, at: SystemTime) -> Self {
         self.created_at = whole_ms(at);
         self
     }
@@ -80,14 +80,14 @@ impl Record {
     /// Sets when the server forgets the upload (its `Upload-Expires`; kept to the
     /// millisecond).
     #[must_use]
-    pub fn with_expires_at(mut self, at: Option<SystemTime>) -> Self {
+    pub(crate) fn with_expires_at(mut self, at: Option<SystemTime>) -> Self {
         self.expires_at = at.map(whole_ms);
         self
     }
 
     /// Sets the metadata the upload was created with; its secrets stay marked.
     #[must_use]
-    pub fn with_metadata(mut self, metadata: &Metadata) -> Self {
+    pub(crate) fn with_metadata(mut self, metadata: &Metadata) -> Self {
         self.metadata = metadata
             .iter()
             .map(|(k, v)| (k.to_owned(), Secret::new(v)))
@@ -130,33 +130,33 @@ impl Record {
     }
 
     /// The creation URL the upload was made at.
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// The upload's URL.
-    pub fn upload_url(&self) -> &str {
+    pub(crate) fn upload_url(&self) -> &str {
         &self.upload_url
     }
 
     /// Total bytes (`None` for a stream whose length was not known yet).
-    pub fn length(&self) -> Option<u64> {
+    pub(crate) fn length(&self) -> Option<u64> {
         self.length
     }
 
     /// The last offset the server acknowledged when the record was saved (a resume asks the
     /// server anyway).
-    pub fn offset(&self) -> u64 {
+    pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 
     /// When the upload was created.
-    pub fn created_at(&self) -> SystemTime {
+    pub(crate) fn created_at(&self) -> SystemTime {
         self.created_at
     }
 
     /// When the server forgets the upload (its `Upload-Expires`), if it said.
-    pub fn expires_at(&self) -> Option<SystemTime> {
+    pub(crate) fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at
     }
 
@@ -166,7 +166,7 @@ impl Record {
     /// # Errors
     ///
     /// [`Error::Store`] when a saved key is not a valid metadata key.
-    pub fn metadata(&self) -> Result<Metadata> {
+    pub(crate) fn metadata(&self) -> Result<Metadata> {
         let mut m = Metadata::new();
         for (k, v) in &self.metadata {
             m = if self.secret_keys.contains(k) {
@@ -180,13 +180,13 @@ impl Record {
     }
 
     /// The largest body the server took, when refused bodies taught one.
-    pub fn chunk_size(&self) -> Option<u64> {
+    pub(crate) fn chunk_size(&self) -> Option<u64> {
         self.chunk_size
     }
 
     /// When the upload finished: a finished upload's record is kept for a while, so that a
     /// second writer that came meanwhile learns the outcome.
-    pub fn completed_at(&self) -> Option<SystemTime> {
+    pub(crate) fn completed_at(&self) -> Option<SystemTime> {
         self.completed_at
     }
 

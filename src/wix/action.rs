@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::resumable::COMPONENT;
-use crate::proto::Method;
+use wix_media_tus::Method;
 
 /// One REST call of the Media Manager's API.
 ///

@@ -280,7 +280,7 @@ impl WixClient {
     /// # Errors
     ///
     /// Those of [`UploaderBuilder::build`].
-    pub fn new(credentials: Credentials) -> Result<Self> {
+    pub(crate) fn new(credentials: Credentials) -> Result<Self> {
         Self::builder(credentials).build()
     }
 

@@ -94,7 +94,7 @@ impl Credentials {
     }
 
     /// The `Authorization` value.
-    pub fn authorization(&self) -> &Secret {
+    pub(crate) fn authorization(&self) -> &Secret {
         &self.authorization
     }
 

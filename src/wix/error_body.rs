@@ -289,8 +289,16 @@ mod tests {
         let status = |status, body: &[u8]| Error::Status {
             status,
             retry_after: None,
-            request: Box::new(FailedRequest::new(crate::proto::Method::Post, "http://h/x")),
+            request: Box::new(FailedRequest::new(
+                wix_media_tus::Method::Post,
+                "http://h/x",
+            )),
             body: ErrorBody::new(body).map(Box::new),
+        };
+        // The hint of the body behind the error (looking through `GaveUp`).
+        let hint = |e: &Error| match e.last_attempt() {
+            Error::Status { body, .. } => body.as_ref().and_then(|b| b.hint()).map(str::to_owned),
+            _ => panic!("{e:?}"),
         };
         let wix = br#"{"message":"m","details":{"applicationError":{"code":"C"}}}"#;
         let e = read_wix(Error::GaveUp {
@@ -299,17 +307,17 @@ mod tests {
         });
         assert!(e.to_string().ends_with("HTTP 400: m [code C]"), "{e}");
         assert_eq!(e.wix().and_then(|w| w.code).as_deref(), Some("C"));
-        assert_eq!(e.body().and_then(|b| b.hint()), None);
+        assert_eq!(hint(&e), None);
         let page = read_wix(status(403, b"<html><body>Forbidden</body></html>"));
         assert!(page.wix().is_none());
-        assert_eq!(page.body().and_then(|b| b.hint()), Some(AUTH_HINT));
+        assert_eq!(hint(&page).as_deref(), Some(AUTH_HINT));
         assert!(
             page.to_string()
                 .contains("\"Forbidden\" (check the API key"),
             "{page}"
         );
         let other = read_wix(status(500, b"<html><body>Oops</body></html>"));
-        assert_eq!(other.body().and_then(|b| b.hint()), None);
+        assert_eq!(hint(&other), None);
         // Without the Wix reading, the JSON message alone.
         assert!(status(400, wix).to_string().ends_with("HTTP 400: m"));
     }

@@ -38,10 +38,8 @@ pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
 pub use types::{
-    ArchiveMedia, AudioMedia, DocumentMedia, ExternalInfo, FileDescriptor, FileOptions, FileState,
-    GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImageInfo, ImageMedia, ImageRef,
-    ImportFileRequest, Media, MediaType, Model3dMedia, OperationStatus, VideoMedia,
-    VideoResolution,
+    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
+    ImportFileRequest, MediaType, OperationStatus,
 };
 
 use credentials::Credentials;

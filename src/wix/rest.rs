@@ -18,7 +18,7 @@ use crate::control::AbortHandle;
 use crate::engine::Engine;
 use crate::engine::transport::{Call, Response, mask};
 use crate::error::{Error, ErrorBody, FailedRequest, Result};
-use crate::proto::Method;
+use wix_media_tus::Method;
 
 /// Wix answers are small JSON documents; this bounds what a broken server can make us hold.
 pub(crate) const JSON_BODY_LIMIT: u64 = 4 * 1024 * 1024;

@@ -8,10 +8,10 @@ use super::{Credentials, FileDescriptor, GenerateUploadUrlRequest, GenerateUploa
 use crate::control::AbortHandle;
 use crate::engine::transport::{Call, mask};
 use crate::error::{Error, Result};
-use crate::proto::{Metadata, Method};
 use crate::secret::Secret;
 use crate::source::Source;
 use crate::uploader::{UploadOptions, Uploaded, Uploader};
+use wix_media_tus::{Metadata, Method};
 
 /// Where a resumable upload goes, and what it was asked for: the answer of
 /// [`generate_resumable_upload_url`] with the file name and MIME type of its request, so they

@@ -14,8 +14,8 @@ use crate::engine::Step;
 use crate::engine::progress::Reporter;
 use crate::engine::transport::{BodyReader, Call, mask};
 use crate::error::Result;
-use crate::proto::Method;
 use crate::source::Source;
+use wix_media_tus::Method;
 
 /// Uploads `source` (a file of `request.size_in_bytes` bytes) in one request.
 pub(crate) fn upload(

@@ -7,23 +7,19 @@
 //! Responses are read leniently, since what Wix sends varies between routes and over time:
 //! unknown fields are ignored; unknown enum values are kept (`Unrecognized`); numbers may come
 //! as strings and strings of digits as numbers; a list may be `null`; the descriptor's id may
-//! be `id` or `_id`; and a member of an unexpected shape (an odd `media` kind, an image that is
-//! neither an object nor a `wix:image://` string) is dropped rather than failing the body.
+//! be `id` or `_id`; a member of an unexpected shape is dropped rather than failing the body;
+//! and `media` is kept as the JSON Wix sent, read by a few lenient accessors.
 
 mod file;
 mod lenient;
 mod request;
 mod wire_enum;
 
-pub use file::{
-    ArchiveMedia, AudioMedia, DocumentMedia, FileDescriptor, ImageInfo, ImageMedia, ImageRef,
-    Media, Model3dMedia, VideoMedia, VideoResolution,
-};
+pub use file::FileDescriptor;
 pub(crate) use file::{FileDescriptorEnvelope, GetFilesResponse};
 pub(crate) use request::GenerateSimpleUploadUrlResponse;
 pub use request::{
-    ExternalInfo, FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
-    ImportFileRequest,
+    FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImportFileRequest,
 };
 
 use wire_enum::wire_enum;

@@ -11,12 +11,13 @@
 //!   responses, raw exchanges).
 //! - [`emulator`]: an emulator on a temp dir, and the calls tests make to it by hand.
 //! - [`state`]: what a state directory holds (records as JSON).
-//! - [`logs`]: a binary's log capture; [`child`]: child processes.
+//! - [`logs`]: a binary's log capture; [`child`]: child processes; [`clock`]: a manual clock.
 //!
 //! The Node and Python servers are required: when they cannot be run the tests PANIC instead
 //! of being skipped, so that a CI run without them fails loudly.
 
 pub mod child;
+pub mod clock;
 pub mod emulator;
 pub mod files;
 pub mod http;

@@ -21,7 +21,7 @@ use crate::support::py_server::PyTusServer;
 use crate::support::raw_server::{Next, RawServer, respond};
 use crate::support::server_process::ServerProcess;
 use crate::support::{TusServer, big_temp_file_with, file_digest};
-use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
+use wix_media_upload::{RetryPolicy, Source, UploadOptions, Uploader};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -206,7 +206,7 @@ fn upload_through_cap(upstream: &Upstream, cap: CapConfig, len: u64, chunk: Opti
     let result = uploader.upload(
         &endpoint,
         Source::file(file.path()).unwrap(),
-        UploadOptions::new().metadata(Metadata::new().with("filename", "big.bin").unwrap()),
+        UploadOptions::new().metadata("filename", "big.bin"),
     );
     let st = proxy.stats();
     // Shown with a failure (and with --nocapture): what happened, how long it took.

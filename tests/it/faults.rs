@@ -12,7 +12,7 @@ use crate::support::proxy::{Fault, FaultCounts, FaultProxy, ProxyConfig};
 use crate::support::{TempDir, TusServer, XorShift, big_temp_file_with, file_digest};
 use serde_json::json;
 use wix_media_emulator::Emulator;
-use wix_media_upload::{Metadata, RetryPolicy, Source, UploadOptions, Uploader};
+use wix_media_upload::{RetryPolicy, Source, UploadOptions, Uploader};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -174,29 +174,23 @@ fn run(seed: u64) -> Totals {
     for (i, case) in cases.iter().enumerate() {
         let file_seed = seed.wrapping_add(i as u64);
         let (file, want) = big_temp_file_with(case.len, file_seed);
-        let (endpoint, proxy, meta) = match case.target {
+        let (endpoint, proxy, options) = match case.target {
             Target::Tus => (
                 &tus_endpoint,
                 &tus_proxy,
-                Metadata::new().with("filename", "f.bin").unwrap(),
+                UploadOptions::new().metadata("filename", "f.bin"),
             ),
             Target::Emulator => (
                 &emu_endpoint,
                 &emu_proxy,
-                Metadata::new()
-                    .with("filename", "a.png")
-                    .unwrap()
-                    .with("token", token(&emu, case.len))
-                    .unwrap(),
+                UploadOptions::new()
+                    .metadata("filename", "a.png")
+                    .metadata("token", token(&emu, case.len)),
             ),
         };
         let started = Instant::now();
         let done = uploader(case)
-            .upload(
-                endpoint,
-                Source::file(file.path()).unwrap(),
-                UploadOptions::new().metadata(meta),
-            )
+            .upload(endpoint, Source::file(file.path()).unwrap(), options)
             .unwrap_or_else(|e| {
                 panic!(
                     "seed {seed:#x}: upload {i} ({case:?}) failed after {:?}: {e}\n\
@@ -345,7 +339,7 @@ fn parallel_upload_survives_a_failed_options() {
         checksum: false,
     };
     for fault in ["status", "drop"] {
-        let meta = Metadata::new().with("token", token(&emu, len)).unwrap();
+        let options = UploadOptions::new().metadata("token", token(&emu, len));
         match fault {
             "status" => emu.fail_next(2, 503),
             _ => emu.drop_next(1),
@@ -354,7 +348,7 @@ fn parallel_upload_survives_a_failed_options() {
             .upload(
                 &emu.tus_endpoint(),
                 Source::file(file.path()).unwrap(),
-                UploadOptions::new().metadata(meta),
+                options,
             )
             .unwrap_or_else(|e| panic!("{fault}: {e}"));
         let info = emu.upload(&done.url).expect("the upload");
@@ -368,12 +362,12 @@ fn parallel_upload_survives_a_failed_options() {
 fn upload_through(emu: &Emulator, proxy: &FaultProxy, case: &Case, seed: u64) {
     crate::support::logs::install();
     let (file, want) = big_temp_file_with(case.len, seed);
-    let meta = Metadata::new().with("token", token(emu, case.len)).unwrap();
+    let options = UploadOptions::new().metadata("token", token(emu, case.len));
     let done = uploader(case)
         .upload(
             &proxy.url_for(&emu.tus_endpoint()),
             Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta),
+            options,
         )
         .unwrap_or_else(|e| panic!("{case:?}: {e}"));
     assert!(done.url.starts_with(&format!("http://{}/", proxy.addr())));

@@ -16,7 +16,7 @@ use crate::support::raw_server::{
     Next, RawRequest, RawServer, read_exact_len, respond, wait_for_close,
 };
 use crate::support::temp_file_with;
-use wix_media_upload::proto::Violation;
+use wix_media_tus::Violation;
 use wix_media_upload::{
     CreationMode, Error, Progress, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
     UploaderBuilder,

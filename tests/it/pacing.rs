@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use mockito::{Matcher, Server};
 use serde_json::json;
 use wix_media_upload::wix::{FileUpload, Route, WixClient};
-use wix_media_upload::{Credentials, ManualClock, RetryPolicy, Uploader, UploaderBuilder};
+use wix_media_upload::{Credentials, RetryPolicy, Uploader, UploaderBuilder};
 
 use crate::support::TempDir;
+use crate::support::clock::ManualClock;
 use crate::support::raw_server::{Next, RawRequest, RawServer, respond};
 
 const KEY: &str = "IST.pacing-key";

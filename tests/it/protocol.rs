@@ -11,13 +11,16 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mockito::Matcher;
-use wix_media_upload::{AbortHandle, CreationMode, Error, Progress, Source, UploadOptions};
+use wix_media_upload::{
+    AbortHandle, CreationMode, DirStore, Error, Progress, Source, StateStore, UploadOptions,
+};
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{
     MockTus, OCTET, TOKEN, answer, assert_all, counted_stream, created, uploader, wix_metadata,
 };
-use crate::support::pseudo_random_bytes;
+use crate::support::state::{json_of, metadata_value, with_metadata};
+use crate::support::{TempDir, pseudo_random_bytes};
 
 /// `Upload-Metadata` decoded into `(key, value)` pairs.
 fn decode_metadata(header: &str) -> Vec<(String, String)> {
@@ -80,11 +83,12 @@ fn create_then_single_patch() {
     let patch = tus.takes("/files/abc123", 0, &bytes);
 
     let clock = RecordingClock::new();
-    let up = uploader(&clock).build().unwrap();
+    let state = TempDir::new("wmu-mockito-state");
+    let up = uploader(&clock).state_dir(state.path()).build().unwrap();
     let meta = wix_metadata("photo one.jpg", "image/jpeg", TOKEN);
     let key = tus.state_key(&file);
     let done = tus
-        .upload(&up, &file, UploadOptions::new().metadata(meta.clone()))
+        .upload(&up, &file, with_metadata(UploadOptions::new(), &meta))
         .unwrap();
 
     post.assert();
@@ -92,11 +96,19 @@ fn create_then_single_patch() {
     assert_eq!(done.url, tus.at("/files/abc123"));
     assert_eq!(done.size, 10);
     assert_eq!(done.resumed_from, None);
-    assert_eq!(done.metadata, meta);
+    for (k, v) in meta.iter() {
+        assert_eq!(done.metadata(k), Some(v), "{k}");
+    }
     // The record is kept marked finished (for a writer waiting for this one), without the token.
-    let rec = up.store().load(&key).unwrap().expect("a finished record");
-    assert!(rec.completed_at().is_some());
-    assert_eq!(rec.metadata().unwrap().get("token"), None, "{rec:?}");
+    let store = DirStore::new(state.path()).unwrap();
+    let rec = json_of(&store.load(&key).unwrap().expect("a finished record"));
+    assert!(rec["completed_at_ms"].is_u64(), "{rec}");
+    assert_eq!(metadata_value(&rec, "token"), None, "{rec}");
+    assert_eq!(
+        metadata_value(&rec, "filename"),
+        Some("photo one.jpg"),
+        "{rec}"
+    );
 
     let header = seen_metadata
         .lock()
@@ -168,7 +180,12 @@ fn abort_from_progress_stops_and_keeps_the_record() {
     let no_more = tus.never("PATCH", Matcher::Any);
 
     let clock = RecordingClock::new();
-    let up = uploader(&clock).chunk_size(4).build().unwrap();
+    let state = TempDir::new("wmu-mockito-state");
+    let up = uploader(&clock)
+        .chunk_size(4)
+        .state_dir(state.path())
+        .build()
+        .unwrap();
     let abort = AbortHandle::new();
     let trigger = abort.clone();
     let key = tus.state_key(&file);
@@ -189,9 +206,10 @@ fn abort_from_progress_stops_and_keeps_the_record() {
     post.assert();
     p0.assert();
     no_more.assert();
-    let rec = up.store().load(&key).unwrap().expect("record kept");
-    assert_eq!(rec.offset(), 4);
-    assert_eq!(rec.upload_url(), tus.at("/files/ab"));
+    let store = DirStore::new(state.path()).unwrap();
+    let rec = json_of(&store.load(&key).unwrap().expect("record kept"));
+    assert_eq!(rec["offset"], 4);
+    assert_eq!(rec["upload_url"], tus.at("/files/ab"));
 }
 
 #[test]

@@ -11,9 +11,10 @@ use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget,
 };
 use wix_media_upload::{
-    AbortHandle, Clock, Credentials, Error, ManualClock, Metadata, RetryPolicy, Source,
-    UploadOptions, Uploader,
+    AbortHandle, Clock, Credentials, Error, RetryPolicy, Source, UploadOptions, Uploader,
 };
+
+use crate::support::clock::ManualClock;
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.cmVncmVzc2lvbg.c2ln";
 
@@ -83,16 +84,15 @@ fn the_callers_metadata_goes_with_wixs() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let meta = Metadata::new().with("origin", "batch-7").unwrap();
     let done = wix::upload(
         &uploader,
         &target(&server),
         Source::file(&path).unwrap(),
-        UploadOptions::new().metadata(meta),
+        UploadOptions::new().metadata("origin", "batch-7"),
     )
     .unwrap();
     post.assert();
-    assert_eq!(done.upload.metadata.get("origin"), Some("batch-7"));
+    assert_eq!(done.upload.metadata("origin"), Some("batch-7"));
 }
 
 /// A clock whose first sleep fires an abort handle (as a user's Ctrl-C would).

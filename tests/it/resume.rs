@@ -2,14 +2,15 @@
 //! uploader, after the upload is gone (404), and after a 409 on the offset. Resumes against
 //! the reference servers: interop/; after kills of the CLI: crash.rs.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use mockito::Matcher;
+use serde_json::json;
 use wix_media_upload::{DirStore, RetryPolicy, Source, StateStore, UploadOptions};
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
-use crate::support::state::{record, state_key};
+use crate::support::state::{
+    json_of, metadata_value, record_json, state_key, to_record, with_metadata,
+};
 use crate::support::{TempDir, temp_file_with, unfinished_records};
 
 #[test]
@@ -34,7 +35,7 @@ fn resume_from_state_dir_with_a_new_uploader() {
     let key = tus.state_key(&file);
     let meta = wix_metadata("r.bin", "application/octet-stream", TOKEN);
     let err = tus
-        .upload(&first, &file, UploadOptions::new().metadata(meta))
+        .upload(&first, &file, with_metadata(UploadOptions::new(), &meta))
         .unwrap_err();
     assert_eq!(err.status(), Some(400), "{err:?}");
     post.assert();
@@ -51,7 +52,11 @@ fn resume_from_state_dir_with_a_new_uploader() {
         .load(&key)
         .unwrap()
         .expect("record kept");
-    assert_eq!((rec.upload_url(), rec.offset()), (upload_url.as_str(), 4));
+    let rec = json_of(&rec);
+    assert_eq!(
+        (&rec["upload_url"], &rec["offset"]),
+        (&json!(upload_url), &json!(4))
+    );
 
     // Run 2: a new uploader finds the record; the server says it has 6 bytes.
     tus.server.reset();
@@ -70,8 +75,8 @@ fn resume_from_state_dir_with_a_new_uploader() {
     p6.assert();
     assert_eq!(done.resumed_from, Some(6));
     assert_eq!(done.url, upload_url);
-    assert_eq!(done.metadata.get("filename"), Some("r.bin"));
-    assert_eq!(done.metadata.get("token"), Some(TOKEN));
+    assert_eq!(done.metadata("filename"), Some("r.bin"));
+    assert_eq!(done.metadata("token"), Some(TOKEN));
     assert!(
         unfinished_records(state.path()).is_empty(),
         "record removed on success"
@@ -87,9 +92,9 @@ fn gone_on_resume_creates_a_new_upload() {
     let key = state_key(&endpoint, &source);
     let store = DirStore::new(state.path()).unwrap();
     let old_meta = [("filename", "old.bin"), ("token", "OLD-TOKEN")];
-    let old = record(&key, &endpoint, &tus.at("/files/old"), 10, 4, &old_meta)
-        .with_created_at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-    store.save(&old).unwrap();
+    let mut old = record_json(&key, &endpoint, &tus.at("/files/old"), 10, 4, &old_meta);
+    old["created_at_ms"] = json!(1_700_000_000_000_u64);
+    store.save(&to_record(old)).unwrap();
 
     let new_meta = wix_metadata("new.bin", "application/octet-stream", "NEW-TOKEN");
     let head = tus.head("/files/old").with_status(404).expect(1).create();
@@ -106,9 +111,7 @@ fn gone_on_resume_creates_a_new_upload() {
         .upload(
             &endpoint,
             source,
-            UploadOptions::new()
-                .metadata(new_meta.clone())
-                .keep_state(true),
+            with_metadata(UploadOptions::new(), &new_meta).keep_state(true),
         )
         .unwrap();
     head.assert();
@@ -117,12 +120,15 @@ fn gone_on_resume_creates_a_new_upload() {
     no_old_patch.assert();
     assert_eq!(done.resumed_from, None);
     assert_eq!(done.url, tus.at("/files/new"));
-    assert_eq!(done.metadata, new_meta);
+    for (k, v) in new_meta.iter() {
+        assert_eq!(done.metadata(k), Some(v), "{k}");
+    }
 
-    let rec = store.load(&key).unwrap().expect("record of the new upload");
-    assert_eq!(rec.upload_url(), tus.at("/files/new"));
-    assert_eq!(rec.offset(), 10);
-    assert_eq!(rec.metadata().unwrap().get("token"), Some("NEW-TOKEN"));
+    let rec = json_of(&store.load(&key).unwrap().expect("record of the new upload"));
+    assert_eq!(rec["upload_url"], tus.at("/files/new"));
+    assert_eq!(rec["offset"], 10);
+    assert_eq!(metadata_value(&rec, "token"), Some("NEW-TOKEN"));
+    assert_eq!(rec["secret_keys"], json!(["token"]));
     assert_eq!(unfinished_records(state.path()).len(), 1);
 }
 

@@ -12,13 +12,12 @@ use crate::support::raw_server::RawServer;
 use crate::support::upload::upload_file_to_wix;
 use crate::support::{TempDir, temp_file_with};
 use wix_media_emulator::Emulator;
+use wix_media_tus::Metadata;
 use wix_media_upload::wix::{
     self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget, finalize,
     generate_resumable_upload_url,
 };
-use wix_media_upload::{
-    Credentials, Error, Metadata, RetryPolicy, Secret, Source, UploadOptions, Uploader,
-};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Secret, Source, UploadOptions, Uploader};
 
 /// Names a URL query, a path or a form decoder could mangle, each with what makes it awkward.
 const NAMES: &[(&str, &str)] = &[
@@ -47,7 +46,7 @@ fn awkward_file_names_round_trip_to_the_finalized_file() {
     let dir = TempDir::new("wmu-sec-names");
     let emu = Emulator::start(dir.path()).unwrap();
     let creds = Credentials::site("key", "site").with_api_base(emu.base_url());
-    let uploader = Uploader::new().unwrap();
+    let uploader = Uploader::builder().build().unwrap();
     for (i, &(name, why)) in NAMES.iter().enumerate() {
         let (file, bytes) = temp_file_with(1000 + i, 60 + i as u64);
         // No fileName at generate: the finalize query is the only place the name comes from.
@@ -98,15 +97,25 @@ fn metadata_keys_that_break_the_header_are_refused() {
         "ünï",
         "k\u{0}",
     ] {
-        match Metadata::new().with(key, "v").map_err(Error::from) {
+        // Refused before anything is sent: nothing listens at the endpoint, and no retries.
+        let uploader = Uploader::builder()
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let source = Source::seekable(std::io::Cursor::new(b"data".to_vec())).unwrap();
+        let options = UploadOptions::new()
+            .metadata("filename", "ok.bin")
+            .metadata(key, "v");
+        match uploader.upload("http://127.0.0.1:1/files", source, options) {
             Err(Error::InvalidInput(msg)) => assert!(msg.contains("metadata key"), "{msg}"),
             other => panic!("{key:?}: expected InvalidInput, got {other:?}"),
         }
+        // The tus crate's own check.
         let mut m = Metadata::new();
         assert!(matches!(
             m.insert(key, "v"),
-            Err(wix_media_upload::proto::Error::Usage(
-                wix_media_upload::proto::Usage::BadMetadataKey(_)
+            Err(wix_media_tus::Error::Usage(
+                wix_media_tus::Usage::BadMetadataKey(_)
             ))
         ));
         assert!(m.is_empty(), "{key:?} was kept");

@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::support::{TempDir, TempFile, TusServer, temp_file_with};
 use crate::support::{logs, state};
 use wix_media_upload::{
-    AbortHandle, DirStore, Error, Metadata, Record, Source, StateStore, UploadOptions, Uploader,
+    AbortHandle, DirStore, Error, Record, Source, StateStore, UploadOptions, Uploader,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -50,16 +50,22 @@ fn is_root() -> bool {
     root
 }
 
-fn record(key: &str) -> Record {
-    state::record(
+/// A record of an upload at offset `offset`, saved under `key`.
+fn record_at(key: &str, offset: u64) -> Record {
+    let mut rec = state::record_json(
         key,
         "http://h/files",
         "http://h/files/1",
         10,
-        4,
+        offset,
         &[("token", "S3CRET")],
-    )
-    .with_created_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1))
+    );
+    rec["created_at_ms"] = 1000.into();
+    state::to_record(rec)
+}
+
+fn record(key: &str) -> Record {
+    record_at(key, 4)
 }
 
 /// The one record file in `dir`.
@@ -88,7 +94,7 @@ fn upload(
     let abort = AbortHandle::new();
     let handle = abort.clone();
     let mut options = UploadOptions::new()
-        .metadata(Metadata::new().with("filename", "f.bin").unwrap())
+        .metadata("filename", "f.bin")
         .abort(abort);
     if let Some(n) = stop_after {
         options = options.progress(move |p| {
@@ -132,7 +138,7 @@ fn a_temp_file_left_by_a_killed_save_is_ignored() {
     let store = DirStore::new(dir.path()).unwrap();
     let rec = record("k");
     store.save(&rec).unwrap();
-    let path = store.path_for("k");
+    let path = state::record_path(dir.path(), "k");
     let hash = path.file_stem().unwrap().to_str().unwrap().to_owned();
     // A half-written record of another (dead) process, and plain garbage.
     let full = fs::read(&path).unwrap();
@@ -142,7 +148,7 @@ fn a_temp_file_left_by_a_killed_save_is_ignored() {
     fs::write(&stray_junk, b"\x00\xffnot json").unwrap();
 
     assert_eq!(store.load("k").unwrap(), Some(rec.clone()));
-    let newer = rec.clone().with_offset(8);
+    let newer = record_at("k", 8);
     store.save(&newer).unwrap();
     assert_eq!(store.load("k").unwrap(), Some(newer.clone()));
     // A new store (another process) reads the same.
@@ -166,7 +172,7 @@ fn a_temp_file_with_our_own_pid_does_not_block_saving() {
     if let Some(dir) = std::env::var_os(CHILD) {
         let dir = PathBuf::from(dir);
         let store = DirStore::new(&dir).unwrap();
-        let hash = store.path_for("k");
+        let hash = state::record_path(&dir, "k");
         let hash = hash.file_stem().unwrap().to_str().unwrap();
         for n in 0..3 {
             let stray = dir.join(format!(".{hash}.{}.{n}.tmp", std::process::id()));
@@ -319,11 +325,7 @@ fn a_record_owned_by_another_user_is_refused() {
         other => panic!("expected Error::Store, got {other:?}"),
     }
     let store = DirStore::new(state.path()).unwrap();
-    let key = format!(
-        "{}\n{}",
-        server.endpoint(),
-        Source::file(file.path()).unwrap().key().unwrap()
-    );
+    let key = state::file_state_key(&server.endpoint(), file.path());
     assert!(matches!(store.load(&key), Err(Error::Store(_))));
     assert_eq!(server.uploads().len(), 1, "nothing was sent");
 }

@@ -7,16 +7,16 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use crate::support::http::{agent, tus, tus_patch};
-use crate::support::state::file_state_key;
-use crate::support::{TempDir, TusServer, temp_file_with};
-use wix_media_upload::{
-    DirStore, Error, Metadata, Record, Source, StateStore, UploadOptions, Uploader,
+use crate::support::state::{
+    file_state_key, json_of, metadata_value, ms, record_json, record_path, to_record,
 };
+use crate::support::{TempDir, TusServer, temp_file_with};
+use wix_media_upload::{DirStore, Error, Record, Source, StateStore, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
 
@@ -27,86 +27,87 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&fs::read(&path).expect("the fixture")).expect("JSON")
 }
 
-/// Writes `json` as the record file of its key in `store`, as a `DirStore` would (mode 0600).
-fn plant(store: &DirStore, json: &Value) {
+/// Writes `json` as the record file of its key in the state directory `dir`, as a `DirStore`
+/// would (mode 0600).
+fn plant(dir: &Path, json: &Value) {
     let key = json["key"].as_str().expect("a key");
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(store.path_for(key))
+        .open(record_path(dir, key))
         .unwrap();
     f.write_all(json.to_string().as_bytes()).unwrap();
 }
 
-/// The fixture `name` planted in a new store, and loaded from it.
-fn load_fixture(name: &str) -> Record {
+/// The fixture `name` planted in a new store, loaded from it, and what it is now: the loaded
+/// record and its serde form (the current format: times in milliseconds).
+fn load_fixture(name: &str) -> (Record, Value) {
     let dir = TempDir::new("wmu-v1-load");
     let store = DirStore::new(dir.path()).unwrap();
     let json = fixture(name);
-    plant(&store, &json);
+    plant(dir.path(), &json);
     let key = json["key"].as_str().unwrap();
     let rec = store.load(key).unwrap().expect(name);
     assert_eq!(rec.key(), key);
-    rec
+    let now = json_of(&rec);
+    assert_eq!(now["version"], 2, "{now}");
+    (rec, now)
 }
 
-fn secs(s: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(s)
-}
-
-fn millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+/// Seconds since the epoch, as format 2 writes them (in milliseconds).
+fn secs(s: u64) -> u64 {
+    s * 1000
 }
 
 #[test]
 fn records_of_format_1_load_with_their_times() {
     // An interrupted tus upload: seconds for creation and expiry.
-    let rec = load_fixture("tus-interrupted.json");
+    let (_, rec) = load_fixture("tus-interrupted.json");
     let endpoint = "http://127.0.0.1:35523/files";
-    assert_eq!(rec.endpoint(), endpoint);
+    assert_eq!(rec["endpoint"], endpoint);
     assert_eq!(
-        rec.upload_url(),
+        rec["upload_url"],
         format!("{endpoint}/a1e0ef5708022285ad8ee9c567a24c83")
     );
     assert_eq!(
-        (rec.length(), rec.offset()),
-        (Some(3 * MIB as u64), MIB as u64)
+        (&rec["length"], &rec["offset"]),
+        (&json!(3 * MIB), &json!(MIB))
     );
-    assert_eq!(rec.created_at(), secs(1_796_285_291));
-    assert_eq!(rec.expires_at(), Some(secs(4_949_885_291)));
-    assert_eq!((rec.completed_at(), rec.chunk_size()), (None, None));
-    assert_eq!(rec.metadata().unwrap().get("filename"), Some("movie.bin"));
+    assert_eq!(rec["created_at_ms"], secs(1_796_285_291));
+    assert_eq!(rec["expires_at_ms"], secs(4_949_885_291));
+    assert_eq!(
+        (&rec["completed_at_ms"], &rec["chunk_size"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(metadata_value(&rec, "filename"), Some("movie.bin"));
 
     // The same upload finished: milliseconds for the completion.
-    let rec = load_fixture("tus-finished.json");
-    assert_eq!(rec.offset(), 3 * MIB as u64);
-    assert_eq!(rec.created_at(), secs(1_796_285_291));
-    assert_eq!(rec.completed_at(), Some(millis(1_796_285_291_632)));
+    let (_, rec) = load_fixture("tus-finished.json");
+    assert_eq!(rec["offset"], 3 * MIB as u64);
+    assert_eq!(rec["created_at_ms"], secs(1_796_285_291));
+    assert_eq!(rec["completed_at_ms"], 1_796_285_291_632_u64);
 
     // A Wix upload: the token is in the metadata, secret, and not in Debug.
-    let rec = load_fixture("wix-interrupted.json");
-    let meta = rec.metadata().unwrap();
-    let token = meta.get("token").expect("the token");
-    let meta_shown = format!("{meta:?} {meta:#?}");
-    assert!(
-        token.starts_with("eyJ") && !meta_shown.contains(token),
-        "{meta_shown}"
-    );
-    assert_eq!(rec.expires_at(), Some(secs(1_796_371_691)));
-    let shown = format!("{rec:?} {rec:#?}");
+    let (loaded, rec) = load_fixture("wix-interrupted.json");
+    let token = metadata_value(&rec, "token").expect("the token");
+    assert!(token.starts_with("eyJ"), "{token}");
+    assert_eq!(rec["secret_keys"], json!(["token"]));
+    assert_eq!(rec["expires_at_ms"], secs(1_796_371_691));
+    let shown = format!("{loaded:?} {loaded:#?}");
     assert!(!shown.contains(token), "{shown}");
 
     // The Wix client's finished jobs (created at 0: the epoch).
     for (name, done) in [
-        ("wix-finished-simple.json", 1_796_285_291_667),
+        ("wix-finished-simple.json", 1_796_285_291_667_u64),
         ("wix-finished-resumable.json", 1_796_285_291_752),
     ] {
-        let rec = load_fixture(name);
-        assert_eq!(rec.created_at(), UNIX_EPOCH, "{name}");
-        assert_eq!(rec.completed_at(), Some(millis(done)), "{name}");
-        assert_eq!(rec.offset(), rec.length().unwrap(), "{name}");
+        let (_, rec) = load_fixture(name);
+        assert_eq!(rec["created_at_ms"], 0, "{name}");
+        assert_eq!(rec["completed_at_ms"], done, "{name}");
+        assert_eq!(rec["offset"], rec["length"], "{name}");
+        assert!(rec["offset"].is_u64(), "{name}");
     }
 }
 
@@ -134,35 +135,36 @@ fn an_upload_recorded_in_format_1_resumes_from_the_servers_offset() {
     assert_eq!(patched.status, 204, "{}", patched.body);
 
     let state = TempDir::new("wmu-v1-resume");
-    let store = DirStore::new(state.path()).unwrap();
+    // A state directory as a store makes it (private), for the planted record.
+    DirStore::new(state.path()).unwrap();
     json["key"] = json!(file_state_key(&endpoint, file.path()));
     json["endpoint"] = json!(endpoint);
     json["upload_url"] = json!(url);
     assert!(json.get("version").is_none() && json["created_at"].is_u64());
-    plant(&store, &json);
+    plant(state.path(), &json);
 
     let uploader = Uploader::builder()
         .chunk_size(MIB as u64)
         .state_dir(state.path())
         .build()
         .unwrap();
-    let meta = Metadata::new().with("filename", "movie.bin").unwrap();
     let done = uploader
         .upload(
             &endpoint,
             Source::file(file.path()).unwrap(),
-            UploadOptions::new().metadata(meta),
+            UploadOptions::new().metadata("filename", "movie.bin"),
         )
         .unwrap();
     assert_eq!(done.url, url);
     assert_eq!(done.resumed_from, Some(2 * MIB as u64));
-    assert_eq!(done.metadata.get("filename"), Some("movie.bin"));
+    assert_eq!(done.metadata("filename"), Some("movie.bin"));
     assert_eq!(server.uploads().len(), 1, "no new upload");
     assert_eq!(server.stored_bytes(&url), bytes);
 
     // The finished record is written in the current format.
     let key = json["key"].as_str().unwrap();
-    let left: Value = serde_json::from_slice(&fs::read(store.path_for(key)).unwrap()).unwrap();
+    let left: Value =
+        serde_json::from_slice(&fs::read(record_path(state.path(), key)).unwrap()).unwrap();
     assert_eq!(left["version"], 2, "{left}");
     assert!(left["completed_at_ms"].is_u64(), "{left}");
     assert_eq!(left["created_at_ms"], 1_796_285_291_000_u64, "{left}");
@@ -172,27 +174,22 @@ fn an_upload_recorded_in_format_1_resumes_from_the_servers_offset() {
 fn a_new_record_is_written_with_its_version_and_loads_equal() {
     let dir = TempDir::new("wmu-v2");
     let store = DirStore::new(dir.path()).unwrap();
-    let meta = Metadata::new()
-        .with("filename", "a.bin")
-        .unwrap()
-        .with_secret("token", "S3CRET")
-        .unwrap();
-    let now = SystemTime::now();
-    let rec = Record::new("k", "http://h/files", "http://h/files/1", Some(10))
-        .with_offset(4)
-        .with_created_at(now)
-        .with_expires_at(Some(now + Duration::from_secs(3600)))
-        .with_metadata(&meta);
+    let meta = [("filename", "a.bin"), ("token", "S3CRET")];
+    let now = ms(SystemTime::now());
+    let mut made = record_json("k", "http://h/files", "http://h/files/1", 10, 4, &meta);
+    made["created_at_ms"] = json!(now);
+    made["expires_at_ms"] = json!(now + 3_600_000);
+    let rec = to_record(made.clone());
     store.save(&rec).unwrap();
-    let json: Value = serde_json::from_slice(&fs::read(store.path_for("k")).unwrap()).unwrap();
-    assert_eq!(json["version"], 2, "{json}");
-    let ms = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    assert_eq!(json["created_at_ms"], ms, "{json}");
-    assert_eq!(json["expires_at_ms"], ms + 3_600_000, "{json}");
+    let json: Value =
+        serde_json::from_slice(&fs::read(record_path(dir.path(), "k")).unwrap()).unwrap();
+    assert_eq!(json, made, "written as it was made, version and all");
     let back = store.load("k").unwrap().expect("the record");
     assert_eq!(back, rec);
-    assert_eq!(back.created_at(), millis(ms), "kept to the millisecond");
-    assert_eq!(back.metadata().unwrap(), meta);
+    let back = json_of(&back);
+    assert_eq!(back["created_at_ms"], now, "kept to the millisecond");
+    assert_eq!(metadata_value(&back, "token"), Some("S3CRET"));
+    assert_eq!(back["secret_keys"], json!(["token"]));
 }
 
 /// A record written by a newer version (a downgrade, or two versions sharing a state
@@ -205,18 +202,20 @@ fn a_record_of_a_newer_format_is_refused_and_kept() {
     let state = TempDir::new("wmu-v3");
     let store = DirStore::new(state.path()).unwrap();
     let key = file_state_key(&endpoint, file.path());
-    let rec = Record::new(
-        key.as_str(),
-        endpoint.as_str(),
-        format!("{endpoint}/x"),
-        Some(MIB as u64),
-    );
+    let rec = to_record(record_json(
+        &key,
+        &endpoint,
+        &format!("{endpoint}/x"),
+        MIB as u64,
+        0,
+        &[],
+    ));
     store.save(&rec).unwrap();
-    let path = store.path_for(&key);
+    let path = record_path(state.path(), &key);
     let mut json: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     json["version"] = json!(3);
     json["a_field_of_the_future"] = json!({"anything": true});
-    plant(&store, &json);
+    plant(state.path(), &json);
 
     let refused = |err: Error| match err {
         Error::Store(e) => {

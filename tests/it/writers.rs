@@ -10,7 +10,7 @@ use crate::support::http::eventually;
 use crate::support::proxy::gate::GateProxy;
 use crate::support::proxy::{FaultProxy, ProxyConfig};
 use crate::support::{TempDir, TusServer, temp_file_with};
-use wix_media_upload::{DirStore, Metadata, Source, StateStore, UploadOptions, Uploader};
+use wix_media_upload::{DirStore, Source, StateStore, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
 
@@ -51,8 +51,7 @@ fn two_writers_of_one_file_make_one_upload() {
     // Each its own uploader and store on the same directory: what two processes have.
     let upload = || {
         let up = Uploader::builder().state_dir(state.path()).build().unwrap();
-        let meta = Metadata::new().with("filename", "same.bin").unwrap();
-        let options = UploadOptions::new().metadata(meta);
+        let options = UploadOptions::new().metadata("filename", "same.bin");
         up.upload(&endpoint, Source::file(file.path()).unwrap(), options)
     };
     let results = std::thread::scope(|s| {

@@ -1,11 +1,42 @@
-//! A clock for the tests: the library's [`ManualClock`] (never sleeps, records each sleep and
-//! moves its time on by it), plus an event log that puts the sleeps in order with the failures
-//! a mock server answered, to tell how long the client waited after each one.
+//! Clocks for the tests: the testkit's manual clock (never sleeps, records each sleep and moves
+//! its time on by it) as the SDK's [`Clock`] ([`ManualClock`]), and one that also puts the
+//! sleeps in order with the failures a mock server answered, to tell how long the client waited
+//! after each one ([`RecordingClock`]).
 
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use wix_media_upload::{Clock, ManualClock};
+use wix_media_upload::Clock;
+
+/// The testkit's [`ManualClock`](wix_media_testkit::clock::ManualClock), handed to an uploader
+/// as its [`Clock`]; its `sleeps()` and `slept()` are the testkit clock's.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock(wix_media_testkit::clock::ManualClock);
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Deref for ManualClock {
+    type Target = wix_media_testkit::clock::ManualClock;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.0.sleep(d);
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 enum Event {
@@ -16,11 +47,11 @@ enum Event {
     Failed,
 }
 
-/// A [`ManualClock`] whose sleeps are also logged among the failures marked by
+/// A manual clock whose sleeps are also logged among the failures marked by
 /// [`RecordingClock::failure_marker`].
 #[derive(Clone, Default)]
 pub struct RecordingClock {
-    clock: ManualClock,
+    clock: wix_media_testkit::clock::ManualClock,
     events: Arc<Mutex<Vec<Event>>>,
 }
 

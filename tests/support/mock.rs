@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
+use wix_media_tus::Metadata;
 use wix_media_upload::{
-    CreationMode, Metadata, Result, RetryPolicy, Source, UploadOptions, Uploaded, Uploader,
-    UploaderBuilder,
+    CreationMode, Result, RetryPolicy, Source, UploadOptions, Uploaded, Uploader, UploaderBuilder,
 };
 
 use super::clock::RecordingClock;

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::proto::Method;
 use crate::wix::action::{Action, RestRequest, json};
 use crate::wix::{FileDescriptor, ImportFileRequest};
+use wix_media_tus::Method;
 
 /// Most imports one request carries (Wix's integration notes).
 pub(crate) const MAX_ITEMS: usize = 100;

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::proto::Method;
 use crate::wix::action::{Action, RestRequest, json};
+use wix_media_tus::Method;
 
 /// `{fileId}` → `{downloadUrls: [{url, assetKey}]}`: the first URL. Wix's defaults hold: the
 /// URL lasts 600 minutes, and downloads as an attachment named as the file.

@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::proto::Method;
 use crate::wix::FileDescriptor;
 use crate::wix::action::{Action, RestRequest, json};
+use wix_media_tus::Method;
 
 /// Most ids one delete or restore carries (Wix documents no bound).
 pub(crate) const MAX_IDS: usize = 100;

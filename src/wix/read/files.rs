@@ -6,9 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::page::{Listing, NextCursor, Page, sealed};
 use crate::error::Result;
-use crate::proto::Method;
 use crate::wix::action::{Action, RestRequest, json};
 use crate::wix::{FileDescriptor, MediaType, WixClient};
+use wix_media_tus::Method;
 
 /// Most files a list page holds (Wix documents none; 100 is safe, and the emulator's bound).
 const MAX_LIST_PAGE: u32 = 100;

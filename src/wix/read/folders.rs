@@ -7,9 +7,9 @@ use serde_json::json;
 use super::files::{SortField, SortOrder, paging_pairs, sealed_by_action, sort_pairs};
 use super::page::{Listing, NextCursor, Page, sealed};
 use crate::error::Result;
-use crate::proto::Method;
 use crate::wix::action::{Action, RestRequest, json, segment};
 use crate::wix::{FileState, WixClient};
+use wix_media_tus::Method;
 
 /// The id of the Media Manager's root folder, where files go by default.
 pub const MEDIA_ROOT: &str = "media-root";

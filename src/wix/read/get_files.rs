@@ -2,11 +2,11 @@
 //! requests of at most [`MAX_IDS`] ids.
 
 use crate::error::Result;
-use crate::proto::Method;
 use crate::wix::FileDescriptor;
 use crate::wix::action::{Action, RestRequest, json};
 use crate::wix::rest::Rest;
 use crate::wix::types::GetFilesResponse;
+use wix_media_tus::Method;
 
 /// Most ids one get-files request carries (Wix documents no bound; a URL-free POST body of
 /// 100 ids stays small).

@@ -11,37 +11,20 @@ use super::lenient;
 use super::{MediaType, UploadProtocol};
 use crate::secret::Secret;
 
-/// `externalInfo`: the caller's own ids for a file, echoed back in Wix's webhooks.
+/// `externalInfo`: the caller's own ids for a file, echoed back in Wix's webhooks (set with
+/// [`FileOptions::external_info`]).
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[must_use]
 #[serde(default, rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExternalInfo {
+pub(crate) struct ExternalInfo {
     /// Who the ids belong to (`origin`), e.g. the caller's app name.
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
     /// The caller's ids (`externalIds`).
     #[serde(
         deserialize_with = "lenient::seq",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub external_ids: Vec<String>,
-}
-
-impl ExternalInfo {
-    /// External info with this `origin` and no ids yet.
-    pub fn new(origin: impl Into<String>) -> Self {
-        ExternalInfo {
-            origin: Some(origin.into()),
-            external_ids: Vec::new(),
-        }
-    }
-
-    /// Adds one id to `externalIds`.
-    pub fn external_id(mut self, id: impl Into<String>) -> Self {
-        self.external_ids.push(id.into());
-        self
-    }
+    pub(crate) external_ids: Vec<String>,
 }
 
 /// The optional fields shared by every request that creates a file (generate upload URL,
@@ -52,14 +35,14 @@ impl ExternalInfo {
 /// [`GenerateUploadUrlRequest::options`] or [`ImportFileRequest::options`].
 ///
 /// ```
-/// use wix_media_upload::wix::{ExternalInfo, FileOptions};
+/// use wix_media_upload::wix::FileOptions;
 ///
 /// let options = FileOptions::new()
 ///     .file_path("/videos/2024/december")
 ///     .private(true)
 ///     .label("launch")
-///     .external_info(ExternalInfo::new("crm").external_id("42"));
-/// assert_eq!(options.labels, ["launch"]);
+///     .external_info("crm", ["42"]);
+/// # drop(options);
 /// ```
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,16 +51,16 @@ impl ExternalInfo {
 #[must_use]
 pub struct FileOptions {
     /// Folder to create the file in (`parentFolderId`; Wix's default: `media-root`).
-    pub parent_folder_id: Option<String>,
+    pub(crate) parent_folder_id: Option<String>,
     /// Whether the file is private (`private`; a private file cannot be made public later).
-    pub private: Option<bool>,
+    pub(crate) private: Option<bool>,
     /// Labels to attach to the file (`labels`: at most 500, each at most 200 characters).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Folder path such as `/videos/2024/december` (`filePath`); missing folders are created.
-    pub file_path: Option<String>,
+    pub(crate) file_path: Option<String>,
     /// The caller's own ids for the file (`externalInfo`).
-    pub external_info: Option<ExternalInfo>,
+    pub(crate) external_info: Option<ExternalInfo>,
 }
 
 impl FileOptions {
@@ -106,9 +89,17 @@ impl FileOptions {
         self
     }
 
-    /// Sets `externalInfo`.
-    pub fn external_info(mut self, info: ExternalInfo) -> Self {
-        self.external_info = Some(info);
+    /// Sets `externalInfo`: the caller's own `ids` for the file, under `origin` (who they
+    /// belong to, e.g. the caller's app name); Wix echoes them back in its webhooks.
+    pub fn external_info(
+        mut self,
+        origin: impl Into<String>,
+        ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.external_info = Some(ExternalInfo {
+            origin: Some(origin.into()),
+            external_ids: ids.into_iter().map(Into::into).collect(),
+        });
         self
     }
 
@@ -128,15 +119,16 @@ fn tus() -> UploadProtocol {
 /// client sends the one the route needs.
 ///
 /// ```
-/// use wix_media_upload::wix::GenerateUploadUrlRequest;
-///
-/// use wix_media_upload::wix::FileOptions;
+/// use wix_media_upload::wix::{FileOptions, GenerateUploadUrlRequest};
 ///
 /// let request = GenerateUploadUrlRequest::new("video/mp4")
 ///     .file_name("clip.mp4")
 ///     .size_in_bytes(10_737_418_240)
 ///     .options(FileOptions::new().file_path("/videos/2024/december"));
-/// assert_eq!(request.options.file_path.as_deref(), Some("/videos/2024/december"));
+/// let body = serde_json::to_value(&request)?;
+/// assert_eq!(body["filePath"], "/videos/2024/december");
+/// assert_eq!(body["sizeInBytes"], "10737418240");
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,16 +137,16 @@ fn tus() -> UploadProtocol {
 #[must_use]
 pub struct GenerateUploadUrlRequest {
     /// MIME type of the file (required, max 100 chars).
-    pub mime_type: String,
+    pub(crate) mime_type: String,
     /// File name shown in the Media Manager (max 200 chars); with it, finalize's `filename`
     /// is optional.
-    pub file_name: Option<String>,
+    pub(crate) file_name: Option<String>,
     /// File size; sent as a decimal string.
     #[serde(default, with = "lenient::string_u64")]
-    pub size_in_bytes: Option<u64>,
+    pub(crate) size_in_bytes: Option<u64>,
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
-    pub options: FileOptions,
+    pub(crate) options: FileOptions,
     upload_protocol: Option<UploadProtocol>,
 }
 
@@ -266,22 +258,22 @@ impl GenerateSimpleUploadUrlResponse {
 #[must_use]
 pub struct ImportFileRequest {
     /// URL to import from (required).
-    pub url: String,
+    pub(crate) url: String,
     /// Name shown in the Media Manager.
-    pub display_name: Option<String>,
+    pub(crate) display_name: Option<String>,
     /// MIME type of the file.
-    pub mime_type: Option<String>,
+    pub(crate) mime_type: Option<String>,
     /// Kind of media (`IMAGE`, `VIDEO`, `AUDIO`, `DOCUMENT`, `VECTOR`, `ARCHIVE`, `MODEL3D`).
-    pub media_type: Option<MediaType>,
+    pub(crate) media_type: Option<MediaType>,
     /// Folder, privacy, labels, external ids.
     #[serde(flatten)]
-    pub options: FileOptions,
+    pub(crate) options: FileOptions,
     /// Parameters Wix sends with the request to `url` (`urlParams`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub url_params: Map<String, Value>,
+    pub(crate) url_params: Map<String, Value>,
     /// Headers Wix sends with the request to `url` (`urlHeaders`); values are secrets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub url_headers: BTreeMap<String, Secret>,
+    pub(crate) url_headers: BTreeMap<String, Secret>,
 }
 
 impl ImportFileRequest {
@@ -421,7 +413,7 @@ mod tests {
                     .label("one")
                     .label("two")
                     .file_path("/videos/2024/december")
-                    .external_info(ExternalInfo::new("my-app").external_id("order-17")),
+                    .external_info("my-app", ["order-17"]),
             );
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
@@ -477,7 +469,7 @@ mod tests {
             .label("a")
             .label("b")
             .file_path("/imports")
-            .external_info(ExternalInfo::new("crm").external_id("1").external_id("2"));
+            .external_info("crm", ["1", "2"]);
         let expected = json!({
             "parentFolderId": "folder-1",
             "private": false,
@@ -592,7 +584,7 @@ mod tests {
                     .file_path("/imports/2024")
                     .private(false)
                     .label("imported")
-                    .external_info(ExternalInfo::new("crm").external_id("42")),
+                    .external_info("crm", ["42"]),
             )
             .url_param("size", "large")
             .url_param("v", 2)
@@ -673,7 +665,13 @@ mod tests {
             json!({"origin": "crm", "externalIds": ["1", 2, null], "other": 1}),
         )
         .unwrap();
-        assert_eq!(info, ExternalInfo::new("crm").external_id("1"));
+        assert_eq!(
+            info,
+            ExternalInfo {
+                origin: Some("crm".into()),
+                external_ids: vec!["1".into()]
+            }
+        );
         let info: ExternalInfo = serde_json::from_value(json!({"externalIds": null})).unwrap();
         assert_eq!(info, ExternalInfo::default());
         assert_eq!(serde_json::to_value(&info).unwrap(), json!({}));

@@ -2,7 +2,7 @@
 
 /// Defines a string enum with a fallback variant that keeps unknown values.
 ///
-/// The enum gets `as_str`, `From<&str>`, `Display`, and serde impls that read any JSON string
+/// The enum gets `Display` (the wire value), `From<&str>`, a crate-private `as_str`, and serde impls that read any JSON string
 /// (an unknown one becomes `Unrecognized`) and write the wire value back. A number or a boolean
 /// (protobuf's JSON mapping allows enum numbers) is kept as `Unrecognized` with its JSON text;
 /// a list, an object or null is an error.
@@ -21,8 +21,8 @@ macro_rules! wire_enum {
         }
 
         impl $name {
-            /// The value as sent on the wire.
-            pub fn as_str(&self) -> &str {
+            /// The value as sent on the wire (`Display` writes it).
+            pub(crate) fn as_str(&self) -> &str {
                 match self {
                     $( $name::$variant => $wire, )*
                     $name::Unrecognized(raw) => raw,

@@ -1,7 +1,7 @@
 //! The body of the fuzz target `responses` (fuzz/fuzz_targets/responses.rs includes this file):
 //! arbitrary server responses fed to the pure tus machine and the Wix parsers. The `it` test
 //! binary replays the kept regression inputs through it (tests/it/fuzz/mod.rs), so it must stay
-//! self-contained: the SDK and serde_json only.
+//! self-contained: the SDK, its tus crate and serde_json only.
 //!
 //! Invariants checked besides "no panic": the offset never passes the length, moves back only
 //! when a HEAD says so (the server's word wins: the bytes are sent again) or on a restart, and
@@ -9,10 +9,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use wix_media_upload::fuzzing::{body_excerpt, resolve, times, wix_error};
-use wix_media_upload::proto::{self, Config, Interruption, ResponseHead, Upload};
+use wix_media_tus::{
+    self as proto, Config, CreationMode, Interruption, Metadata, ResponseHead, Upload, resolve,
+};
+use wix_media_upload::fuzzing::{body_excerpt, wix_error};
 use wix_media_upload::wix::{FileDescriptor, GenerateUploadUrlResponse};
-use wix_media_upload::{CreationMode, Metadata};
 
 const HEADERS: &[&str] = &[
     "Upload-Offset",
@@ -93,7 +94,8 @@ fn parse_as_wix(resp: &ResponseHead, body: &[u8], now: SystemTime) {
     if let Some(loc) = resp.header("Location") {
         let _ = resolve(ENDPOINT, loc);
     }
-    times(resp, now);
+    let _ = resp.retry_after(now);
+    let _ = resp.upload_expires_at(now);
 }
 
 /// Runs one input; panics when an invariant breaks.

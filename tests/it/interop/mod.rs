@@ -9,7 +9,7 @@ use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wix_media_upload::{Metadata, Progress, UploadOptions, Uploaded, Uploader, UploaderBuilder};
+use wix_media_upload::{Progress, UploadOptions, Uploaded, Uploader, UploaderBuilder};
 
 use crate::support::proxy::{FaultProxy, ProxyConfig, SeenRequest};
 use crate::support::server_process::ServerProcess;
@@ -47,9 +47,9 @@ impl<S: Deref<Target = ServerProcess>> Rig<S> {
     }
 }
 
-/// The metadata of these uploads.
-pub fn meta() -> Metadata {
-    Metadata::new().with("filename", "f.bin").unwrap()
+/// The options of these uploads: their metadata.
+pub fn options() -> UploadOptions<'static> {
+    UploadOptions::new().metadata("filename", "f.bin")
 }
 
 /// Uploads a fresh `len`-byte file to `endpoint` (on `server`) and checks the upload and the
@@ -62,7 +62,7 @@ pub fn upload_fresh(
     seed: u64,
 ) -> Uploaded {
     let (file, bytes) = temp_file_with(len, seed);
-    let options = UploadOptions::new().metadata(meta());
+    let options = options();
     let done =
         upload_file(up, endpoint, file.path(), options).unwrap_or_else(|e| panic!("{len} B: {e}"));
     assert_eq!(done.size, len as u64);

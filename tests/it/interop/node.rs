@@ -35,7 +35,7 @@ fn chunked(creation: CreationMode) -> Uploader {
 #[test]
 fn single_patch_uploads_of_0_1_and_5_mib() {
     let rig = rig();
-    let uploader = Uploader::new().unwrap();
+    let uploader = Uploader::builder().build().unwrap();
     for (len, seed) in [(0, 1), (1, 2), (5 * MIB, 3)] {
         upload_checked(&rig, &uploader, len, seed);
     }

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use super::{Rig, meta, resume, upload_fresh, upload_half};
+use super::{Rig, options, resume, upload_fresh, upload_half};
 use crate::support::http::{
     agent, connect, head_status, patch_head, raw_exchange, read_continue, send, tus, tus_patch,
 };
@@ -367,13 +367,7 @@ fn parallel_upload_concatenates_four_partials() {
     let rig = rig();
     let uploader = builder().parallel(4).build().unwrap();
     let (file, bytes) = temp_file_with(8 * MIB + 3, 21);
-    let done = upload_file(
-        &uploader,
-        &rig.endpoint(),
-        file.path(),
-        UploadOptions::new().metadata(meta()),
-    )
-    .unwrap();
+    let done = upload_file(&uploader, &rig.endpoint(), file.path(), options()).unwrap();
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(rig.server.stored_bytes(&done.url), bytes);
     let posts = rig.proxy.requests_of("POST");
@@ -532,13 +526,8 @@ fn default_single_patch_meets_the_servers_8_mib_chunk_cap() {
     });
     let (file, digest) = big_temp_file_with(50_000_000, 51);
     let uploader = builder().build().unwrap();
-    let done = upload_file(
-        &uploader,
-        &server.endpoint(),
-        file.path(),
-        UploadOptions::new().metadata(meta()),
-    )
-    .unwrap_or_else(|e| panic!("{e} ({e:?})"));
+    let done = upload_file(&uploader, &server.endpoint(), file.path(), options())
+        .unwrap_or_else(|e| panic!("{e} ({e:?})"));
     assert_eq!(done.size, 50_000_000);
     assert_eq!(server.uploads().len(), 1);
     assert_eq!(server.stored_digest(&done.url), digest);

@@ -32,7 +32,7 @@ const FAILS: usize = 5;
 #[test]
 fn a_bulk_import_of_250_urls_takes_3_requests_and_reports_each_item() {
     let emu = Emu::with(EmulatorConfig::new().processing_delay(Duration::ZERO));
-    let client = WixClient::new(emu.credentials()).unwrap();
+    let client = WixClient::builder(emu.credentials()).build().unwrap();
     let bytes = pseudo_random_bytes(3000, 7);
     let source = file_server(bytes.clone(), "image/png");
     let requests: Vec<ImportFileRequest> = (0..250)
@@ -107,7 +107,7 @@ fn a_bulk_import_of_250_urls_takes_3_requests_and_reports_each_item() {
 fn files_still_pending_come_back_as_they_are_and_a_wait_can_be_aborted() {
     // Imports stay PENDING for the whole test.
     let emu = Emu::with(EmulatorConfig::new().processing_delay(Duration::from_secs(3600)));
-    let client = WixClient::new(emu.credentials()).unwrap();
+    let client = WixClient::builder(emu.credentials()).build().unwrap();
     let source = file_server(vec![1; 100], "image/png");
     let requests: Vec<ImportFileRequest> = (0..3)
         .map(|i| ImportFileRequest::new(source.url(&format!("/p{i}.png"))))

@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::support::TempDir;
+use crate::support::clock::ManualClock;
 use wix_media_emulator::{Emulator, EmulatorConfig};
-use wix_media_upload::wix::{
-    ExternalInfo, FileOptions, FileUpload, ImportFileRequest, Route, WixClient,
-};
+use wix_media_upload::wix::{FileOptions, FileUpload, ImportFileRequest, Route, WixClient};
 use wix_media_upload::wix::{MediaType, OperationStatus};
-use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader};
 
 const KEY: &str = "IST.client-test-key-0123456789";
 const SITE: &str = "site-1";
@@ -35,7 +34,7 @@ impl Wix {
     }
 
     fn client(&self) -> WixClient {
-        WixClient::new(self.credentials()).unwrap()
+        WixClient::builder(self.credentials()).build().unwrap()
     }
 
     /// A file named `name` holding `len` pseudo-random bytes.
@@ -129,7 +128,7 @@ fn routes_can_be_chosen_and_options_reach_wix() {
                             .private(true)
                             .label("summer")
                             .label("beach")
-                            .external_info(ExternalInfo::new("my-app").external_id("row-17")),
+                            .external_info("my-app", ["row-17"]),
                     ),
             )
             .unwrap_or_else(|e| panic!("{route:?}: {e}"));

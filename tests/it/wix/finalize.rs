@@ -2,15 +2,15 @@
 //! (tus, then finalize), and Wix error bodies.
 
 use mockito::{Matcher, Mock};
-use wix_media_upload::proto::Method;
+use wix_media_tus::Method;
 use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
-use wix_media_upload::{Error, Secret, Source, UploadOptions, Uploader};
+use wix_media_upload::{DirStore, Error, Secret, Source, StateStore, UploadOptions, Uploader};
 
 use crate::support::clock::RecordingClock;
 use crate::support::fixtures::{FINALIZE_EXAMPLE, assert_example_descriptor};
 use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
 use crate::support::state::state_key;
-use crate::support::temp_file_with;
+use crate::support::{TempDir, temp_file_with};
 
 /// The finalize PUT of [`TOKEN`]'s upload with `query`, as the SDK must send it.
 fn finalize_put(tus: &mut MockTus, query: &str) -> Mock {
@@ -27,7 +27,7 @@ fn finalize_puts_to_the_token_url_and_parses_the_example() {
         .match_header("Content-Length", "2")
         .with_body(FINALIZE_EXAMPLE);
     let put = answer(put, 200, &[("Content-Type", "application/json")], 1);
-    let uploader = Uploader::new().unwrap();
+    let uploader = Uploader::builder().build().unwrap();
     let file = wix::finalize(
         &uploader,
         &tus.at("/upload/tus"),
@@ -60,7 +60,8 @@ fn upload_to_wix_uploads_and_finalizes() {
     let put = answer(put, 200, &[], 1);
 
     let clock = RecordingClock::new();
-    let up = uploader(&clock).build().unwrap();
+    let state = TempDir::new("wmu-finalize-state");
+    let up = uploader(&clock).state_dir(state.path()).build().unwrap();
     let source = Source::file(file.path()).unwrap();
     let key = state_key(&target.upload_url, &source);
     let descriptor = wix::upload(&up, &target, source, UploadOptions::new())
@@ -68,7 +69,8 @@ fn upload_to_wix_uploads_and_finalizes() {
         .file;
     assert_all(&[&post, &p0, &put]);
     assert_example_descriptor(&descriptor);
-    assert_eq!(up.store().load(&key).unwrap(), None, "record removed");
+    let store = DirStore::new(state.path()).unwrap();
+    assert_eq!(store.load(&key).unwrap(), None, "record removed");
 }
 
 #[test]
@@ -92,7 +94,7 @@ fn finalize_errors_carry_the_wix_body() {
         .with_body(not_found)
         .expect(1)
         .create();
-    let uploader = Uploader::new().unwrap();
+    let uploader = Uploader::builder().build().unwrap();
     let base = tus.at("/upload/tus");
 
     let err =

@@ -15,7 +15,7 @@ use wix_media_upload::wix::{
 use crate::support::{EmuExt, pseudo_random_bytes};
 
 fn client(emu: &Emu) -> WixClient {
-    WixClient::new(emu.credentials()).unwrap()
+    WixClient::builder(emu.credentials()).build().unwrap()
 }
 
 /// Uploads `name` holding `len` bytes into the folder at `path` (made as needed).

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use crate::support::clock::ManualClock;
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{Value, json};
 use wix_media_upload::wix::{
     FileUpdate, ImportFileRequest, ItemError, ListFiles, ListFolders, MEDIA_ROOT, MediaType,
     OperationStatus, RootFolder, SearchFiles, SortField, SortOrder, WixClient,
 };
-use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader};
 
 const KEY: &str = "IST.read-key-0123456789";
 const SITE: &str = "5f3e-site";

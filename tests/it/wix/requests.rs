@@ -6,9 +6,10 @@ use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::json;
 use wix_media_upload::wix::OperationStatus;
 use wix_media_upload::wix::{FileOptions, FileUpload, ImportFileRequest, Route, WixClient};
-use wix_media_upload::{Credentials, Error, ManualClock, RetryPolicy, Uploader};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader};
 
 use crate::support::TempDir;
+use crate::support::clock::ManualClock;
 
 const KEY: &str = "IST.mockito-key-0123456789";
 const SITE: &str = "5f3e-site";

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use wix_media_upload::{Metadata as TusMetadata, Source, UploadOptions};
+use wix_media_upload::{Source, UploadOptions};
 
 use super::{Ctx, Job, path_text};
 use crate::jobs::describe;
@@ -52,19 +52,13 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => return self.fail_early(path, job.size(), &e.to_string()),
         };
-        let metadata = TusMetadata::new()
-            .with("filename", job.name.as_str())
-            .and_then(|m| m.with("contentType", self.mime_for(job)));
-        let metadata = match metadata {
-            Ok(m) => m,
-            Err(e) => return self.fail_early(path, job.size(), &e.to_string()),
-        };
         let mut bar = self.board.start_file(path, job.size());
         let result = t.uploader.upload(
             &t.endpoint,
             source,
             UploadOptions::new()
-                .metadata(metadata)
+                .metadata("filename", job.name.as_str())
+                .metadata("contentType", self.mime_for(job))
                 .progress(|p| bar.update(p))
                 .abort(self.stop.abort_handle().clone()),
         );

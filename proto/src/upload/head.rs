@@ -3,8 +3,8 @@
 use std::time::SystemTime;
 
 use super::{Event, Length, Upload, parsed, status_error};
-use crate::proto::ResponseHead;
-use crate::proto::error::{Error, Result, Violation};
+use crate::ResponseHead;
+use crate::error::{Error, Result, Violation};
 
 impl Upload {
     pub(super) fn on_head(&mut self, resp: &ResponseHead, now: SystemTime) -> Result<Event> {

@@ -28,7 +28,7 @@ impl ResponseHead {
     }
 
     /// Adds a header.
-    pub(crate) fn push_header(&mut self, name: &str, value: &str) {
+    pub fn push_header(&mut self, name: &str, value: &str) {
         self.headers.push((name.to_owned(), value.to_owned()));
     }
 
@@ -41,7 +41,7 @@ impl ResponseHead {
     }
 
     /// Whether the status is 2xx.
-    pub(crate) fn is_success(&self) -> bool {
+    pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
@@ -63,7 +63,7 @@ impl ResponseHead {
 
     /// `Upload-Expires` on the client's clock: measured from the response's `Date` when it has
     /// one, so a client clock that is off does not misjudge it.
-    pub(crate) fn upload_expires_at(&self, now: SystemTime) -> Option<SystemTime> {
+    pub fn upload_expires_at(&self, now: SystemTime) -> Option<SystemTime> {
         let expires = self.upload_expires()?;
         let Some(date) = self
             .header("Date")
@@ -78,7 +78,7 @@ impl ResponseHead {
     }
 
     /// `Retry-After` as a delay, from seconds or an HTTP date measured against `now`.
-    pub(crate) fn retry_after(&self, now: SystemTime) -> Option<Duration> {
+    pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
         let v = self.header("Retry-After")?;
         if let Ok(secs) = parse_u64(v) {
             return Some(Duration::from_secs(secs));

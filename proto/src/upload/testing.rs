@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::{ChecksumAlgorithm, Config, CreationMode, Upload};
-use crate::proto::{Metadata, Request, ResponseHead};
+use crate::{Metadata, Request, ResponseHead};
 
 pub(super) const EP: &str = "http://127.0.0.1:9/files";
 pub(super) const UP: &str = "http://127.0.0.1:9/files/abc";

@@ -1,19 +1,19 @@
-//! The tus 1.0 client protocol as pure code: no sockets, no files, no clock.
+//! The tus 1.0 client protocol as pure code: no sockets, no files, no clock, no HTTP client.
 //!
 //! [`Upload`] says which request comes next ([`Upload::next_request`]) and how a response
 //! changes the upload ([`Upload::handle`]). The bytes of a request body are named, not held:
 //! a [`Request`] carries the byte range of the source to send, and the driver streams it.
-//! Time comes in as an argument. Failures are this module's own [`Error`]. The metadata
-//! ([`Metadata`]) and the creation mode ([`CreationMode`]) are the uploader's too, so they live
-//! at the crate's root.
+//! Time comes in as an argument. Failures are this crate's own [`Error`].
 //!
-//! The engine builds the requests outside an upload's life here as well (discovery,
-//! termination, the final concatenation of parallel slices), and its retry rule.
+//! The requests outside an upload's life are here as well: discovery ([`options`]),
+//! termination ([`terminate`]), the final concatenation of partial uploads
+//! ([`concat`](mod@concat)); and the retry rule a driver applies to failures ([`RetryState`],
+//! [`retryable_status`]).
+//! `wix-media-upload` drives this crate over `ureq`; any other driver can.
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use wix_media_upload::Metadata;
-//! use wix_media_upload::proto::{Config, Event, Method, ResponseHead, Upload};
+//! use wix_media_tus::{Config, Event, Metadata, Method, ResponseHead, Upload};
 //!
 //! let now = SystemTime::now();
 //! let meta = Metadata::new().with("filename", "a.txt")?;
@@ -27,7 +27,7 @@
 //! assert_eq!(patch.url, "http://127.0.0.1:1080/files/abc");
 //! up.handle(&ResponseHead::new(204).with_header("Upload-Offset", "5"), now)?;
 //! assert!(up.is_complete() && up.next_request().is_none());
-//! # Ok::<(), wix_media_upload::proto::Error>(())
+//! # Ok::<(), wix_media_tus::Error>(())
 //! ```
 //!
 //! # The state machine
@@ -58,28 +58,32 @@
 //!   have kept part of the body), and starts every resume. Its offset is believed even when
 //!   lower than one acknowledged before: the missing bytes are sent again.
 
-pub(crate) mod concat;
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+pub mod concat;
 mod error;
-pub(crate) mod metadata;
-pub(crate) mod options;
+mod metadata;
+pub mod options;
 mod request;
 mod response;
-pub(crate) mod retry;
-pub(crate) mod terminate;
-pub(crate) mod upload;
+mod retry;
+pub mod terminate;
+mod upload;
 mod url;
 
 pub use error::{Error, Result, Usage, Violation};
-pub(crate) use metadata::Metadata;
-pub(crate) use options::Capabilities;
+pub use metadata::Metadata;
 pub use request::{Method, Request};
 pub use response::ResponseHead;
-pub(crate) use retry::{RetryPolicy, RetryState, Retryable, retryable_status};
-pub use upload::{ChecksumAlgorithm, Config, Event, Interruption, Upload};
-pub(crate) use upload::{CreationMode, Phase, STREAM_CHUNK};
-pub(crate) use url::resolve;
+pub use retry::{RetryState, Retryable, retryable_status};
+pub use upload::{
+    ChecksumAlgorithm, Config, CreationMode, Event, Interruption, Phase, STREAM_CHUNK, Upload,
+};
+pub use url::resolve;
 
 /// The protocol version this crate speaks.
-pub(crate) const TUS_VERSION: &str = "1.0.0";
+const TUS_VERSION: &str = "1.0.0";
 /// Content type of every PATCH (and creation-with-upload POST) body.
-pub(crate) const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";

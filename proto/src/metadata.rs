@@ -60,7 +60,7 @@ impl Metadata {
     }
 
     /// Adds every pair of `other`, replacing keys present in both (secrets stay secret).
-    pub(crate) fn merge(&mut self, other: &Metadata) {
+    pub fn merge(&mut self, other: &Metadata) {
         for (k, v) in &other.pairs {
             // Keys of a `Metadata` are valid already.
             if let Some(pair) = self.pairs.iter_mut().find(|(key, _)| key == k) {
@@ -74,12 +74,12 @@ impl Metadata {
     }
 
     /// Whether `key` holds a secret.
-    pub(crate) fn is_secret(&self, key: &str) -> bool {
+    pub fn is_secret(&self, key: &str) -> bool {
         self.secret.iter().any(|k| k == key)
     }
 
     /// The secret values, for masking.
-    pub(crate) fn secret_values(&self) -> impl Iterator<Item = &str> {
+    pub fn secret_values(&self) -> impl Iterator<Item = &str> {
         self.pairs
             .iter()
             .filter(|(k, _)| self.is_secret(k))

@@ -1,7 +1,7 @@
 //! The protocol core's own error: what a response (or a caller) did wrong, in plain values.
 //!
-//! It names no HTTP library and no Wix: a driver maps it into the crate's
-//! [`Error`](crate::Error), adding the request it belongs to and the response body.
+//! It names no HTTP library: a driver maps it into its own error, adding the request it belongs
+//! to and the response body.
 
 use std::fmt;
 use std::time::Duration;

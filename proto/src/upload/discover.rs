@@ -1,9 +1,9 @@
 //! `Discover`: OPTIONS tells which extensions, limits and checksums the server has.
 
 use super::{Event, Phase, Upload};
-use crate::proto::ResponseHead;
-use crate::proto::error::{Error, Result};
-use crate::proto::options::Capabilities;
+use crate::ResponseHead;
+use crate::error::{Error, Result};
+use crate::options::Capabilities;
 use std::time::SystemTime;
 
 impl Upload {
@@ -38,7 +38,7 @@ impl Upload {
 mod tests {
     use super::super::testing::*;
     use super::super::*;
-    use crate::proto::Retryable;
+    use crate::Retryable;
 
     #[test]
     fn auto_mode_starts_with_options_without_tus_resumable() {

@@ -3,8 +3,8 @@
 use std::time::SystemTime;
 
 use super::{Event, InFlight, Length, Method, Phase, Upload, status_error, tus_request};
-use crate::proto::error::{Result, Violation, excerpt};
-use crate::proto::{Request, ResponseHead, resolve};
+use crate::error::{Result, Violation, excerpt};
+use crate::{Request, ResponseHead, resolve};
 
 impl Upload {
     pub(super) fn create_request(&self) -> Request {
@@ -71,7 +71,7 @@ impl Upload {
 mod tests {
     use super::super::testing::*;
     use super::super::*;
-    use crate::proto::Retryable;
+    use crate::Retryable;
 
     #[test]
     fn creation_sends_length_and_metadata() {

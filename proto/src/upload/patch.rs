@@ -4,8 +4,8 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 use super::{Event, Length, Method, Phase, Upload, status_error, tus_request};
-use crate::proto::error::{Error, Result, Violation};
-use crate::proto::{Request, ResponseHead};
+use crate::error::{Error, Result, Violation};
+use crate::{Request, ResponseHead};
 
 impl Upload {
     pub(super) fn patch_request(&self) -> Option<Request> {
@@ -77,7 +77,7 @@ impl Upload {
 mod tests {
     use super::super::testing::*;
     use super::super::*;
-    use crate::proto::Retryable;
+    use crate::Retryable;
 
     #[test]
     fn chunks_walk_the_file() {
@@ -411,7 +411,7 @@ mod tests {
         up.handle(&offset(204, "4"), now()).unwrap();
         assert_eq!(
             up.declare_length(3),
-            Err(Error::Usage(crate::proto::Usage::LengthBelowOffset {
+            Err(Error::Usage(crate::Usage::LengthBelowOffset {
                 length: 3,
                 offset: 4
             }))

@@ -1,5 +1,5 @@
 //! The upload state machine ([`Upload`]): one file per state, each with its tests. The state
-//! diagram is in the docs of [`proto`](crate::proto).
+//! diagram is on the crate's front page.
 //!
 //! - 413 on a PATCH halves the chunk size (down to [`Config::min_chunk_size`]); so does a
 //!   second lost connection at the same offset with the same body size and no progress in
@@ -70,9 +70,8 @@ impl Default for Config {
     }
 }
 
-/// A checksum algorithm of the tus checksum extension.
+/// A checksum algorithm of the tus checksum extension. Exhaustive: a driver computes each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ChecksumAlgorithm {
     /// SHA-1.
     Sha1,
@@ -106,9 +105,9 @@ pub enum Phase {
     Done,
 }
 
-/// What a successful response did.
+/// What a successful response did. Exhaustive: a driver acts on each (a new one is a
+/// breaking change it must see).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Event {
     /// The server's capabilities are known.
     Discovered,
@@ -245,12 +244,7 @@ impl Upload {
     }
 
     /// A partial upload of the concatenation extension (`Upload-Concat: partial`).
-    pub(crate) fn partial(
-        endpoint: &str,
-        length: u64,
-        metadata: &Metadata,
-        mut config: Config,
-    ) -> Self {
+    pub fn partial(endpoint: &str, length: u64, metadata: &Metadata, mut config: Config) -> Self {
         config.creation = CreationMode::Plain;
         let mut up = Self::new(endpoint, length, metadata, config);
         up.partial = true;
@@ -287,7 +281,7 @@ impl Upload {
     }
 
     /// Starts over with a creation that carries `metadata` (say, a fresh token).
-    pub(crate) fn restart_with(&mut self, metadata: &Metadata) {
+    pub fn restart_with(&mut self, metadata: &Metadata) {
         self.metadata = MetadataHeader(metadata.encode());
         self.restart();
     }
@@ -307,13 +301,13 @@ impl Upload {
     }
 
     /// Uses at most `bytes` per PATCH from now on (say, a size learned by an earlier run).
-    pub(crate) fn limit_chunk_size(&mut self, bytes: u64) {
+    pub fn limit_chunk_size(&mut self, bytes: u64) {
         let bytes = bytes.max(1);
         self.config.chunk_size = Some(self.config.chunk_size.map_or(bytes, |c| c.min(bytes)));
     }
 
     /// Stops asking `Expect: 100-continue` (the server does not answer it).
-    pub(crate) fn stop_expect_continue(&mut self) {
+    pub fn stop_expect_continue(&mut self) {
         self.config.expect_continue_above = None;
     }
 
@@ -329,7 +323,7 @@ impl Upload {
     }
 
     /// The current phase.
-    pub(crate) fn phase(&self) -> Phase {
+    pub fn phase(&self) -> Phase {
         self.phase
     }
 
@@ -349,12 +343,12 @@ impl Upload {
     }
 
     /// The creation URL.
-    pub(crate) fn endpoint(&self) -> &str {
+    pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// The server's `Upload-Expires` on the client's clock, if it sent one.
-    pub(crate) fn expires(&self) -> Option<SystemTime> {
+    pub fn expires(&self) -> Option<SystemTime> {
         self.expires
     }
 
@@ -364,7 +358,7 @@ impl Upload {
     }
 
     /// The chunk size in force (it shrinks when bodies are refused).
-    pub(crate) fn chunk_size(&self) -> Option<u64> {
+    pub fn chunk_size(&self) -> Option<u64> {
         self.config.chunk_size
     }
 
@@ -545,6 +539,6 @@ fn tus_request(method: Method, url: String) -> Request {
     req
 }
 
-/// The chunk a non-seekable source is sent in when no chunk size is set (it is held in
-/// memory, so a failed request can be sent again), and that of a deferred-length upload.
+/// The chunk size of a deferred-length upload when none is set; a driver can use it for any
+/// source it must hold in memory (say a stream, so that a failed request can be sent again).
 pub const STREAM_CHUNK: u64 = 8 * 1024 * 1024;

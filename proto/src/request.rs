@@ -5,9 +5,8 @@ use std::ops::Range;
 use super::ChecksumAlgorithm;
 
 /// An HTTP method: those the tus protocol uses, and `GET` and `PUT` for the calls around an
-/// upload (a Wix REST read, a simple upload, a finalize).
+/// upload (a Wix REST read, a simple upload, a finalize). Exhaustive: a driver sends each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Method {
     /// Server discovery.
     Options,
