@@ -492,12 +492,26 @@ fn a_second_ctrl_c_exits_at_once() {
     // Held for good after 1 MiB, with a stall timeout longer than the test's patience: only
     // the second Ctrl-C can end this run in time.
     let h = held_tus_upload(MIB, (8 * MIB, 12), "3600");
-    // Wait until the PATCH body is held at the gate (the client is then stalled mid-body; a
-    // Ctrl-C before the body starts would end the run at once).
+    // Wait until the client is stalled mid-body: the gate holds, and the socket's buffers are
+    // full, so no read of the body (where the stop is noticed) comes. Two status lines (5 s
+    // apart) saying the same bytes were sent mean no read came in between; a Ctrl-C while
+    // the buffers still take bytes would end the run at once.
     let deadline = Instant::now() + Duration::from_secs(120);
     while h.server.uploads().is_empty() || !h.proxy.holding() {
         assert!(Instant::now() < deadline, "the body never reached the gate");
         thread::sleep(Duration::from_millis(20));
+    }
+    let sent = |l: &str| l.split(" sent, ").next().map(str::to_owned);
+    let mut last = None;
+    loop {
+        let line = h.stderr.recv_timeout(RUN_TIMEOUT).expect("a status line");
+        if !line.contains(" sent, ") {
+            continue;
+        }
+        if last.is_some() && last == sent(&line) {
+            break;
+        }
+        last = sent(&line);
     }
     interrupt(&h.child);
     let seen = h
