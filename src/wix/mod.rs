@@ -26,7 +26,7 @@ mod resumable;
 mod simple;
 mod types;
 
-pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
+pub use client::{FileUpload, RestCalls, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
