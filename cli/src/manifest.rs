@@ -5,8 +5,12 @@
 //! The identity is the target (Wix API base and site or account id, the built-in emulator,
 //! or the tus endpoint), the options that change the result (folder, privacy, labels, MIME
 //! type) and the file's canonical path. The entry holds the identity, the file's size and
-//! modification time when it was uploaded, and the result (the file descriptor, or the tus
-//! upload URL and size); it is used only while the file still has that size and mtime.
+//! modification time when it was uploaded, the content's MD5 when known, and the result (the
+//! file descriptor, or the tus upload URL and size). It is used as is while the file still has
+//! that size and mtime; a file of the same size with another mtime (`touch`, a fresh checkout)
+//! is [`Lookup::Touched`]: the same file if its content has the MD5 of the entry (or the
+//! `hash` of its Wix descriptor). The manifest saves work; it is never the truth of what the
+//! site holds.
 //!
 //! Entries are written to a temp file (mode 0600, in the 0700 directory) and renamed into
 //! place, so readers (other jobs, another process) see a whole entry or none; two processes
@@ -22,9 +26,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::digest::md5_like;
+
 const VERSION: u64 = 1;
 
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// What the manifest holds for a file.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Nothing usable.
+    None,
+    /// The result, for a file that still has the size and mtime it had.
+    Same(Value),
+    /// The result, for a file of the same size but another mtime: the same content if its
+    /// MD5 is `md5` (unknown: `None`).
+    Touched { result: Value, md5: Option<String> },
+}
 
 /// The manifest directory.
 #[derive(Debug)]
@@ -76,9 +94,36 @@ impl Manifest {
         self.dir.join(format!("{hex}.json"))
     }
 
-    /// The stored result for `identity`, when the file still has the size and mtime it had
-    /// when it was uploaded. A missing, unreadable or damaged entry is no entry.
-    pub fn lookup(&self, identity: &str, file: &FileState) -> Option<Value> {
+    /// What the manifest holds for `identity`, seen from the file as it is now. A missing,
+    /// unreadable or damaged entry is no entry.
+    pub fn lookup(&self, identity: &str, file: &FileState) -> Lookup {
+        let Some(entry) = self.entry(identity) else {
+            return Lookup::None;
+        };
+        let result = entry["result"].clone();
+        if entry["size"] != file.size || !result.is_object() {
+            return Lookup::None;
+        }
+        if entry["mtimeNs"] == file.mtime_ns.to_string() {
+            return Lookup::Same(result);
+        }
+        let md5 = entry["md5"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| md5_like(result["file"]["hash"].as_str()));
+        Lookup::Touched { result, md5 }
+    }
+
+    /// The content's MD5 the entry holds, while the file has the size and mtime it had.
+    pub fn md5_of(&self, identity: &str, file: &FileState) -> Option<String> {
+        let entry = self.entry(identity)?;
+        let same = entry["size"] == file.size && entry["mtimeNs"] == file.mtime_ns.to_string();
+        let md5 = entry["md5"].as_str().map(str::to_owned);
+        same.then(|| md5.or_else(|| md5_like(entry["result"]["file"]["hash"].as_str())))
+            .flatten()
+    }
+
+    fn entry(&self, identity: &str) -> Option<Value> {
         let path = self.path_for(identity);
         let bytes = fs::read(&path).ok()?;
         let entry: Value = match serde_json::from_slice(&bytes) {
@@ -91,23 +136,23 @@ impl Manifest {
                 return None;
             }
         };
-        let same = entry["version"] == VERSION
-            && entry["identity"] == identity
-            && entry["size"] == file.size
-            && entry["mtimeNs"] == file.mtime_ns.to_string();
-        if !same {
-            return None;
-        }
-        Some(entry["result"].clone()).filter(|r| r.is_object())
+        (entry["version"] == VERSION && entry["identity"] == identity).then_some(entry)
     }
 
-    /// Records `result` for `identity` (replacing what was there).
-    pub fn store(&self, identity: &str, file: &FileState, result: Value) -> Result<(), String> {
+    /// Records `result` for `identity` (replacing what was there), with the content's MD5
+    /// when known.
+    pub fn store(
+        &self,
+        identity: &str,
+        file: &FileState,
+        result: Value,
+        md5: Option<&str>,
+    ) -> Result<(), String> {
         let path = self.path_for(identity);
         let recorded = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let entry = json!({
+        let mut entry = json!({
             "version": VERSION,
             "identity": identity,
             "path": file.canonical.to_string_lossy(),
@@ -116,6 +161,9 @@ impl Manifest {
             "recordedAt": recorded,
             "result": result,
         });
+        if let Some(md5) = md5 {
+            entry["md5"] = json!(md5);
+        }
         let bytes = entry.to_string();
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -188,16 +236,29 @@ mod tests {
             mtime_ns: 123,
         };
         let id = Manifest::identity(&json!({"kind": "tus"}), &json!({}), &file);
-        assert!(m.lookup(&id, &file).is_none());
-        m.store(&id, &file, json!({"uploadUrl": "u"})).unwrap();
-        assert_eq!(m.lookup(&id, &file).unwrap()["uploadUrl"], "u");
-        let changed = FileState {
+        assert!(matches!(m.lookup(&id, &file), Lookup::None));
+        m.store(&id, &file, json!({"uploadUrl": "u"}), Some("abc"))
+            .unwrap();
+        let Lookup::Same(result) = m.lookup(&id, &file) else {
+            panic!("not found")
+        };
+        assert_eq!(result["uploadUrl"], "u");
+        // Touched: the MD5 tells whether it is the same content.
+        let touched = FileState {
             mtime_ns: 124,
             ..file.clone()
         };
-        assert!(m.lookup(&id, &changed).is_none());
+        let Lookup::Touched { md5, .. } = m.lookup(&id, &touched) else {
+            panic!("not touched")
+        };
+        assert_eq!(md5.as_deref(), Some("abc"));
+        let resized = FileState {
+            size: 11,
+            ..file.clone()
+        };
+        assert!(matches!(m.lookup(&id, &resized), Lookup::None));
         let other = Manifest::identity(&json!({"kind": "tus"}), &json!({"mime": "x"}), &file);
-        assert!(m.lookup(&other, &file).is_none());
+        assert!(matches!(m.lookup(&other, &file), Lookup::None));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -206,7 +267,7 @@ mod tests {
             assert_eq!(mode(&m.path_for(&id)), 0o600);
         }
         fs::write(m.path_for(&id), b"{broken").unwrap();
-        assert!(m.lookup(&id, &file).is_none());
+        assert!(matches!(m.lookup(&id, &file), Lookup::None));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,22 +1,31 @@
 //! Writing to stdout and stderr without ever panicking.
 //!
 //! Rust ignores SIGPIPE, so a write to a closed pipe returns `EPIPE` (and `println!` would
-//! panic): every stdout write here goes through [`Stdout::line`], which reports a closed
-//! stdout as [`Closed`] instead. Stderr writes ignore errors.
+//! panic): every stdout write here goes through [`Stdout::line`], which tells a closed stdout
+//! ([`WriteError::Closed`]: the reader went away, stop quietly) from another failure
+//! ([`WriteError::Failed`]: a full disk, say, to be reported). Stderr writes ignore errors.
 
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Stdout could not be written to (a closed pipe, most often): the reader went away.
-#[derive(Clone, Copy, Debug)]
-pub struct Closed;
+/// Why stdout could not be written to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// A closed pipe: nobody reads the results any more.
+    Closed,
+    /// Anything else (`/dev/full`, a disk error), as the system said it.
+    Failed(String),
+}
+
+/// `-q`: only what went wrong goes to stderr.
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Stdout, one whole line at a time (lines from different threads never interleave).
 #[derive(Debug, Default)]
 pub struct Stdout {
-    lock: Mutex<()>,
-    closed: AtomicBool,
+    /// The first write error; every later write fails the same way.
+    failed: Mutex<Option<WriteError>>,
 }
 
 impl Stdout {
@@ -25,30 +34,27 @@ impl Stdout {
     }
 
     /// Writes `text` and a newline, flushed.
-    pub fn line(&self, text: &str) -> Result<(), Closed> {
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(Closed);
+    pub fn line(&self, text: &str) -> Result<(), WriteError> {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = &*failed {
+            return Err(e.clone());
         }
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();
-        let ok = out
+        let written = out
             .write_all(text.as_bytes())
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
-        if ok.is_err() {
-            self.closed.store(true, Ordering::Relaxed);
-            return Err(Closed);
-        }
-        Ok(())
-    }
-
-    /// Writes one JSON value as a line.
-    pub fn json(&self, value: &serde_json::Value) -> Result<(), Closed> {
-        self.line(&value.to_string())
+        let Err(e) = written else { return Ok(()) };
+        let e = match e.kind() {
+            std::io::ErrorKind::BrokenPipe => WriteError::Closed,
+            _ => WriteError::Failed(e.to_string()),
+        };
+        *failed = Some(e.clone());
+        Err(e)
     }
 
     /// Writes text that may span lines (help output), flushed.
-    pub fn text(&self, text: &str) -> Result<(), Closed> {
+    pub fn text(&self, text: &str) -> Result<(), WriteError> {
         self.line(text.trim_end_matches('\n'))
     }
 }
@@ -60,9 +66,26 @@ pub fn stderr_line(text: &str) {
     let _ = err.flush();
 }
 
-/// A message to the user on stderr, prefixed with the command's name.
+/// A message to the user on stderr, prefixed with the command's name: what went wrong, or
+/// what the user must know (shown even with `-q`).
 pub fn note(text: &str) {
     stderr_line(&format!("wix-media: {text}"));
+}
+
+/// `-q` from now on.
+pub fn set_quiet() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A message on how things go (a summary, the emulator in use): not shown with `-q`.
+pub fn info(text: &str) {
+    if !quiet() {
+        note(text);
+    }
 }
 
 /// One line: newlines and other control characters in a message become spaces.

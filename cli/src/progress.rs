@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use wix_media_upload::Progress;
+use wix_media_upload::wix::RestCalls;
 
 use crate::output::{self, human_bytes, human_duration};
+use crate::walk::Skip;
 
 /// How often the plain status line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -46,6 +48,10 @@ pub struct Board {
     files_done: AtomicU64,
     uploaded: AtomicU64,
     skipped: AtomicU64,
+    /// Files another process uploaded while this one waited for it.
+    by_other: AtomicU64,
+    /// Entries left out of folders: hidden, symbolic links, special files.
+    left_out: [AtomicU64; 3],
     failed: AtomicU64,
     /// Files stopped or never started because of a stop.
     left: AtomicU64,
@@ -85,6 +91,8 @@ impl Board {
             files_done: AtomicU64::new(0),
             uploaded: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
+            by_other: AtomicU64::new(0),
+            left_out: Default::default(),
             failed: AtomicU64::new(0),
             left: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -177,6 +185,24 @@ impl Board {
         self.refresh();
     }
 
+    /// A file another process uploaded while this one waited for it: not this run's work.
+    pub fn by_other(&self, size: u64) {
+        self.not_sent.fetch_add(size, Ordering::Relaxed);
+        self.by_other.fetch_add(1, Ordering::Relaxed);
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+        self.refresh();
+    }
+
+    /// An entry of a folder that is left out.
+    pub fn left_out(&self, why: Skip) {
+        let i = match why {
+            Skip::Hidden => 0,
+            Skip::Symlink => 1,
+            Skip::Special => 2,
+        };
+        self.left_out[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A path that failed before any upload started (unreadable, bad manifest...).
     pub fn failed_early(&self, size: u64) {
         self.not_sent.fetch_add(size, Ordering::Relaxed);
@@ -257,21 +283,56 @@ impl Board {
         cvar.notify_all();
     }
 
-    /// `3 uploaded, 2 skipped, 1 failed; 12.0 MiB sent in 3.2 s (3.7 MiB/s)`.
-    pub fn summary(&self) -> String {
+    /// `3 uploaded, 2 skipped, 1 failed; left out of folders: 2 hidden, 1 symbolic link;
+    /// 12.0 MiB sent in 3.2 s (3.7 MiB/s); 8 REST calls, 0 refused`: this run's work only.
+    pub fn summary(&self, calls: Option<RestCalls>) -> String {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut text = format!(
+            "{} uploaded, {} skipped, {} failed",
+            n(&self.uploaded),
+            n(&self.skipped),
+            n(&self.failed)
+        );
+        let mut counted = |count: u64, what: &str| {
+            if count > 0 {
+                text.push_str(&format!(", {count} {what}"));
+            }
+        };
+        counted(n(&self.by_other), "uploaded by another process");
+        counted(n(&self.left), "not done");
+        let left_out: Vec<String> = ["hidden", "symbolic link", "special file"]
+            .iter()
+            .zip(&self.left_out)
+            .filter(|(_, c)| n(c) > 0)
+            .map(|(what, c)| plural(n(c), what))
+            .collect();
+        if !left_out.is_empty() {
+            text.push_str(&format!("; left out of folders: {}", left_out.join(", ")));
+        }
         let elapsed = self.started.elapsed();
-        let sent = self.sent.load(Ordering::Relaxed);
+        let sent = n(&self.sent);
         let rate = sent as f64 / elapsed.as_secs_f64().max(1e-3);
-        format!(
-            "{} uploaded, {} skipped, {} failed; {} sent in {} ({}/s)",
-            self.uploaded.load(Ordering::Relaxed),
-            self.skipped.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
+        text.push_str(&format!(
+            "; {} sent in {} ({}/s)",
             human_bytes(sent),
             human_duration(elapsed),
             human_bytes(rate as u64)
-        )
+        ));
+        if let Some(c) = calls {
+            text.push_str(&format!(
+                "; {}, {} refused",
+                plural(c.sent, "REST call"),
+                c.refused
+            ));
+        }
+        text
     }
+}
+
+/// `1 hidden`, `2 symbolic links`.
+fn plural(n: u64, what: &str) -> String {
+    let s = if n == 1 || what == "hidden" { "" } else { "s" };
+    format!("{n} {what}{s}")
 }
 
 /// One file in flight.

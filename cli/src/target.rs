@@ -8,19 +8,21 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wix_media_emulator::{Emulator, EmulatorConfig};
-use wix_media_upload::wix::{Scope, WixClient};
+use wix_media_upload::wix::{RestCalls, Scope, WixClient};
 use wix_media_upload::{
     Credentials, DirStore, Error, Record, Result as LibResult, RetryPolicy, Source, StateStore,
     StoreLock, Uploader, UploaderBuilder,
 };
 
-/// The uploader settings from the command line.
+/// The uploader and client settings from the command line.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub chunk_size: Option<u64>,
     pub parallel: Option<usize>,
-    pub stall_timeout: Option<u64>,
-    pub retry_delays: Option<Vec<u64>>,
+    pub stall_timeout: Option<Duration>,
+    pub retry_delays: Option<Vec<Duration>>,
+    /// REST calls a minute at most (`--rate`).
+    pub rate: Option<u32>,
 }
 
 impl Settings {
@@ -33,12 +35,33 @@ impl Settings {
             b = b.parallel(n);
         }
         if let Some(t) = self.stall_timeout {
-            b = b.stall_timeout((t > 0).then(|| Duration::from_secs(t)));
+            b = b.stall_timeout((!t.is_zero()).then_some(t));
         }
         if let Some(d) = &self.retry_delays {
-            b = b.retry(RetryPolicy::from_millis(d));
+            let millis: Vec<u64> = d
+                .iter()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .collect();
+            b = b.retry(RetryPolicy::from_millis(&millis));
         }
         b
+    }
+
+    /// The Wix client: the uploader on `store`, REST calls paced with every process that
+    /// uses `state_dir` (the store is not a state directory the SDK would find by itself).
+    fn client(
+        &self,
+        credentials: Credentials,
+        store: TrackingStore,
+        state_dir: &Path,
+    ) -> Result<WixClient, String> {
+        let mut b = WixClient::builder(credentials)
+            .uploader(self.builder(store))
+            .pace_dir(state_dir);
+        if let Some(n) = self.rate {
+            b = b.requests_per_minute(n);
+        }
+        b.build().map_err(|e| e.to_string())
     }
 }
 
@@ -134,12 +157,27 @@ impl std::fmt::Debug for Wix {
     }
 }
 
-/// Credentials from the environment: `Ok(None)` when none is set (use the emulator).
-pub fn env_credentials() -> Result<Option<Credentials>, String> {
-    Credentials::from_env().map_err(|e| match e {
-        Error::InvalidInput(text) => text,
-        other => other.to_string(),
-    })
+/// The site the command works on: the built-in emulator (`None`) when `emulator`, else the
+/// credentials in the environment; without them, what to set (a usage error).
+pub fn choose(emulator: bool) -> Result<Option<Credentials>, String> {
+    if emulator {
+        return Ok(None);
+    }
+    match Credentials::from_env() {
+        Ok(Some(c)) => Ok(Some(c)),
+        Ok(None) => Err(format!(
+            "{}: set WIX_API_KEY to an API key with the Media Manager permission and \
+             WIX_SITE_ID to the site's id (or WIX_ACCOUNT_ID); to try the built-in emulator \
+             instead, add --emulator",
+            if std::env::var_os("WIX_API_BASE").is_some() {
+                "WIX_API_BASE is set but no credentials are"
+            } else {
+                "no Wix credentials"
+            }
+        )),
+        Err(Error::InvalidInput(text)) => Err(text),
+        Err(other) => Err(other.to_string()),
+    }
 }
 
 impl Wix {
@@ -151,12 +189,7 @@ impl Wix {
     ) -> Result<Wix, String> {
         let store = TrackingStore::new(state_dir).map_err(|e| e.to_string())?;
         let kind = match credentials {
-            Some(c) => WixKind::Remote(
-                WixClient::builder(c)
-                    .uploader(settings.builder(store.clone()))
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
+            Some(c) => WixKind::Remote(settings.client(c, store.clone(), state_dir)?),
             None => WixKind::Emulator {
                 state_dir: state_dir.to_owned(),
                 started: OnceLock::new(),
@@ -193,17 +226,13 @@ impl Wix {
                 .get_or_init(|| {
                     let emulator = start_emulator(state_dir)?;
                     announce(&format!(
-                        "WIX_API_KEY and WIX_SITE_ID are not set: using the built-in emulator \
-                         at {} (its files are kept in {})",
+                        "using the built-in emulator at {} (its files are kept in {})",
                         emulator.base_url(),
                         state_dir.join("emulator").display()
                     ));
                     let creds = Credentials::site("emulator-key", "emulator-site")
                         .with_api_base(emulator.base_url());
-                    let client = WixClient::builder(creds)
-                        .uploader(self.settings.builder(self.store.clone()))
-                        .build()
-                        .map_err(|e| e.to_string())?;
+                    let client = self.settings.client(creds, self.store.clone(), state_dir)?;
                     Ok((emulator, client))
                 })
                 .as_ref()
@@ -214,6 +243,17 @@ impl Wix {
 
     pub fn store(&self) -> &TrackingStore {
         &self.store
+    }
+
+    /// The REST calls made so far (none when the emulator was never started).
+    pub fn rest_calls(&self) -> RestCalls {
+        match &self.kind {
+            WixKind::Remote(c) => c.rest_calls(),
+            WixKind::Emulator { started, .. } => match started.get() {
+                Some(Ok((_, c))) => c.rest_calls(),
+                _ => RestCalls::default(),
+            },
+        }
     }
 
     /// Whether the built-in emulator is (or would be) used.

@@ -10,6 +10,8 @@
 //!   caps     300 MB through an early-413 cap relay (8 MiB, 256 MiB; honouring / ignoring Expect)
 //!   expect   512 MiB with Expect: 100-continue on vs off, to @tus/server and to a relay ignoring it
 //!   expect-wix   20 × 5 MB on the Wix simple route behind a proxy honouring / ignoring Expect
+//!   sync     1,000 small files: a no-op `wix-media sync` from an empty state dir (requests, wall
+//!            time), after `touch`, after changing 10 files
 //!   chart    the SVG chart from the saved numbers (also written after batch and single; with
 //!            another --results dir only when --chart is given too, so docs/ keeps the full one)
 //!   ingest, parallel   the earlier emulator ingest and parallel-upload sections
@@ -31,12 +33,13 @@ mod folder;
 mod legacy;
 mod relay;
 mod single;
+mod sync;
 
 use std::path::{Path, PathBuf};
 
 use common::{BatchOpts, LegacyOpts, MIB, Opts, SingleOpts};
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "batch",
     "folder",
     "single",
@@ -46,6 +49,7 @@ const SECTIONS: [&str; 9] = [
     "chart",
     "ingest",
     "parallel",
+    "sync",
 ];
 
 fn main() {
@@ -145,6 +149,7 @@ fn main() {
             "expect-wix" => caps::expect_wix(&o),
             "ingest" => legacy::ingest(&o),
             "parallel" => legacy::parallel(&o),
+            "sync" => sync::run(&o),
             _ => {}
         }
         chart |= matches!(s.as_str(), "batch" | "single" | "chart");

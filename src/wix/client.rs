@@ -286,6 +286,25 @@ pub struct WixUpload {
     pub content_md5: Option<String>,
 }
 
+/// The REST calls a client made (see [`WixClient::rest_calls`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestCalls {
+    /// Calls sent to the API base (retries and calls refused included; upload traffic not).
+    pub sent: u64,
+    /// Of those, the ones Wix refused as over the rate limit (429).
+    pub refused: u64,
+}
+
+impl WixClient {
+    /// The REST calls this client and its clones sent so far, and how many of them were
+    /// refused with 429: what this process did (others sharing the pace count their own).
+    pub fn rest_calls(&self) -> RestCalls {
+        let (sent, refused) = self.inner.limiter.counts();
+        RestCalls { sent, refused }
+    }
+}
+
 /// One file to upload, checked: what [`WixClient::upload_with`] works on.
 pub(super) struct Job<'a> {
     pub(super) path: &'a Path,

@@ -5,6 +5,7 @@
 //! Only REST calls to the API base go through it: the upload host's answers (a 429 there is a
 //! reused one-time token, not the rate) never reach it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +22,10 @@ pub(crate) struct Limiter {
     /// The pace, or with a file this process's settings and a stand-in if the file fails.
     local: Mutex<Local>,
     file: Option<PaceFile>,
+    /// Calls this limiter let through that got an answer or were lost, and how many of
+    /// those were refused (429): this process's, never the shared file's.
+    sent: AtomicU64,
+    refused: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -43,7 +48,17 @@ impl Limiter {
                 file_failed: false,
             }),
             file,
+            sent: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// The calls sent through this limiter so far, and how many of them were refused (429).
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+        )
     }
 
     fn local(&self) -> MutexGuard<'_, Local> {
@@ -96,6 +111,10 @@ impl Limiter {
     /// Learns from the answer to a call: its status, and the server's `Retry-After` (as a time)
     /// on a 429.
     pub(crate) fn observe(&self, ticket: Ticket, answer: Answer, now: SystemTime) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if matches!(answer, Answer::Refused(_)) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
         if answer == Answer::Counted {
             self.local().last_ok = Some(now);
         }
@@ -142,6 +161,17 @@ mod tests {
         assert_eq!(clock.slept(), Duration::from_millis(61_205));
         assert_eq!(l.quota(), Some(Quota::per_minute(60)));
         assert!(l.last_ok().is_some());
+    }
+
+    #[test]
+    fn calls_and_refusals_are_counted() {
+        let clock = ManualClock::new();
+        let l = Limiter::new(None, None);
+        for answer in [Answer::Counted, Answer::Refused(None), Answer::Lost] {
+            let t = l.acquire(&clock, None).unwrap();
+            l.observe(t, answer, clock.now());
+        }
+        assert_eq!(l.counts(), (3, 1));
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod time;
 mod types;
 
 pub use crate::digest::file_md5;
-pub use client::{FileUpload, Route, WixClient, WixClientBuilder, WixUpload};
+pub use client::{FileUpload, RestCalls, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;

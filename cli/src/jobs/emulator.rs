@@ -22,8 +22,10 @@ pub fn run(args: EmulatorArgs, stop: &Stop, out: &Stdout) -> Exit {
         }
     };
     // The base URL alone on stdout, for scripts; the rest on stderr.
-    if out.line(emulator.base_url()).is_err() {
-        return Exit::StdoutClosed;
+    if let Err(e) = out.line(emulator.base_url()) {
+        stop.stdout_failed(&e);
+        emulator.stop();
+        return Exit::after(stop, Exit::Failed);
     }
     let say = |k: &str, v: &str| output::stderr_line(&format!("{k:<22}{v}"));
     say("generate (resumable):", &emulator.generate_url());
@@ -38,5 +40,5 @@ pub fn run(args: EmulatorArgs, stop: &Stop, out: &Stdout) -> Exit {
     stop.wait();
     emulator.stop();
     output::note("emulator stopped");
-    Exit::Interrupted
+    Exit::after(stop, Exit::Ok)
 }

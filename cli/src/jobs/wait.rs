@@ -7,9 +7,10 @@ use serde_json::json;
 use wix_media_upload::wix::{FileDescriptor, OperationStatus, WixClient};
 use wix_media_upload::{AbortHandle, Error};
 
-use super::{Exit, describe_call};
+use super::gate::Verdict;
+use super::{Exit, describe_call, print, refused, verdict};
 use crate::args::WaitArgs;
-use crate::interrupt::{Reason, Stop};
+use crate::interrupt::Stop;
 use crate::output::{self, Stdout};
 
 /// Why waiting did not give a READY file.
@@ -20,8 +21,8 @@ pub enum WaitError {
     /// Still not ready at the deadline.
     NotReady(Duration),
     /// A read failed.
-    Call(String),
-    /// Stopped (Ctrl-C, closed stdout).
+    Call(Box<Error>),
+    /// Stopped (a signal, stdout, the credentials).
     Stopped,
 }
 
@@ -33,8 +34,23 @@ impl WaitError {
                 "file {id} was still being processed after {}",
                 output::human_duration(*waited)
             ),
-            WaitError::Call(text) => text.clone(),
+            WaitError::Call(e) => describe_call(e),
             WaitError::Stopped => "interrupted".into(),
+        }
+    }
+
+    /// What the failure says of the credentials; a refusal stops the run (said once).
+    pub fn verdict(&self, client: &WixClient, stop: &Stop) -> Verdict {
+        match self {
+            WaitError::Call(e) => {
+                let v = verdict(client, e);
+                if v == Verdict::Refused {
+                    refused(stop, e);
+                }
+                v
+            }
+            WaitError::Failed(_) | WaitError::NotReady(_) => Verdict::Accepted,
+            WaitError::Stopped => Verdict::Unknown,
         }
     }
 }
@@ -67,17 +83,16 @@ fn until(
         Ok(file) => Ok(file),
         Err(Error::NotReady { waited, .. }) => Err(WaitError::NotReady(waited)),
         Err(Error::Aborted) => Err(WaitError::Stopped),
-        Err(e) => Err(WaitError::Call(describe_call(&e))),
+        Err(e) => Err(WaitError::Call(Box::new(e))),
     }
 }
 
 pub fn run(args: WaitArgs, stop: &Stop, out: &Stdout) -> Exit {
-    let state = args.state.clone();
-    super::on_wix(state, |_, client| wait(args, client, stop, out))
+    super::on_wix(&args.site, |_, client| wait(&args, client, stop, out))
 }
 
-fn wait(args: WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+fn wait(args: &WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
+    let deadline = Instant::now() + args.timeout;
     let mut failed = false;
     for id in &args.ids {
         let line = match until(deadline, stop, |t, abort| {
@@ -89,18 +104,18 @@ fn wait(args: WaitArgs, client: &WixClient, stop: &Stop, out: &Stdout) -> Exit {
                 failed = true;
                 let text = e.message(id);
                 output::note(&text);
+                e.verdict(client, stop);
                 match e {
                     WaitError::Failed(file) => json!({"fileId": id, "file": file, "error": text}),
                     _ => json!({"fileId": id, "error": text}),
                 }
             }
         };
-        if out.json(&line).is_err() {
-            stop.stop(Reason::StdoutClosed);
+        if !print(out, stop, &line) || stop.stopped() {
             break;
         }
     }
-    if stop.reason() == Some(Reason::Interrupted) {
+    if stop.interrupted() {
         output::note("interrupted");
     }
     Exit::after(stop, if failed { Exit::Failed } else { Exit::Ok })

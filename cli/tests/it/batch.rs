@@ -32,6 +32,23 @@ fn total_requests(emu: &Emulator) -> u64 {
     emu.request_counts().values().sum()
 }
 
+/// Where the emulator put the file of each result line: `{relative path: Wix path}`.
+fn placed(emu: &Emulator, out: &Output, root: &std::path::Path) -> Vec<(String, String)> {
+    let mut placed: Vec<(String, String)> = out
+        .lines()
+        .iter()
+        .map(|l| {
+            let path = std::path::PathBuf::from(l["path"].as_str().expect("path"));
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let id = l["file"]["id"].as_str().expect("id");
+            let wix = emu.path_of(id).expect("the file is in the emulator");
+            (rel.to_string_lossy().into_owned(), wix)
+        })
+        .collect();
+    placed.sort();
+    placed
+}
+
 #[test]
 fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
     let wix = emulator();
@@ -84,6 +101,88 @@ fn folders_recurse_skip_hidden_files_and_do_not_follow_symlinks() {
     );
     assert_eq!(out.summary(), (5, 0, 0));
     assert_eq!(emu.files().len(), 5);
+    // What was left out is counted, by kind (the named hidden file is not).
+    out.assert_stderr_has("left out of folders: 3 hidden, 2 symbolic links;");
+    // The tree kept its shape under Wix's root; named files are at the top.
+    let at = |s: &str| s.to_owned();
+    assert_eq!(
+        placed(emu, &out, tree.path()),
+        vec![
+            (at(".named"), at("/.named")),
+            (at("photos/a.txt"), at("/a.txt")),
+            (at("photos/sub/b.txt"), at("/sub/b.txt")),
+            (at("photos/sub/deeper/c.txt"), at("/sub/deeper/c.txt")),
+            (at("single.txt"), at("/single.txt")),
+        ]
+    );
+}
+
+#[test]
+fn trees_keep_their_shape_and_same_names_never_collide() {
+    let wix = emulator();
+    let emu = &wix.emu;
+    let home = Home::new();
+    let tree = TempDir::new("wmu-shape");
+    write_tree(
+        tree.path(),
+        &[
+            ("a/b/x.jpg", b"x".as_slice()),
+            ("a/logo.png", b"logo a"),
+            ("c/logo.png", b"logo c"),
+            ("top.txt", b"top"),
+        ],
+    );
+    let root = path_str(tree.path());
+    let out = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--folder", "/site/path", root],
+    );
+    out.assert_success();
+    let at = |s: &str| s.to_owned();
+    assert_eq!(
+        placed(emu, &out, tree.path()),
+        vec![
+            (at("a/b/x.jpg"), at("/site/path/a/b/x.jpg")),
+            (at("a/logo.png"), at("/site/path/a/logo.png")),
+            (at("c/logo.png"), at("/site/path/c/logo.png")),
+            (at("top.txt"), at("/site/path/top.txt")),
+        ]
+    );
+    // Both logos have their own manifest entry: the rerun skips all four, with no request.
+    emu.reset_request_counts();
+    let again = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--folder", "/site/path", root],
+    );
+    assert_eq!(again.summary(), (0, 4, 0));
+    assert_eq!(total_requests(emu), 0);
+    assert_eq!(
+        again.line_for("a/logo.png")["file"],
+        out.line_for("a/logo.png")["file"]
+    );
+    assert_eq!(
+        again.line_for("c/logo.png")["file"],
+        out.line_for("c/logo.png")["file"]
+    );
+    // --flatten: every file in the folder itself (a new place: uploaded again).
+    let flat = home.upload_on(
+        emu.base_url(),
+        &["--no-progress", "--folder", "/flat", "--flatten", root],
+    );
+    flat.assert_success();
+    let wix_paths: Vec<String> = placed(emu, &flat, tree.path())
+        .into_iter()
+        .map(|p| p.1)
+        .collect();
+    assert_eq!(
+        wix_paths,
+        [
+            "/flat/x.jpg",
+            "/flat/logo.png",
+            "/flat/logo.png",
+            "/flat/top.txt"
+        ]
+    );
 }
 
 #[test]
@@ -145,6 +244,24 @@ fn rerun_skips_without_a_request_changed_files_go_again_force_uploads_all() {
     assert_eq!(fourth.summary(), (1, 5, 0));
     assert_eq!(fourth.line_for("f3.bin")["skipped"], false);
 
+    // `touch`: a new mtime, the same content: not uploaded again, no request.
+    let touched = std::fs::File::options()
+        .write(true)
+        .open(tree.join("f4.bin"))
+        .expect("open");
+    touched
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
+        .expect("touch");
+    drop(touched);
+    emu.reset_request_counts();
+    let fifth = run_it(&[]);
+    assert_eq!(fifth.summary(), (0, 6, 0));
+    assert_eq!(total_requests(emu), 0, "{:?}", emu.request_counts());
+    assert_eq!(
+        fifth.line_for("f4.bin")["file"],
+        first.line_for("f4.bin")["file"]
+    );
+
     // Other options that change the result: another entry.
     let labelled = run_it(&["--label", "x"]);
     assert_eq!(labelled.summary(), (6, 0, 0));
@@ -166,10 +283,10 @@ fn rerun_with_the_built_in_emulator_starts_nothing() {
         tree.path(),
         &[("a.txt", b"aaa".as_slice()), ("b.txt", b"bbbb")],
     );
-    let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
     out.assert_stderr_has("built-in emulator");
-    let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
     assert_eq!(out.summary(), (0, 2, 0));
     out.assert_stderr_lacks("emulator", "nothing to upload: no emulator started");
@@ -222,6 +339,19 @@ fn two_processes_at_once_share_the_manifest_safely() {
     let (a, b) = upload_twice_at_once(&home, emu.base_url(), &args);
     assert_eq!(a.lines().len(), 20);
     assert_eq!(b.lines().len(), 20);
+    // Each claims only its own uploads: together, as many as the Media Manager got.
+    let ((ua, sa, fa), (ub, sb, fb)) = (a.summary(), b.summary());
+    assert_eq!((fa, fb), (0, 0));
+    assert_eq!(
+        ua + ub,
+        emu.files().len() as u64,
+        "{}\n{}",
+        a.stderr,
+        b.stderr
+    );
+    let claimed = |o: &Output| o.lines().iter().filter(|l| l["skipped"] == false).count() as u64;
+    assert_eq!((claimed(&a), claimed(&b)), (ua, ub));
+    assert!(ua + sa <= 20 && ub + sb <= 20);
     // Every entry is whole, private, and no temp file is left.
     let manifest = home.state.join("manifest");
     let mut entries = 0;
@@ -338,7 +468,7 @@ fn a_closed_stdout_ends_the_batch_quietly() {
     let tree = tree_of("wmu-pipe", &files);
     // `wix-media upload DIR | head -1`: read one line, close the pipe. 300 lines of about
     // 700 bytes don't fit the pipe's buffer, so later writes meet the closed pipe.
-    let mut cmd = home.upload(&["--no-progress", path_str(tree.path())]);
+    let mut cmd = home.upload_emu(&["--no-progress", path_str(tree.path())]);
     cmd.stdout(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let lines = line_reader(child.stdout.take().expect("stdout"));
@@ -350,7 +480,7 @@ fn a_closed_stdout_ends_the_batch_quietly() {
     assert_eq!(out.code, Some(141), "stderr: {}", out.stderr);
     out.assert_stderr_lacks("error", "quiet, no error spam");
     // What was uploaded is in the manifest: the rerun skips it and does the rest.
-    let out = run(home.upload(&["--no-progress", path_str(tree.path())]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(tree.path())]));
     out.assert_success();
     let (uploaded, skipped, failed) = out.summary();
     assert_eq!((uploaded + skipped, failed), (300, 0));
@@ -362,12 +492,26 @@ fn a_second_ctrl_c_exits_at_once() {
     // Held for good after 1 MiB, with a stall timeout longer than the test's patience: only
     // the second Ctrl-C can end this run in time.
     let h = held_tus_upload(MIB, (8 * MIB, 12), "3600");
-    // Wait until the PATCH body is held at the gate (the client is then stalled mid-body; a
-    // Ctrl-C before the body starts would end the run at once).
+    // Wait until the client is stalled mid-body: the gate holds, and the socket's buffers are
+    // full, so no read of the body (where the stop is noticed) comes. Two status lines (5 s
+    // apart) saying the same bytes were sent mean no read came in between; a Ctrl-C while
+    // the buffers still take bytes would end the run at once.
     let deadline = Instant::now() + Duration::from_secs(120);
     while h.server.uploads().is_empty() || !h.proxy.holding() {
         assert!(Instant::now() < deadline, "the body never reached the gate");
         thread::sleep(Duration::from_millis(20));
+    }
+    let sent = |l: &str| l.split(" sent, ").next().map(str::to_owned);
+    let mut last = None;
+    loop {
+        let line = h.stderr.recv_timeout(RUN_TIMEOUT).expect("a status line");
+        if !line.contains(" sent, ") {
+            continue;
+        }
+        if last.is_some() && last == sent(&line) {
+            break;
+        }
+        last = sent(&line);
     }
     interrupt(&h.child);
     let seen = h

@@ -25,7 +25,18 @@ fn help_version_and_help_subcommand() {
     let home = Home::new();
     let out = run(home.raw(&["--help"]));
     out.assert_success();
-    for word in ["upload", "import", "wait", "emulator", "WIX_API_KEY"] {
+    for word in [
+        "upload",
+        "import",
+        "wait",
+        "emulator",
+        "completions",
+        "man",
+        "WIX_API_KEY",
+        "--emulator",
+        "--verbose",
+        "--quiet",
+    ] {
         assert!(out.stdout.contains(word), "{word} missing: {}", out.stdout);
     }
     let out = run(home.raw(&["help", "upload"]));
@@ -46,10 +57,16 @@ fn help_version_and_help_subcommand() {
         "--timeout",
         "--retry-delays",
         "--no-progress",
+        "--flatten",
+        "--dry-run",
+        "--emulator",
+        "--rate",
+        "-j,",
+        "-n,",
     ] {
         assert!(out.stdout.contains(flag), "{flag} missing: {}", out.stdout);
     }
-    for sub in ["import", "wait", "emulator"] {
+    for sub in ["import", "wait", "emulator", "completions", "man"] {
         let out = run(home.raw(&["help", sub]));
         out.assert_success();
         assert!(out.stdout.contains("Usage: wix-media"), "{}", out.stdout);
@@ -67,7 +84,6 @@ fn usage_errors_exit_2() {
     let home = Home::new();
     let (file, _) = temp_file_with(10, 1);
     let f = path_str(file.path());
-    let missing = home.cache.join("no-such-file.bin");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec![], "Usage"),
         (vec!["upload"], "PATH"),
@@ -96,9 +112,45 @@ fn usage_errors_exit_2() {
             ],
             "cannot be used with",
         ),
-        (vec!["upload", path_str(&missing)], "no-such-file.bin"),
+        (vec!["upload", "--chunk-size", "0", f], "--chunk-size"),
+        (vec!["upload", "--timeout", "soon", f], "--timeout"),
+        (vec!["upload", "--rate", "fast", f], "--rate"),
+        (
+            vec![
+                "upload",
+                "--endpoint",
+                "http://127.0.0.1:9/files",
+                "--emulator",
+                f,
+            ],
+            "cannot be used with",
+        ),
+        (vec!["upload", "-q", "-v", f], "cannot be used with"),
         (vec!["wait"], "FILE_ID"),
         (vec!["import"], "URL"),
+        (vec!["import", "--emulator", "not-a-url"], "not-a-url"),
+        (
+            vec![
+                "import",
+                "--emulator",
+                "http://127.0.0.1:9/a.png",
+                "ftp://x/b",
+            ],
+            "ftp://x/b",
+        ),
+        (
+            vec![
+                "import",
+                "--emulator",
+                "--name",
+                "n",
+                "http://127.0.0.1:9/a",
+                "http://127.0.0.1:9/b",
+            ],
+            "--name",
+        ),
+        (vec!["completions", "tcsh"], "tcsh"),
+        (vec!["man", "frobnicate"], "frobnicate"),
         (vec!["emulator", "--port", "x"], "--port"),
         (vec!["frobnicate"], "frobnicate"),
     ];
@@ -119,6 +171,39 @@ fn usage_errors_exit_2() {
     out.assert_stderr_has("WIX_SITE_ID");
 }
 
+#[test]
+fn without_credentials_wix_commands_stop_and_say_what_to_set() {
+    let home = Home::new();
+    let (file, _) = temp_file_with(10, 1);
+    let f = path_str(file.path());
+    let cases: [(&str, Vec<&str>); 3] = [
+        ("upload", vec![f]),
+        ("import", vec!["http://127.0.0.1:9/a.png"]),
+        ("wait", vec!["some-id"]),
+    ];
+    for (sub, args) in cases {
+        for api_base in [None, Some("http://127.0.0.1:9")] {
+            let mut cmd = home.command(sub, &args);
+            if let Some(base) = api_base {
+                cmd.env("WIX_API_BASE", base);
+            }
+            let out = run(cmd);
+            out.assert_code(2);
+            for needle in ["WIX_API_KEY", "WIX_SITE_ID", "--emulator"] {
+                out.assert_stderr_has(needle);
+            }
+            if api_base.is_some() {
+                out.assert_stderr_has("WIX_API_BASE is set but no credentials are");
+            }
+            assert!(out.stdout.is_empty(), "{sub}: {}", out.stdout);
+            out.assert_no_panic();
+        }
+    }
+    // Nothing was started or stored: no emulator, no manifest.
+    assert!(!home.state.join("emulator").exists());
+    assert!(!home.state.join("manifest").exists());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wix mode
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +212,7 @@ fn usage_errors_exit_2() {
 fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
     let home = Home::new();
     let (file, _) = temp_file_with(1000, 1);
-    let out = run(home.upload(&["--no-progress", path_str(file.path())]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(file.path())]));
     out.assert_success();
     let v = out.json();
     assert_eq!(v["path"], path_str(file.path()), "{v}");
@@ -147,7 +232,7 @@ fn wix_mode_with_the_built_in_emulator_prints_a_file_descriptor() {
     assert_eq!(emu.files().len(), 1);
     drop(emu);
     let (other, _) = temp_file_with(2000, 2);
-    let out = run(home.upload(&["--no-progress", path_str(other.path())]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(other.path())]));
     out.assert_success();
     assert!(out.stderr.contains(&format!("127.0.0.1:{}", port.trim())));
 }
@@ -228,7 +313,7 @@ fn routes_simple_and_resumable_chunked_parallel() {
     };
 
     // resumable, in 1 MiB chunks: five PATCHes.
-    let out = forced(&["--route", "resumable", "--chunk-size", "1048576"]);
+    let out = forced(&["--route", "resumable", "--chunk-size", "1MiB"]);
     let routes = emu.route_counts();
     assert_eq!(routes.get("PATCH tus"), Some(&5), "{routes:?}");
     assert_eq!(routes.get("PUT finalize"), Some(&1), "{routes:?}");
@@ -271,9 +356,9 @@ fn retry_delays_and_timeout_are_used() {
         &[
             "--no-progress",
             "--retry-delays",
-            "10",
+            "10ms",
             "--timeout",
-            "20",
+            "20s",
             path_str(file.path()),
         ],
     );
@@ -360,7 +445,7 @@ fn import_and_wait_commands() {
     let pending = out.json()["file"]["id"].as_str().expect("id").to_owned();
 
     // wait: both ids, in order, READY.
-    let out = home.run_on(emu.base_url(), "wait", &[&id, &pending, "--timeout", "60"]);
+    let out = home.run_on(emu.base_url(), "wait", &[&id, &pending, "--timeout", "1m"]);
     out.assert_success();
     let lines = out.lines();
     assert_eq!(lines.len(), 2, "{}", out.stdout);
@@ -562,7 +647,7 @@ fn debug_log_shows_requests_but_never_a_token() {
     let home = Home::new();
     let (file, _) = temp_file_with(5000, 5);
     let (other, _) = temp_file_with(6000, 6);
-    let mut cmd = home.upload(&[
+    let mut cmd = home.upload_emu(&[
         "--no-progress",
         "--route",
         "resumable",
@@ -584,7 +669,7 @@ fn debug_log_shows_requests_but_never_a_token() {
         .unwrap_or_else(|| panic!("no finalize line in {err}"));
     assert!(finalize.contains("/upload/tus/***?filename="), "{finalize}");
     // The simple route's URL holds a token too.
-    let mut cmd = home.upload(&["--no-progress", "--route", "simple", path_str(other.path())]);
+    let mut cmd = home.upload_emu(&["--no-progress", "--route", "simple", path_str(other.path())]);
     cmd.env("RUST_LOG", "trace");
     let simple = run(cmd);
     simple.assert_success();

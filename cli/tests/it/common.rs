@@ -68,6 +68,13 @@ impl Home {
         self.command("upload", args)
     }
 
+    /// `wix-media upload --state-dir STATE --emulator ARGS...`: to the built-in emulator.
+    pub fn upload_emu(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command("upload", &["--emulator"]);
+        cmd.args(args);
+        cmd
+    }
+
     /// `wix-media SUBCOMMAND --state-dir STATE ARGS...` against the Wix API at `base` (an
     /// emulator), run to its end.
     pub fn run_on(&self, base: &str, subcommand: &str, args: &[&str]) -> Output {
@@ -283,6 +290,11 @@ pub fn interrupt(child: &Child) {
     signal(child, "INT");
 }
 
+/// Sends `name` (`TERM`, `HUP`...) to a child.
+pub fn send_signal(child: &Child, name: &str) {
+    signal(child, name);
+}
+
 /// The paths of the result lines, relative to `root`, sorted.
 pub fn relative_paths(out: &Output, root: &Path) -> Vec<String> {
     let mut paths: Vec<String> = out
@@ -315,11 +327,16 @@ pub fn emulator_stored(home: &Home) -> u64 {
 
 /// Runs `cmd` (an upload of `len` bytes to the built-in emulator of `home`) and Ctrl-C's it
 /// mid-upload: once the emulator holds more than `bytes`, the process is stopped (SIGSTOP),
-/// checked to hold less than the whole file, sent SIGINT and continued. The emulator lives in
-/// that process, so no relay can hold the body; stopped, nothing moves until the interrupt is
-/// pending, and then the rest of the file can't go faster than the handler. Its output: exit
-/// 130, no panic.
-pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64, len: u64) -> Output {
+/// checked to hold less than the whole file, sent `signal` (`INT`, `TERM`, `HUP`) and
+/// continued. The emulator lives in that process, so no relay can hold the body; stopped,
+/// nothing moves until the signal is pending, and then the rest of the file can't go faster
+/// than the handler. Its output: exit 128 + the signal's number, no panic.
+pub fn interrupted_once_stored(
+    home: &Home,
+    mut cmd: Command,
+    (bytes, len): (u64, u64),
+    (signal_name, code): (&str, i32),
+) -> Output {
     let mut child = cmd.spawn().expect("spawn");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while emulator_stored(home) <= bytes {
@@ -334,11 +351,11 @@ pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64, len: u
     }
     signal(&child, "STOP");
     let stopped_at = emulator_stored(home);
-    interrupt(&child);
+    signal(&child, signal_name);
     signal(&child, "CONT");
     assert!(stopped_at < len, "the upload ended before the stop");
     let out = collect(child, RUN_TIMEOUT);
-    out.assert_code(130);
+    out.assert_code(code);
     out.assert_no_panic();
     out.assert_stderr_has("interrupted: run the same command again to resume");
     out
@@ -346,7 +363,7 @@ pub fn interrupted_once_stored(home: &Home, mut cmd: Command, bytes: u64, len: u
 
 /// A Ctrl-C'd upload to the built-in emulator of `home` and its rerun: what each left.
 pub struct Resumed {
-    /// The interrupted run (exit 130, no panic).
+    /// The interrupted run (exit 128 + the signal, no panic).
     pub interrupted: Output,
     /// Bytes the emulator held after the interrupt.
     pub held: u64,
@@ -368,15 +385,26 @@ pub fn interrupt_and_resume_on_built_in_emulator(
     extra: &[&str],
     at: u64,
 ) -> Resumed {
+    signal_and_resume_on_built_in_emulator(home, (len, seed), extra, at, ("INT", 130))
+}
+
+/// [`interrupt_and_resume_on_built_in_emulator`] with another signal, and the exit it gives.
+pub fn signal_and_resume_on_built_in_emulator(
+    home: &Home,
+    (len, seed): (u64, u64),
+    extra: &[&str],
+    at: u64,
+    signal: (&str, i32),
+) -> Resumed {
     let (file, digest) = big_temp_file_with(len, seed);
     let mut args = vec!["--no-progress", "--route", "resumable"];
     args.extend_from_slice(extra);
     args.push(path_str(file.path()));
-    let interrupted = interrupted_once_stored(home, home.upload(&args), at, len);
+    let interrupted = interrupted_once_stored(home, home.upload_emu(&args), (at, len), signal);
     let held = emulator_stored(home);
     assert!(held > at && held < len, "{held}");
 
-    let out = run(home.upload(&args));
+    let out = run(home.upload_emu(&args));
     out.assert_success();
     let line = out.json();
     let resumed_from = line["resumedFrom"]

@@ -268,7 +268,8 @@ fn a_source_rewritten_with_its_size_and_mtime_before_the_resume_is_sent_anew() {
     let old = md5_hex(&bytes);
     let args = ["--no-progress", "--route", "resumable", path_str(&path)];
     // Interrupted once 4 MiB are stored on the built-in emulator.
-    interrupted_once_stored(&home, home.upload(&args), 4 << 20, len as u64);
+    let stop = home.upload_emu(&args);
+    interrupted_once_stored(&home, stop, (4 << 20, len as u64), ("INT", 130));
 
     // Rewritten in place within what the server holds, size and mtime put back.
     let before = std::fs::metadata(&path).expect("stat");
@@ -290,7 +291,7 @@ fn a_source_rewritten_with_its_size_and_mtime_before_the_resume_is_sent_anew() {
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    let out = run(home.upload(&args));
+    let out = run(home.upload_emu(&args));
     out.assert_success();
     out.assert_stderr_has("starting a new upload");
     let emu = Emulator::start(home.state.join("emulator")).expect("reopen");

@@ -5,9 +5,12 @@ mod batch;
 mod commands;
 mod common;
 mod crash;
+mod habits;
 mod lost;
 mod resume;
 mod state_v1;
+mod sync;
+mod trust;
 
 /// The `wix-media` binary under test.
 pub fn wix_media() -> &'static std::path::Path {

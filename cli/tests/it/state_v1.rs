@@ -61,7 +61,7 @@ fn a_manifest_entry_of_format_1_is_honoured() {
     fs::write(&file, vec![7u8; usize::try_from(size).unwrap()]).unwrap();
     let entry = plant_entry(home.state.path(), &file);
 
-    let out = run(home.upload(&["--no-progress", path_str(&file)]));
+    let out = run(home.upload_emu(&["--no-progress", path_str(&file)]));
     out.assert_success();
     assert_eq!(out.summary(), (0, 1, 0));
     let line = out.line_for("photo.jpg");
