@@ -251,8 +251,8 @@ impl<'a> FileUpload<'a> {
     }
 
     /// Uploads the file again even when the same file with the same settings was uploaded
-    /// within the hour (default: that upload's file is returned, without a request): a
-    /// second Media Manager file.
+    /// within the hour (default: that upload's file is returned, read again by id, unless it
+    /// was trashed or deleted since): a second Media Manager file.
     pub fn reupload(mut self, yes: bool) -> Self {
         self.reupload = yes;
         self
@@ -381,6 +381,14 @@ impl WixClient {
     /// those with `ZERO_FILE_SIZE`) fail at once. One writer per file and destination: a
     /// second one (another process) waits, and returns the same file when the first finished
     /// it meanwhile.
+    ///
+    /// Exactly one Media Manager file per file and settings (with a state directory, across
+    /// processes too): a request that creates the file and loses its answer is not sent
+    /// again before the target folder was read for the file (see
+    /// [`WixClientBuilder::list_lag`]), nor is one a killed run left unanswered; the same
+    /// upload again within the hour returns the file it made (see [`FileUpload::reupload`]).
+    /// The source's MD5, computed while it is sent, comes with the result and is compared
+    /// with Wix's `hash` (see [`WixClientBuilder::verify_hash`]).
     ///
     /// # Errors
     ///

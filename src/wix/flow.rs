@@ -7,6 +7,7 @@
 use super::client::{Job, Route, WixClient, WixUpload};
 use super::create::{self, Creating};
 use super::job::{Found, Intent, JobRecord, KeptRoute};
+use super::processing;
 use super::read::ItemError;
 use super::read::bulk_import::BulkImport;
 use super::reconcile::Lookout;
@@ -14,7 +15,8 @@ use super::rest::Rest;
 use super::resumable::{self, ResumableTarget, generate_with};
 use super::simple;
 use super::types::FileDescriptorEnvelope;
-use super::{FileDescriptor, GenerateUploadUrlRequest, ImportFileRequest};
+use super::{FileDescriptor, FileState, GenerateUploadUrlRequest, ImportFileRequest};
+use crate::control::sleep_unless_aborted;
 use crate::digest::{Md5Digest, hex, parse_hex};
 use crate::engine::Step;
 use crate::engine::progress::Reporter;
@@ -42,20 +44,55 @@ impl WixClient {
         let api_base = self.inner.credentials.api_base();
         let record = JobRecord::new(engine, key, api_base, job.size, job.source.stamp());
         let found = match record.load()? {
-            Found::Finished(done) if !job.reupload => {
-                log::info!(
-                    "{} was uploaded already: file {}",
-                    job.path.display(),
-                    done.file.id.as_deref().unwrap_or("?")
-                );
-                return Ok(*done);
-            }
+            Found::Finished(done) if !job.reupload => match self.still_there(rest, *done)? {
+                Some(done) => {
+                    log::info!("{} was uploaded already", job.path.display());
+                    return Ok(done);
+                }
+                None => Found::Nothing,
+            },
             found => found,
         };
         let (done, tus) = self.upload_job(rest, job, upload, Some(&record), found)?;
         record.finished(&done)?;
         self.forget_tus(rest, tus.as_deref())?;
         Ok(done)
+    }
+
+    // A job's kept result, read again (one request): its file as Wix has it now, or `None`
+    // when it is gone or in the trash since (then it is uploaded again). A new file can be
+    // briefly unknown: a 404 is believed after a few reads 1.5 s apart.
+    fn still_there(&self, rest: &Rest<'_>, mut done: WixUpload) -> Result<Option<WixUpload>> {
+        let Some(id) = done.file.id.clone() else {
+            return Ok(None);
+        };
+        let mut read = processing::get_file(rest, &id);
+        for _ in 0..processing::NOT_FOUND_GRACE {
+            if !read.as_ref().is_err_and(|e| e.status() == Some(404)) {
+                break;
+            }
+            let clock = &*rest.engine.clock;
+            if !sleep_unless_aborted(clock, processing::NOT_FOUND_WAIT, rest.abort) {
+                return Err(Error::Aborted);
+            }
+            read = processing::get_file(rest, &id);
+        }
+        match read {
+            Ok(file) if file.state != Some(FileState::Deleted) => {
+                self.take(&file);
+                done.file = file;
+                Ok(Some(done))
+            }
+            Ok(_) => {
+                log::info!("file {id}, uploaded from it before, is in the trash: uploading again");
+                Ok(None)
+            }
+            Err(e) if e.status() == Some(404) => {
+                log::info!("file {id}, uploaded from it before, is gone: uploading again");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn forget_tus(&self, rest: &Rest<'_>, key: Option<&str>) -> Result<()> {
