@@ -150,17 +150,23 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+    /// The server's copy of a file has another content hash than the source had when it was
+    /// sent (an opt-in check).
+    #[error("{0}")]
+    ContentMismatch(Box<ContentMismatch>),
     /// A bug in this crate: something it relies on did not hold (say, an upload thread
     /// panicked). Please report it.
     #[error("internal error (a bug in wix-media-upload): {0}")]
     Internal(&'static str),
 }
 
-/// Which request failed: its method and its URL with secrets masked.
+/// Which request failed: its method and its URL with secrets masked, and whether it had been
+/// sent whole when it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailedRequest {
     method: Method,
     url: String,
+    sent_whole: bool,
 }
 
 impl FailedRequest {
@@ -168,7 +174,20 @@ impl FailedRequest {
         Self {
             method,
             url: masked_url.into(),
+            sent_whole: false,
         }
+    }
+
+    /// Marks the request as written whole (head and body) before it failed.
+    pub(crate) fn with_sent_whole(mut self, yes: bool) -> Self {
+        self.sent_whole = yes;
+        self
+    }
+
+    /// Whether the request was written whole (head and every body byte) before it failed:
+    /// the server may have received it, and acted on it.
+    pub fn sent_whole(&self) -> bool {
+        self.sent_whole
     }
 
     /// The HTTP method.
@@ -274,6 +293,50 @@ impl fmt::Debug for ErrorBody {
     }
 }
 
+/// A file whose copy on the server has another content hash than its source had when it was
+/// sent: the file's id, the source's MD5 and the server's hash (32 hex digits each).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentMismatch {
+    file_id: String,
+    local_md5: String,
+    server_hash: String,
+}
+
+impl ContentMismatch {
+    pub(crate) fn new(file_id: &str, local_md5: String, server_hash: String) -> Self {
+        Self {
+            file_id: file_id.to_owned(),
+            local_md5,
+            server_hash,
+        }
+    }
+
+    /// The file's id on the server.
+    pub fn file_id(&self) -> &str {
+        &self.file_id
+    }
+
+    /// The source's MD5, computed while it was sent.
+    pub fn local_md5(&self) -> &str {
+        &self.local_md5
+    }
+
+    /// The hash the server gives its copy.
+    pub fn server_hash(&self) -> &str {
+        &self.server_hash
+    }
+}
+
+impl fmt::Display for ContentMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the server's copy of file {} has hash {}, but the source's MD5 was {}",
+            self.file_id, self.server_hash, self.local_md5
+        )
+    }
+}
+
 /// A failure of a [`StateStore`](crate::StateStore), with the error behind it if any.
 #[derive(Debug)]
 pub struct StoreError {
@@ -370,6 +433,19 @@ impl Error {
         match self {
             Error::GaveUp { last, .. } => last.last_attempt_mut(),
             other => other,
+        }
+    }
+
+    /// Whether the request was sent whole and no usable answer came back (the connection
+    /// broke, or timed out, while the answer was awaited or read; or a success answer could not
+    /// be read): the server may have acted on it, so what it did is unknown. A request that
+    /// creates something must not be sent again blindly after such a failure: look first.
+    /// Looks through [`Error::GaveUp`].
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self.last_attempt() {
+            Error::Transport { request, .. } | Error::Timeout { request, .. } => request.sent_whole,
+            Error::BadResponse { status, .. } => (200..300).contains(status),
+            _ => false,
         }
     }
 
@@ -578,6 +654,28 @@ mod tests {
         };
         assert!(gave_up.is_connection_refused());
         assert!(!Error::Aborted.is_connection_refused());
+        assert!(!gave_up.is_outcome_unknown());
+    }
+
+    #[test]
+    fn outcomes_are_unknown_after_a_whole_request_only() {
+        let lost = |whole| Error::Transport {
+            request: Box::new(FailedRequest::new(Method::Put, "http://h/").with_sent_whole(whole)),
+            source: Box::new(ureq::Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
+        };
+        assert!(lost(true).is_outcome_unknown() && !lost(false).is_outcome_unknown());
+        let gave_up = Error::GaveUp {
+            attempts: 3,
+            last: Box::new(lost(true)),
+        };
+        assert!(gave_up.is_outcome_unknown());
+        let unreadable = |status| Error::BadResponse {
+            request: Box::new(FailedRequest::new(Method::Put, "http://h/")),
+            status,
+            reason: "not JSON".into(),
+        };
+        assert!(unreadable(200).is_outcome_unknown() && !unreadable(500).is_outcome_unknown());
+        assert!(!status_429().is_outcome_unknown());
     }
 
     #[test]

@@ -71,6 +71,7 @@
 
 mod checksum;
 mod control;
+mod digest;
 mod engine;
 mod error;
 mod excerpt;
@@ -82,7 +83,7 @@ mod uploader;
 pub mod wix;
 
 pub use control::{AbortHandle, Clock, Progress};
-pub use error::{Error, ErrorBody, FailedRequest, Result, StoreError};
+pub use error::{ContentMismatch, Error, ErrorBody, FailedRequest, Result, StoreError};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use source::Source;

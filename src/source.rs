@@ -29,6 +29,7 @@ enum Kind {
         path: PathBuf,
         file: File,
         modified: Option<SystemTime>,
+        stamp: Option<String>,
     },
     Seekable(Box<dyn ReadSeek>),
     Stream(StreamBuffer),
@@ -72,6 +73,7 @@ impl Source {
         }
         let canonical = std::fs::canonicalize(path).map_err(unreadable)?;
         let modified = meta.modified().ok();
+        let stamp = stamp_of(&meta);
         let mtime = modified
             .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
@@ -81,6 +83,7 @@ impl Source {
                 path: canonical,
                 file,
                 modified,
+                stamp,
             },
             length: Some(meta.len()),
             key: Some(key),
@@ -201,11 +204,30 @@ impl Source {
         matches!(self.kind, Kind::Stream(_))
     }
 
-    /// Fails when a file no longer has the size and time it was opened with.
+    /// A file's identity and change time when it was opened (Unix: device, inode and ctime;
+    /// elsewhere `None`). Writing a file changes its ctime even when its size and mtime are
+    /// put back, and replacing it changes its inode.
+    pub(crate) fn stamp(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::File { stamp, .. } => stamp.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Fails when a file no longer has the size, mtime and ctime it was opened with.
     pub(crate) fn check_unchanged(&self) -> Result<()> {
-        if let Kind::File { file, modified, .. } = &self.kind {
+        if let Kind::File {
+            file,
+            modified,
+            stamp,
+            ..
+        } = &self.kind
+        {
             let meta = file.metadata()?;
-            if Some(meta.len()) != self.length || meta.modified().ok() != *modified {
+            if Some(meta.len()) != self.length
+                || meta.modified().ok() != *modified
+                || stamp_of(&meta) != *stamp
+            {
                 return Err(Error::SourceChanged {
                     expected: self.length.unwrap_or(0),
                     found: meta.len(),
@@ -230,6 +252,23 @@ impl Source {
             Kind::Stream(s) => Ok(Box::new(s.window(range, self.length)?)),
         }
     }
+}
+
+#[cfg(unix)]
+fn stamp_of(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    Some(format!(
+        "unix:{}:{}:{}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    ))
+}
+
+#[cfg(not(unix))]
+fn stamp_of(_meta: &std::fs::Metadata) -> Option<String> {
+    None
 }
 
 // Keeps the bytes of the current chunk of a non-seekable reader, so a retry can resend them.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 mod format;
 mod record;
 
+pub(crate) use format::unix_ms;
 pub use record::Record;
 pub(crate) use record::whole_ms;
 
@@ -464,7 +465,7 @@ fn remove_stale_temp_files(dir: &Path) {
 }
 
 /// How long a finished upload's record is kept.
-const FINISHED_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+pub(crate) const FINISHED_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn older_than(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
     entry

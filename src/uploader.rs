@@ -8,6 +8,7 @@ use ureq::Agent;
 
 use crate::checksum;
 use crate::control::{AbortHandle, Clock, Progress, SystemClock};
+use crate::digest::Md5Digest;
 use crate::engine::Engine;
 use crate::engine::progress::Reporter;
 use crate::engine::tracked::Tracked;
@@ -359,6 +360,15 @@ pub struct Uploaded {
     pub(crate) metadata: Metadata,
     // Where its record is saved, if anywhere.
     key: Option<String>,
+    // The MD5 of its bytes, when this call saw them all (sent, or read to check a resume).
+    md5: Option<Md5Digest>,
+}
+
+impl Uploaded {
+    /// The MD5 of the upload's bytes, when this call saw them all.
+    pub(crate) fn md5(&self) -> Option<Md5Digest> {
+        self.md5
+    }
 }
 
 impl Uploaded {
@@ -478,16 +488,26 @@ impl Uploader {
             Some(len) => Upload::new(endpoint, len, meta, cfg.clone()),
             None => Upload::deferred(endpoint, meta, cfg.clone()),
         };
-        self.engine
-            .open(endpoint, key, source.length(), metadata, fresh)
+        self.engine.open(
+            endpoint,
+            key,
+            (source.length(), source.stamp()),
+            metadata,
+            fresh,
+        )
     }
 
     fn finish(
         &self,
-        tracked: Tracked,
+        mut tracked: Tracked,
         resumed_from: Option<u64>,
         keep_state: bool,
     ) -> Result<Uploaded> {
+        // The digest of the whole upload (also the record's acknowledged digest from now).
+        let md5 = match tracked.up.length() {
+            Some(len) if tracked.md5.position() == Some(len) => tracked.md5.digest(),
+            _ => None,
+        };
         match (keep_state, tracked.record()) {
             (true, _) => self.engine.persist(&tracked)?,
             // Kept, marked finished, for a writer waiting for this one.
@@ -505,6 +525,7 @@ impl Uploader {
             resumed_from,
             metadata: tracked.meta,
             key: tracked.key,
+            md5,
         })
     }
 
@@ -550,6 +571,7 @@ fn finished_upload(rec: &Record, key: Option<String>) -> Result<Uploaded> {
         resumed_from: None,
         metadata: rec.metadata()?,
         key,
+        md5: None,
     })
 }
 

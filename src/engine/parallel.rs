@@ -1,6 +1,7 @@
 //! One file over several connections: each sends a slice as a partial upload, then one request
 //! concatenates them (tus concatenation extension).
 
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use super::tracked::Tracked;
 use super::transport::mask;
 use super::{Engine, Step};
 use crate::control::{AbortHandle, Progress};
+use crate::digest::{Md5Digest, Md5Stream};
 use crate::error::{Error, FailedRequest, Result};
 use crate::source::Source;
 use wix_media_tus::options::Capabilities;
@@ -20,7 +22,8 @@ const MIN_SLICE: u64 = 1024 * 1024;
 /// How often the slices' progress is summed up for the caller.
 const POLL: Duration = Duration::from_millis(50);
 
-/// A finished parallel upload: the final upload, and the sum of the slices' resume offsets.
+/// A finished parallel upload: the final upload (with the file's MD5), and the sum of the
+/// slices' resume offsets.
 pub(crate) struct Concatenated {
     pub(crate) tracked: Tracked,
     pub(crate) resumed_from: Option<u64>,
@@ -32,6 +35,8 @@ struct Plan<'a> {
     metadata: &'a Metadata,
     // Where the final upload's record lives; the slices' records are keyed after it.
     key: Option<&'a str>,
+    // The source's stamp (see `Source::stamp`).
+    stamp: Option<&'a str>,
     slices: Vec<(u64, u64)>,
 }
 
@@ -109,15 +114,19 @@ impl Engine {
             endpoint,
             metadata,
             key,
+            stamp: source.stamp(),
             slices: (0..n as u64)
                 .map(|i| (i * slice, ((i + 1) * slice).min(length)))
                 .filter(|(s, e)| e > s)
                 .collect(),
         };
-        let (urls, resumed_from) = self.upload_slices(&plan, source, abort, progress)?;
+        let (urls, resumed_from, md5) = self.upload_slices(&plan, source, abort, progress)?;
         let url = self.concatenate(endpoint, &urls, metadata, abort)?;
         progress.acked(length, Some(length));
-        let tracked = self.concatenated(&plan, &url)?;
+        let mut tracked = self.concatenated(&plan, &url)?;
+        if let Some(d) = md5 {
+            tracked.md5 = Md5Stream::known(length, d);
+        }
         Ok(Some(Concatenated {
             tracked,
             resumed_from,
@@ -133,7 +142,7 @@ impl Engine {
         let mut tracked = self.open(
             plan.endpoint,
             key,
-            Some(length),
+            (Some(length), plan.stamp),
             plan.metadata.clone(),
             fresh,
         )?;
@@ -148,14 +157,16 @@ impl Engine {
     }
 
     // Sends every slice on a thread of its own; one failure stops the others. The URLs in
-    // order, and the sum of the slices' resume offsets.
+    // order, the sum of the slices' resume offsets, and the file's MD5 (read on one more
+    // thread meanwhile: the slices go out of order).
     fn upload_slices(
         &self,
         plan: &Plan<'_>,
         source: &Source,
         abort: Option<&AbortHandle>,
         progress: &mut Reporter<'_>,
-    ) -> Result<(Vec<String>, Option<u64>)> {
+    ) -> Result<(Vec<String>, Option<u64>, Option<Md5Digest>)> {
+        let whole = source.reopen();
         let shared = Shared::new(plan.slices.len());
         // One file handle per connection, opened here: `Source` is not shared across threads.
         let mut sources = Vec::with_capacity(plan.slices.len());
@@ -164,7 +175,8 @@ impl Engine {
                 "a parallel upload of a source that is not a file",
             ))??);
         }
-        let results: Vec<Result<SliceDone>> = std::thread::scope(|scope| {
+        let (results, md5) = std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| file_md5(whole?.ok()?, &shared.stop));
             let handles: Vec<_> = sources
                 .into_iter()
                 .enumerate()
@@ -177,15 +189,17 @@ impl Engine {
                 shared.report(abort, progress, plan.length());
                 std::thread::sleep(POLL);
             }
-            handles
+            let results: Vec<Result<SliceDone>> = handles
                 .into_iter()
                 .map(|h| {
                     h.join()
                         .unwrap_or(Err(Error::Internal("an upload thread panicked")))
                 })
-                .collect()
+                .collect();
+            (results, hasher.join().ok().flatten())
         });
-        combine(results)
+        let (urls, resumed) = combine(results)?;
+        Ok((urls, resumed, md5))
     }
 
     // Slice `i` of `plan` from `src`; a failure stops the other slices.
@@ -208,7 +222,7 @@ impl Engine {
             .open(
                 plan.endpoint,
                 plan.part_key(i),
-                Some(len),
+                (Some(len), plan.stamp),
                 plan.metadata.clone(),
                 fresh,
             )
@@ -264,6 +278,24 @@ impl Engine {
                 })
         })
     }
+}
+
+// The MD5 of all of `source` (`None` when stopped or unreadable).
+fn file_md5(mut source: Source, stop: &AbortHandle) -> Option<Md5Digest> {
+    let len = source.length()?;
+    let mut md5 = Md5Stream::new(Some(0));
+    let mut reader = source.range(0..len).ok()?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0;
+    while at < len {
+        if stop.is_aborted() {
+            return None;
+        }
+        let n = reader.read(&mut buf).ok().filter(|n| *n > 0)?;
+        md5.feed(at, &buf[..n]);
+        at += n as u64;
+    }
+    md5.digest()
 }
 
 // The slices' URLs and summed resume offsets, or the first failure that is not a sibling

@@ -6,6 +6,7 @@ use super::transport::{BODY_LIMIT, BodyReader, Call, Response, lost_connection, 
 use super::{Engine, Step};
 use crate::checksum;
 use crate::control::AbortHandle;
+use crate::digest::{Md5Stream, Tee};
 use crate::error::{Error, FailedRequest, Result};
 use crate::source::Source;
 use wix_media_tus::{self as proto, Event, Interruption, Phase};
@@ -36,7 +37,9 @@ impl Engine {
             abort,
             progress,
         };
-        let result = self.run(abort, || self.step(t, &mut feed));
+        let result = self
+            .check_prefix(t, &mut feed)
+            .and_then(|()| self.run(abort, || self.step(t, &mut feed)));
         if let Err(e) = &result
             && !matches!(e, Error::Gone { .. })
         {
@@ -85,6 +88,13 @@ impl Engine {
             }
         };
         match t.up.handle(&resp.head, self.now()) {
+            Ok(Event::Synced { offset }) if t.saved.is_some() => {
+                if self.check_tail(t, feed, offset)? {
+                    self.on_event(t, Event::Synced { offset }, feed.progress)
+                } else {
+                    Ok(Step::Continue)
+                }
+            }
             Ok(event) => self.on_event(t, event, feed.progress),
             Err(e) => {
                 let failed = FailedRequest::new(req.method, mask(&req.url, &secrets));
@@ -105,10 +115,71 @@ impl Engine {
         Err(Error::Expired)
     }
 
+    // A saved upload is resumed only while the source still starts with the bytes whose
+    // digest its record kept; else a new upload starts (said in one line).
+    fn check_prefix(&self, t: &mut Tracked, feed: &mut Feed<'_, '_>) -> Result<()> {
+        let Some((at, want)) = t.saved.as_ref().and_then(|s| s.acked_md5) else {
+            return Ok(());
+        };
+        // A stream cannot be read twice: its key vouches for it.
+        if feed.source.is_stream() {
+            return Ok(());
+        }
+        let mut md5 = Md5Stream::new(t.up.length());
+        md5.feed_from(feed.source.range(feed.base..feed.base + at)?, 0, at)?;
+        if md5.digest() == Some(want) {
+            t.md5 = md5;
+            return Ok(());
+        }
+        log::info!(
+            "{} changed since the interrupted upload (its first {at} bytes differ): starting a \
+             new upload",
+            feed.source.describe()
+        );
+        self.restart(t)
+    }
+
+    // The server's offset on resuming a saved upload: bytes it holds beyond those the digest
+    // checked are trusted only while the source is the file the record saw (same stamp), else
+    // a new upload starts (false). Brings the digest up to the offset.
+    fn check_tail(&self, t: &mut Tracked, feed: &mut Feed<'_, '_>, offset: u64) -> Result<bool> {
+        let saved_stamp = t.saved.as_ref().and_then(|s| s.stamp.clone());
+        if feed.source.is_stream() {
+            t.vouch();
+            return Ok(true);
+        }
+        let checked = t.md5.position().unwrap_or(0);
+        if offset > checked
+            && saved_stamp.is_some()
+            && saved_stamp.as_deref() != feed.source.stamp()
+        {
+            log::info!(
+                "{} was modified since the interrupted upload, and {} bytes the server holds \
+                 cannot be checked: starting a new upload",
+                feed.source.describe(),
+                offset - checked
+            );
+            self.restart(t)?;
+            return Ok(false);
+        }
+        if offset < checked {
+            t.md5 = Md5Stream::new(t.up.length());
+        }
+        let from = t.md5.position().unwrap_or(0);
+        let base = feed.base;
+        t.md5.feed_from(
+            feed.source.range(base + from..base + offset)?,
+            from,
+            offset - from,
+        )?;
+        t.vouch();
+        Ok(true)
+    }
+
     // Streams the request's body range (if any) from the source.
     fn send_request(
         &self,
-        t: &Tracked,
+        t: &mut Tracked,
         req: &proto::Request,
         secrets: &[&str],
         feed: &mut Feed<'_, '_>,
@@ -140,7 +211,8 @@ impl Engine {
             first_read.get_or_insert_with(std::time::Instant::now);
             progress.sent(start + n, acked, total);
         };
-        let mut body = BodyReader::new(source.range(abs.clone())?, len, *abort, &mut on_read);
+        let tee = Tee::new(source.range(abs.clone())?, start, &mut t.md5);
+        let mut body = BodyReader::new(tee, len, *abort, &mut on_read);
         let sent = self.send(Call {
             method: req.method,
             url: &req.url,
@@ -174,6 +246,7 @@ impl Engine {
         let offset = t.up.offset();
         match event {
             Event::Created { .. } => {
+                t.md5.mark(offset);
                 self.created(t)?;
                 if offset > 0 {
                     // creation-with-upload carried bytes.
@@ -189,11 +262,20 @@ impl Engine {
                     );
                 }
                 t.acked_any = true;
+                t.md5.mark(offset);
                 progress.acked(offset, total);
             }
-            // Not saved here: a resume re-reads the offset with HEAD anyway, so the record's
-            // offset is only informational (saved when the call ends early).
-            Event::Progress { offset } => progress.acked(offset, total),
+            // Saved now and then: a resume re-reads the offset with HEAD anyway, but the
+            // digest of what was acknowledged lets it check the source's first bytes.
+            Event::Progress { offset } => {
+                t.md5.mark(offset);
+                if t.due_for_save()
+                    && let Err(e) = self.persist(t)
+                {
+                    log::warn!("could not save the upload's state: {e}");
+                }
+                progress.acked(offset, total);
+            }
             Event::ChunkSizeLowered { chunk_size } => {
                 log::warn!("the server refused a body as too large; chunk size now {chunk_size}");
                 t.learned(chunk_size);

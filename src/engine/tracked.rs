@@ -1,11 +1,15 @@
 //! One upload and its resume record: opened from the store or fresh, persisted, restarted.
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Engine;
+use crate::digest::{Md5Digest, Md5Stream};
 use crate::error::Result;
 use crate::store::{Record, StoreLock, whole_ms};
 use wix_media_tus::{Metadata, Upload};
+
+/// While bytes are acknowledged, the record (offset and digest) is saved at most this often.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The one-writer lock of an upload's record, and whether taking it meant waiting for
 /// another writer (since when).
@@ -35,6 +39,26 @@ pub(crate) struct Tracked {
     pub(crate) high: u64,
     // A chunk size learned from refused bodies.
     learned_chunk: Option<u64>,
+    /// The MD5 of the bytes sent, from 0.
+    pub(crate) md5: Md5Stream,
+    /// The source's stamp the record vouches for (see `Source::stamp`): the source's, or
+    /// while a saved upload is not checked yet, the saved one.
+    pub(crate) stamp: Option<String>,
+    // The source's stamp now.
+    source_stamp: Option<String>,
+    /// What a saved record said of the source, until the resume checked it.
+    pub(crate) saved: Option<Saved>,
+    // When the record was last saved during this call.
+    saved_at: Option<Instant>,
+}
+
+/// What a saved record says of the source its upload was sent from.
+#[derive(Debug)]
+pub(crate) struct Saved {
+    /// The digest of the first bytes the server acknowledged.
+    pub(crate) acked_md5: Option<(u64, Md5Digest)>,
+    /// The source's stamp when the upload was created (`None`: not known).
+    pub(crate) stamp: Option<String>,
 }
 
 impl Tracked {
@@ -57,13 +81,52 @@ impl Tracked {
         let (Some(key), Some(url)) = (&self.key, self.up.url()) else {
             return None;
         };
+        let acked = self
+            .md5
+            .latest_mark()
+            .filter(|(at, _)| *at <= self.up.offset())
+            .or(self.saved.as_ref().and_then(|s| s.acked_md5));
         let rec = Record::new(key.clone(), self.up.endpoint(), url, self.up.length())
             .with_offset(self.up.offset())
             .with_created_at(self.created_at)
             .with_expires_at(self.up.expires())
             .with_metadata(&self.meta)
-            .with_chunk_size(self.learned_chunk);
+            .with_chunk_size(self.learned_chunk)
+            .with_acked_md5(acked)
+            .with_source_stamp(self.stamp.clone());
         Some(rec)
+    }
+
+    /// Continues the saved upload of `rec`, to be checked against the source first.
+    fn resume_from(&mut self, rec: &Record) {
+        self.up.resume_at(rec.upload_url());
+        if let Some(chunk) = rec.chunk_size() {
+            self.up.limit_chunk_size(chunk);
+            self.learned_chunk = Some(chunk);
+        }
+        self.from_record = true;
+        self.created_at = rec.created_at();
+        self.stamp = rec.source_stamp().map(str::to_owned);
+        self.saved = Some(Saved {
+            acked_md5: rec.acked_md5(),
+            stamp: self.stamp.clone(),
+        });
+        log::debug!("found a saved upload (offset {} when saved)", rec.offset());
+    }
+
+    /// A saved upload was checked against the source: its record vouches for the source now.
+    pub(crate) fn vouch(&mut self) {
+        self.saved = None;
+        self.stamp = self.source_stamp.clone();
+    }
+
+    /// Whether the record is due to be saved again (at most once per `SAVE_EVERY`).
+    pub(crate) fn due_for_save(&mut self) -> bool {
+        let due = self.saved_at.is_none_or(|t| t.elapsed() >= SAVE_EVERY);
+        if due {
+            self.saved_at = Some(Instant::now());
+        }
+        due
     }
 }
 
@@ -107,12 +170,13 @@ impl Engine {
         self.store.save(&record)
     }
 
-    /// Loads the saved upload under `key` if it matches, or starts a new one with `fresh`.
+    /// Loads the saved upload under `key` if it matches, or starts a new one with `fresh`;
+    /// `stamp` is the source's (see `Source::stamp`).
     pub(crate) fn open(
         &self,
         endpoint: &str,
         key: Option<String>,
-        length: Option<u64>,
+        (length, stamp): (Option<u64>, Option<&str>),
         metadata: Metadata,
         fresh: impl Fn(&Metadata) -> Upload,
     ) -> Result<Tracked> {
@@ -127,6 +191,11 @@ impl Engine {
             resumed_from: None,
             high: 0,
             learned_chunk: None,
+            md5: Md5Stream::new(length),
+            stamp: stamp.map(str::to_owned),
+            source_stamp: stamp.map(str::to_owned),
+            saved: None,
+            saved_at: None,
         };
         let Some(k) = &key else {
             return Ok(new(None, metadata.clone()));
@@ -144,14 +213,7 @@ impl Engine {
                     && rec.expires_at().is_none_or(|at| at > self.now()) =>
             {
                 let mut t = new(key, rec.metadata()?);
-                t.up.resume_at(rec.upload_url());
-                if let Some(chunk) = rec.chunk_size() {
-                    t.up.limit_chunk_size(chunk);
-                    t.learned_chunk = Some(chunk);
-                }
-                t.from_record = true;
-                t.created_at = rec.created_at();
-                log::debug!("found a saved upload (offset {} when saved)", rec.offset());
+                t.resume_from(&rec);
                 Ok(t)
             }
             Some(_) => {
@@ -194,6 +256,9 @@ impl Engine {
         t.meta = t.caller_meta.clone();
         t.up.restart_with(&t.meta);
         t.high = 0;
+        t.md5 = Md5Stream::new(t.up.length());
+        t.saved = None;
+        t.stamp = t.source_stamp.clone();
         Ok(())
     }
 }

@@ -167,39 +167,66 @@ fn prepare<B>(mut rb: RequestBuilder<B>, s: &HttpSettings, call: &Call<'_>) -> R
         .build()
 }
 
-// Sends a request with a body: `call.body`'s reader, or an empty one.
+// Sends a request with a body: `call.body`'s reader, or an empty one. `taken` counts the body
+// bytes ureq took from it.
 fn send_body(
     rb: RequestBuilder<ureq::typestate::WithBody>,
     s: &HttpSettings,
     call: &mut Call<'_>,
+    taken: &mut u64,
 ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
     let len = call.body.as_ref().map_or(0, |(_, n)| *n);
     // Set by us: without it ureq sends chunked.
     let rb = prepare(rb, s, call).header("Content-Length", len.to_string());
     match call.body.take() {
-        Some((reader, _)) => rb.send(ureq::SendBody::from_reader(reader)),
+        Some((reader, _)) => {
+            let mut counted = Taken {
+                inner: reader,
+                n: taken,
+            };
+            rb.send(ureq::SendBody::from_reader(&mut counted))
+        }
         None => rb.send(&[][..]),
     }
 }
 
-/// Sends one request and reads the response head and a bounded body prefix.
+/// Counts what ureq reads of a body: every byte taken means it was all handed to the socket
+/// but ureq's last buffer, whose write failing is a write error.
+struct Taken<'a, 'r> {
+    inner: &'a mut (dyn Read + 'r),
+    n: &'a mut u64,
+}
+
+impl Read for Taken<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// Sends one request and reads the response head and a bounded body prefix. A failure's
+/// request says whether it was sent whole ([`FailedRequest::sent_whole`]).
 pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Result<Response> {
     let started = Instant::now();
     let failed = call.failed();
     let body_limit = call.body_limit;
+    let body_len = call.body.as_ref().map_or(0, |(_, n)| *n);
+    let mut taken = 0;
     let result = match call.method {
         Method::Options => prepare(agent.options(call.url), s, &call).call(),
         Method::Head => prepare(agent.head(call.url), s, &call).call(),
         Method::Delete => prepare(agent.delete(call.url), s, &call).call(),
         Method::Get => prepare(agent.get(call.url), s, &call).call(),
-        Method::Post => send_body(agent.post(call.url), s, &mut call),
-        Method::Put => send_body(agent.put(call.url), s, &mut call),
-        Method::Patch => send_body(agent.patch(call.url), s, &mut call),
+        Method::Post => send_body(agent.post(call.url), s, &mut call, &mut taken),
+        Method::Put => send_body(agent.put(call.url), s, &mut call, &mut taken),
+        Method::Patch => send_body(agent.patch(call.url), s, &mut call, &mut taken),
     };
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
-            let err = map_ureq(e, &failed);
+            let whole = sent_whole(&e, taken == body_len);
+            let err = map_ureq(e, &failed.clone().with_sent_whole(whole));
             log::debug!("{failed} failed after {:?}: {err}", started.elapsed());
             return Err(err);
         }
@@ -221,7 +248,11 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Resul
         if let Err(e) = read
             && head.is_success()
         {
-            return Err(map_ureq(ureq::Error::Io(e), &failed));
+            // The server answered: it had the whole request.
+            return Err(map_ureq(
+                ureq::Error::Io(e),
+                &failed.clone().with_sent_whole(true),
+            ));
         }
     }
     log::debug!(
@@ -231,6 +262,30 @@ pub(crate) fn send(agent: &Agent, s: &HttpSettings, mut call: Call<'_>) -> Resul
         started.elapsed()
     );
     Ok(Response { head, body })
+}
+
+/// Whether a request that failed with `e` had been written whole: its answer was awaited (or
+/// being read) when it failed. `body_taken` says ureq took every body byte; a write that
+/// fails after that (broken pipe, or a send timeout) still lost ureq's last buffer.
+fn sent_whole(e: &ureq::Error, body_taken: bool) -> bool {
+    use ureq::Timeout as T;
+    match e {
+        ureq::Error::Timeout(T::RecvResponse | T::RecvBody) => true,
+        ureq::Error::Timeout(T::Global | T::PerCall) => body_taken,
+        ureq::Error::Io(io) => {
+            body_taken
+                && !io.get_ref().is_some_and(|inner| inner.is::<BodyStop>())
+                && !matches!(
+                    io.kind(),
+                    io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::NotConnected
+                )
+        }
+        // An answer came, broken.
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => body_taken,
+        _ => false,
+    }
 }
 
 /// Turns a ureq error into ours, recovering what our body reader meant.
@@ -274,12 +329,16 @@ fn transport(source: ureq::Error, failed: &FailedRequest) -> Error {
     }
 }
 
-/// Whether a failed request lost its connection (reset, broken pipe, closed early) rather
-/// than never having one or timing out: what a server that refuses a body and hangs up causes.
+/// Whether a failed request lost its connection (reset, broken pipe, closed early) before it
+/// was sent whole, rather than never having one or timing out: what a server that refuses a
+/// body and hangs up causes. (A connection lost while the answer was awaited is no refusal.)
 pub(crate) fn lost_connection(e: &Error) -> bool {
-    let Error::Transport { source, .. } = e else {
+    let Error::Transport { source, request } = e else {
         return false;
     };
+    if request.sent_whole() {
+        return false;
+    }
     matches!(&**source, ureq::Error::Io(io) if matches!(
         io.kind(),
         io::ErrorKind::BrokenPipe
@@ -291,6 +350,10 @@ pub(crate) fn lost_connection(e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
+    use wix_media_testkit::raw_server::{Next, RawServer, wait_for_close};
+
     use super::*;
 
     fn map_test(e: io::Error) -> Error {
@@ -355,6 +418,91 @@ mod tests {
         assert!(
             refused.to_string().contains("could not connect"),
             "{refused}"
+        );
+    }
+
+    // PUTs `len` bytes to `server` (a 300 ms stall timeout): the failure.
+    fn put_to(server: &RawServer, len: usize) -> Error {
+        let settings = HttpSettings {
+            connect_timeout: Some(Duration::from_secs(5)),
+            stall_timeout: Some(Duration::from_millis(300)),
+            user_agent: USER_AGENT.into(),
+            headers: Vec::new(),
+        };
+        let agent = Agent::new_with_defaults();
+        let body = vec![7u8; len];
+        let url = server.url("/f");
+        let call = Call {
+            method: Method::Put,
+            url: &url,
+            headers: &[],
+            body: Some((&mut &body[..], len as u64)),
+            body_limit: BODY_LIMIT,
+            secrets: &[],
+        };
+        send(&agent, &settings, call).expect_err("the exchange fails")
+    }
+
+    #[test]
+    fn a_request_read_whole_and_left_unanswered_has_an_unknown_outcome() {
+        // Read whole, then the connection closes without an answer.
+        let closes = RawServer::start(|_, _| Next::Close);
+        let e = put_to(&closes, 100_000);
+        assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+        assert!(e.request().is_some_and(FailedRequest::sent_whole), "{e:?}");
+        assert!(e.is_outcome_unknown() && !lost_connection(&e), "{e:?}");
+        // Read whole, then no answer within the stall timeout.
+        let silent = RawServer::start(|_, s| {
+            wait_for_close(s);
+            Next::Close
+        });
+        let e = put_to(&silent, 1000);
+        assert!(
+            matches!(e, Error::Timeout { .. }) && e.is_outcome_unknown(),
+            "{e:?}"
+        );
+        // A success whose body is cut short: the server acted.
+        let cut = RawServer::start(|_, s| {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"fi");
+            Next::Close
+        });
+        assert!(put_to(&cut, 10).is_outcome_unknown());
+    }
+
+    #[test]
+    fn a_request_cut_before_its_body_went_out_is_no_unknown_outcome() {
+        // The server hangs up after the head of a body far larger than the socket buffers.
+        // (Closed with unread bytes, the socket answers the rest with a reset.)
+        let hangs_up = RawServer::start_raw(|mut s| {
+            let _ = s.read(&mut [0; 1024]);
+        });
+        let e = put_to(&hangs_up, 64 << 20);
+        assert!(!e.is_outcome_unknown() && lost_connection(&e), "{e:?}");
+        assert!(e.request().is_some_and(|r| !r.sent_whole()), "{e:?}");
+        // Nothing listens: nothing was sent.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let settings = HttpSettings {
+            connect_timeout: Some(Duration::from_secs(5)),
+            stall_timeout: None,
+            user_agent: USER_AGENT.into(),
+            headers: Vec::new(),
+        };
+        let url = format!("http://127.0.0.1:{port}/");
+        let call = Call {
+            method: Method::Post,
+            url: &url,
+            headers: &[],
+            body: None,
+            body_limit: BODY_LIMIT,
+            secrets: &[],
+        };
+        let e = send(&Agent::new_with_defaults(), &settings, call).unwrap_err();
+        assert!(
+            e.is_connection_refused() && !e.is_outcome_unknown(),
+            "{e:?}"
         );
     }
 

@@ -7,6 +7,10 @@
 //! Written: always the current format. Read: format 1 and the current one; a newer format is
 //! an error that says so (never misread, never taken for a damaged file).
 //!
+//! Added to format 2 since (absent: unknown): `acked_md5` (`{offset, md5}`: the MD5, 32 hex
+//! digits, of the upload's first `offset` bytes), `source_stamp` (the source file's identity
+//! and change time) and `intent` (what the Wix client is creating, opaque here).
+//!
 //! To add to format 2 a field that a reader can do without (a digest of the acknowledged
 //! bytes, say): `#[serde(default)]`, and its absence means "unknown" (an older reader ignores
 //! it, and drops it when it saves the record again). A change an older reader would misread (a
@@ -41,6 +45,20 @@ pub(super) struct Current {
     completed_at_ms: Option<u64>,
     result: Option<serde_json::Value>,
     finished_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acked_md5: Option<AckedMd5>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source_stamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intent: Option<serde_json::Value>,
+}
+
+/// The digest of an upload's first `offset` bytes.
+#[derive(Serialize, Deserialize)]
+struct AckedMd5 {
+    offset: u64,
+    /// 32 lowercase hex digits.
+    md5: String,
 }
 
 /// Format 1, as 0.1.0 wrote it.
@@ -148,6 +166,9 @@ impl TryFrom<Stored> for Record {
                 completed_at: opt_time(r.completed_at.map(Duration::from_millis), "completed_at")?,
                 result: r.result,
                 finished_by: r.finished_by,
+                acked_md5: None,
+                source_stamp: None,
+                intent: None,
             }),
             Stored::Current(r) => Ok(Record {
                 key: r.key,
@@ -166,6 +187,12 @@ impl TryFrom<Stored> for Record {
                 )?,
                 result: r.result,
                 finished_by: r.finished_by,
+                // A digest that does not parse is no digest: the resume is checked as without.
+                acked_md5: r
+                    .acked_md5
+                    .and_then(|a| Some((a.offset, crate::digest::parse_hex(&a.md5)?))),
+                source_stamp: r.source_stamp,
+                intent: r.intent,
             }),
         }
     }
@@ -188,11 +215,18 @@ impl From<Record> for Current {
             completed_at_ms: r.completed_at.map(unix_ms),
             result: r.result,
             finished_by: r.finished_by,
+            acked_md5: r.acked_md5.map(|(offset, d)| AckedMd5 {
+                offset,
+                md5: crate::digest::hex(&d),
+            }),
+            source_stamp: r.source_stamp,
+            intent: r.intent,
         }
     }
 }
 
-fn unix_ms(t: SystemTime) -> u64 {
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, millis)
 }
 
@@ -268,6 +302,8 @@ mod tests {
             .with_expires_at(Some(now + Duration::from_secs(60)))
             .with_metadata(&meta)
             .with_chunk_size(Some(1024))
+            .with_acked_md5(Some((4, [0xab; 16])))
+            .with_source_stamp(Some("unix:1:2:3.000000004".into()))
             .finished(now, "w", Some(json!({"x": 1})));
         let written = serde_json::to_value(&rec).unwrap();
         assert_eq!(written["version"], CURRENT);
@@ -276,7 +312,20 @@ mod tests {
         assert_eq!(written["expires_at_ms"], ms + 60_000);
         assert_eq!(written["completed_at_ms"], ms);
         assert!(written.get("created_at").is_none(), "{written}");
-        assert_eq!(parse(written).unwrap(), rec);
+        assert_eq!(
+            written["acked_md5"],
+            json!({"offset": 4, "md5": "ab".repeat(16)})
+        );
+        assert_eq!(parse(written.clone()).unwrap(), rec);
+        // Fields added to format 2 are left out when unknown, and read as unknown when absent
+        // or unreadable.
+        let mut bare = written;
+        bare.as_object_mut().unwrap().remove("source_stamp");
+        bare["acked_md5"]["md5"] = json!("not hex");
+        let read = parse(bare.clone()).unwrap();
+        assert_eq!((read.acked_md5(), read.source_stamp()), (None, None));
+        let rewritten = serde_json::to_value(read).unwrap();
+        assert!(rewritten.get("acked_md5").is_none() && rewritten.get("intent").is_none());
         // An old record is written anew in the current format, with the same times.
         let upgraded = serde_json::to_value(parse(v1()).unwrap()).unwrap();
         assert_eq!(upgraded["version"], CURRENT);

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::format;
+use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use wix_media_tus::Metadata;
@@ -35,6 +36,15 @@ pub struct Record {
     // route); opaque here.
     pub(super) result: Option<serde_json::Value>,
     pub(super) finished_by: Option<String>,
+    // The MD5 of the upload's first bytes, up to an offset the server acknowledged: a resume
+    // first checks that the source still starts with them.
+    pub(super) acked_md5: Option<(u64, Md5Digest)>,
+    // The source file's identity and change time (see `Source::stamp`), when the upload was
+    // created: bytes the server holds beyond `acked_md5` are trusted only while it is the same.
+    pub(super) source_stamp: Option<String>,
+    // What a layer above tus keeps of a job under way (the Wix client: what it is creating);
+    // opaque here.
+    pub(super) intent: Option<serde_json::Value>,
 }
 
 impl Record {
@@ -60,6 +70,9 @@ impl Record {
             completed_at: None,
             result: None,
             finished_by: None,
+            acked_md5: None,
+            source_stamp: None,
+            intent: None,
         }
     }
 
@@ -107,6 +120,27 @@ impl Record {
         self
     }
 
+    /// Sets the digest of the upload's first `offset` bytes (acknowledged by the server).
+    #[must_use]
+    pub(crate) fn with_acked_md5(mut self, acked: Option<(u64, Md5Digest)>) -> Self {
+        self.acked_md5 = acked;
+        self
+    }
+
+    /// Sets the source's stamp (identity and change time) when the upload was created.
+    #[must_use]
+    pub(crate) fn with_source_stamp(mut self, stamp: Option<String>) -> Self {
+        self.source_stamp = stamp;
+        self
+    }
+
+    /// Sets what a layer above keeps of a job under way.
+    #[must_use]
+    pub(crate) fn with_intent(mut self, intent: Option<serde_json::Value>) -> Self {
+        self.intent = intent;
+        self
+    }
+
     /// Marks the upload finished `at` by `writer`, keeping `result` for a layer above, and
     /// drops the secrets (a finished upload needs no token).
     #[must_use]
@@ -119,6 +153,7 @@ impl Record {
         self.completed_at = Some(whole_ms(at));
         self.finished_by = Some(writer.to_owned());
         self.result = result;
+        self.intent = None;
         let secret = std::mem::take(&mut self.secret_keys);
         self.metadata.retain(|(k, _)| !secret.contains(k));
         self
@@ -198,6 +233,21 @@ impl Record {
     /// Which uploader finished it (an opaque id).
     pub(crate) fn finished_by(&self) -> Option<&str> {
         self.finished_by.as_deref()
+    }
+
+    /// The digest of the upload's first bytes, and how many they are.
+    pub(crate) fn acked_md5(&self) -> Option<(u64, Md5Digest)> {
+        self.acked_md5
+    }
+
+    /// The source's stamp when the upload was created.
+    pub(crate) fn source_stamp(&self) -> Option<&str> {
+        self.source_stamp.as_deref()
+    }
+
+    /// What a layer above keeps of a job under way.
+    pub(crate) fn intent(&self) -> Option<&serde_json::Value> {
+        self.intent.as_ref()
     }
 }
 

@@ -5,19 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::finished;
 use super::limiter::Limiter;
 use super::pace::file::PaceFile;
 use super::processing::{self, FileRef};
+use super::reconcile::Taken;
 use super::rest::Rest;
-use super::resumable::{self, generate_with};
-use super::simple;
-use super::types::FileDescriptorEnvelope;
 use super::{
     Credentials, FileDescriptor, FileOptions, GenerateUploadUrlRequest, ImportFileRequest,
 };
 use crate::control::{AbortHandle, Progress};
-use crate::engine::progress::Reporter;
 use crate::error::{Error, Result};
 use crate::source::Source;
 use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
@@ -25,6 +21,9 @@ use crate::uploader::{UploadOptions, Uploader, UploaderBuilder};
 /// Below this size [`Route::Auto`] uploads in one request: Wix's advice is the resumable route
 /// "for files larger than 10MB".
 pub(crate) const DEFAULT_SIMPLE_BELOW: u64 = 10 * 1024 * 1024;
+
+/// How long a new file may be missing from Wix's listings, by default.
+pub(crate) const DEFAULT_LIST_LAG: Duration = Duration::from_secs(30);
 
 /// How a file goes to Wix.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,14 +62,18 @@ pub enum Route {
 /// ```
 #[derive(Clone)]
 pub struct WixClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    uploader: Uploader,
-    credentials: Credentials,
+pub(super) struct Inner {
+    pub(super) uploader: Uploader,
+    pub(super) credentials: Credentials,
     limiter: Limiter,
-    simple_below: u64,
+    pub(super) simple_below: u64,
+    pub(super) list_lag: Duration,
+    pub(super) verify_hash: bool,
+    /// The files this client's uploads made or took: never taken for another upload's.
+    pub(super) taken: Taken,
 }
 
 impl fmt::Debug for WixClient {
@@ -79,6 +82,8 @@ impl fmt::Debug for WixClient {
             .field("credentials", &self.inner.credentials)
             .field("uploader", &self.inner.uploader)
             .field("simple_below", &self.inner.simple_below)
+            .field("list_lag", &self.inner.list_lag)
+            .field("verify_hash", &self.inner.verify_hash)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +97,8 @@ pub struct WixClientBuilder {
     simple_below: u64,
     per_minute: Option<u32>,
     pace_dir: Option<PathBuf>,
+    list_lag: Duration,
+    verify_hash: bool,
 }
 
 impl WixClientBuilder {
@@ -114,6 +121,25 @@ impl WixClientBuilder {
     /// still wins. By default the quota is learned from the answers alone.
     pub fn requests_per_minute(mut self, n: u32) -> Self {
         self.per_minute = Some(n);
+        self
+    }
+
+    /// How long a new file may be missing from Wix's listings (default 30 s). When a request
+    /// that creates a file was sent whole and its answer was lost, the target folder is read
+    /// until then, every few seconds, for the file before the request is sent again; a rerun
+    /// that finds such a request unanswered (a killed process) does the same. A bound shorter
+    /// than Wix's actual lag can leave two files.
+    pub fn list_lag(mut self, bound: Duration) -> Self {
+        self.list_lag = bound;
+        self
+    }
+
+    /// Makes a difference between Wix's `hash` of an uploaded file (when it is 32 hex digits)
+    /// and the MD5 of the source computed while sending it an error,
+    /// [`Error::ContentMismatch`] (default off: a warning is logged). Wix does not document
+    /// its `hash`'s algorithm; its samples are MD5-shaped.
+    pub fn verify_hash(mut self, on: bool) -> Self {
+        self.verify_hash = on;
         self
     }
 
@@ -151,6 +177,9 @@ impl WixClientBuilder {
                 credentials: self.credentials,
                 limiter: Limiter::new(self.per_minute, file),
                 simple_below: self.simple_below,
+                list_lag: self.list_lag,
+                verify_hash: self.verify_hash,
+                taken: Taken::default(),
             }),
         })
     }
@@ -177,6 +206,7 @@ pub struct FileUpload<'a> {
     options: FileOptions,
     route: Route,
     wait: Option<Duration>,
+    reupload: bool,
     // Progress and abort, as for any upload.
     upload: UploadOptions<'a>,
 }
@@ -220,6 +250,14 @@ impl<'a> FileUpload<'a> {
         self
     }
 
+    /// Uploads the file again even when the same file with the same settings was uploaded
+    /// within the hour (default: that upload's file is returned, read again by id, unless it
+    /// was trashed or deleted since): a second Media Manager file.
+    pub fn reupload(mut self, yes: bool) -> Self {
+        self.reupload = yes;
+        self
+    }
+
     /// Called with how far the upload is (see [`UploadOptions::progress`]).
     pub fn progress(mut self, f: impl FnMut(Progress) + 'a) -> Self {
         self.upload = self.upload.progress(f);
@@ -243,6 +281,9 @@ pub struct WixUpload {
     pub route: Route,
     /// The offset an earlier, interrupted upload of the file was resumed from.
     pub resumed_from: Option<u64>,
+    /// The source's MD5 (32 lowercase hex digits), computed while it was sent (or read to
+    /// check a resume); `None` when not known (say, a file another run uploaded).
+    pub content_md5: Option<String>,
 }
 
 /// The REST calls a client made (see [`WixClient::rest_calls`]).
@@ -265,13 +306,15 @@ impl WixClient {
 }
 
 /// One file to upload, checked: what [`WixClient::upload_with`] works on.
-struct Job<'a> {
-    path: &'a Path,
-    source: Source,
-    size: u64,
-    name: String,
-    request: GenerateUploadUrlRequest,
-    route: Route,
+pub(super) struct Job<'a> {
+    pub(super) path: &'a Path,
+    pub(super) source: Source,
+    pub(super) size: u64,
+    pub(super) name: String,
+    pub(super) request: GenerateUploadUrlRequest,
+    pub(super) route: Route,
+    /// The kept result of the same job does not answer.
+    pub(super) reupload: bool,
 }
 
 impl WixClient {
@@ -292,6 +335,8 @@ impl WixClient {
             simple_below: DEFAULT_SIMPLE_BELOW,
             per_minute: None,
             pace_dir: None,
+            list_lag: DEFAULT_LIST_LAG,
+            verify_hash: false,
         }
     }
 
@@ -337,6 +382,14 @@ impl WixClient {
     /// second one (another process) waits, and returns the same file when the first finished
     /// it meanwhile.
     ///
+    /// Exactly one Media Manager file per file and settings (with a state directory, across
+    /// processes too): a request that creates the file and loses its answer is not sent
+    /// again before the target folder was read for the file (see
+    /// [`WixClientBuilder::list_lag`]), nor is one a killed run left unanswered; the same
+    /// upload again within the hour returns the file it made (see [`FileUpload::reupload`]).
+    /// The source's MD5, computed while it is sent, comes with the result and is compared
+    /// with Wix's `hash` (see [`WixClientBuilder::verify_hash`]).
+    ///
     /// # Errors
     ///
     /// [`Error::File`] or [`Error::InvalidInput`] for bad input; [`Error::Status`] with the
@@ -354,6 +407,7 @@ impl WixClient {
             options: file_options,
             route,
             wait,
+            reupload,
             upload,
         } = options;
         let path = path.as_ref();
@@ -380,6 +434,7 @@ impl WixClient {
             name,
             request,
             route,
+            reupload,
         };
         let abort = upload.abort_handle().cloned();
         let rest = self.rest(abort.as_ref());
@@ -390,99 +445,6 @@ impl WixClient {
         Ok(done)
     }
 
-    // The upload as the one writer of the file's job: the other writer's result when it
-    // finished the file meanwhile, else this one's (kept for a writer waiting for it).
-    fn upload_once(
-        &self,
-        rest: &Rest<'_>,
-        job: Job<'_>,
-        upload: UploadOptions<'_>,
-    ) -> Result<WixUpload> {
-        let engine = rest.engine;
-        let key = self.job_key(&job.source, &job.request);
-        let writer = match &key {
-            Some(k) => Some(engine.writer(k, &job.path.display().to_string())?),
-            None => None,
-        };
-        if let (Some(k), Some(w)) = (&key, &writer)
-            && let Some(done) = engine
-                .finished_meanwhile(k, w)?
-                .and_then(|r| finished::read(&r))
-        {
-            log::info!("the other upload finished it: file {:?}", done.file.id);
-            return Ok(done);
-        }
-        let size = job.size;
-        let done = self.upload_by_route(rest, job, upload)?;
-        if let Some(k) = key {
-            finished::keep(engine, k, self.inner.credentials.api_base(), size, &done)?;
-        }
-        drop(writer);
-        Ok(done)
-    }
-
-    // The route the job asks for; under `Route::Auto` the simple one below the threshold,
-    // and resumable after all when a body cap refuses the one request.
-    fn upload_by_route(
-        &self,
-        rest: &Rest<'_>,
-        mut job: Job<'_>,
-        mut upload: UploadOptions<'_>,
-    ) -> Result<WixUpload> {
-        let simple = match job.route {
-            Route::Auto => job.size < self.inner.simple_below,
-            route => route == Route::Simple,
-        };
-        if !simple {
-            return self.resumable(rest, &job.request, job.source, upload);
-        }
-        let mut report = Reporter::new(upload.progress_callback(), &*rest.engine.clock);
-        let request = job.request.for_simple_route();
-        match simple::upload(rest, &request, &job.name, &mut job.source, &mut report) {
-            Ok(file) => Ok(WixUpload {
-                file,
-                route: Route::Simple,
-                resumed_from: None,
-            }),
-            // A server or proxy with a body cap: tus sends it in pieces.
-            Err(e) if job.route == Route::Auto && refused_as_too_large(&e) => {
-                log::info!("the one-request upload was refused as too large: going resumable");
-                self.resumable(rest, &job.request, job.source, upload)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    // Keeps the finished job's record, with its result, for a writer waiting for this one.
-    // Where the one-writer lock and the finished outcome of a file's upload live: the site, the
-    // file, and everything asked of Wix (name, type, folder...).
-    fn job_key(&self, source: &Source, request: &GenerateUploadUrlRequest) -> Option<String> {
-        let file = source.key()?;
-        let asked = serde_json::to_string(request).ok()?;
-        let creds = &self.inner.credentials;
-        Some(format!(
-            "wix-file\n{}\n{:?}\n{file}\n{asked}",
-            creds.api_base(),
-            creds.scope()
-        ))
-    }
-
-    fn resumable(
-        &self,
-        rest: &Rest<'_>,
-        request: &GenerateUploadUrlRequest,
-        source: Source,
-        options: UploadOptions<'_>,
-    ) -> Result<WixUpload> {
-        let target = generate_with(rest, request)?;
-        let done = resumable::upload(&self.inner.uploader, &target, source, options)?;
-        Ok(WixUpload {
-            file: done.file,
-            route: Route::Resumable,
-            resumed_from: done.upload.resumed_from,
-        })
-    }
-
     /// Imports a file Wix fetches from a URL (*Import File*); it is usually still `PENDING`
     /// when this returns (see [`WixClient::wait_ready`]).
     ///
@@ -490,10 +452,12 @@ impl WixClient {
     ///
     /// [`Error::Status`] with the Wix error when Wix refuses; transport errors once retries
     /// are used up.
+    ///
+    /// An import whose answer was lost is not sent again before the target folder was read
+    /// for a file of its URL (and display name) that came meanwhile (see
+    /// [`WixClientBuilder::list_lag`]).
     pub fn import(&self, request: &ImportFileRequest) -> Result<FileDescriptor> {
-        self.rest(None)
-            .post::<FileDescriptorEnvelope>("/site-media/v1/files/import", request)
-            .map(|e| e.file)
+        self.import_job(request)
     }
 
     /// Reads a file's descriptor (*Get File Descriptor*).
@@ -556,12 +520,6 @@ impl WixClient {
         };
         processing::wait_processed(rest, id, timeout)
     }
-}
-
-// A 413, or a connection a server closed while the body was still going out (retries over).
-fn refused_as_too_large(e: &Error) -> bool {
-    let e = e.last_attempt();
-    e.status() == Some(413) || crate::engine::transport::lost_connection(e)
 }
 
 /// The MIME type for a file name's extension; `application/octet-stream` when unknown.

@@ -10,11 +10,13 @@ use crate::error::{Error, Result};
 use crate::store::Record;
 
 /// The record's result: `{"file": descriptor, "route": "simple" | "resumable"}` (as 0.1.0
-/// wrote it too).
+/// wrote it too), and since 0.2 `"md5"`: the source's MD5 (32 hex digits) when known.
 #[derive(Serialize, Deserialize)]
 struct Finished<F> {
     file: F,
     route: FinishedRoute,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    md5: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -24,16 +26,17 @@ enum FinishedRoute {
     Resumable,
 }
 
-/// Keeps `done` as the outcome of the job under `key` (a file of `size` bytes, to the Wix API
-/// at `api_base`), for a writer that waits for this one.
+/// Keeps `done` as the outcome of the job under `key` (a file of `size` bytes and `stamp`, to
+/// the Wix API at `api_base`), for a later upload of the same job.
 pub(super) fn keep(
     engine: &Engine,
     key: String,
-    api_base: &str,
-    size: u64,
+    (api_base, size, stamp): (&str, u64, Option<String>),
     done: &WixUpload,
 ) -> Result<()> {
-    let rec = Record::new(key, api_base, "", Some(size)).with_offset(size);
+    let rec = Record::new(key, api_base, "", Some(size))
+        .with_offset(size)
+        .with_source_stamp(stamp);
     engine.finished(rec, Some(result(done)?))
 }
 
@@ -47,6 +50,7 @@ pub(super) fn read(rec: &Record) -> Option<WixUpload> {
             FinishedRoute::Resumable => Route::Resumable,
         },
         resumed_from: None,
+        content_md5: kept.md5.filter(|m| crate::digest::parse_hex(m).is_some()),
     })
 }
 
@@ -58,6 +62,7 @@ fn result(done: &WixUpload) -> Result<serde_json::Value> {
     let kept = Finished {
         file: &done.file,
         route,
+        md5: done.content_md5.clone(),
     };
     serde_json::to_value(kept).map_err(|e| Error::store_with("cannot encode the Wix file", e))
 }
@@ -93,7 +98,7 @@ mod tests {
             let done = read(&v1(name)).expect(name);
             assert_eq!(done.route, route, "{name}");
             assert_eq!(done.file.id.as_deref(), Some(id), "{name}");
-            assert_eq!(done.resumed_from, None);
+            assert_eq!((done.resumed_from, done.content_md5), (None, None));
         }
     }
 
@@ -108,6 +113,7 @@ mod tests {
                 file,
                 route,
                 resumed_from: Some(1),
+                content_md5: Some("ab".repeat(16)),
             };
             let rec = Record::new("k", "http://api", "", Some(3)).finished(
                 SystemTime::now(),
@@ -117,6 +123,7 @@ mod tests {
             let saved: Record = serde_json::from_slice(&serde_json::to_vec(&rec).unwrap()).unwrap();
             let back = read(&saved).unwrap();
             assert_eq!((back.file, back.route), (done.file, route));
+            assert_eq!(back.content_md5, done.content_md5);
         }
     }
 

@@ -14,18 +14,25 @@
 
 mod action;
 mod client;
+mod create;
 pub(crate) mod credentials;
 mod error_body;
 mod finished;
+mod flow;
+mod job;
 mod limiter;
 mod pace;
 mod processing;
 mod read;
+mod recent;
+mod reconcile;
 mod rest;
 mod resumable;
 mod simple;
+mod time;
 mod types;
 
+pub use crate::digest::file_md5;
 pub use client::{FileUpload, RestCalls, Route, WixClient, WixClientBuilder, WixUpload};
 pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};

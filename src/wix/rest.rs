@@ -34,19 +34,33 @@ pub(crate) struct Rest<'a> {
 impl Rest<'_> {
     /// `POST {api_base}{path}` with a JSON body.
     pub(crate) fn post<T: Answer>(&self, path: &str, body: &impl Serialize) -> Result<T> {
-        // Our own request types always serialize.
-        let json = serde_json::to_vec(body)
-            .map_err(|_| Error::Internal("a request body did not serialize"))?;
-        self.call(Method::Post, path, Some(&json))
+        self.call(Method::Post, path, Some(&to_json(body)?), false)
+    }
+
+    /// `POST {api_base}{path}` of a request that creates something: retried like any call,
+    /// but not after a failure whose outcome is unknown ([`Error::is_outcome_unknown`]),
+    /// which is returned at once (the caller looks before sending it again).
+    pub(crate) fn create<T: Answer>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.call(Method::Post, path, Some(&to_json(body)?), true)
     }
 
     /// `GET {api_base}{path_and_query}`.
     pub(crate) fn get<T: Answer>(&self, path_and_query: &str) -> Result<T> {
-        self.call(Method::Get, path_and_query, None)
+        self.call(Method::Get, path_and_query, None, false)
     }
 
     /// Runs `action`: its request, paced and retried, and its answer read by it.
     pub(crate) fn run<A: Action>(&self, action: &A) -> Result<A::Output> {
+        self.run_action(action, false)
+    }
+
+    /// Runs `action`, a request that creates something: as [`Rest::create`], an unknown
+    /// outcome is returned at once.
+    pub(crate) fn run_creating<A: Action>(&self, action: &A) -> Result<A::Output> {
+        self.run_action(action, true)
+    }
+
+    fn run_action<A: Action>(&self, action: &A, creates: bool) -> Result<A::Output> {
         let request = action.request();
         let json = match &request.body {
             // A JSON value always serializes.
@@ -57,27 +71,37 @@ impl Rest<'_> {
             None => None,
         };
         let parse = |body: &[u8]| action.parse_response(body);
-        self.call_with(request.method, &request.path, json.as_deref(), parse)
+        self.call_with(
+            request.method,
+            &request.path,
+            json.as_deref(),
+            creates,
+            parse,
+        )
     }
 
-    fn call<T: Answer>(&self, method: Method, path: &str, json: Option<&[u8]>) -> Result<T> {
-        self.call_with(method, path, json, parse_answer::<T>)
+    fn call<T: Answer>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&[u8]>,
+        creates: bool,
+    ) -> Result<T> {
+        self.call_with(method, path, json, creates, parse_answer::<T>)
     }
 
+    // `creates`: an unknown outcome is returned at once, not retried.
     fn call_with<T>(
         &self,
         method: Method,
         path: &str,
         json: Option<&[u8]>,
+        creates: bool,
         parse: impl Fn(&[u8]) -> std::result::Result<T, String>,
     ) -> Result<T> {
         let engine = self.engine;
         let url = format!("{}{path}", self.creds.api_base());
-        let [auth, scope] = self.creds.headers();
-        let mut headers = vec![auth, scope];
-        if json.is_some() {
-            headers.push(("Content-Type", "application/json".to_owned()));
-        }
+        let headers = self.headers(json.is_some());
         let secrets = [self.creds.authorization().expose()];
         // A call without the client's limiter (the free functions) still waits out 429s.
         let own;
@@ -91,6 +115,11 @@ impl Rest<'_> {
         let shown = mask(&url, &secrets);
         let started = engine.now();
         let mut refused = 0;
+        // An unknown outcome of a creating call ends the retries (`Ok(Err)`).
+        let unknown = |e: Error| match creates && e.is_outcome_unknown() {
+            true => Ok(Err(e)),
+            false => Err(e),
+        };
         // A 429 is waited out on the pace, not counted as an attempt (see `throttled`); other
         // failures go to the retry policy.
         engine.retrying(self.abort, || {
@@ -98,26 +127,38 @@ impl Rest<'_> {
                 let mut reader: &[u8] = json.unwrap_or_default();
                 let len = reader.len() as u64;
                 let body = json.map(|_| (&mut reader as &mut dyn std::io::Read, len));
-                let resp = self.send_paced(
-                    limiter,
-                    Call {
-                        method,
-                        url: &url,
-                        headers: &headers,
-                        body,
-                        body_limit: JSON_BODY_LIMIT,
-                        secrets: &secrets,
-                    },
-                )?;
+                let call = Call {
+                    method,
+                    url: &url,
+                    headers: &headers,
+                    body,
+                    body_limit: JSON_BODY_LIMIT,
+                    secrets: &secrets,
+                };
+                let resp = match self.send_paced(limiter, call) {
+                    Ok(resp) => resp,
+                    Err(e) => return unknown(e),
+                };
                 match read_with(engine, method, &shown, &resp, &parse) {
                     Err(e) if resp.head.status == 429 => {
                         refused += 1;
                         throttled(engine, limiter, started, refused, e)?;
                     }
-                    other => return other,
+                    Err(e) => return unknown(e),
+                    Ok(answer) => return Ok(Ok(answer)),
                 }
             }
-        })
+        })?
+    }
+
+    // The credentials' headers, and the JSON content type when there is a body.
+    fn headers(&self, json: bool) -> Vec<(&'static str, String)> {
+        let [auth, scope] = self.creds.headers();
+        let mut headers = vec![auth, scope];
+        if json {
+            headers.push(("Content-Type", "application/json".to_owned()));
+        }
+        headers
     }
 
     // Sends `call` on its turn; the pace learns from the answer (or its absence).
@@ -136,6 +177,11 @@ impl Rest<'_> {
         limiter.observe(ticket, answer, now);
         sent
     }
+}
+
+// Our own request types always serialize.
+fn to_json(body: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(body).map_err(|_| Error::Internal("a request body did not serialize"))
 }
 
 // A REST call refused with 429 (`err`) for the `refused`th time: wait for the next turn as long

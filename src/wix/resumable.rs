@@ -115,6 +115,18 @@ fn finalize_with(
     filename: Option<&str>,
     abort: Option<&AbortHandle>,
 ) -> Result<FileDescriptor> {
+    uploader.engine().retrying(abort, || {
+        finalize_once(uploader, upload_url, token, filename)
+    })
+}
+
+/// One finalize request, not retried.
+pub(crate) fn finalize_once(
+    uploader: &Uploader,
+    upload_url: &str,
+    token: &Secret,
+    filename: Option<&str>,
+) -> Result<FileDescriptor> {
     if token.expose().is_empty() {
         return Err(Error::InvalidInput("the upload token is empty".into()));
     }
@@ -130,19 +142,17 @@ fn finalize_with(
     let secrets = [token.expose()];
     let headers = [("Content-Type", "application/json".to_owned())];
     let engine = uploader.engine();
-    engine.retrying(abort, || {
-        let resp = engine.send(Call {
-            method: Method::Put,
-            url: &url,
-            headers: &headers,
-            body: Some((&mut &b"{}"[..], 2)),
-            body_limit: JSON_BODY_LIMIT,
-            secrets: &secrets,
-        })?;
-        let envelope: super::types::FileDescriptorEnvelope =
-            rest::read_json(engine, Method::Put, &mask(&url, &secrets), &resp)?;
-        Ok(envelope.file)
-    })
+    let resp = engine.send(Call {
+        method: Method::Put,
+        url: &url,
+        headers: &headers,
+        body: Some((&mut &b"{}"[..], 2)),
+        body_limit: JSON_BODY_LIMIT,
+        secrets: &secrets,
+    })?;
+    let envelope: super::types::FileDescriptorEnvelope =
+        rest::read_json(engine, Method::Put, &mask(&url, &secrets), &resp)?;
+    Ok(envelope.file)
 }
 
 /// A file uploaded through the resumable route.
@@ -171,8 +181,29 @@ pub fn upload(
     uploader: &Uploader,
     target: &ResumableTarget,
     source: Source,
-    mut options: UploadOptions<'_>,
+    options: UploadOptions<'_>,
 ) -> Result<ResumableUpload> {
+    let abort = options.abort_handle().cloned();
+    let done = send(uploader, target, source, options)?;
+    let (token, filename) = finalize_args(&done);
+    let file = finalize_with(
+        uploader,
+        &target.upload_url,
+        &token,
+        filename.as_deref(),
+        abort.as_ref(),
+    )?;
+    uploader.forget(&done)?;
+    Ok(ResumableUpload { file, upload: done })
+}
+
+/// The tus upload of the resumable route, its record kept (for finalize).
+pub(crate) fn send(
+    uploader: &Uploader,
+    target: &ResumableTarget,
+    source: Source,
+    mut options: UploadOptions<'_>,
+) -> Result<Uploaded> {
     let name = target
         .file_name
         .clone()
@@ -183,20 +214,15 @@ pub fn upload(
         .with("contentType", &target.mime_type)?
         .with_secret("token", target.upload_token.expose())?;
     options.metadata_mut().merge(&wix);
-    let abort = options.abort_handle().cloned();
-    let done = uploader
+    uploader
         .upload(&target.upload_url, source, options.keep_state(true))
-        .map_err(read_wix)?;
+        .map_err(read_wix)
+}
+
+/// The token and file name a finished tus upload is finalized with: those it was created
+/// with (a resumed upload is finalized under the name it was created with).
+pub(crate) fn finalize_args(done: &Uploaded) -> (Secret, Option<String>) {
     let token = Secret::new(done.metadata.get("token").unwrap_or_default());
-    // A resumed upload is finalized under the name it was created with.
     let filename = done.metadata.get("filename").map(str::to_owned);
-    let file = finalize_with(
-        uploader,
-        &target.upload_url,
-        &token,
-        filename.as_deref(),
-        abort.as_ref(),
-    )?;
-    uploader.forget(&done)?;
-    Ok(ResumableUpload { file, upload: done })
+    (token, filename)
 }

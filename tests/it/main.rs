@@ -16,6 +16,7 @@ mod fuzz;
 mod harness;
 mod hostile;
 mod interop;
+mod mixed;
 mod pacing;
 mod protocol;
 mod regressions;

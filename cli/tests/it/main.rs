@@ -6,6 +6,7 @@ mod commands;
 mod common;
 mod crash;
 mod habits;
+mod lost;
 mod resume;
 mod state_v1;
 mod sync;

@@ -6,14 +6,14 @@
 //! edit, download, get_files, bulk_import); the methods of [`WixClient`] below run them,
 //! paced and retried like every call of the client.
 
-mod bulk_import;
+pub(crate) mod bulk_import;
 mod download;
 mod edit;
 mod files;
 mod folders;
 mod get_files;
 mod page;
-mod path;
+pub(crate) mod path;
 mod wait;
 
 pub use bulk_import::ItemError;
@@ -184,6 +184,10 @@ impl WixClient {
     /// file's descriptor (usually `PENDING`) or why it was not imported, in the order of
     /// `requests`. A refused item doesn't stop the others.
     ///
+    /// A request whose answer was lost is not sent again blindly: each of its imports is
+    /// looked for first (its URL, name and folder), and only those that did not land go
+    /// again (see [`WixClientBuilder::list_lag`](super::WixClientBuilder::list_lag)).
+    ///
     /// # Errors
     ///
     /// The error of the first request, when it fails as a whole (nothing was imported then).
@@ -196,7 +200,7 @@ impl WixClient {
         let rest = self.rest(None);
         let mut out = Vec::with_capacity(requests.len());
         for (n, chunk) in requests.chunks(bulk_import::MAX_ITEMS).enumerate() {
-            match rest.run(&bulk_import::BulkImport(chunk)) {
+            match self.import_chunk(&rest, chunk) {
                 Ok(items) => out.extend(items),
                 Err(e) if n == 0 => return Err(e),
                 Err(e) => {

@@ -3,6 +3,7 @@
 mod bulk;
 mod client;
 mod finalize;
+mod lost;
 mod read;
 mod read_requests;
 mod requests;

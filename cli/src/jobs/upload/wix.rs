@@ -166,6 +166,7 @@ impl Ctx<'_> {
             .route(route)
             .display_name(job.name.as_str())
             .options(self.args.file.options_in(job.folder.as_deref()))
+            .reupload(self.args.force)
             .abort(self.stop.abort_handle().clone());
         match &self.args.transfer.mime {
             Some(m) => upload.mime_type(m.as_str()),
