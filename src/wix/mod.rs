@@ -38,8 +38,8 @@ pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
 pub use read::{
-    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, Page,
-    RootFolder, SearchFiles, SortField, SortOrder,
+    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, RootFolder,
+    SearchFiles, SortField, SortOrder,
 };
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
