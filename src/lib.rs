@@ -99,8 +99,8 @@ pub use wix::credentials::Credentials;
 pub use wix_media_tus::CreationMode;
 
 /// What the fuzz target (and `cargo test`'s replay of its kept inputs, tests/it/fuzz) feeds
-/// besides the public API: the readers of error bodies. Not part of the API; the tus parsers
-/// it feeds are `wix-media-tus`'s own API.
+/// besides the public API: the readers of error bodies and of the generate answer. Not part
+/// of the API; the tus parsers it feeds are `wix-media-tus`'s own API.
 #[doc(hidden)]
 pub mod fuzzing {
     /// A short, safe excerpt of an error body.
@@ -111,6 +111,11 @@ pub mod fuzzing {
     /// Parses `body` as a Wix error body.
     pub fn wix_error(body: &[u8]) -> Option<crate::wix::WixError> {
         crate::wix::WixError::parse(body)
+    }
+
+    /// Whether `body` reads as a generate-resumable-upload-url answer.
+    pub fn generate_answer(body: &[u8]) -> bool {
+        serde_json::from_slice::<crate::wix::GenerateUploadUrlResponse>(body).is_ok()
     }
 }
 

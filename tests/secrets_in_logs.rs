@@ -14,7 +14,7 @@ use wix_media_testkit::clock::ManualClock;
 use wix_media_testkit::logs::{capture_at, lines};
 use wix_media_testkit::{TempDir, temp_file_with};
 use wix_media_tus::Metadata;
-use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
+use wix_media_upload::wix::{self, ResumableTarget};
 use wix_media_upload::{
     Clock, CreationMode, DirStore, Error, RetryPolicy, Source, StateStore, UploadOptions, Uploader,
 };
@@ -85,13 +85,7 @@ fn scenario() {
     let mut server = Server::new();
     let (file, bytes) = temp_file_with(10, 11);
     let upload_url = format!("{}/upload/tus", server.url());
-    let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
-        "uploadProtocol": "TUS",
-        "uploadUrl": upload_url,
-        "uploadToken": TOKEN,
-    }))
-    .unwrap();
-    let target = ResumableTarget::new(response, Some("photo.jpg".into()), "image/jpeg");
+    let target = ResumableTarget::new(upload_url, TOKEN, Some("photo.jpg".into()), "image/jpeg");
 
     // Creation (twice: the Wix upload and the plain one), a 503 (retried, logged at warn), HEAD,
     // PATCH (twice).

@@ -44,9 +44,10 @@ pub use read::{
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
+pub(crate) use types::GenerateUploadUrlResponse;
 pub use types::{
-    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
-    ImportFileRequest, MediaType, OperationStatus,
+    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, ImportFileRequest, MediaType,
+    OperationStatus,
 };
 
 use credentials::Credentials;

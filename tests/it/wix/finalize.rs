@@ -3,7 +3,7 @@
 
 use mockito::{Matcher, Mock};
 use wix_media_tus::Method;
-use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
+use wix_media_upload::wix::{self, ResumableTarget};
 use wix_media_upload::{DirStore, Error, Secret, Source, StateStore, UploadOptions, Uploader};
 
 use crate::support::clock::RecordingClock;
@@ -43,13 +43,12 @@ fn finalize_puts_to_the_token_url_and_parses_the_example() {
 fn upload_to_wix_uploads_and_finalizes() {
     let mut tus = MockTus::new();
     let (file, bytes) = temp_file_with(10, 10);
-    let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
-        "uploadProtocol": "TUS",
-        "uploadUrl": tus.at("/upload/tus"),
-        "uploadToken": TOKEN,
-    }))
-    .unwrap();
-    let target = ResumableTarget::new(response, Some("photo 1.jpg".into()), "image/jpeg");
+    let target = ResumableTarget::new(
+        tus.at("/upload/tus"),
+        TOKEN,
+        Some("photo 1.jpg".into()),
+        "image/jpeg",
+    );
     let meta = wix_metadata("photo 1.jpg", "image/jpeg", TOKEN);
     let post = created(tus.post("/upload/tus", 10), "/upload/tus/up-1")
         .match_header("Upload-Metadata", meta.encode().as_str())

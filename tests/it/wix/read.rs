@@ -104,8 +104,11 @@ fn listing_pages_through_more_than_100_files_in_every_order() {
     // The first n items read only the pages they need: one here, and the same files.
     emu.emu.reset_request_counts();
     let query = ListFiles::new().parent_folder_id(&folder.id);
-    let first_three: Vec<FileDescriptor> =
-        client.list(query).take(3).collect::<Result<_, _>>().unwrap();
+    let first_three: Vec<FileDescriptor> = client
+        .list(query)
+        .take(3)
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(count(&emu, "GET list-files"), 1);
     assert_eq!(first_three, newest_first[..3]);
     // A search covers every folder, 200 a page: one request.
