@@ -91,7 +91,8 @@ pub enum Error {
     /// Reading the source failed.
     #[error("reading the source failed: {0}")]
     Io(#[from] std::io::Error),
-    /// The resumable state store failed or held a bad record.
+    /// The resumable state (see [`UploaderBuilder::state_dir`](crate::UploaderBuilder::state_dir))
+    /// failed or held a bad record.
     #[error("state store: {0}")]
     Store(Box<StoreError>),
     /// The upload was stopped through an [`AbortHandle`](crate::AbortHandle).
@@ -337,7 +338,8 @@ impl fmt::Display for ContentMismatch {
     }
 }
 
-/// A failure of a [`StateStore`](crate::StateStore), with the error behind it if any.
+/// A failure of the resumable state (the state directory, or a record in it), with the error
+/// behind it if any.
 #[derive(Debug)]
 pub struct StoreError {
     message: String,
@@ -381,8 +383,8 @@ fn transport_text(e: &ureq::Error) -> String {
 }
 
 impl Error {
-    /// A state store failure, for [`StateStore`](crate::StateStore) implementations.
-    pub fn store(message: impl Into<String>) -> Self {
+    /// A state store failure.
+    pub(crate) fn store(message: impl Into<String>) -> Self {
         Error::Store(Box::new(StoreError {
             message: message.into(),
             source: None,

@@ -26,7 +26,8 @@
 //! - [`wix::WixClient`]: one call per file, every route, on one [`Uploader`].
 //! - [`Uploader`]: tus 1.0 uploads of a [`Source`] (file, seekable reader or stream) in one
 //!   streamed PATCH or in chunks, over one connection or several ([`UploaderBuilder::parallel`]),
-//!   with one retry policy for every request, and resumable state in a [`StateStore`].
+//!   with one retry policy for every request, and resumable state in memory or in a state
+//!   directory ([`UploaderBuilder::state_dir`]).
 //! - [`wix::generate_resumable_upload_url`], [`wix::upload`], [`wix::finalize`]: the resumable
 //!   route as plain functions, for a caller that gets its upload URL elsewhere.
 //! - Beneath them, the tus protocol as pure code (no sockets, files or clock) is its own crate,
@@ -38,6 +39,8 @@
 //! resumes from the server's offset, in the same process or the next one; records are private
 //! (`0600` in a `0700` directory) because they hold upload tokens, and there is one writer per
 //! upload even across processes (a second one waits, then continues or returns the same upload).
+//! After an error, [`Uploader::has_saved`] (or [`wix::WixClient::has_saved`]) tells whether
+//! calling again resumes.
 //!
 //! ```no_run
 //! use wix_media_upload::wix::{FileOptions, FileUpload, WixClient};
@@ -87,7 +90,6 @@ pub use error::{ContentMismatch, Error, ErrorBody, FailedRequest, Result, StoreE
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use source::Source;
-pub use store::{DirStore, Record, StateStore, StoreLock};
 pub use uploader::{UploadOptions, Uploaded, Uploader, UploaderBuilder};
 /// The HTTP client this crate is built on; its types ([`ureq::Agent`], [`ureq::Error`]) are
 /// part of this crate's API.
@@ -99,8 +101,8 @@ pub use wix::credentials::Credentials;
 pub use wix_media_tus::CreationMode;
 
 /// What the fuzz target (and `cargo test`'s replay of its kept inputs, tests/it/fuzz) feeds
-/// besides the public API: the readers of error bodies. Not part of the API; the tus parsers
-/// it feeds are `wix-media-tus`'s own API.
+/// besides the public API: the readers of error bodies and of the generate answer. Not part
+/// of the API; the tus parsers it feeds are `wix-media-tus`'s own API.
 #[doc(hidden)]
 pub mod fuzzing {
     /// A short, safe excerpt of an error body.
@@ -111,6 +113,11 @@ pub mod fuzzing {
     /// Parses `body` as a Wix error body.
     pub fn wix_error(body: &[u8]) -> Option<crate::wix::WixError> {
         crate::wix::WixError::parse(body)
+    }
+
+    /// Whether `body` reads as a generate-resumable-upload-url answer.
+    pub fn generate_answer(body: &[u8]) -> bool {
+        serde_json::from_slice::<crate::wix::GenerateUploadUrlResponse>(body).is_ok()
     }
 }
 

@@ -170,24 +170,6 @@ impl Source {
         self.key.as_deref()
     }
 
-    /// Whether `state_key`, a key this crate keeps state under in a
-    /// [`StateStore`](crate::StateStore), belongs to an upload of this source: its resume
-    /// record, a parallel slice's, or the finished record of the Wix file made from it. For a
-    /// store wrapper that tells which records a file left behind.
-    pub fn owns_state_key(&self, state_key: &str) -> bool {
-        let Some(key) = &self.key else {
-            return false;
-        };
-        // The source's key is one line of the state key (see `Uploader::resume_key`).
-        let line = format!("\n{key}");
-        state_key.match_indices(&line).any(|(at, _)| {
-            matches!(
-                state_key.as_bytes().get(at + line.len()),
-                None | Some(b'\n')
-            )
-        })
-    }
-
     /// The file's name, for files.
     pub(crate) fn file_name(&self) -> Option<String> {
         match &self.kind {
@@ -399,17 +381,6 @@ mod tests {
             })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn state_keys_are_told_by_their_source_line() {
-        let s = Source::stream(&b""[..], 0).with_key("a");
-        assert!(s.owns_state_key("http://h/files\nkey:a"));
-        assert!(s.owns_state_key("http://h/files\nkey:a\npart 1/4"));
-        assert!(s.owns_state_key("wix-file\nhttp://w\nSite(\"s\")\nkey:a\n{}"));
-        assert!(!s.owns_state_key("http://h/files\nkey:ab"));
-        assert!(!s.owns_state_key("key:a"));
-        assert!(!Source::stream(&b""[..], 0).owns_state_key("x\nkey:a"));
     }
 
     #[test]

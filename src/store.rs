@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{Error, Result};
 
 mod format;
+mod open;
 mod record;
 
 pub(crate) use format::unix_ms;
-pub use record::Record;
+pub(crate) use open::Watched;
+pub(crate) use record::Record;
 pub(crate) use record::whole_ms;
 
 /// Keeps [`Record`]s by key.
-pub trait StateStore: Send + Sync {
+pub(crate) trait StateStore: Send + Sync {
     /// The record under `key`, if any.
     ///
     /// # Errors
@@ -54,7 +56,7 @@ pub trait StateStore: Send + Sync {
 }
 
 /// An exclusive lock on one key of a [`StateStore`], released on drop.
-pub struct StoreLock {
+pub(crate) struct StoreLock {
     _guard: Box<dyn Send + Sync>,
 }
 
@@ -66,7 +68,7 @@ impl std::fmt::Debug for StoreLock {
 
 impl StoreLock {
     /// A lock held as long as `guard` lives (a store's own guard type).
-    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+    pub(crate) fn new(guard: impl Send + Sync + 'static) -> Self {
         Self {
             _guard: Box::new(guard),
         }
@@ -168,7 +170,7 @@ impl MemoryStore {
 /// versions of this crate are read; one of a newer version is refused with [`Error::Store`] and
 /// left in place; a damaged one is reported (a warning), removed, and the upload starts anew.
 #[derive(Debug, Clone)]
-pub struct DirStore {
+pub(crate) struct DirStore {
     dir: PathBuf,
     // The uid records must belong to (Unix): this process's effective uid where it can be
     // read, else the directory's owner.
@@ -190,7 +192,7 @@ impl DirStore {
     /// # Errors
     ///
     /// [`Error::Store`] when the directory can't be created, or is not private as said above.
-    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
@@ -538,6 +540,11 @@ mod tests {
         s.save(&record("k")).unwrap();
         assert_eq!(s.load("k").unwrap(), Some(record("k")));
         assert_eq!(s.load("other").unwrap(), None);
+        // The file holds the record's serde form (the current format, version and all).
+        let file: serde_json::Value =
+            serde_json::from_slice(&fs::read(s.path_for("k")).unwrap()).unwrap();
+        assert_eq!(file, serde_json::to_value(record("k")).unwrap());
+        assert_eq!(file["version"], 2);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -569,6 +576,83 @@ mod tests {
             .unwrap();
         DirStore::new(&d).unwrap();
         assert!(!old.exists() && new.exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A save writes `.<hash>.<pid>.<n>.tmp` and renames it over `<hash>.json`: a kill before
+    /// the rename leaves the temp file and the previous record intact.
+    #[test]
+    fn a_temp_file_left_by_a_killed_save_is_ignored() {
+        let d = temp_dir("stray");
+        let store = DirStore::new(&d).unwrap();
+        let rec = record("k");
+        store.save(&rec).unwrap();
+        let path = store.path_for("k");
+        let hash = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        // A half-written record of another (dead) process, and plain garbage.
+        let full = fs::read(&path).unwrap();
+        fs::write(
+            d.join(format!(".{hash}.999999.0.tmp")),
+            &full[..full.len() / 2],
+        )
+        .unwrap();
+        fs::write(d.join(format!(".{hash}.999998.7.tmp")), b"\x00\xffnot json").unwrap();
+
+        assert_eq!(store.load("k").unwrap(), Some(rec));
+        let newer = record("k").with_offset(8);
+        store.save(&newer).unwrap();
+        assert_eq!(store.load("k").unwrap(), Some(newer.clone()));
+        // A new store (another process) reads the same.
+        assert_eq!(DirStore::new(&d).unwrap().load("k").unwrap(), Some(newer));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A save killed by SIGKILL leaves `.<hash>.<pid>.0.tmp`; pids are reused (a container may
+    /// give every run the same one), so a later process with that pid must still be able to
+    /// save. Runs in a child process of this test binary, whose temp-file sequence starts at 0.
+    #[test]
+    fn a_temp_file_with_our_own_pid_does_not_block_saving() {
+        const CHILD: &str = "WMU_STORE_CHILD_DIR";
+        let name = "store::tests::a_temp_file_with_our_own_pid_does_not_block_saving";
+        if let Some(dir) = std::env::var_os(CHILD) {
+            let dir = PathBuf::from(dir);
+            let store = DirStore::new(&dir).unwrap();
+            let path = store.path_for("k");
+            let hash = path.file_stem().unwrap().to_str().unwrap();
+            for n in 0..3 {
+                let stray = dir.join(format!(".{hash}.{}.{n}.tmp", std::process::id()));
+                fs::write(stray, b"{\"key\":\"k\",\"endp").unwrap();
+            }
+            store.save(&record("k")).unwrap();
+            assert_eq!(store.load("k").unwrap(), Some(record("k")));
+            return;
+        }
+        let d = temp_dir("stray-pid");
+        fs::create_dir_all(&d).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, &d)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(text.contains("1 passed"), "the child ran nothing:\n{text}");
+        assert_eq!(
+            DirStore::new(&d).unwrap().load("k").unwrap(),
+            Some(record("k"))
+        );
         fs::remove_dir_all(&d).unwrap();
     }
 

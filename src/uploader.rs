@@ -16,7 +16,7 @@ use crate::engine::transport::{self, HttpSettings};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::source::Source;
-use crate::store::{DirStore, MemoryStore, Record, StateStore};
+use crate::store::{DirStore, MemoryStore, Record, StateStore, Watched};
 use wix_media_tus::{self as proto, Config, CreationMode, Metadata, Upload};
 
 /// Uploads files with tus 1.0 over a blocking [`ureq::Agent`].
@@ -53,7 +53,6 @@ pub struct UploaderBuilder {
     http: HttpSettings,
     proto: Config,
     retry: RetryPolicy,
-    store: Option<Arc<dyn StateStore>>,
     state_dir: Option<PathBuf>,
     clock: Arc<dyn Clock>,
 }
@@ -72,7 +71,6 @@ impl std::fmt::Debug for UploaderBuilder {
             .field("headers", &headers)
             .field("state_dir", &self.state_dir)
             .field("own_agent", &self.agent.is_some())
-            .field("own_store", &self.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +92,6 @@ impl Default for UploaderBuilder {
                 tus
             },
             retry: RetryPolicy::default(),
-            store: None,
             state_dir: None,
             clock: Arc::new(SystemClock),
         }
@@ -157,13 +154,10 @@ impl UploaderBuilder {
         self
     }
 
-    /// Keeps resumable state in `store` (default: in memory, for this uploader's life).
-    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// Keeps resumable state as files in `dir`, so uploads resume across processes.
+    /// Keeps resumable state as files in `dir`, so uploads resume across processes (default:
+    /// in memory, for this uploader's life). The directory is made `0700` and each file
+    /// `0600` (they hold upload tokens); records written by earlier versions of this crate
+    /// are read, so an upload interrupted before an upgrade resumes after it.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
         self
@@ -208,11 +202,11 @@ impl UploaderBuilder {
     ///
     /// [`Error::Store`] when the state directory can't be created or is not private.
     pub fn build(self) -> Result<Uploader> {
-        let (store, state_dir): (Arc<dyn StateStore>, _) = match (self.store, self.state_dir) {
-            (Some(s), _) => (s, None),
-            (None, Some(dir)) => (Arc::new(DirStore::new(&dir)?), Some(dir)),
-            (None, None) => (Arc::new(MemoryStore::new()), None),
-        };
+        let store = Arc::new(match &self.state_dir {
+            Some(dir) => Watched::new(DirStore::new(dir)?),
+            None => Watched::new(MemoryStore::new()),
+        });
+        let state_dir = self.state_dir;
         let agent = self.agent.unwrap_or_else(|| {
             Agent::config_builder()
                 .http_status_as_error(false)
@@ -387,8 +381,18 @@ impl Uploader {
 
     /// The key under which an upload of `source` to `endpoint` is saved in the state store;
     /// `None` for sources without a key (streams, unless given one).
-    pub fn resume_key(&self, endpoint: &str, source: &Source) -> Option<String> {
+    pub(crate) fn resume_key(&self, endpoint: &str, source: &Source) -> Option<String> {
         source.key().map(|k| format!("{endpoint}\n{k}"))
+    }
+
+    /// Whether an upload of `source` by this uploader left a resume record: after an error,
+    /// whether calling again resumes (part of it is on the server) rather than starting over.
+    /// Records of uploads not marked finished count (on any endpoint; for a
+    /// [`WixClient`](crate::wix::WixClient)'s uploader, its Wix upload's record too); those
+    /// of finished or forgotten uploads don't, nor records this uploader never read or wrote
+    /// (another process's). Answered from memory (the latest 10,000 sources).
+    pub fn has_saved(&self, source: &Source) -> bool {
+        source.key().is_some_and(|k| self.engine.store.has_open(k))
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -1,18 +1,14 @@
 //! Where files go: a tus server, Wix, or the built-in emulator (started only when a request
 //! is needed). One client for the whole run: every job shares its connections.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use wix_media_emulator::{Emulator, EmulatorConfig};
 use wix_media_upload::wix::{RestCalls, Scope, WixClient};
-use wix_media_upload::{
-    Credentials, DirStore, Error, Record, Result as LibResult, RetryPolicy, Source, StateStore,
-    StoreLock, Uploader, UploaderBuilder,
-};
+use wix_media_upload::{Credentials, Error, RetryPolicy, Uploader, UploaderBuilder};
 
 /// The uploader and client settings from the command line.
 #[derive(Clone, Debug, Default)]
@@ -26,8 +22,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn builder(&self, store: TrackingStore) -> UploaderBuilder {
-        let mut b = Uploader::builder().state_store(store);
+    fn builder(&self, state_dir: &Path) -> UploaderBuilder {
+        let mut b = Uploader::builder().state_dir(state_dir);
         if let Some(c) = self.chunk_size {
             b = b.chunk_size(c);
         }
@@ -47,16 +43,11 @@ impl Settings {
         b
     }
 
-    /// The Wix client: the uploader on `store`, REST calls paced with every process that
-    /// uses `state_dir` (the store is not a state directory the SDK would find by itself).
-    fn client(
-        &self,
-        credentials: Credentials,
-        store: TrackingStore,
-        state_dir: &Path,
-    ) -> Result<WixClient, String> {
+    /// The Wix client: resume records in `state_dir`, REST calls paced with every process
+    /// that uses it.
+    fn client(&self, credentials: Credentials, state_dir: &Path) -> Result<WixClient, String> {
         let mut b = WixClient::builder(credentials)
-            .uploader(self.builder(store))
+            .uploader(self.builder(state_dir))
             .pace_dir(state_dir);
         if let Some(n) = self.rate {
             b = b.requests_per_minute(n);
@@ -75,71 +66,9 @@ pub fn default_state_dir() -> PathBuf {
     base.join("wix-media-upload")
 }
 
-/// The library's resume records in the state directory, and which of them this process has
-/// seen exist: after a failure that tells whether something is left to resume.
-#[derive(Clone, Debug)]
-pub struct TrackingStore {
-    inner: Arc<DirStore>,
-    live: Arc<Mutex<HashSet<String>>>,
-}
-
-impl TrackingStore {
-    pub fn new(state_dir: &Path) -> LibResult<Self> {
-        Ok(Self {
-            inner: Arc::new(DirStore::new(state_dir)?),
-            live: Arc::default(),
-        })
-    }
-
-    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether a resume record of `source` exists.
-    pub fn has_record_for(&self, source: &Source) -> bool {
-        self.live().iter().any(|k| source.owns_state_key(k))
-    }
-
-    /// Stops tracking the source's records (the job is over), so memory stays flat.
-    pub fn untrack(&self, source: &Source) {
-        self.live().retain(|k| !source.owns_state_key(k));
-    }
-}
-
-impl StateStore for TrackingStore {
-    fn load(&self, key: &str) -> LibResult<Option<Record>> {
-        let found = self.inner.load(key)?;
-        if found.is_some() {
-            self.live().insert(key.to_owned());
-        }
-        Ok(found)
-    }
-
-    fn save(&self, record: &Record) -> LibResult<()> {
-        self.inner.save(record)?;
-        self.live().insert(record.key().to_owned());
-        Ok(())
-    }
-
-    fn remove(&self, key: &str) -> LibResult<()> {
-        self.inner.remove(key)?;
-        self.live().remove(key);
-        Ok(())
-    }
-
-    fn try_lock(&self, key: &str) -> LibResult<Option<StoreLock>> {
-        self.inner.try_lock(key)
-    }
-
-    fn lock(&self, key: &str) -> LibResult<StoreLock> {
-        self.inner.lock(key)
-    }
-}
-
 /// A Wix client, made at once for real credentials, and on first use for the emulator.
 pub struct Wix {
     kind: WixKind,
-    store: TrackingStore,
     settings: Settings,
 }
 
@@ -187,19 +116,21 @@ impl Wix {
         state_dir: &Path,
         settings: Settings,
     ) -> Result<Wix, String> {
-        let store = TrackingStore::new(state_dir).map_err(|e| e.to_string())?;
         let kind = match credentials {
-            Some(c) => WixKind::Remote(settings.client(c, store.clone(), state_dir)?),
-            None => WixKind::Emulator {
-                state_dir: state_dir.to_owned(),
-                started: OnceLock::new(),
-            },
+            Some(c) => WixKind::Remote(settings.client(c, state_dir)?),
+            None => {
+                // A state directory that can't be used is said now, not at the first file.
+                settings
+                    .builder(state_dir)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                WixKind::Emulator {
+                    state_dir: state_dir.to_owned(),
+                    started: OnceLock::new(),
+                }
+            }
         };
-        Ok(Wix {
-            kind,
-            store,
-            settings,
-        })
+        Ok(Wix { kind, settings })
     }
 
     /// What the manifest calls this target (never the key).
@@ -232,17 +163,13 @@ impl Wix {
                     ));
                     let creds = Credentials::site("emulator-key", "emulator-site")
                         .with_api_base(emulator.base_url());
-                    let client = self.settings.client(creds, self.store.clone(), state_dir)?;
+                    let client = self.settings.client(creds, state_dir)?;
                     Ok((emulator, client))
                 })
                 .as_ref()
                 .map(|(_, c)| c)
                 .map_err(Clone::clone),
         }
-    }
-
-    pub fn store(&self) -> &TrackingStore {
-        &self.store
     }
 
     /// The REST calls made so far (none when the emulator was never started).
@@ -267,21 +194,15 @@ impl Wix {
 pub struct Tus {
     pub endpoint: String,
     pub uploader: Uploader,
-    pub store: TrackingStore,
 }
 
 impl Tus {
     pub fn new(endpoint: String, state_dir: &Path, settings: &Settings) -> Result<Tus, String> {
-        let store = TrackingStore::new(state_dir).map_err(|e| e.to_string())?;
         let uploader = settings
-            .builder(store.clone())
+            .builder(state_dir)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Tus {
-            endpoint,
-            uploader,
-            store,
-        })
+        Ok(Tus { endpoint, uploader })
     }
 
     pub fn identity(&self) -> Value {

@@ -22,7 +22,7 @@ use ureq::Agent;
 use crate::control::{AbortHandle, Clock, sleep_unless_aborted};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
-use crate::store::StateStore;
+use crate::store::Watched;
 use transport::{BODY_LIMIT, Call, HttpSettings, Response};
 use wix_media_tus::{self as proto, Config, RetryState};
 
@@ -32,7 +32,7 @@ pub(crate) struct Engine {
     pub(crate) http: HttpSettings,
     pub(crate) tus: Config,
     pub(crate) retry: RetryPolicy,
-    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) store: Arc<Watched>,
     /// The state directory the store was made from, if any.
     pub(crate) state_dir: Option<std::path::PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,

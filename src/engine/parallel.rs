@@ -13,6 +13,7 @@ use crate::control::{AbortHandle, Progress};
 use crate::digest::{Md5Digest, Md5Stream};
 use crate::error::{Error, FailedRequest, Result};
 use crate::source::Source;
+use crate::store::StateStore;
 use wix_media_tus::options::Capabilities;
 use wix_media_tus::{self as proto, Metadata, Method, Upload, concat};
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::Engine;
 use crate::digest::{Md5Digest, Md5Stream};
 use crate::error::Result;
+use crate::store::StateStore;
 use crate::store::{Record, StoreLock, whole_ms};
 use wix_media_tus::{Metadata, Upload};
 

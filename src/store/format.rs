@@ -267,6 +267,79 @@ mod tests {
         })
     }
 
+    /// A state file of format 1 from tests/fixtures/state-v1/ (written by 0.1.0), read, and
+    /// its current form.
+    fn fixture(name: &str) -> (Record, Value) {
+        let json = match name {
+            "tus-interrupted" => include_str!("../../tests/fixtures/state-v1/tus-interrupted.json"),
+            "tus-finished" => include_str!("../../tests/fixtures/state-v1/tus-finished.json"),
+            "wix-interrupted" => include_str!("../../tests/fixtures/state-v1/wix-interrupted.json"),
+            "wix-finished-simple" => {
+                include_str!("../../tests/fixtures/state-v1/wix-finished-simple.json")
+            }
+            _ => include_str!("../../tests/fixtures/state-v1/wix-finished-resumable.json"),
+        };
+        let rec: Record = serde_json::from_str(json).expect(name);
+        let now = serde_json::to_value(&rec).unwrap();
+        assert_eq!(now["version"], CURRENT, "{now}");
+        (rec, now)
+    }
+
+    fn metadata_value<'a>(rec: &'a Value, key: &str) -> Option<&'a str> {
+        let pairs = rec["metadata"].as_array()?;
+        pairs.iter().find(|pair| pair[0] == key)?[1].as_str()
+    }
+
+    #[test]
+    fn the_files_of_0_1_0_load_with_their_times() {
+        const MIB: u64 = 1024 * 1024;
+        let ms = |secs: u64| secs * 1000;
+        // An interrupted tus upload: seconds for creation and expiry.
+        let (_, rec) = fixture("tus-interrupted");
+        let endpoint = "http://127.0.0.1:35523/files";
+        assert_eq!(rec["endpoint"], endpoint);
+        let url = format!("{endpoint}/a1e0ef5708022285ad8ee9c567a24c83");
+        assert_eq!(rec["upload_url"], url);
+        assert_eq!(
+            (&rec["length"], &rec["offset"]),
+            (&json!(3 * MIB), &json!(MIB))
+        );
+        assert_eq!(rec["created_at_ms"], ms(1_796_285_291));
+        assert_eq!(rec["expires_at_ms"], ms(4_949_885_291));
+        assert_eq!(
+            (&rec["completed_at_ms"], &rec["chunk_size"]),
+            (&Value::Null, &Value::Null)
+        );
+        assert_eq!(metadata_value(&rec, "filename"), Some("movie.bin"));
+
+        // The same upload finished: milliseconds for the completion.
+        let (_, rec) = fixture("tus-finished");
+        assert_eq!(rec["offset"], 3 * MIB);
+        assert_eq!(rec["created_at_ms"], ms(1_796_285_291));
+        assert_eq!(rec["completed_at_ms"], 1_796_285_291_632_u64);
+
+        // A Wix upload: the token is in the metadata, secret, and not in Debug.
+        let (loaded, rec) = fixture("wix-interrupted");
+        let token = metadata_value(&rec, "token").expect("the token");
+        assert!(token.starts_with("eyJ"), "{token}");
+        assert_eq!(rec["secret_keys"], json!(["token"]));
+        assert_eq!(rec["expires_at_ms"], ms(1_796_371_691));
+        let shown = format!("{loaded:?} {loaded:#?}");
+        assert!(!shown.contains(token), "{shown}");
+
+        // The Wix client's finished jobs (created at 0: the epoch).
+        for (name, done) in [
+            ("wix-finished-simple", 1_796_285_291_667_u64),
+            ("wix-finished-resumable", 1_796_285_291_752),
+        ] {
+            let (_, rec) = fixture(name);
+            assert_eq!(rec["created_at_ms"], 0, "{name}");
+            assert_eq!(rec["completed_at_ms"], done, "{name}");
+            assert_eq!(rec["offset"], rec["length"], "{name}");
+            assert!(rec["offset"].is_u64(), "{name}");
+        }
+    }
+
     #[test]
     fn format_1_times_are_seconds_and_the_completion_milliseconds() {
         let rec = parse(v1()).unwrap();

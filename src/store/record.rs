@@ -14,13 +14,13 @@ use wix_media_tus::Metadata;
 /// second writer how it ended. `Debug` masks the metadata values (they may hold the upload
 /// token).
 ///
-/// A [`StateStore`](crate::StateStore) keeps it as it likes; its serde form (a map with a
-/// format `version`) is what [`DirStore`](crate::DirStore) writes, and deserializing also
+/// A [`StateStore`](super::StateStore) keeps it as it likes; its serde form (a map with a
+/// format `version`) is what [`DirStore`](super::DirStore) writes, and deserializing also
 /// reads records written by earlier versions of this crate. A record of a format newer than
 /// this crate knows is refused with an error, never misread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "format::Stored", into = "format::Current")]
-pub struct Record {
+pub(crate) struct Record {
     pub(super) key: String,
     pub(super) endpoint: String,
     pub(super) upload_url: String,
@@ -160,7 +160,7 @@ impl Record {
     }
 
     /// The key it is saved under: the creation URL and the source's fingerprint.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 

@@ -297,6 +297,13 @@ pub struct RestCalls {
 }
 
 impl WixClient {
+    /// Whether an upload of `source` by this client left a resume record (its Wix upload
+    /// under way, or the tus upload in it): after an error, whether calling again resumes
+    /// rather than starting over. As [`Uploader::has_saved`] for the client's uploader.
+    pub fn has_saved(&self, source: &Source) -> bool {
+        self.inner.uploader.has_saved(source)
+    }
+
     /// The REST calls this client and its clones sent so far, and how many of them were
     /// refused with 429: what this process did (others sharing the pace count their own).
     pub fn rest_calls(&self) -> RestCalls {

@@ -22,6 +22,7 @@ use crate::engine::Step;
 use crate::engine::progress::Reporter;
 use crate::error::{ContentMismatch, Error, Result};
 use crate::source::Source;
+use crate::store::StateStore;
 use crate::uploader::UploadOptions;
 
 impl WixClient {

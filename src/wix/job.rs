@@ -21,6 +21,7 @@ use crate::digest::{Md5Digest, parse_hex};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::store::StateStore;
 use crate::store::{FINISHED_KEPT, Record};
 use wix_media_tus::Metadata;
 

@@ -38,15 +38,16 @@ pub use credentials::Scope;
 pub use error_body::{FieldViolation, WixError};
 pub use processing::FileRef;
 pub use read::{
-    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, Page,
-    RootFolder, SearchFiles, SortField, SortOrder,
+    FileUpdate, Folder, ItemError, Items, ListFiles, ListFolders, Listing, MEDIA_ROOT, RootFolder,
+    SearchFiles, SortField, SortOrder,
 };
 pub use resumable::{
     ResumableTarget, ResumableUpload, finalize, generate_resumable_upload_url, upload,
 };
+pub(crate) use types::GenerateUploadUrlResponse;
 pub use types::{
-    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, GenerateUploadUrlResponse,
-    ImportFileRequest, MediaType, OperationStatus,
+    FileDescriptor, FileOptions, FileState, GenerateUploadUrlRequest, ImportFileRequest, MediaType,
+    OperationStatus,
 };
 
 use credentials::Credentials;

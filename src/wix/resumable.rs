@@ -30,15 +30,18 @@ pub struct ResumableTarget {
 }
 
 impl ResumableTarget {
-    /// A target from a generate answer obtained elsewhere, with what its request asked for.
+    /// A target from the upload URL and token of a generate call made elsewhere (say, by a
+    /// server that called Wix and handed both on), with the file name and MIME type that call
+    /// asked for.
     pub fn new(
-        response: GenerateUploadUrlResponse,
+        upload_url: impl Into<String>,
+        upload_token: impl Into<String>,
         file_name: Option<String>,
         mime_type: impl Into<String>,
     ) -> Self {
         Self {
-            upload_url: response.upload_url,
-            upload_token: response.upload_token,
+            upload_url: upload_url.into(),
+            upload_token: Secret::new(upload_token),
             file_name,
             mime_type: mime_type.into(),
         }
@@ -75,11 +78,12 @@ pub(crate) fn generate_with(
         "/site-media/v1/files/generate-resumable-upload-url",
         request,
     )?;
-    Ok(ResumableTarget::new(
-        response,
-        request.file_name.clone(),
-        request.mime_type.clone(),
-    ))
+    Ok(ResumableTarget {
+        upload_url: response.upload_url,
+        upload_token: response.upload_token,
+        file_name: request.file_name.clone(),
+        mime_type: request.mime_type.clone(),
+    })
 }
 
 // RFC 3986's unreserved characters stay; everything else is encoded.

@@ -17,10 +17,8 @@ mod wire_enum;
 
 pub use file::FileDescriptor;
 pub(crate) use file::{FileDescriptorEnvelope, GetFilesResponse};
-pub(crate) use request::GenerateSimpleUploadUrlResponse;
-pub use request::{
-    FileOptions, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ImportFileRequest,
-};
+pub use request::{FileOptions, GenerateUploadUrlRequest, ImportFileRequest};
+pub(crate) use request::{GenerateSimpleUploadUrlResponse, GenerateUploadUrlResponse};
 
 use wire_enum::wire_enum;
 

@@ -35,7 +35,7 @@ pub fn unfinished_records(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Checks that every record left in a state directory is of a finished upload (kept for a
-/// second writer that waited for it: see `StateStore::lock`).
+/// second writer that waited for it).
 pub fn assert_only_finished_records(dir: &Path) {
     for (path, rec) in records(dir) {
         assert!(

@@ -15,7 +15,7 @@ use crate::support::EmuExt as _;
 use crate::support::emulator::{Emu, md5_hex};
 use crate::support::http::{eventually, head_status};
 use crate::support::raw_server::{Next, RawServer, respond};
-use crate::support::state::{file_state_key, json_of, ms, record_json, to_record, with_metadata};
+use crate::support::state::{file_state_key, load, ms, plant, record_json, with_metadata};
 use crate::support::upload::{
     abort_when, stream_of, upload_aborted, upload_file, upload_file_to_wix, upload_unknown_length,
 };
@@ -24,8 +24,8 @@ use wix_media_emulator::{EmulatorConfig, UploadInfo};
 use wix_media_tus::Metadata;
 use wix_media_upload::wix::{self, GenerateUploadUrlRequest, MediaType, ResumableTarget};
 use wix_media_upload::{
-    AbortHandle, Clock, CreationMode, Credentials, DirStore, Error, Progress, RetryPolicy, Source,
-    StateStore, UploadOptions, Uploader, UploaderBuilder,
+    AbortHandle, Clock, CreationMode, Credentials, Error, Progress, RetryPolicy, Source,
+    UploadOptions, Uploader, UploaderBuilder,
 };
 
 const KIB: usize = 1024;
@@ -393,10 +393,7 @@ fn abort_and_terminate(endpoint: &str, meta: Metadata, state: &TempDir) {
         unfinished_records(state.path())
     );
     let key = file_state_key(endpoint, file.path());
-    assert_eq!(
-        DirStore::new(state.path()).unwrap().load(&key).unwrap(),
-        None
-    );
+    assert_eq!(load(state.path(), &key), None);
 }
 
 #[test]
@@ -450,12 +447,7 @@ fn leave_an_unfinished_upload(
         .unwrap();
     let options = abort_when(with_metadata(UploadOptions::new(), &meta), between_requests);
     upload_aborted(&uploader, endpoint, file, options);
-    let rec = DirStore::new(state)
-        .unwrap()
-        .load(&file_state_key(endpoint, file))
-        .unwrap()
-        .expect("a record was saved");
-    let rec = json_of(&rec);
+    let rec = load(state, &file_state_key(endpoint, file)).expect("a record was saved");
     let (offset, length) = (
         rec["offset"].as_u64().unwrap(),
         rec["length"].as_u64().unwrap(),
@@ -544,7 +536,6 @@ fn expired_record_by_the_clock_starts_a_fresh_upload() {
 fn record_with_past_expiry_starts_a_fresh_upload() {
     let x = Expiring::new(Duration::from_secs(1), 52);
     // A record for a real, unfinished upload (created by hand), dated as expired a minute ago.
-    let store = DirStore::new(x.state.path()).unwrap();
     assert_eq!(x.endpoint, x.wix.tus_url());
     let created = x.wix.create_with(x.bytes.len(), &x.meta.encode());
     assert_eq!(created.status, 201);
@@ -555,7 +546,7 @@ fn record_with_past_expiry_starts_a_fresh_upload() {
     let mut rec = record_json(&key, &x.endpoint, &stale, x.bytes.len() as u64, 0, &pairs);
     rec["created_at_ms"] = ms(now - Duration::from_secs(120)).into();
     rec["expires_at_ms"] = ms(now - Duration::from_secs(60)).into();
-    store.save(&to_record(rec)).unwrap();
+    plant(x.state.path(), &rec);
     let uploader = builder().state_dir(x.state.path()).build().unwrap();
     x.check_fresh_start(&uploader, &stale);
 }

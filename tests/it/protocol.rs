@@ -11,15 +11,13 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mockito::Matcher;
-use wix_media_upload::{
-    AbortHandle, CreationMode, DirStore, Error, Progress, Source, StateStore, UploadOptions,
-};
+use wix_media_upload::{AbortHandle, CreationMode, Error, Progress, Source, UploadOptions};
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{
     MockTus, OCTET, TOKEN, answer, assert_all, counted_stream, created, uploader, wix_metadata,
 };
-use crate::support::state::{json_of, metadata_value, with_metadata};
+use crate::support::state::{load, metadata_value, records, with_metadata};
 use crate::support::{TempDir, pseudo_random_bytes};
 
 /// `Upload-Metadata` decoded into `(key, value)` pairs.
@@ -100,8 +98,7 @@ fn create_then_single_patch() {
         assert_eq!(done.metadata(k), Some(v), "{k}");
     }
     // The record is kept marked finished (for a writer waiting for this one), without the token.
-    let store = DirStore::new(state.path()).unwrap();
-    let rec = json_of(&store.load(&key).unwrap().expect("a finished record"));
+    let rec = load(state.path(), &key).expect("a finished record");
     assert!(rec["completed_at_ms"].is_u64(), "{rec}");
     assert_eq!(metadata_value(&rec, "token"), None, "{rec}");
     assert_eq!(
@@ -206,8 +203,7 @@ fn abort_from_progress_stops_and_keeps_the_record() {
     post.assert();
     p0.assert();
     no_more.assert();
-    let store = DirStore::new(state.path()).unwrap();
-    let rec = json_of(&store.load(&key).unwrap().expect("record kept"));
+    let rec = load(state.path(), &key).expect("record kept");
     assert_eq!(rec["offset"], 4);
     assert_eq!(rec["upload_url"], tus.at("/files/ab"));
 }
@@ -282,15 +278,19 @@ fn stream_chunks_are_sent_in_order() {
     let patches = tus.takes_in_chunks("/files/s", &bytes, 0, 4);
 
     let clock = RecordingClock::new();
-    let up = uploader(&clock).chunk_size(4).build().unwrap();
+    let state = TempDir::new("wmu-stream-state");
+    let up = uploader(&clock)
+        .chunk_size(4)
+        .state_dir(state.path())
+        .build()
+        .unwrap();
     let (source, read) = counted_stream(&bytes);
     let done = up.upload(&endpoint, source, UploadOptions::new()).unwrap();
     post.assert();
     assert_all(&patches);
     assert_eq!(done.size, 10);
-    assert_eq!(
-        up.resume_key(&endpoint, &Source::stream(std::io::empty(), 10)),
-        None
-    );
+    // A stream without a key has no record to resume from.
+    assert!(records(state.path()).is_empty());
+    assert!(!up.has_saved(&Source::stream(std::io::empty(), 10)));
     assert_eq!(read.load(Ordering::Relaxed), 10);
 }

@@ -7,9 +7,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use mockito::{Matcher, Server};
 use serde_json::json;
-use wix_media_upload::wix::{
-    self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget,
-};
+use wix_media_upload::wix::{self, GenerateUploadUrlRequest, ResumableTarget};
 use wix_media_upload::{
     AbortHandle, Clock, Credentials, Error, RetryPolicy, Source, UploadOptions, Uploader,
 };
@@ -52,8 +50,8 @@ fn accept_the_body(server: &mut Server) {
 }
 
 fn target(server: &Server) -> ResumableTarget {
-    let response = GenerateUploadUrlResponse::new(format!("{}/upload/tus", server.url()), TOKEN);
-    ResumableTarget::new(response, Some("photo.jpg".into()), "image/jpeg")
+    let url = format!("{}/upload/tus", server.url());
+    ResumableTarget::new(url, TOKEN, Some("photo.jpg".into()), "image/jpeg")
 }
 
 /// `upload_to_wix` used to replace the caller's metadata with Wix's three keys.

@@ -4,12 +4,12 @@
 
 use mockito::Matcher;
 use serde_json::json;
-use wix_media_upload::{DirStore, RetryPolicy, Source, StateStore, UploadOptions};
+use wix_media_upload::{RetryPolicy, Source, UploadOptions};
 
 use crate::support::clock::RecordingClock;
 use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
 use crate::support::state::{
-    json_of, metadata_value, record_json, state_key, to_record, with_metadata,
+    file_state_key, load, metadata_value, plant, record_json, with_metadata,
 };
 use crate::support::{TempDir, temp_file_with, unfinished_records};
 
@@ -41,18 +41,16 @@ fn resume_from_state_dir_with_a_new_uploader() {
     post.assert();
     p0.assert();
     p4.assert();
+    // What a caller asks after the failure: a rerun resumes.
+    assert!(first.has_saved(&Source::file(file.path()).unwrap()));
+    assert!(!first.has_saved(&Source::stream(&b""[..], 0).with_key("other")));
     drop(first);
 
     let files = unfinished_records(state.path());
     assert_eq!(files.len(), 1, "{files:?}");
     let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let rec = DirStore::new(state.path())
-        .unwrap()
-        .load(&key)
-        .unwrap()
-        .expect("record kept");
-    let rec = json_of(&rec);
+    let rec = load(state.path(), &key).expect("record kept");
     assert_eq!(
         (&rec["upload_url"], &rec["offset"]),
         (&json!(upload_url), &json!(4))
@@ -69,7 +67,15 @@ fn resume_from_state_dir_with_a_new_uploader() {
         .build()
         .unwrap();
     // No metadata given: the record's is used.
+    assert!(
+        !second.has_saved(&Source::file(file.path()).unwrap()),
+        "not read yet"
+    );
     let done = tus.upload(&second, &file, UploadOptions::new()).unwrap();
+    assert!(
+        !second.has_saved(&Source::file(file.path()).unwrap()),
+        "finished"
+    );
     no_post.assert();
     head.assert();
     p6.assert();
@@ -89,12 +95,11 @@ fn gone_on_resume_creates_a_new_upload() {
     let endpoint = tus.endpoint();
     let state = TempDir::new("wmu-mockito-state");
     let source = Source::file(file.path()).unwrap();
-    let key = state_key(&endpoint, &source);
-    let store = DirStore::new(state.path()).unwrap();
+    let key = file_state_key(&endpoint, file.path());
     let old_meta = [("filename", "old.bin"), ("token", "OLD-TOKEN")];
     let mut old = record_json(&key, &endpoint, &tus.at("/files/old"), 10, 4, &old_meta);
     old["created_at_ms"] = json!(1_700_000_000_000_u64);
-    store.save(&to_record(old)).unwrap();
+    plant(state.path(), &old);
 
     let new_meta = wix_metadata("new.bin", "application/octet-stream", "NEW-TOKEN");
     let head = tus.head("/files/old").with_status(404).expect(1).create();
@@ -124,7 +129,7 @@ fn gone_on_resume_creates_a_new_upload() {
         assert_eq!(done.metadata(k), Some(v), "{k}");
     }
 
-    let rec = json_of(&store.load(&key).unwrap().expect("record of the new upload"));
+    let rec = load(state.path(), &key).expect("record of the new upload");
     assert_eq!(rec["upload_url"], tus.at("/files/new"));
     assert_eq!(rec["offset"], 10);
     assert_eq!(metadata_value(&rec, "token"), Some("NEW-TOKEN"));

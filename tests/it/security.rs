@@ -14,8 +14,7 @@ use crate::support::{TempDir, temp_file_with};
 use wix_media_emulator::Emulator;
 use wix_media_tus::Metadata;
 use wix_media_upload::wix::{
-    self, GenerateUploadUrlRequest, GenerateUploadUrlResponse, ResumableTarget, finalize,
-    generate_resumable_upload_url,
+    self, GenerateUploadUrlRequest, ResumableTarget, finalize, generate_resumable_upload_url,
 };
 use wix_media_upload::{Credentials, Error, RetryPolicy, Secret, Source, UploadOptions, Uploader};
 
@@ -176,11 +175,12 @@ fn https_to_a_server_that_does_not_speak_tls_fails() {
             &format!("upload to {base}"),
             uploader.upload(&format!("{base}/files"), source, UploadOptions::new()),
         );
-        let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
-            "uploadProtocol": "TUS", "uploadUrl": format!("{base}/upload/tus"), "uploadToken": "T"
-        }))
-        .unwrap();
-        let target = ResumableTarget::new(response, Some("a.png".into()), "image/png");
+        let target = ResumableTarget::new(
+            format!("{base}/upload/tus"),
+            "T",
+            Some("a.png".into()),
+            "image/png",
+        );
         let source = Source::seekable(std::io::Cursor::new(vec![7u8; 100])).unwrap();
         assert_transport(
             &format!("upload_to_wix at {base}"),

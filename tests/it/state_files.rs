@@ -1,5 +1,6 @@
-//! The resumable state files of `DirStore` (`Uploader::builder().state_dir(..)`): what a kill
-//! during a save leaves behind, damaged records, file modes and owners.
+//! The resumable state files of `Uploader::builder().state_dir(..)`: damaged records, file
+//! modes and owners. (What a kill during a save leaves behind is a unit test of
+//! `src/store.rs`.)
 //!
 //! A real upload to the official tus server (see `support::TusServer`) is interrupted after its
 //! first chunk so that a genuine record exists, then the record is damaged and the upload run
@@ -7,13 +8,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::support::logs;
 use crate::support::{TempDir, TempFile, TusServer, temp_file_with};
-use crate::support::{logs, state};
-use wix_media_upload::{
-    AbortHandle, DirStore, Error, Record, Source, StateStore, UploadOptions, Uploader,
-};
+use wix_media_upload::{AbortHandle, Error, Source, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
 
@@ -48,24 +46,6 @@ fn is_root() -> bool {
         "CI=true but not root: the tests of files owned by another user would be skipped"
     );
     root
-}
-
-/// A record of an upload at offset `offset`, saved under `key`.
-fn record_at(key: &str, offset: u64) -> Record {
-    let mut rec = state::record_json(
-        key,
-        "http://h/files",
-        "http://h/files/1",
-        10,
-        offset,
-        &[("token", "S3CRET")],
-    );
-    rec["created_at_ms"] = 1000.into();
-    state::to_record(rec)
-}
-
-fn record(key: &str) -> Record {
-    record_at(key, 4)
 }
 
 /// The one record file in `dir`.
@@ -126,79 +106,6 @@ fn fresh_upload_succeeds(server: &TusServer, state: &Path, file: &Path, bytes: &
     assert_eq!(done.size, bytes.len() as u64);
     assert_eq!(server.stored_bytes(&done.url), bytes);
     assert_eq!(server.uploads().len(), before + 1, "a new upload was made");
-}
-
-// --- (1) a kill during a save --------------------------------------------------------------
-
-/// A save writes `.<hash>.<pid>.<n>.tmp` and renames it over `<hash>.json`: a kill before the
-/// rename leaves the temp file and the previous record intact.
-#[test]
-fn a_temp_file_left_by_a_killed_save_is_ignored() {
-    let dir = TempDir::new("wmu-stray");
-    let store = DirStore::new(dir.path()).unwrap();
-    let rec = record("k");
-    store.save(&rec).unwrap();
-    let path = state::record_path(dir.path(), "k");
-    let hash = path.file_stem().unwrap().to_str().unwrap().to_owned();
-    // A half-written record of another (dead) process, and plain garbage.
-    let full = fs::read(&path).unwrap();
-    let stray_half = dir.join(format!(".{hash}.999999.0.tmp"));
-    let stray_junk = dir.join(format!(".{hash}.999998.7.tmp"));
-    fs::write(&stray_half, &full[..full.len() / 2]).unwrap();
-    fs::write(&stray_junk, b"\x00\xffnot json").unwrap();
-
-    assert_eq!(store.load("k").unwrap(), Some(rec.clone()));
-    let newer = record_at("k", 8);
-    store.save(&newer).unwrap();
-    assert_eq!(store.load("k").unwrap(), Some(newer.clone()));
-    // A new store (another process) reads the same.
-    assert_eq!(
-        DirStore::new(dir.path()).unwrap().load("k").unwrap(),
-        Some(newer)
-    );
-    assert_eq!(mode(&path), 0o600);
-}
-
-/// A save killed by SIGKILL leaves `.<hash>.<pid>.0.tmp`; pids are reused (a container may
-/// give every run the same one), so a later process with that pid must still be able to save.
-/// Runs in a child process of this test binary, whose temp-file sequence starts at 0.
-#[test]
-fn a_temp_file_with_our_own_pid_does_not_block_saving() {
-    const CHILD: &str = "WMU_STATE_FILES_CHILD_DIR";
-    let name = crate::support::test_path(
-        module_path!(),
-        "a_temp_file_with_our_own_pid_does_not_block_saving",
-    );
-    if let Some(dir) = std::env::var_os(CHILD) {
-        let dir = PathBuf::from(dir);
-        let store = DirStore::new(&dir).unwrap();
-        let hash = state::record_path(&dir, "k");
-        let hash = hash.file_stem().unwrap().to_str().unwrap();
-        for n in 0..3 {
-            let stray = dir.join(format!(".{hash}.{}.{n}.tmp", std::process::id()));
-            fs::write(stray, b"{\"key\":\"k\",\"endp").unwrap();
-        }
-        store.save(&record("k")).unwrap();
-        assert_eq!(store.load("k").unwrap(), Some(record("k")));
-        return;
-    }
-    let dir = TempDir::new("wmu-stray-pid");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([&name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "child failed:\n{text}");
-    assert!(text.contains("1 passed"), "the child ran nothing:\n{text}");
-    assert_eq!(
-        DirStore::new(dir.path()).unwrap().load("k").unwrap(),
-        Some(record("k"))
-    );
 }
 
 /// A record cut short (a writer without the temp-file dance, a full disk, a crash of the file
@@ -324,9 +231,6 @@ fn a_record_owned_by_another_user_is_refused() {
         Error::Store(e) => assert!(e.to_string().contains("owned by uid 65534"), "{e}"),
         other => panic!("expected Error::Store, got {other:?}"),
     }
-    let store = DirStore::new(state.path()).unwrap();
-    let key = state::file_state_key(&server.endpoint(), file.path());
-    assert!(matches!(store.load(&key), Err(Error::Store(_))));
     assert_eq!(server.uploads().len(), 1, "nothing was sent");
 }
 
@@ -342,10 +246,8 @@ fn existing_state_dirs_are_tightened_or_refused() {
         let dir = base.join(format!("listable-{m:o}"));
         fs::create_dir(&dir).unwrap();
         set_mode(&dir, m);
-        let store = DirStore::new(&dir).unwrap();
+        Uploader::builder().state_dir(&dir).build().unwrap();
         assert_eq!(mode(&dir), 0o700, "{m:o} is tightened");
-        store.save(&record("k")).unwrap();
-        assert_eq!(store.load("k").unwrap(), Some(record("k")));
         let said = logs::ours_about(log::Level::Info, &dir.display().to_string());
         assert!(
             said.iter().any(|w| w.contains(&format!("{m:o}"))),
@@ -357,27 +259,26 @@ fn existing_state_dirs_are_tightened_or_refused() {
         let dir = base.join(format!("shared-{m:o}"));
         fs::create_dir(&dir).unwrap();
         set_mode(&dir, m);
-        let err = DirStore::new(&dir).unwrap_err();
+        // Refused by the uploader's builder, before anything is sent.
+        let err = Uploader::builder().state_dir(&dir).build().unwrap_err();
         match &err {
             Error::Store(e) => assert!(e.to_string().contains(&format!("mode {m:o}")), "{e}"),
             other => panic!("{m:o}: expected Error::Store, got {other:?}"),
         }
         assert_eq!(mode(&dir), m, "a shared directory is left as it was");
-        // The uploader refuses it too, before sending anything.
-        let err = Uploader::builder().state_dir(&dir).build().unwrap_err();
-        assert!(matches!(err, Error::Store(_)), "{err:?}");
     }
 
     let not_dir = base.join("file");
     fs::write(&not_dir, b"x").unwrap();
-    assert!(matches!(DirStore::new(&not_dir), Err(Error::Store(_))));
+    let err = Uploader::builder().state_dir(&not_dir).build().unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err:?}");
 
     if is_root() {
         let theirs = base.join("theirs");
         fs::create_dir(&theirs).unwrap();
         set_mode(&theirs, 0o700);
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-        match DirStore::new(&theirs) {
+        match Uploader::builder().state_dir(&theirs).build() {
             Err(Error::Store(e)) => assert!(e.to_string().contains("owned by uid 65534"), "{e}"),
             other => panic!("expected Error::Store, got {other:?}"),
         }

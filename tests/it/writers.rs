@@ -7,10 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::http::eventually;
+use crate::support::mock::MockTus;
 use crate::support::proxy::gate::GateProxy;
 use crate::support::proxy::{FaultProxy, ProxyConfig};
+use crate::support::state::{file_state_key, hold_lock, keyed_state_key, try_hold_lock};
 use crate::support::{TempDir, TusServer, temp_file_with};
-use wix_media_upload::{DirStore, Source, StateStore, UploadOptions, Uploader};
+use wix_media_upload::{Source, UploadOptions, Uploader};
 
 const MIB: usize = 1024 * 1024;
 
@@ -89,15 +91,12 @@ fn a_second_writer_continues_what_the_first_left() {
     let server = TusServer::start();
     let (file, bytes) = temp_file_with(3 * MIB, 78);
     let state = TempDir::new("wmu-writers-take-over");
-    let store = DirStore::new(state.path()).unwrap();
     let first = Uploader::builder()
         .state_dir(state.path())
         .chunk_size(MIB as u64)
         .build()
         .unwrap();
-    let key = first
-        .resume_key(&server.endpoint(), &Source::file(file.path()).unwrap())
-        .unwrap();
+    let key = file_state_key(&server.endpoint(), file.path());
     let abort = wix_media_upload::AbortHandle::new();
     let stop = abort.clone();
     let r = first.upload(
@@ -111,7 +110,7 @@ fn a_second_writer_continues_what_the_first_left() {
     );
     assert!(matches!(r, Err(wix_media_upload::Error::Aborted)), "{r:?}");
     // Someone holds the lock while the second starts: it waits, then continues.
-    let held = store.lock(&key).unwrap();
+    let held = hold_lock(state.path(), &key);
     let second = std::thread::spawn({
         let (endpoint, path, state) = (
             server.endpoint(),
@@ -146,18 +145,20 @@ fn a_second_writer_continues_what_the_first_left() {
 }
 
 /// The lock is held by a child process (this test, run again in child mode), killed with
-/// SIGKILL while it holds it.
+/// SIGKILL while it holds it; then an upload of that key goes ahead.
 #[test]
 fn a_killed_lock_holder_blocks_no_one() {
     const CHILD: &str = "WMU_LOCK_DIR";
-    if let Some(dir) = std::env::var_os(CHILD) {
-        let store = DirStore::new(&dir).unwrap();
-        let _held = store.lock("the key").unwrap();
+    const KEY: &str = "WMU_LOCK_KEY";
+    if let (Some(dir), Ok(key)) = (std::env::var_os(CHILD), std::env::var(KEY)) {
+        let _held = hold_lock(Path::new(&dir), &key);
         println!("HOLDING");
         std::thread::sleep(Duration::from_secs(120));
         panic!("the holder was not killed within 120 s");
     }
     let dir = TempDir::new("wmu-killed-holder");
+    let mut tus = MockTus::new();
+    let key = keyed_state_key(&tus.endpoint(), "killed");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -165,6 +166,7 @@ fn a_killed_lock_holder_blocks_no_one() {
             "--nocapture",
         ])
         .env(CHILD, dir.path())
+        .env(KEY, &key)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -177,9 +179,8 @@ fn a_killed_lock_holder_blocks_no_one() {
         let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
         assert!(n > 0, "the child ended before holding the lock");
     }
-    let store = DirStore::new(dir.path()).unwrap();
     assert!(
-        store.try_lock("the key").unwrap().is_none(),
+        try_hold_lock(dir.path(), &key).is_none(),
         "held by the child"
     );
     // kill -9: no cleanup runs in the child.
@@ -190,7 +191,18 @@ fn a_killed_lock_holder_blocks_no_one() {
     assert!(killed.success());
     child.wait().unwrap();
     assert!(
-        store.try_lock("the key").unwrap().is_some(),
+        try_hold_lock(dir.path(), &key).is_some(),
         "a dead holder's lock is free"
     );
+    // The uploader's store takes it too: the upload of that key is not held up.
+    let post = tus.creates("/files", 3, "/files/k");
+    let patch = tus.takes("/files/k", 0, b"abc");
+    let up = Uploader::builder().state_dir(dir.path()).build().unwrap();
+    let source = Source::seekable(std::io::Cursor::new(b"abc".to_vec()))
+        .unwrap()
+        .with_key("killed");
+    up.upload(&tus.endpoint(), source, UploadOptions::new())
+        .unwrap();
+    post.assert();
+    patch.assert();
 }

@@ -97,11 +97,10 @@ impl RootFolder {
 }
 
 /// The files of one folder, not of its subfolders (*List Files*): run it with
-/// [`WixClient::list`] or [`WixClient::list_page`].
+/// [`WixClient::list`] (`.take(n)` for the first `n`).
 ///
-/// Pages are as large as Wix allows (100) unless [`limit`](ListFiles::limit) says otherwise;
-/// the order is Wix's default, `updatedDate` newest first, unless
-/// [`sort`](ListFiles::sort) says otherwise. A file just created can be missing for a while
+/// Pages are as large as Wix allows (100); the order is Wix's default, `updatedDate` newest
+/// first, unless [`sort`](ListFiles::sort) says otherwise. A file just created can be missing for a while
 /// (Wix's listings lag; reading it by id sees it at once).
 ///
 /// ```no_run
@@ -117,28 +116,14 @@ impl RootFolder {
 /// }
 /// # Ok::<(), wix_media_upload::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
 pub struct ListFiles {
     parent_folder_id: Option<String>,
     media_types: Vec<MediaType>,
     private: Option<bool>,
     sort: Option<(SortField, SortOrder)>,
-    limit: u32,
     cursor: Option<String>,
-}
-
-impl Default for ListFiles {
-    fn default() -> Self {
-        ListFiles {
-            parent_folder_id: None,
-            media_types: Vec::new(),
-            private: None,
-            sort: None,
-            limit: MAX_LIST_PAGE,
-            cursor: None,
-        }
-    }
 }
 
 impl ListFiles {
@@ -170,19 +155,6 @@ impl ListFiles {
         self.sort = Some((field, order));
         self
     }
-
-    /// Files per page (`paging.limit`; default and most: 100).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Starts at this page ([`Page::next_cursor`] of the page before). The cursor holds the
-    /// whole query: with one, the other settings are not sent.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
 }
 
 impl Action for ListFiles {
@@ -202,7 +174,7 @@ impl Action for ListFiles {
             query.extend(self.private.map(|p| ("private", p.to_string())));
             query.extend(sort_pairs(self.sort));
         }
-        query.extend(paging_pairs(self.limit, self.cursor.as_deref()));
+        query.extend(paging_pairs(MAX_LIST_PAGE, self.cursor.as_deref()));
         RestRequest::get("/site-media/v1/files", &query)
     }
 
@@ -212,12 +184,11 @@ impl Action for ListFiles {
 }
 
 /// The files of every folder under a root, optionally matching a term (*Search Files*): run
-/// it with [`WixClient::list`] or [`WixClient::list_page`].
+/// it with [`WixClient::list`] (`.take(n)` for the first `n`).
 ///
-/// Pages are as large as Wix allows (200) unless [`limit`](SearchFiles::limit) says
-/// otherwise. The term matches part of the display name, the MIME type or a label. Like
+/// Pages are as large as Wix allows (200). The term matches part of the display name, the MIME type or a label. Like
 /// every listing, it can miss a file created a moment ago.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
 pub struct SearchFiles {
     search: Option<String>,
@@ -225,22 +196,7 @@ pub struct SearchFiles {
     media_types: Vec<MediaType>,
     private: Option<bool>,
     sort: Option<(SortField, SortOrder)>,
-    limit: u32,
     cursor: Option<String>,
-}
-
-impl Default for SearchFiles {
-    fn default() -> Self {
-        SearchFiles {
-            search: None,
-            root_folder: RootFolder::Media,
-            media_types: Vec::new(),
-            private: None,
-            sort: None,
-            limit: MAX_SEARCH_PAGE,
-            cursor: None,
-        }
-    }
 }
 
 impl SearchFiles {
@@ -278,26 +234,13 @@ impl SearchFiles {
         self.sort = Some((field, order));
         self
     }
-
-    /// Files per page (`paging.limit`; default and most: 200).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Starts at this page ([`Page::next_cursor`] of the page before). The cursor holds the
-    /// whole query: with one, the other settings are not sent.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
 }
 
 impl Action for SearchFiles {
     type Output = Page<FileDescriptor>;
 
     fn request(&self) -> RestRequest {
-        let mut paging = json!({"limit": self.limit});
+        let mut paging = json!({"limit": MAX_SEARCH_PAGE});
         let mut body = Map::new();
         match &self.cursor {
             Some(cursor) => paging["cursor"] = json!(cursor),
@@ -378,6 +321,12 @@ sealed_by_action!(ListFiles, SearchFiles);
 mod tests {
     use super::*;
 
+    /// `query` at the page of `cursor`, as [`Items`](super::super::Items) sets it.
+    fn at<Q: sealed::Sealed>(mut query: Q, cursor: &str) -> Q {
+        query.set_cursor(Some(cursor.into()));
+        query
+    }
+
     #[test]
     fn a_listing_sends_its_settings_until_it_has_a_cursor() {
         let first = ListFiles::new()
@@ -385,20 +334,19 @@ mod tests {
             .media_type(MediaType::Image)
             .media_type(MediaType::Video)
             .private(false)
-            .sort(SortField::SizeInBytes, SortOrder::Desc)
-            .limit(7);
+            .sort(SortField::SizeInBytes, SortOrder::Desc);
         let r = first.request();
         assert_eq!(r.method, Method::Get);
         assert_eq!(r.body, None);
         assert_eq!(
             r.path,
             "/site-media/v1/files?parentFolderId=f%201&mediaTypes=IMAGE&mediaTypes=VIDEO\
-             &private=false&sort.fieldName=sizeInBytes&sort.order=DESC&paging.limit=7"
+             &private=false&sort.fieldName=sizeInBytes&sort.order=DESC&paging.limit=100"
         );
-        let next = first.cursor("c/1=");
+        let next = at(first, "c/1=");
         assert_eq!(
             next.request().path,
-            "/site-media/v1/files?paging.limit=7&paging.cursor=c%2F1%3D"
+            "/site-media/v1/files?paging.limit=100&paging.cursor=c%2F1%3D"
         );
         assert_eq!(
             ListFiles::new().request().path,
@@ -420,19 +368,18 @@ mod tests {
             .root_folder(RootFolder::Trash)
             .media_type(MediaType::Document)
             .private(true)
-            .sort(SortField::DisplayName, SortOrder::Asc)
-            .limit(20);
+            .sort(SortField::DisplayName, SortOrder::Asc);
         assert_eq!(
             full.request().body,
             Some(json!({
                 "search": "cat", "rootFolder": "TRASH_ROOT", "mediaTypes": ["DOCUMENT"],
                 "private": true, "sort": {"fieldName": "displayName", "order": "ASC"},
-                "paging": {"limit": 20}
+                "paging": {"limit": 200}
             }))
         );
         assert_eq!(
-            full.cursor("c2").request().body,
-            Some(json!({"paging": {"limit": 20, "cursor": "c2"}}))
+            at(full, "c2").request().body,
+            Some(json!({"paging": {"limit": 200, "cursor": "c2"}}))
         );
     }
 

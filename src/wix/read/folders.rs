@@ -63,27 +63,14 @@ fn parse_folder(body: &[u8]) -> Result<Folder, String> {
     checked(json::<Envelope>(body)?.folder)
 }
 
-/// The folders of one folder (*List Folders*): run it with [`WixClient::list`] or
-/// [`WixClient::list_page`]. Pages are as large as Wix allows (100) unless
-/// [`limit`](ListFolders::limit) says otherwise.
-#[derive(Clone, Debug, PartialEq)]
+/// The folders of one folder (*List Folders*): run it with [`WixClient::list`] (`.take(n)`
+/// for the first `n`). Pages are as large as Wix allows (100).
+#[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
 pub struct ListFolders {
     parent_folder_id: Option<String>,
     sort: Option<(SortField, SortOrder)>,
-    limit: u32,
     cursor: Option<String>,
-}
-
-impl Default for ListFolders {
-    fn default() -> Self {
-        ListFolders {
-            parent_folder_id: None,
-            sort: None,
-            limit: MAX_PAGE,
-            cursor: None,
-        }
-    }
 }
 
 impl ListFolders {
@@ -104,19 +91,6 @@ impl ListFolders {
         self.sort = Some((field, order));
         self
     }
-
-    /// Folders per page (`paging.limit`; default and most: 100).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Starts at this page ([`Page::next_cursor`] of the page before). The cursor holds the
-    /// whole query: with one, the other settings are not sent.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
 }
 
 impl Action for ListFolders {
@@ -132,7 +106,7 @@ impl Action for ListFolders {
             );
             query.extend(sort_pairs(self.sort));
         }
-        query.extend(paging_pairs(self.limit, self.cursor.as_deref()));
+        query.extend(paging_pairs(MAX_PAGE, self.cursor.as_deref()));
         RestRequest::get("/site-media/v1/folders", &query)
     }
 
@@ -210,9 +184,11 @@ mod tests {
             "/site-media/v1/folders?parentFolderId=p&sort.fieldName=displayName&sort.order=ASC\
              &paging.limit=100"
         );
+        let mut next = list;
+        sealed::Sealed::set_cursor(&mut next, Some("c".into()));
         assert_eq!(
-            list.limit(3).cursor("c").request().path,
-            "/site-media/v1/folders?paging.limit=3&paging.cursor=c"
+            next.request().path,
+            "/site-media/v1/folders?paging.limit=100&paging.cursor=c"
         );
         let create = CreateFolder {
             parent_folder_id: MEDIA_ROOT,

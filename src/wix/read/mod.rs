@@ -20,7 +20,7 @@ pub use bulk_import::ItemError;
 pub use edit::FileUpdate;
 pub use files::{ListFiles, RootFolder, SearchFiles, SortField, SortOrder};
 pub use folders::{Folder, ListFolders, MEDIA_ROOT};
-pub use page::{Items, Listing, Page};
+pub use page::{Items, Listing};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,9 @@ use edit::{Bulk, BulkFiles};
 /// Reading and organizing the Media Manager.
 impl WixClient {
     /// Every item of a listing ([`ListFiles`], [`SearchFiles`] or [`ListFolders`]), pages
-    /// fetched as the iterator needs them.
+    /// (as large as Wix allows) fetched as the iterator needs them: `.take(n)` reads only the
+    /// pages the first `n` items need. An error (a 404 for an unknown folder, a transport
+    /// error once retries are used up) is the iterator's last item.
     ///
     /// ```no_run
     /// use wix_media_upload::wix::{ListFiles, WixClient};
@@ -48,16 +50,6 @@ impl WixClient {
     /// ```
     pub fn list<Q: Listing>(&self, query: Q) -> Items<Q> {
         Items::new(self.clone(), query)
-    }
-
-    /// One page of a listing: the first, or the one at the query's cursor.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Status`](crate::Error::Status) (404 for a folder that doesn't exist, 400 for a
-    /// bad query); transport errors once retries are used up.
-    pub fn list_page<Q: Listing>(&self, query: &Q) -> Result<Page<Q::Item>> {
-        query.fetch(self)
     }
 
     /// Reads several files' descriptors (*Get File Descriptors*), 100 ids a request, in the

@@ -1,24 +1,24 @@
-//! Cursor paging: one page of a listing ([`Page`]), and every item of it, pages fetched on
-//! demand ([`Items`]).
+//! Cursor paging: one page of a listing (`Page`, inside the crate), and every item of it,
+//! pages fetched on demand ([`Items`]).
 
 use serde::Deserialize;
 
 use super::super::WixClient;
 use crate::error::Result;
 
-/// One page of a listing, and where the next one starts.
+/// One page of a listing, and where the next one starts. Named by the sealed trait's
+/// `fetch`, so `pub` in this private module, but not exported: [`Items`] is the way to page.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct Page<T> {
     /// The items of this page, in the listing's order.
-    pub items: Vec<T>,
-    /// The cursor of the next page (set it on the query); `None` on the last page.
-    pub next_cursor: Option<String>,
+    pub(crate) items: Vec<T>,
+    /// The cursor of the next page; `None` on the last page.
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// A query that lists something page by page: [`ListFiles`](super::ListFiles),
 /// [`SearchFiles`](super::SearchFiles) or [`ListFolders`](super::ListFolders). Run it with
-/// [`WixClient::list`] (every item) or [`WixClient::list_page`] (one page).
+/// [`WixClient::list`]: every item, pages fetched as needed (`.take(n)` for the first `n`).
 pub trait Listing: sealed::Sealed + Clone {
     /// What it lists: a [`FileDescriptor`](super::super::FileDescriptor) or a
     /// [`Folder`](super::Folder).

@@ -195,30 +195,18 @@ impl GenerateUploadUrlRequest {
     }
 }
 
-/// Answer of generate-resumable-upload-url. `Debug` masks the token.
+/// Answer of generate-resumable-upload-url, read into a
+/// [`ResumableTarget`](crate::wix::ResumableTarget). `Debug` masks the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct GenerateUploadUrlResponse {
+pub(crate) struct GenerateUploadUrlResponse {
     /// Protocol of `upload_url` (`TUS`).
     #[serde(default = "tus")]
     pub(crate) upload_protocol: UploadProtocol,
     /// tus creation endpoint.
-    pub upload_url: String,
+    pub(crate) upload_url: String,
     /// Single-use token for the upload and finalize calls.
-    pub upload_token: Secret,
-}
-
-impl GenerateUploadUrlResponse {
-    /// A tus target from an upload URL and token obtained elsewhere (e.g. by a server that
-    /// called Wix and handed both on).
-    pub fn new(upload_url: impl Into<String>, upload_token: impl Into<String>) -> Self {
-        GenerateUploadUrlResponse {
-            upload_protocol: UploadProtocol::Tus,
-            upload_url: upload_url.into(),
-            upload_token: Secret::new(upload_token),
-        }
-    }
+    pub(crate) upload_token: Secret,
 }
 
 /// Answer of generate-upload-url: `{"uploadUrl": ...}`.
@@ -532,10 +520,6 @@ mod tests {
         assert_eq!(round_trip(&resp), resp);
         let out = serde_json::to_value(&resp).unwrap();
         assert_eq!(out["uploadToken"], json!(token));
-        assert_eq!(
-            GenerateUploadUrlResponse::new("https://upload.wixmp.com/upload/tus", token),
-            resp
-        );
 
         let resp: GenerateUploadUrlResponse =
             serde_json::from_str(r#"{"uploadUrl": "u", "uploadToken": "t"}"#).unwrap();

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 use wix_media_tus::{
     self as proto, Config, CreationMode, Interruption, Metadata, ResponseHead, Upload, resolve,
 };
-use wix_media_upload::fuzzing::{body_excerpt, wix_error};
-use wix_media_upload::wix::{FileDescriptor, GenerateUploadUrlResponse};
+use wix_media_upload::fuzzing::{body_excerpt, generate_answer, wix_error};
+use wix_media_upload::wix::FileDescriptor;
 
 const HEADERS: &[&str] = &[
     "Upload-Offset",
@@ -90,7 +90,7 @@ fn parse_as_wix(resp: &ResponseHead, body: &[u8], now: SystemTime) {
     let _ = wix_error(body);
     let _ = body_excerpt(body);
     let _ = serde_json::from_slice::<FileDescriptor>(body);
-    let _ = serde_json::from_slice::<GenerateUploadUrlResponse>(body);
+    let _ = generate_answer(body);
     if let Some(loc) = resp.header("Location") {
         let _ = resolve(ENDPOINT, loc);
     }

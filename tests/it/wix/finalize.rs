@@ -3,13 +3,13 @@
 
 use mockito::{Matcher, Mock};
 use wix_media_tus::Method;
-use wix_media_upload::wix::{self, GenerateUploadUrlResponse, ResumableTarget};
-use wix_media_upload::{DirStore, Error, Secret, Source, StateStore, UploadOptions, Uploader};
+use wix_media_upload::wix::{self, ResumableTarget};
+use wix_media_upload::{Error, Secret, Source, UploadOptions, Uploader};
 
 use crate::support::clock::RecordingClock;
 use crate::support::fixtures::{FINALIZE_EXAMPLE, assert_example_descriptor};
 use crate::support::mock::{MockTus, TOKEN, answer, assert_all, created, uploader, wix_metadata};
-use crate::support::state::state_key;
+use crate::support::state::{file_state_key, load};
 use crate::support::{TempDir, temp_file_with};
 
 /// The finalize PUT of [`TOKEN`]'s upload with `query`, as the SDK must send it.
@@ -43,13 +43,12 @@ fn finalize_puts_to_the_token_url_and_parses_the_example() {
 fn upload_to_wix_uploads_and_finalizes() {
     let mut tus = MockTus::new();
     let (file, bytes) = temp_file_with(10, 10);
-    let response: GenerateUploadUrlResponse = serde_json::from_value(serde_json::json!({
-        "uploadProtocol": "TUS",
-        "uploadUrl": tus.at("/upload/tus"),
-        "uploadToken": TOKEN,
-    }))
-    .unwrap();
-    let target = ResumableTarget::new(response, Some("photo 1.jpg".into()), "image/jpeg");
+    let target = ResumableTarget::new(
+        tus.at("/upload/tus"),
+        TOKEN,
+        Some("photo 1.jpg".into()),
+        "image/jpeg",
+    );
     let meta = wix_metadata("photo 1.jpg", "image/jpeg", TOKEN);
     let post = created(tus.post("/upload/tus", 10), "/upload/tus/up-1")
         .match_header("Upload-Metadata", meta.encode().as_str())
@@ -63,14 +62,13 @@ fn upload_to_wix_uploads_and_finalizes() {
     let state = TempDir::new("wmu-finalize-state");
     let up = uploader(&clock).state_dir(state.path()).build().unwrap();
     let source = Source::file(file.path()).unwrap();
-    let key = state_key(&target.upload_url, &source);
+    let key = file_state_key(&target.upload_url, file.path());
     let descriptor = wix::upload(&up, &target, source, UploadOptions::new())
         .unwrap()
         .file;
     assert_all(&[&post, &p0, &put]);
     assert_example_descriptor(&descriptor);
-    let store = DirStore::new(state.path()).unwrap();
-    assert_eq!(store.load(&key).unwrap(), None, "record removed");
+    assert_eq!(load(state.path(), &key), None, "record removed");
 }
 
 #[test]

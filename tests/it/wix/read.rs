@@ -90,17 +90,27 @@ fn listing_pages_through_more_than_100_files_in_every_order() {
         assert_eq!(ids, uploaded, "{field:?} {order:?}");
         assert!(sorted(&files, field, order), "{field:?} {order:?}");
     }
-    // Wix's default order: newest first. Small pages: 105 / 10 → 11 requests.
+    // Wix's default order: newest first, across the page boundary.
     emu.emu.reset_request_counts();
-    let query = ListFiles::new().parent_folder_id(&folder.id).limit(10);
+    let query = ListFiles::new().parent_folder_id(&folder.id);
     let newest_first: Vec<FileDescriptor> = client.list(query).collect::<Result<_, _>>().unwrap();
-    assert_eq!(count(&emu, "GET list-files"), 11);
+    assert_eq!(count(&emu, "GET list-files"), 2);
     assert_eq!(newest_first.len(), 105);
     assert!(sorted(
         &newest_first,
         SortField::UpdatedDate,
         SortOrder::Desc
     ));
+    // The first n items read only the pages they need: one here, and the same files.
+    emu.emu.reset_request_counts();
+    let query = ListFiles::new().parent_folder_id(&folder.id);
+    let first_three: Vec<FileDescriptor> = client
+        .list(query)
+        .take(3)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(count(&emu, "GET list-files"), 1);
+    assert_eq!(first_three, newest_first[..3]);
     // A search covers every folder, 200 a page: one request.
     emu.emu.reset_request_counts();
     let found: Vec<FileDescriptor> = client
@@ -112,21 +122,19 @@ fn listing_pages_through_more_than_100_files_in_every_order() {
 }
 
 #[test]
-fn pages_one_at_a_time_end_with_no_cursor() {
+fn a_listing_that_fits_one_page_is_one_request() {
     let emu = Emu::start();
     let client = client(&emu);
     for i in 0..5 {
         upload(&emu, &client, "/few", &format!("p{i}.txt"), 10 + i);
     }
     let folder = client.find_folder("/few").unwrap().unwrap();
-    let query = ListFiles::new().parent_folder_id(&folder.id).limit(3);
-    let first = client.list_page(&query).unwrap();
-    assert_eq!(first.items.len(), 3);
-    let cursor = first.next_cursor.clone().expect("more to come");
-    let last = client.list_page(&query.cursor(cursor)).unwrap();
-    assert_eq!(last.items.len(), 2);
-    assert_eq!(last.next_cursor, None);
-    let mut all: Vec<&str> = first.items.iter().chain(&last.items).map(id).collect();
+    emu.emu.reset_request_counts();
+    let query = ListFiles::new().parent_folder_id(&folder.id);
+    let files: Vec<FileDescriptor> = client.list(query).collect::<Result<_, _>>().unwrap();
+    // The last page has no cursor: nothing more is asked for.
+    assert_eq!(count(&emu, "GET list-files"), 1);
+    let mut all: Vec<&str> = files.iter().map(id).collect();
     all.sort_unstable();
     all.dedup();
     assert_eq!(all.len(), 5);
@@ -299,17 +307,16 @@ fn a_new_file_is_missing_from_listings_while_read_by_id() {
         .find_folder("/lag")
         .unwrap()
         .expect("folders don't lag");
-    let listed = client
-        .list_page(&ListFiles::new().parent_folder_id(&folder.id))
+    let listed: Vec<FileDescriptor> = client
+        .list(ListFiles::new().parent_folder_id(&folder.id))
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert!(listed.items.is_empty(), "{listed:?}");
-    assert!(
-        client
-            .list_page(&SearchFiles::new())
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(listed.is_empty(), "{listed:?}");
+    let found: Vec<FileDescriptor> = client
+        .list(SearchFiles::new())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
 }
 
 #[test]
@@ -318,15 +325,14 @@ fn read_errors_are_typed() {
     let client = client(&emu);
     let status = |e: wix_media_upload::Error| (e.status(), e.wix().and_then(|w| w.code));
     let unknown = ListFiles::new().parent_folder_id("no-such-folder");
-    let err = client.list_page(&unknown).unwrap_err();
-    assert_eq!(status(err).0, Some(404));
-    let first = client.list(unknown).next().expect("the error");
+    let mut items = client.list(unknown);
+    let first = items.next().expect("the error");
     assert_eq!(status(first.unwrap_err()).0, Some(404));
-    // More than a page may hold is refused, not cut down.
-    let err = client.list_page(&ListFiles::new().limit(101)).unwrap_err();
-    assert_eq!(err.status(), Some(400));
-    assert!(err.wix().is_some_and(|w| w.has_rule("MAX")), "{err}");
-    assert!(client.list_page(&SearchFiles::new().limit(200)).is_ok());
+    assert!(items.next().is_none(), "the error ends the listing");
+    // The largest pages are within what the emulator allows (101 files or 201 found would
+    // be refused: emulator/tests/it/listing.rs).
+    assert!(client.list(ListFolders::new()).all(|f| f.is_ok()));
+    assert!(client.list(SearchFiles::new()).all(|f| f.is_ok()));
     assert_eq!(client.get_folder("nope").unwrap_err().status(), Some(404));
     let err = client.create_folder("nope", "x").unwrap_err();
     assert_eq!(err.status(), Some(404));

@@ -87,30 +87,36 @@ fn listing_files_sends_the_query_then_only_the_cursor() {
 }
 
 #[test]
-fn one_page_at_a_time_with_the_cursor_set_by_the_caller() {
+fn take_reads_only_the_pages_it_needs_and_a_page_without_cursor_is_the_last() {
     let mut server = Server::new();
     let clock = ManualClock::new();
     let first = rest(&mut server, "GET", "/site-media/v1/files")
-        .match_query(Matcher::Exact("paging.limit=2".into()))
+        .match_query(Matcher::Exact("paging.limit=100".into()))
         .with_body(files_page(&["a", "b"], Some("n1")))
-        .expect(1)
+        .expect(2)
         .create();
+    // No `nextCursor` at all.
     let second = rest(&mut server, "GET", "/site-media/v1/files")
-        .match_query(Matcher::Exact("paging.limit=2&paging.cursor=n1".into()))
+        .match_query(Matcher::Exact("paging.limit=100&paging.cursor=n1".into()))
         .with_body(r#"{"files": [{"id": "c", "sizeInBytes": "12"}]}"#)
         .expect(1)
         .create();
     let client = client(&server, &clock);
-    let page = client.list_page(&ListFiles::new().limit(2)).unwrap();
-    assert_eq!(ids(&page.items), ["a", "b"]);
-    let cursor = page.next_cursor.expect("a next page");
-    let last = client
-        .list_page(&ListFiles::new().limit(2).cursor(cursor))
+    let two: Vec<_> = client
+        .list(ListFiles::new())
+        .take(2)
+        .collect::<Result<_, _>>()
         .unwrap();
+    assert_eq!(ids(&two), ["a", "b"]);
+    let all: Vec<_> = client
+        .list(ListFiles::new())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // The first page twice (once per listing), the second once: `take(2)` never asked for it.
     first.assert();
     second.assert();
-    assert_eq!(last.items[0].size_in_bytes, Some(12));
-    assert_eq!(last.next_cursor, None);
+    assert_eq!(ids(&all), ["a", "b", "c"]);
+    assert_eq!(all[2].size_in_bytes, Some(12));
 }
 
 #[test]
@@ -509,16 +515,23 @@ fn read_errors_are_typed_and_retried_like_every_rest_call() {
         .with_body(files_page(&["a"], None))
         .expect(1)
         .create();
-    let page = client.list_page(&ListFiles::new()).unwrap();
+    let files: Vec<_> = client
+        .list(ListFiles::new())
+        .collect::<Result<_, _>>()
+        .unwrap();
     flaky.assert();
     ok.assert();
-    assert_eq!(ids(&page.items), ["a"]);
+    assert_eq!(ids(&files), ["a"]);
 
     let html = rest(&mut server, "GET", "/site-media/v1/folders")
         .match_query(Matcher::Any)
         .with_body("<html>oops</html>")
         .create();
-    let err = client.list_page(&ListFolders::new()).unwrap_err();
+    let err = client
+        .list(ListFolders::new())
+        .next()
+        .expect("the error")
+        .unwrap_err();
     html.assert();
     assert!(
         matches!(err, Error::BadResponse { status: 200, .. }),

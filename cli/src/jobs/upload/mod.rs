@@ -21,7 +21,7 @@ use crate::interrupt::{Reason, Stop};
 use crate::manifest::{FileState, Lookup, Manifest};
 use crate::output::{self, Stdout};
 use crate::progress::{Board, Mode};
-use crate::target::{Settings, TrackingStore, Tus, Wix};
+use crate::target::{Settings, Tus, Wix};
 use crate::walk::{self, Found, Item, Walk};
 
 /// A failure line (with the file when Wix has one, as after a failed processing).
@@ -445,14 +445,9 @@ impl Ctx<'_> {
         Exit::after(self.stop, failed)
     }
 
-    /// Whether the library kept a resume record of the file (part of it is on the server).
-    fn kept(store: &TrackingStore, path: &Path) -> bool {
-        wix_media_upload::Source::file(path).is_ok_and(|s| store.has_record_for(&s))
-    }
-
-    fn untrack(store: &TrackingStore, path: &Path) {
-        if let Ok(source) = wix_media_upload::Source::file(path) {
-            store.untrack(&source);
-        }
+    /// Whether the library kept a resume record of the file (part of it is on the server),
+    /// as `saved` (the uploader's or the Wix client's `has_saved`) says.
+    fn kept(path: &Path, saved: impl Fn(&wix_media_upload::Source) -> bool) -> bool {
+        wix_media_upload::Source::file(path).is_ok_and(|s| saved(&s))
     }
 }

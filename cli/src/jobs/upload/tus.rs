@@ -76,11 +76,10 @@ impl Ctx<'_> {
             }
             Err(_) if self.stop.stopped() => bar.interrupted(),
             Err(e) => {
-                let text = describe(&e, Self::kept(&t.store, path));
+                let text = describe(&e, Self::kept(path, |s| t.uploader.has_saved(s)));
                 bar.done(false);
                 self.fail(path, &text, None);
             }
         }
-        Self::untrack(&t.store, path);
     }
 }

@@ -211,12 +211,11 @@ impl Ctx<'_> {
                     refused(self.stop, &e);
                 }
                 pass.end(v);
-                let text = describe(&e, Self::kept(w.store(), job.path()));
+                let text = describe(&e, Self::kept(job.path(), |s| client.has_saved(s)));
                 bar.done(false);
                 self.fail(job.path(), &text, None);
             }
         }
-        Self::untrack(w.store(), job.path());
     }
 
     /// The file is uploaded: remembered, with `--wait` waited for, printed.
