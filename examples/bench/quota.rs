@@ -495,7 +495,10 @@ fn verdict(rows: &[(Limit, usize, Vec<Run>)]) {
     );
 }
 
-fn report_two(o: &Opts, limit: Limit, rows: &[(bool, Vec<(Run, [f64; 2])>)]) {
+/// One run of two processes: the run, and when each was done.
+type TwoRun = (Run, [f64; 2]);
+
+fn report_two(o: &Opts, limit: Limit, rows: &[(bool, Vec<TwoRun>)]) {
     let bound = limit.bound(FILES as u64);
     println!(
         "\n| state directories | wall s (both done) | A done, s | B done, s | bound s | REST calls | refused % median (max) | files failed |"
@@ -503,8 +506,7 @@ fn report_two(o: &Opts, limit: Limit, rows: &[(bool, Vec<(Run, [f64; 2])>)]) {
     println!("|---|---|---|---|---|---|---|---|");
     let mut saved = Vec::new();
     for (shared, runs) in rows {
-        let stat =
-            |f: &dyn Fn(&(Run, [f64; 2])) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
+        let stat = |f: &dyn Fn(&TwoRun) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         let wall = stat(&|r| r.0.wall);
         let a = stat(&|r| r.1[0]);
         let b = stat(&|r| r.1[1]);

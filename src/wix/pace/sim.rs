@@ -350,9 +350,9 @@ mod tests {
         |w| Window::Fixed { phase: w * 9 / 10 },
     ];
 
-    /// The targets: 1 s windows (20 calls, and 5 and 100) and 60 s windows (200 calls).
+    /// The targets: 1 s windows (20 calls, and 5) and 60 s windows (200 calls).
     fn targets() -> Vec<Scenario> {
-        let mut all = matrix(
+        matrix(
             &[
                 (20, SEC, 300, 4),
                 (20, SEC, 200, 8),
@@ -363,8 +363,7 @@ mod tests {
                 (200, MIN, 600, 4),
             ],
             &KINDS,
-        );
-        all
+        )
     }
 
     /// Runs `scenarios`, prints the table, and lists the rows outside the targets.
