@@ -12,6 +12,10 @@
 //!   expect-wix   20 × 5 MB on the Wix simple route behind a proxy honouring / ignoring Expect
 //!   sync     1,000 small files: a no-op `wix-media sync` from an empty state dir (requests, wall
 //!            time), after `touch`, after changing 10 files
+//!   quota    the site's REST quota (issue 18 §4), its four parts: quota-1s and quota-60s (250
+//!            × 20 KiB by `wix-media upload --jobs 4,8,16` against the emulator limiting REST
+//!            calls to 20/1 s and 200/60 s, fixed and sliding, with and without Retry-After),
+//!            quota-two (two processes on one site), quota-import (bulk vs one by one)
 //!   chart    the SVG chart from the saved numbers (also written after batch and single; with
 //!            another --results dir only when --chart is given too, so docs/ keeps the full one)
 //!   ingest, parallel   the earlier emulator ingest and parallel-upload sections
@@ -19,7 +23,7 @@
 //! OPTIONS: --runs N  --sets N  --dir D  --results D  --chart FILE.svg  --size-mib N
 //!   --clients curl,ours,ours-8m[,tus-js]  --rss-sizes 64,2048  --files N  --file-kib N
 //!   --jobs N  --latency-ms N  --batch-clients ours,tus-js[,lib,lib-pool8]
-//!   --emulator-dir D  --parallel-mib N
+//!   --emulator-dir D  --parallel-mib N  --quota-jobs 4,8,16  --long-runs N
 //! ```
 //! Every section checks the uploaded bytes after every run and panics when they differ.
 
@@ -31,15 +35,16 @@ mod chart;
 mod common;
 mod folder;
 mod legacy;
+mod quota;
 mod relay;
 mod single;
 mod sync;
 
 use std::path::{Path, PathBuf};
 
-use common::{BatchOpts, LegacyOpts, MIB, Opts, SingleOpts};
+use common::{BatchOpts, LegacyOpts, MIB, Opts, QuotaOpts, SingleOpts};
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 15] = [
     "batch",
     "folder",
     "single",
@@ -50,6 +55,11 @@ const SECTIONS: [&str; 10] = [
     "ingest",
     "parallel",
     "sync",
+    "quota",
+    "quota-1s",
+    "quota-60s",
+    "quota-two",
+    "quota-import",
 ];
 
 fn main() {
@@ -90,6 +100,10 @@ fn main() {
             emulator_dir: None,
             parallel_mib: 256,
         },
+        quota: QuotaOpts {
+            jobs: vec![4, 8, 16],
+            long_runs: 1,
+        },
     };
     let mut sections: Vec<String> = Vec::new();
     let default_results = o.results.clone();
@@ -126,6 +140,10 @@ fn main() {
             "--batch-clients" => o.batch.clients = v.split(',').map(str::to_owned).collect(),
             "--emulator-dir" => o.legacy.emulator_dir = Some(PathBuf::from(v)),
             "--parallel-mib" => o.legacy.parallel_mib = num("--parallel-mib"),
+            "--quota-jobs" => {
+                o.quota.jobs = v.split(',').filter_map(|s| s.parse().ok()).collect();
+            }
+            "--long-runs" => o.quota.long_runs = num("--long-runs") as usize,
             _ => panic!("unknown section or option {a} (sections: {SECTIONS:?})"),
         }
     }
@@ -150,6 +168,7 @@ fn main() {
             "ingest" => legacy::ingest(&o),
             "parallel" => legacy::parallel(&o),
             "sync" => sync::run(&o),
+            q if q.starts_with("quota") => quota::run(&o, q),
             _ => {}
         }
         chart |= matches!(s.as_str(), "batch" | "single" | "chart");

@@ -25,6 +25,7 @@ pub struct Opts {
     pub single: SingleOpts,
     pub batch: BatchOpts,
     pub legacy: LegacyOpts,
+    pub quota: QuotaOpts,
 }
 
 /// The large file of the single-file comparison (its size also serves `expect` and `ingest`).
@@ -56,6 +57,13 @@ pub struct BatchOpts {
 pub struct LegacyOpts {
     pub emulator_dir: Option<PathBuf>,
     pub parallel_mib: u64,
+}
+
+/// The quota sections: `--jobs` of the uploads, runs at the 60 s window (about a minute each).
+#[derive(Clone, Debug)]
+pub struct QuotaOpts {
+    pub jobs: Vec<usize>,
+    pub long_runs: usize,
 }
 
 impl Opts {

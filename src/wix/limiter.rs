@@ -96,8 +96,13 @@ impl Limiter {
     /// Waits for this call's turn; hand the ticket back with the answer to [`Limiter::observe`].
     pub(crate) fn acquire(&self, clock: &dyn Clock, abort: Option<&AbortHandle>) -> Result<Ticket> {
         loop {
-            let now = clock.now();
-            let until = match self.with_pace(|p| p.turn(now)) {
+            // The time is read once the pace is ours: a call's send time is when it may go,
+            // not when it began to wait for the lock (threads and processes queue there).
+            let (turn, now) = self.with_pace(|p| {
+                let now = clock.now();
+                (p.turn(now), now)
+            });
+            let until = match turn {
                 Turn::Go(ticket) => return Ok(ticket),
                 Turn::Wait(until) => until,
             };
@@ -161,6 +166,40 @@ mod tests {
         assert_eq!(clock.slept(), Duration::from_millis(61_205));
         assert_eq!(l.quota(), Some(Quota::per_minute(60)));
         assert!(l.last_ok().is_some());
+    }
+
+    /// A clock that notes, at each reading, whether the limiter's pace was held then.
+    struct Witness<'a> {
+        limiter: &'a Limiter,
+        clock: ManualClock,
+        held: Mutex<Vec<bool>>,
+    }
+
+    impl Clock for Witness<'_> {
+        fn now(&self) -> SystemTime {
+            let held = self.limiter.local.try_lock().is_err();
+            self.held.lock().unwrap().push(held);
+            self.clock.now()
+        }
+
+        fn sleep(&self, d: Duration) {
+            self.clock.sleep(d);
+        }
+    }
+
+    #[test]
+    fn a_calls_send_time_is_read_once_the_pace_is_held() {
+        // Read before, it would count the time spent queueing for the pace (other threads,
+        // other processes' turns on the file) as if the call had been sent then: the server
+        // would see the calls later, and closer together, than the pace thinks.
+        let l = Limiter::new(Some(60), None);
+        let witness = Witness {
+            limiter: &l,
+            clock: ManualClock::new(),
+            held: Mutex::new(Vec::new()),
+        };
+        l.acquire(&witness, None).unwrap();
+        assert_eq!(*witness.held.lock().unwrap(), [true]);
     }
 
     #[test]

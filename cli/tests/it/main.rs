@@ -7,6 +7,7 @@ mod common;
 mod crash;
 mod habits;
 mod lost;
+mod quota;
 mod resume;
 mod state_v1;
 mod sync;

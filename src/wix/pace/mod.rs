@@ -1,6 +1,7 @@
 //! Pacing that learns a site's REST quota: pure logic, time given as an argument.
 //!
-//! The rule, in short. Until the first 429 calls go as fast as the callers ask. A 429 stops
+//! The rule, in short. Until the first 429 calls go as fast as the callers ask (8 at most
+//! under way: those under way when the first 429 comes are all refused too). A 429 stops
 //! every call but one probe at a time; the probes go where a window of a common length (1, 2,
 //! 5, 10, 30, 60 s...) would reopen ([`probe`]), or when `Retry-After` says. The first call let
 //! through after the refusal tells the window (`Ŵ`) and the count (`N̂`: the calls let through
@@ -9,7 +10,9 @@
 //! window, not `(N + k) / N` of them spread thin. A 429 while paced learns again: the count
 //! falls to what the last window held, or the window widens. A long calm while the pace holds
 //! callers back raises `N̂` a quarter, less often after a raise was refused. A caller's own
-//! quota (`requests_per_minute`) is a second gate, never raised.
+//! quota (`requests_per_minute`) is a second gate, never raised. The network reorders and
+//! delays calls: a call sent within a round trip of a refused one proves nothing about the
+//! window, and paced calls keep the round trip's deviation beyond the window.
 //!
 //! The whole state is [`Pace`]: small, serializable, shared by the threads of a client and,
 //! through a file, by processes (see [`file`]).
@@ -83,6 +86,10 @@ const CALM_MIN: u64 = 30_000;
 const CALM_WINDOWS_MAX: u32 = 160;
 /// Send times this far after now are from a clock that went back since: forgotten.
 const CLOCK_SLACK: u64 = 2_000;
+/// Calls under way at most while no quota is known.
+const UNKNOWN_UNDER_WAY: usize = 8;
+/// Calls sent this much (beyond a round trip) apart may reach the server in either order.
+const SLACK: u64 = 2;
 /// A count learned from this many calls is taken as the server's (fewer: others had used the
 /// quota up, or the first call was refused).
 const CONFIRMED: u32 = 2;
@@ -110,8 +117,9 @@ pub(crate) struct Pace {
     raised: Option<u64>,
     /// Windows of calm a raise waits for.
     patience: u32,
-    /// The time answers take (ms, smoothed).
+    /// The time answers take (ms, smoothed), and how much it varies (mean deviation).
     rtt: u64,
+    rtt_dev: u64,
     /// The last probe let through.
     reopened: Option<u64>,
     /// The count was seen to be the server's: by many calls, or by a refusal while paced.
@@ -183,6 +191,11 @@ impl Pace {
         let learned = self.quota.and_then(|q| self.free_at(q, now));
         let own = self.ceiling.and_then(|q| self.free_at(q, now));
         match learned.max(own) {
+            // Before anything is known, few calls under way (more as calls get through):
+            // those under way when the first 429 comes are all refused too.
+            None if self.quota.is_none() && self.under_way(now) >= UNKNOWN_UNDER_WAY => {
+                Turn::Wait(at(now + poll(self.rtt)))
+            }
             None => self.go(now, false),
             Some(t) => {
                 if learned.is_some() {
@@ -201,11 +214,12 @@ impl Pace {
             self.pending.swap_remove(i);
         }
         let took = now.saturating_sub(sent);
-        self.rtt = if self.rtt == 0 {
-            took
+        if self.rtt == 0 {
+            self.rtt = took;
         } else {
-            (self.rtt * 7 + took) / 8
-        };
+            self.rtt_dev = (self.rtt_dev * 3 + self.rtt.abs_diff(took)) / 4;
+            self.rtt = (self.rtt * 7 + took) / 8;
+        }
         match answer {
             Answer::Refused(retry_after) => self.refused(ticket, retry_after.map(ms), now),
             Answer::Counted | Answer::Lost => {
@@ -218,13 +232,24 @@ impl Pace {
                     block.probing = None;
                 }
                 // The first call let through after the refusal, probe or not, says when the
-                // window reopened.
-                if answer == Answer::Counted && sent > block.refused {
+                // window reopened; a call sent just after the refused one may have reached the
+                // server before it (the network reorders), so only a probe (nothing else under
+                // way) or a call sent later than that says so.
+                let after = probe || sent > block.refused + self.rtt + SLACK;
+                if answer == Answer::Counted && after {
                     let aim = if probe { block.aim } else { sent };
                     self.reopen(sent, aim);
                 }
             }
         }
+    }
+
+    // Calls under way (answers not come yet, nor given up on).
+    fn under_way(&self, now: u64) -> usize {
+        self.pending
+            .iter()
+            .filter(|t| now < *t + PROBE_TIMEOUT)
+            .count()
     }
 
     fn go(&mut self, now: u64, probe: bool) -> Turn {
@@ -239,7 +264,9 @@ impl Pace {
             return None;
         }
         recent.sort_unstable();
-        Some(recent[recent.len() - q.calls as usize] + q.window)
+        // The server counts arrivals: the oldest call may have arrived later than a new one
+        // sent a window after it will, by the spread of the network's delays.
+        Some(recent[recent.len() - q.calls as usize] + q.window + self.rtt_dev)
     }
 
     // Send times after `from` (exclusive), answered or not.
@@ -296,7 +323,9 @@ impl Pace {
             block.probing = None;
         }
         // Every window that would have let this call in is ruled out.
-        block.probes.refuted_by(sent, probe);
+        // A probe goes alone; other calls may have reached the server out of their order.
+        let slack = if probe { 0 } else { self.rtt + SLACK };
+        block.probes.refuted_by(sent, slack, probe);
         // `Retry-After` answers the call that was refused first, and each probe; the calls
         // already under way were not waiting for it.
         if let Some(t) = retry_after.filter(|_| probe || sent == block.refused) {

@@ -103,12 +103,20 @@ impl Probes {
             _ => 0,
         };
         let next = self.guesses.iter().find(|g| g.at >= spaced);
-        Some(next.or(self.guesses.last())?.at)
+        let at = next.or(self.guesses.last())?.at;
+        // However far the next guess, a probe after as long again as waited so far (1 s at
+        // least) while paced: guesses thrown off by the network's delays cost a little, not hours.
+        let latest = self
+            .refused
+            .filter(|_| self.paced)
+            .map_or(u64::MAX, |t| t + (t - self.start.min(t)).max(1000));
+        Some(at.min(latest))
     }
 
-    /// A call sent at `sent` was refused: the window did not reopen by then.
-    pub(crate) fn refuted_by(&mut self, sent: u64, probe: bool) {
-        self.guesses.retain(|g| g.at > sent);
+    /// A call sent at `sent` was refused: the window did not reopen by then, give or take
+    /// `slack` (how much earlier than it a call sent before may have reached the server).
+    pub(crate) fn refuted_by(&mut self, sent: u64, slack: u64, probe: bool) {
+        self.guesses.retain(|g| g.at + slack > sent);
         if probe {
             self.refused = Some(sent);
         }
