@@ -359,3 +359,17 @@ pub fn fresh_emulator(dir: &Path) -> wix_media_emulator::Emulator {
         .start(dir)
         .expect("emulator")
 }
+
+/// `wix-media SUBCOMMAND --state-dir STATE` on the emulator at `base`.
+pub fn wix_media_on(base: &str, state: &Path, subcommand: &str) -> Command {
+    let mut cmd = Command::new(wix_media_bin());
+    cmd.arg(subcommand)
+        .arg("--state-dir")
+        .arg(state)
+        .env("WIX_API_KEY", "bench")
+        .env("WIX_SITE_ID", "bench")
+        .env("WIX_API_BASE", base)
+        .env_remove("WIX_ACCOUNT_ID")
+        .env_remove("RUST_LOG");
+    cmd
+}

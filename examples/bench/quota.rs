@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use wix_media_emulator::{Emulator, EmulatorConfig, RateWindow};
 
 use crate::batch::make_inputs;
-use crate::common::{Opts, Stat, show_counts, wix_media_bin};
+use crate::common::{Opts, Stat, show_counts, wix_media_on as cli};
 
 const FILES: usize = 250;
 const FILE_LEN: u64 = 20 * 1024;
@@ -339,20 +339,6 @@ fn emulator(dir: &Path, limit: Option<Limit>) -> Emulator {
 fn fresh_dir(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(dir);
     dir.to_owned()
-}
-
-/// `wix-media SUBCOMMAND --state-dir STATE` on the emulator at `base`.
-fn cli(base: &str, state: &Path, subcommand: &str) -> Command {
-    let mut cmd = Command::new(wix_media_bin());
-    cmd.arg(subcommand)
-        .arg("--state-dir")
-        .arg(state)
-        .env("WIX_API_KEY", "bench")
-        .env("WIX_SITE_ID", "bench")
-        .env("WIX_API_BASE", base)
-        .env_remove("WIX_ACCOUNT_ID")
-        .env_remove("RUST_LOG");
-    cmd
 }
 
 /// Starts `cmd`, its stdout to `out`, its stderr to `out` with `.err` added.

@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::json;
 
-use crate::common::{Opts, Stat, fresh_emulator, input_file, show_counts, timed, wix_media_bin};
+use crate::common::{Opts, Stat, fresh_emulator, input_file, show_counts, timed, wix_media_on};
 
 const FILES: usize = 1000;
 const CHANGED: usize = 10;
@@ -91,16 +90,9 @@ fn prepare(step: usize, files: &Path) {
 }
 
 fn sync(base: &str, files: &Path, state: &Path) -> f64 {
-    let mut cmd = Command::new(wix_media_bin());
-    cmd.args(["sync", "--no-progress", "-j", "8", "--folder", "/bench"])
-        .arg(files)
-        .arg("--state-dir")
-        .arg(state)
-        .env("WIX_API_KEY", "bench")
-        .env("WIX_SITE_ID", "bench")
-        .env("WIX_API_BASE", base)
-        .env_remove("WIX_ACCOUNT_ID")
-        .env_remove("RUST_LOG");
+    let mut cmd = wix_media_on(base, state, "sync");
+    cmd.args(["--no-progress", "-j", "8", "--folder", "/bench"])
+        .arg(files);
     timed(cmd, None).wall
 }
 
