@@ -48,6 +48,40 @@ pub(crate) const MAX_POLL: Duration = Duration::from_secs(10);
 pub(crate) const NOT_FOUND_GRACE: u32 = 5;
 pub(crate) const NOT_FOUND_WAIT: Duration = Duration::from_millis(1500);
 
+/// The waits between reads of files not processed yet: [`FIRST_POLL`], then half as long
+/// again each time up to [`MAX_POLL`]; [`NOT_FOUND_WAIT`] after a 404, [`NOT_FOUND_GRACE`]
+/// times at most (a file just created may not be found by id for a moment).
+pub(crate) struct Polls {
+    next: Duration,
+    not_found: u32,
+}
+
+impl Polls {
+    pub(crate) fn new() -> Self {
+        Self {
+            next: FIRST_POLL,
+            not_found: 0,
+        }
+    }
+
+    /// How long to wait after a read that did not finish the wait; its error if it failed
+    /// otherwise than by a 404 in the grace.
+    pub(crate) fn after<T>(&mut self, read: Result<T>) -> Result<Duration> {
+        match read {
+            Ok(_) => {
+                let wait = self.next;
+                self.next = (self.next * 3 / 2).min(MAX_POLL);
+                Ok(wait)
+            }
+            Err(e) if e.status() == Some(404) && self.not_found < NOT_FOUND_GRACE => {
+                self.not_found += 1;
+                Ok(NOT_FOUND_WAIT)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// `GET /site-media/v1/files/get-file-by-id?fileId=ID`.
 pub(crate) fn get_file(rest: &Rest<'_>, id: &str) -> Result<FileDescriptor> {
     let path = format!(
@@ -66,22 +100,12 @@ pub(crate) fn wait_processed(
 ) -> Result<FileDescriptor> {
     let clock = &*rest.engine.clock;
     let started = clock.now();
-    let mut poll = FIRST_POLL;
-    let mut not_found = 0;
+    let mut polls = Polls::new();
     loop {
         let wait = match get_file(rest, id) {
             Ok(file) if processed(&file) => return Ok(file),
             // PENDING, or a status this crate does not know yet: still processing.
-            Ok(_) => {
-                let wait = poll;
-                poll = (poll * 3 / 2).min(MAX_POLL);
-                wait
-            }
-            Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
-                not_found += 1;
-                NOT_FOUND_WAIT
-            }
-            Err(e) => return Err(e),
+            read => polls.after(read)?,
         };
         let waited = clock.now().duration_since(started).unwrap_or_default();
         if waited >= timeout {

@@ -7,9 +7,7 @@ use super::get_files::get_each;
 use crate::control::sleep_unless_aborted;
 use crate::error::{Error, Result};
 use crate::wix::FileDescriptor;
-use crate::wix::processing::{
-    FIRST_POLL, FileRef, MAX_POLL, NOT_FOUND_GRACE, NOT_FOUND_WAIT, processed,
-};
+use crate::wix::processing::{FileRef, Polls, processed};
 use crate::wix::rest::Rest;
 
 /// One file waited for: its id and what Wix said of it last.
@@ -55,21 +53,11 @@ pub(crate) fn wait_processed_all(
     let mut slots = slots(files)?;
     let clock = &*rest.engine.clock;
     let started = clock.now();
-    let mut poll = FIRST_POLL;
-    let mut not_found = 0;
+    let mut polls = Polls::new();
     while !slots.iter().all(Slot::done) {
         let wait = match read_pending(rest, &mut slots) {
             Ok(()) if slots.iter().all(Slot::done) => break,
-            Ok(()) => {
-                let wait = poll;
-                poll = (poll * 3 / 2).min(MAX_POLL);
-                wait
-            }
-            Err(e) if e.status() == Some(404) && not_found < NOT_FOUND_GRACE => {
-                not_found += 1;
-                NOT_FOUND_WAIT
-            }
-            Err(e) => return Err(e),
+            read => polls.after(read)?,
         };
         let waited = clock.now().duration_since(started).unwrap_or_default();
         if waited >= timeout {
