@@ -86,8 +86,10 @@ const CALM_MIN: u64 = 30_000;
 const CALM_WINDOWS_MAX: u32 = 160;
 /// Send times this far after now are from a clock that went back since: forgotten.
 const CLOCK_SLACK: u64 = 2_000;
-/// Calls under way at most while no quota is known.
+/// Calls under way at most while no quota is known; a call without an answer this long is
+/// no longer counted so.
 const UNKNOWN_UNDER_WAY: usize = 8;
+const UNDER_WAY_FOR: u64 = 5_000;
 /// Calls sent this much (beyond a round trip) apart may reach the server in either order.
 const SLACK: u64 = 2;
 /// A count learned from this many calls is taken as the server's (fewer: others had used the
@@ -191,8 +193,8 @@ impl Pace {
         let learned = self.quota.and_then(|q| self.free_at(q, now));
         let own = self.ceiling.and_then(|q| self.free_at(q, now));
         match learned.max(own) {
-            // Before anything is known, few calls under way (more as calls get through):
-            // those under way when the first 429 comes are all refused too.
+            // Before anything is known, few calls under way: those under way when the first
+            // 429 comes are all refused too.
             None if self.quota.is_none() && self.under_way(now) >= UNKNOWN_UNDER_WAY => {
                 Turn::Wait(at(now + poll(self.rtt)))
             }
@@ -244,11 +246,12 @@ impl Pace {
         }
     }
 
-    // Calls under way (answers not come yet, nor given up on).
+    // Calls sent lately that have no answer yet (a process killed with calls under way
+    // leaves them in the shared file: they hold nobody back for long).
     fn under_way(&self, now: u64) -> usize {
         self.pending
             .iter()
-            .filter(|t| now < *t + PROBE_TIMEOUT)
+            .filter(|t| now < *t + UNDER_WAY_FOR)
             .count()
     }
 
@@ -589,6 +592,45 @@ mod tests {
         assert_eq!(r.now, 190 + learned.window);
         r.ok(1, 0);
         assert_eq!(r.now, probe_at + learned.window);
+    }
+
+    #[test]
+    fn before_anything_is_known_eight_calls_are_under_way_at_most() {
+        let mut r = Run::new(None);
+        let first: Vec<_> = (0..UNKNOWN_UNDER_WAY).map(|_| r.next()).collect();
+        assert_eq!(r.now, 0);
+        // A ninth waits for an answer (those under way at the first 429 are refused too).
+        assert!(r.turn().is_err());
+        r.answer(first[0], Answer::Counted);
+        let ninth = r.next();
+        assert_eq!(r.now, 0);
+        assert!(r.turn().is_err());
+        // Calls left without an answer (a process killed) hold nobody back for long.
+        r.now += UNDER_WAY_FOR;
+        assert!(r.turn().is_ok());
+        r.answer(ninth, Answer::Counted);
+    }
+
+    #[test]
+    fn a_call_sent_just_after_a_refused_one_does_not_say_the_window_reopened() {
+        let mut r = Run::new(None);
+        // Round trips of 20 ms: 20 calls let through, then calls 21 and 22 go 1 ms apart.
+        for _ in 0..20 {
+            let t = r.next();
+            r.now += 20;
+            r.answer(t, Answer::Counted);
+        }
+        let refused = r.next();
+        r.now += 1;
+        let reordered = r.next();
+        r.now += 19;
+        r.answer(refused, Answer::Refused(None));
+        // The later call reached the server first and was let through: no window reopened
+        // 1 ms after the refusal, so the pace still waits for a probe.
+        r.now += 1;
+        r.answer(reordered, Answer::Counted);
+        assert!(r.pace.blocked());
+        assert_eq!(r.pace.quota(), None);
     }
 
     #[test]
