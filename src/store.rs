@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{Error, Result};
 
 mod format;
+pub(crate) mod key;
 mod open;
 mod record;
 

@@ -382,7 +382,7 @@ impl Uploader {
     /// The key under which an upload of `source` to `endpoint` is saved in the state store;
     /// `None` for sources without a key (streams, unless given one).
     pub(crate) fn resume_key(&self, endpoint: &str, source: &Source) -> Option<String> {
-        source.key().map(|k| format!("{endpoint}\n{k}"))
+        source.key().map(|k| crate::store::key::upload(endpoint, k))
     }
 
     /// Whether an upload of `source` by this uploader left a resume record: after an error,

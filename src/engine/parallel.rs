@@ -49,7 +49,7 @@ impl Plan<'_> {
     // Where slice `i`'s record lives.
     fn part_key(&self, i: usize) -> Option<String> {
         self.key
-            .map(|k| format!("{k}\npart {i}/{}", self.slices.len()))
+            .map(|k| crate::store::key::slice(k, i, self.slices.len()))
     }
 }
 

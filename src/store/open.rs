@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use super::key::source_of;
 use super::{Record, StateStore, StoreLock};
 use crate::error::Result;
 
@@ -126,48 +127,10 @@ impl Open {
     }
 }
 
-/// The source key inside a state key. The keys are made in three places:
-/// `{endpoint}\n{source}` (`Uploader::upload`), the same with `\npart {i}/{n}` (a parallel
-/// slice), and `wix-file\n{api_base}\n{scope:?}\n{source}\n{request as JSON}` (a Wix job).
-/// URLs, a `Debug` string and JSON hold no newline, so a source key with one is still found.
-fn source_of(state_key: &str) -> Option<&str> {
-    if let Some(rest) = state_key.strip_prefix("wix-file\n") {
-        let (_api_base, rest) = rest.split_once('\n')?;
-        let (_scope, rest) = rest.split_once('\n')?;
-        return Some(rest.rsplit_once('\n')?.0);
-    }
-    let (_endpoint, rest) = state_key.split_once('\n')?;
-    let Some((source, part)) = rest.rsplit_once('\n') else {
-        return Some(rest);
-    };
-    let is_part = part.strip_prefix("part ").is_some_and(|p| {
-        p.split_once('/').is_some_and(|(i, n)| {
-            [i, n]
-                .iter()
-                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        })
-    });
-    Some(if is_part { source } else { rest })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::MemoryStore;
     use super::*;
-
-    #[test]
-    fn the_source_is_found_in_every_kind_of_key() {
-        assert_eq!(source_of("http://h/files\nkey:a"), Some("key:a"));
-        assert_eq!(source_of("http://h/files\nkey:a\npart 1/4"), Some("key:a"));
-        assert_eq!(source_of("http://h/files\nkey:a\nb"), Some("key:a\nb"));
-        assert_eq!(
-            source_of("http://h/files\nkey:a\npart 1/4\npart 2/4"),
-            Some("key:a\npart 1/4")
-        );
-        let job = "wix-file\nhttp://w\nSite(\"s\")\nfile:/x:3:9\n{\"a\":\"\\n\"}";
-        assert_eq!(source_of(job), Some("file:/x:3:9"));
-        assert_eq!(source_of("no newline"), None);
-    }
 
     #[test]
     fn unfinished_records_are_seen_until_removed_or_finished() {

@@ -231,10 +231,12 @@ impl WixClient {
         let file = source.key()?;
         let asked = serde_json::to_string(request).ok()?;
         let creds = &self.inner.credentials;
-        Some(format!(
-            "wix-file\n{}\n{:?}\n{file}\n{asked}",
+        let scope = format!("{:?}", creds.scope());
+        Some(crate::store::key::wix_job(
             creds.api_base(),
-            creds.scope()
+            &scope,
+            file,
+            &asked,
         ))
     }
 
